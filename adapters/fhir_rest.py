@@ -1,0 +1,262 @@
+"""A GP system reached through its FHIR R4 REST endpoint.
+
+Requests go as one transaction Bundle whose entries carry `ifNoneExist` on the
+delivery id, so a retried or replayed delivery is matched rather than duplicated.
+Status comes back by searching the practice's Tasks changed since a cursor.
+"""
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from functools import partial
+from types import TracebackType
+from typing import Any, Final, Self
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from adapters.errors import (
+    PermanentAdapterError,
+    RateLimited,
+    TransientAdapterError,
+)
+from adapters.gp_system import Delivery, SubmitReceipt, UpdateBatch
+from adapters.retry import short_retry
+from fhir_profiles import systems
+from fhir_profiles.task_status import StatusReport, interpret_task
+
+FHIR_JSON: Final = "application/fhir+json"
+DEFAULT_RETRY_AFTER: Final = 30.0
+
+
+class FhirRestGPSystem:
+    """`GPSystem` over FHIR R4 REST. Close it (or use it as a context manager) when done."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        bearer_token: str | None = None,
+        timeout: float = 10.0,
+        page_size: int = 100,
+        transport: httpx.BaseTransport | None = None,
+        retry_attempts: int = 3,
+        retry_max_wait: float = 2.0,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._page_size = page_size
+        self._retry_attempts = retry_attempts
+        self._retry_max_wait = retry_max_wait
+        headers = {"Accept": FHIR_JSON}
+        if bearer_token:
+            headers["Authorization"] = f"Bearer {bearer_token}"
+        self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport)
+
+    def submit(self, delivery: Delivery) -> SubmitReceipt:
+        response = self._with_retries(
+            lambda: self._request(
+                "POST", self._base, json=delivery.bundle, headers={"Content-Type": FHIR_JSON}
+            )
+        )
+        return _receipt(response)
+
+    def fetch_updates(self, *, ods_code: str, since: str | None) -> UpdateBatch:
+        params: list[tuple[str, str | int]] = [
+            ("owner", f"{systems.ODS_ORGANIZATION_CODE}|{ods_code}")
+        ]
+        if since is not None:
+            params.append(("_lastUpdated", f"gt{since}"))
+        params += [("_count", self._page_size), ("_sort", "_lastUpdated")]
+
+        calls = 0
+
+        def get(page_url: str) -> httpx.Response:
+            nonlocal calls
+            calls += 1
+            return self._request("GET", page_url)
+
+        reports: list[StatusReport] = []
+        cursor = _Cursor(since)
+        url: str | None = str(httpx.URL(f"{self._base}/Task", params=params))
+        followed: set[str] = set()
+        while url is not None:
+            followed.add(url)
+            page = _json(self._with_retries(partial(get, url)))
+            for task in _tasks(page):
+                cursor.see(task.get("meta", {}).get("lastUpdated"))
+                report = interpret_task(task)
+                if report is not None:
+                    reports.append(report)
+            url = self._next_page(page, followed)
+        return UpdateBatch(reports=reports, cursor=cursor.value, calls=calls)
+
+    def health(self) -> bool:
+        try:
+            return self._http.get(f"{self._base}/metadata").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _with_retries(self, call: Callable[[], httpx.Response]) -> httpx.Response:
+        policy = short_retry(attempts=self._retry_attempts, max_wait=self._retry_max_wait)
+        return policy(call)
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, url, **kwargs)
+        except httpx.TransportError as error:
+            raise TransientAdapterError(f"{method} {url}: {type(error).__name__}") from error
+        _raise_for_status(response)
+        return response
+
+    def _next_page(self, page: dict[str, Any], followed: set[str]) -> str | None:
+        for link in page.get("link", []):
+            if link.get("relation") != "next" or not link.get("url"):
+                continue
+            url = urljoin(f"{self._base}/", str(link["url"]))
+            # The bearer token goes with every page, so never hand it to another host.
+            if _origin(url) != _origin(self._base):
+                raise PermanentAdapterError(f"next page link leaves {_origin(self._base)}: {url}")
+            if url in followed:
+                raise PermanentAdapterError(f"next page link loops back to {url}")
+            return url
+        return None
+
+
+class _Cursor:
+    """The latest `meta.lastUpdated` seen, compared as instants but kept as the server spelled
+    it, so the next search asks for exactly what the server said."""
+
+    def __init__(self, since: str | None) -> None:
+        self.value = since
+        self._latest = _instant(since) if since else None
+
+    def see(self, last_updated: Any) -> None:
+        instant = _instant(last_updated)
+        if instant is not None and (self._latest is None or instant > self._latest):
+            self._latest = instant
+            self.value = str(last_updated)
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    what = f"{response.request.method} {response.request.url.path} answered {status}"
+    if status == 429:
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        raise RateLimited(what, retry_after=retry_after, status_code=status)
+    if status == 408 or status >= 500:
+        raise TransientAdapterError(what, status_code=status)
+    if status == 412:
+        raise PermanentAdapterError(
+            f"{what}: conditional create matched more than one resource", status_code=status
+        )
+    diagnostics = _diagnostics(response)
+    raise PermanentAdapterError(
+        f"{what}: {diagnostics}" if diagnostics else what, status_code=status
+    )
+
+
+def retry_after_seconds(header: str | None, *, now: datetime | None = None) -> float:
+    """Seconds to wait from a `Retry-After` header (delay-seconds or HTTP-date)."""
+    if not header:
+        return DEFAULT_RETRY_AFTER
+    try:
+        seconds = float(header)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return DEFAULT_RETRY_AFTER
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else DEFAULT_RETRY_AFTER
+
+
+def _diagnostics(response: httpx.Response) -> str:
+    try:
+        outcome = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(outcome, dict) or outcome.get("resourceType") != "OperationOutcome":
+        return ""
+    texts = [
+        str(issue.get("diagnostics") or issue.get("details", {}).get("text") or "")
+        for issue in outcome.get("issue", [])
+    ]
+    return "; ".join(text for text in texts if text)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError as error:
+        # A 2xx with an unreadable body is usually a proxy's page; asking again may help.
+        raise TransientAdapterError(
+            f"unreadable FHIR response from {response.request.url.path}",
+            status_code=response.status_code,
+        ) from error
+    if not isinstance(body, dict):
+        raise TransientAdapterError(
+            f"FHIR response from {response.request.url.path} is not a resource",
+            status_code=response.status_code,
+        )
+    return body
+
+
+def _tasks(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    resources = (entry.get("resource") or {} for entry in bundle.get("entry", []))
+    return [r for r in resources if isinstance(r, dict) and r.get("resourceType") == "Task"]
+
+
+def _receipt(response: httpx.Response) -> SubmitReceipt:
+    body = _json(response)
+    outcomes = [entry.get("response") or {} for entry in body.get("entry", [])]
+    locations = [str(o["location"]) for o in outcomes if o.get("location")]
+    return SubmitReceipt(
+        remote_reference=_task_id(locations) or (locations[0] if locations else None),
+        status_code=response.status_code,
+        created=any(str(o.get("status", "")).startswith("201") for o in outcomes),
+    )
+
+
+def _task_id(locations: list[str]) -> str | None:
+    # Servers may answer `Task/1/_history/1` or an absolute `https://host/fhir/Task/1/...`.
+    for location in locations:
+        segments = urlsplit(location).path.strip("/").split("/")
+        if len(segments) >= 4 and segments[-2] == "_history":
+            segments = segments[:-2]
+        if len(segments) >= 2 and segments[-2] == "Task":
+            return segments[-1]
+    return None

@@ -1,0 +1,201 @@
+"""A GP practice's FHIR R4 endpoint, in memory, for tests and demos.
+
+Run it as its own process (`main`, or `uvicorn --factory adapters.gp_simulator.app:create_app`)
+so Liaison talks to it over real HTTP, as it would to a practice.
+"""
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from adapters.gp_simulator import scripts, search
+from adapters.gp_simulator.store import FhirError, SimulatorStore, ods_code_of_bundle
+
+READABLE: Final = frozenset({"Task", "MedicationRequest", "CommunicationRequest"})
+_FAULT_ISSUE: Final = {503: "transient", 500: "exception"}
+
+
+class FhirResponse(JSONResponse):
+    media_type = "application/fhir+json"
+
+
+def create_app(
+    *, step_seconds: float = 2.0, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    store = SimulatorStore(step_seconds=step_seconds, clock=clock or _utc_now)
+    app = FastAPI(title="Liaison GP practice simulator", docs_url=None, redoc_url=None)
+    app.state.store = store
+    app.include_router(_fhir_routes(store), prefix="/fhir")
+    app.include_router(_simulator_routes(store), prefix="/_sim")
+    return app
+
+
+def main(host: str, port: int, step_seconds: float) -> None:
+    uvicorn.run(create_app(step_seconds=step_seconds), host=host, port=port)
+
+
+def _fhir_routes(store: SimulatorStore) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/metadata")
+    def capability_statement() -> FhirResponse:
+        return FhirResponse(_capability_statement(store.clock()))
+
+    @router.post("")
+    async def transaction(request: Request) -> FhirResponse:
+        body = await request.body()
+        # Off the event loop, so simultaneous transactions really do contend for the lock.
+        return await run_in_threadpool(_transaction, store, body)
+
+    @router.get("/Task")
+    def search_tasks(request: Request) -> FhirResponse:
+        params = request.query_params
+        fault = store.record_call("search", search.practice_of(params.get("owner")))
+        if fault:
+            return _fault(fault)
+        try:
+            query = search.parse_query(params, params.getlist("_lastUpdated"))
+        except FhirError as error:
+            return _refusal(error)
+        snapshot = query.snapshot or store.clock()
+        candidates = store.tasks_as_of(snapshot, ods_code=query.owner_value)
+        found = search.matching(candidates, query)
+        page = found[query.offset : query.offset + query.count]
+        links = [{"relation": "self", "url": str(request.url)}]
+        if query.count and query.offset + query.count < len(found):
+            token = search.page_token(snapshot, query.offset + query.count)
+            links.append(
+                {"relation": "next", "url": str(request.url.include_query_params(_page=token))}
+            )
+        base = f"{str(request.base_url).rstrip('/')}/fhir"
+        return FhirResponse(
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "total": len(found),
+                "link": links,
+                "entry": [
+                    {
+                        "fullUrl": f"{base}/Task/{task['id']}",
+                        "resource": task,
+                        "search": {"mode": "match"},
+                    }
+                    for task in page
+                ],
+            }
+        )
+
+    @router.get("/{resource_type}/{resource_id}")
+    def read(resource_type: str, resource_id: str) -> FhirResponse:
+        if resource_type not in READABLE:
+            return _refusal(FhirError(404, "not-supported", f"{resource_type} is not served"))
+        fault = store.record_call("read", store.ods_code_of(resource_type, resource_id))
+        if fault:
+            return _fault(fault)
+        resource = store.read(resource_type, resource_id)
+        if resource is None:
+            return _refusal(FhirError(404, "not-found", f"{resource_type}/{resource_id}"))
+        return FhirResponse(resource)
+
+    return router
+
+
+def _simulator_routes(store: SimulatorStore) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/received")
+    def received() -> list[dict[str, Any]]:
+        return store.received()
+
+    @router.get("/stats")
+    def stats() -> dict[str, Any]:
+        return store.stats()
+
+    @router.post("/reset")
+    def reset() -> dict[str, str]:
+        store.reset()
+        return {"status": "reset"}
+
+    return router
+
+
+def _transaction(store: SimulatorStore, body: bytes) -> FhirResponse:
+    try:
+        bundle = json.loads(body)
+    except ValueError:
+        store.record_call("post", None)
+        return _refusal(FhirError(400, "structure", "body is not JSON"))
+    # The fault comes before storing anything, as a failing server would.
+    fault = store.record_call("post", ods_code_of_bundle(bundle))
+    if fault:
+        return _fault(fault)
+    try:
+        return FhirResponse(store.transact(bundle))
+    except FhirError as error:
+        return _refusal(error)
+
+
+def _outcome(code: str, diagnostics: str) -> dict[str, Any]:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
+    }
+
+
+def _refusal(error: FhirError) -> FhirResponse:
+    return FhirResponse(_outcome(error.code, error.diagnostics), status_code=error.status_code)
+
+
+def _fault(status_code: int) -> FhirResponse:
+    return FhirResponse(
+        _outcome(_FAULT_ISSUE.get(status_code, "exception"), "simulated practice fault"),
+        status_code=status_code,
+    )
+
+
+def _capability_statement(now: datetime) -> dict[str, Any]:
+    def stored(resource_type: str) -> dict[str, Any]:
+        return {
+            "type": resource_type,
+            "interaction": [{"code": "read"}],
+            "conditionalCreate": True,
+        }
+
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": scripts.instant(now),
+        "kind": "instance",
+        "software": {"name": "Liaison GP practice simulator"},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "interaction": [{"code": "transaction"}],
+                "resource": [
+                    {
+                        "type": "Task",
+                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "conditionalCreate": True,
+                        "searchParam": [
+                            {"name": "owner", "type": "reference"},
+                            {"name": "_lastUpdated", "type": "date"},
+                        ],
+                    },
+                    stored("MedicationRequest"),
+                    stored("CommunicationRequest"),
+                ],
+            }
+        ],
+    }
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,264 @@
+"""The simulated practice endpoint's memory: resources, conditional create, call counts.
+
+Every method takes one lock, so two identical transactions arriving together
+cannot both miss the conditional-create match and create twice.
+"""
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from adapters.gp_simulator import scripts
+from fhir_profiles import systems
+
+CallKind = Literal["post", "search", "read"]
+IdentifierKey = tuple[str, str | None, str]  # (resource type, system or None for any, value)
+
+
+class FhirError(Exception):
+    """A request the simulator refuses; answered as an OperationOutcome."""
+
+    def __init__(self, status_code: int, code: str, diagnostics: str) -> None:
+        super().__init__(diagnostics)
+        self.status_code = status_code
+        self.code = code
+        self.diagnostics = diagnostics
+
+
+@dataclass(frozen=True)
+class Stored:
+    resource: dict[str, Any]  # as created: id set, bundle-internal references resolved
+    ods_code: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class _Planned:
+    resource_type: str
+    existing_id: str | None
+    new_id: str
+
+
+class SimulatorStore:
+    def __init__(self, *, step_seconds: float, clock: Callable[[], datetime]) -> None:
+        if step_seconds <= 0:
+            raise ValueError("step_seconds must be positive")
+        self.step_seconds = step_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._resources: dict[tuple[str, str], Stored] = {}
+            self._by_identifier: dict[IdentifierKey, list[str]] = {}
+            self._received: list[dict[str, Any]] = []
+            self._calls: Counter[str] = Counter()
+            self._kinds: Counter[str] = Counter()
+
+    def record_call(self, kind: CallKind, ods_code: str | None) -> int | None:
+        """Count a call under /fhir; return the status it must fail with, if any."""
+        with self._lock:
+            self._kinds[kind] += 1
+            if ods_code is None:
+                return None
+            self._calls[ods_code] += 1
+            return scripts.fault_for(ods_code, self._calls[ods_code])
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": dict(self._calls),
+                "posts": self._kinds["post"],
+                "searches": self._kinds["search"],
+                "reads": self._kinds["read"],
+            }
+
+    def received(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return deepcopy(self._received)
+
+    def ods_code_of(self, resource_type: str, resource_id: str) -> str | None:
+        with self._lock:
+            stored = self._resources.get((resource_type, resource_id))
+            return stored.ods_code if stored else None
+
+    def read(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
+        now = self.clock()
+        with self._lock:
+            stored = self._resources.get((resource_type, resource_id))
+            return self._render(stored, now) if stored else None
+
+    def tasks_as_of(self, moment: datetime, *, ods_code: str | None) -> list[dict[str, Any]]:
+        """Every Task that existed at `moment`, as it stood then; narrowed to one practice's
+        (and any without an ODS-coded owner) when `ods_code` is given."""
+        with self._lock:
+            return [
+                self._render(stored, moment)
+                for (resource_type, _), stored in self._resources.items()
+                if resource_type == "Task"
+                and stored.created_at <= moment
+                and (ods_code is None or stored.ods_code in (ods_code, None))
+            ]
+
+    def transact(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        """Apply a transaction Bundle of conditional creates; all or nothing."""
+        entries = _entries(bundle)
+        ods_code = ods_code_of_bundle(bundle)
+        with self._lock:
+            plans = [self._plan(entry) for entry in entries]
+            now = self.clock()
+            references = {
+                str(entry["fullUrl"]): f"{plan.resource_type}/{plan.existing_id or plan.new_id}"
+                for entry, plan in zip(entries, plans, strict=True)
+                if entry.get("fullUrl")
+            }
+            responses = []
+            for entry, plan in zip(entries, plans, strict=True):
+                if plan.existing_id is not None:
+                    stored = self._resources[(plan.resource_type, plan.existing_id)]
+                    version = self._render(stored, now)["meta"]["versionId"]
+                    responses.append(_response("200 OK", plan, plan.existing_id, version))
+                    continue
+                resource = _resolve(deepcopy(entry["resource"]), references)
+                resource["id"] = plan.new_id
+                resource["meta"] = {
+                    **resource.get("meta", {}),
+                    "versionId": "1",
+                    "lastUpdated": scripts.instant(now),
+                }
+                self._store(Stored(resource, ods_code, now))
+                responses.append(_response("201 Created", plan, plan.new_id, "1"))
+        return {
+            "resourceType": "Bundle",
+            "id": str(uuid.uuid4()),
+            "type": "transaction-response",
+            "entry": [{"response": response} for response in responses],
+        }
+
+    def _plan(self, entry: dict[str, Any]) -> _Planned:
+        resource_type = str(entry["resource"]["resourceType"])
+        condition = entry["request"].get("ifNoneExist")
+        matches = self._matching(resource_type, str(condition)) if condition else []
+        if len(matches) > 1:
+            raise FhirError(
+                412, "duplicate", f"ifNoneExist {condition!r} matched {len(matches)} resources"
+            )
+        return _Planned(resource_type, matches[0] if matches else None, str(uuid.uuid4()))
+
+    def _matching(self, resource_type: str, condition: str) -> list[str]:
+        criteria = parse_qsl(condition, keep_blank_values=True)
+        if not criteria or any(name != "identifier" for name, _ in criteria):
+            raise FhirError(400, "not-supported", "ifNoneExist supports only identifier=")
+        found: set[str] | None = None
+        for _, token in criteria:
+            ids = set(self._by_identifier.get(_identifier_key(resource_type, token), []))
+            found = ids if found is None else found & ids
+        return sorted(found or set())
+
+    def _store(self, stored: Stored) -> None:
+        resource_type = str(stored.resource["resourceType"])
+        resource_id = str(stored.resource["id"])
+        self._resources[(resource_type, resource_id)] = stored
+        identifiers = stored.resource.get("identifier", [])
+        for identifier in identifiers:
+            value = str(identifier.get("value", ""))
+            system = str(identifier.get("system", ""))
+            for key in ((resource_type, system, value), (resource_type, None, value)):
+                self._by_identifier.setdefault(key, []).append(resource_id)
+        self._received.append(
+            {
+                "type": resource_type,
+                "id": resource_id,
+                "identifiers": deepcopy(identifiers),
+                "ods_code": stored.ods_code,
+                "received_at": scripts.instant(stored.created_at),
+            }
+        )
+
+    def _render(self, stored: Stored, now: datetime) -> dict[str, Any]:
+        if stored.resource["resourceType"] != "Task":
+            return deepcopy(stored.resource)
+        return scripts.task_as_of(
+            stored.resource,
+            created_at=stored.created_at,
+            now=now,
+            step_seconds=self.step_seconds,
+            script=scripts.script_for(stored.ods_code),
+        )
+
+
+def ods_code_of_bundle(bundle: Any) -> str | None:
+    """The practice a bundle is for: its Task's owner ODS code."""
+    if not isinstance(bundle, dict):
+        return None
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "Task":
+            return owner_ods_code(resource)
+    return None
+
+
+def owner_ods_code(task: dict[str, Any]) -> str | None:
+    identifier = (task.get("owner") or {}).get("identifier") or {}
+    if identifier.get("system") == systems.ODS_ORGANIZATION_CODE and identifier.get("value"):
+        return str(identifier["value"])
+    return None
+
+
+def _identifier_key(resource_type: str, token: str) -> IdentifierKey:
+    if "|" not in token:
+        return resource_type, None, token
+    system, value = token.split("|", 1)
+    return resource_type, system, value
+
+
+def _entries(bundle: Any) -> list[dict[str, Any]]:
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise FhirError(400, "invalid", "expected a Bundle")
+    if bundle.get("type") != "transaction":
+        raise FhirError(400, "not-supported", "only transaction Bundles are accepted")
+    entries = bundle.get("entry")
+    if not isinstance(entries, list) or not entries:
+        raise FhirError(400, "required", "Bundle.entry is empty")
+    for index, entry in enumerate(entries):
+        where = f"Bundle.entry[{index}]"
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        request = entry.get("request") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not resource.get("resourceType"):
+            raise FhirError(400, "required", f"{where}.resource is missing its resourceType")
+        if not isinstance(request, dict) or request.get("method") != "POST":
+            raise FhirError(400, "not-supported", f"{where}.request.method must be POST")
+        if request.get("url") != resource["resourceType"]:
+            raise FhirError(400, "invalid", f"{where}.request.url must be the resource type")
+    return entries
+
+
+def _resolve(value: Any, references: dict[str, str]) -> Any:
+    """Rewrite `urn:uuid:` references to what those bundle entries became."""
+    if isinstance(value, dict):
+        return {
+            key: (
+                references.get(item, item)
+                if key == "reference" and isinstance(item, str)
+                else _resolve(item, references)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_resolve(item, references) for item in value]
+    return value
+
+
+def _response(status: str, plan: _Planned, resource_id: str, version: str) -> dict[str, str]:
+    return {
+        "status": status,
+        "location": f"{plan.resource_type}/{resource_id}/_history/{version}",
+        "etag": f'W/"{version}"',
+    }

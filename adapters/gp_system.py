@@ -1,0 +1,45 @@
+"""The port every GP system adapter implements (FHIR REST, MESH, simulator, inbox)."""
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fhir_profiles.task_status import StatusReport
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One request to send to one practice. `delivery_id` is stable across retries
+    and replays: it is the conditional-create identifier and the MESH local id."""
+
+    delivery_id: str
+    recommendation_id: str
+    ods_code: str
+    bundle: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SubmitReceipt:
+    remote_reference: str | None
+    status_code: int | None
+    created: bool  # False when the GP system already had it (conditional create matched)
+
+
+@dataclass(frozen=True)
+class UpdateBatch:
+    reports: list[StatusReport]
+    cursor: str | None  # pass back as `since` next time
+    calls: int  # requests made to the GP system for this batch
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class GPSystem(Protocol):
+    def submit(self, delivery: Delivery) -> SubmitReceipt:
+        """Send a delivery. Raises an `adapters.errors.AdapterError` subclass on failure."""
+        ...
+
+    def fetch_updates(self, *, ods_code: str, since: str | None) -> UpdateBatch:
+        """Every status change for the practice after `since`, in as few calls as the
+        system allows (one search per page, never one call per request)."""
+        ...
+
+    def health(self) -> bool: ...

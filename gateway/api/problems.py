@@ -1,0 +1,149 @@
+"""RFC 9457 problem+json for /v1 and /ops, OperationOutcome for /fhir; a body-size limit."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.api.auth import Forbidden, Unauthorized
+from gateway.domain.intake import IntakeError
+
+PROBLEM = "application/problem+json"
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+    fhir: bool = False,
+) -> JSONResponse:
+    if fhir:
+        issues = [
+            {
+                "severity": "error",
+                "code": "invalid" if status in (400, 422) else "processing",
+                "diagnostics": e["detail"],
+                "expression": [e["field"]],
+            }
+            for e in (errors or [])
+        ] or [{"severity": "error", "code": "processing", "diagnostics": detail}]
+        return JSONResponse(
+            {"resourceType": "OperationOutcome", "issue": issues},
+            status_code=status,
+            media_type="application/fhir+json",
+            headers=headers,
+        )
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _is_fhir(request: Request) -> bool:
+    return request.url.path.startswith("/fhir")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for error in exc.errors():
+            field = _field_path(error.get("loc", ()))
+            message = str(error.get("msg", "invalid"))
+            if error.get("type") == "json_invalid":
+                field, message = "body", "the body is not valid JSON"
+            errors.append({"field": field, "detail": f"{field}: {message}"})
+        summary = "; ".join(e["detail"] for e in errors[:5])
+        return problem(422, "Invalid request", summary, errors=errors, fhir=_is_fhir(request))
+
+    @app.exception_handler(IntakeError)
+    async def intake_error(request: Request, exc: IntakeError) -> JSONResponse:
+        return problem(
+            422,
+            "Request refused",
+            str(exc),
+            errors=[{"field": exc.field, "detail": f"{exc.field}: {exc}"}],
+            fhir=_is_fhir(request),
+        )
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
+        return problem(
+            401,
+            "Unauthorized",
+            exc.detail,
+            headers={"WWW-Authenticate": "Bearer"},
+            fhir=_is_fhir(request),
+        )
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        return problem(403, "Forbidden", exc.detail, fhir=_is_fhir(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            exc.status_code,
+            str(exc.detail),
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+            fhir=_is_fhir(request),
+        )
+
+
+class BodySizeLimit:
+    """Refuses bodies over `max_bytes` with 413 before the app reads them."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413, "Payload too large", f"the request body exceeds {self.max_bytes} bytes"
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

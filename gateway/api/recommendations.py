@@ -1,0 +1,181 @@
+"""/v1/recommendations: submit, follow, list and cancel."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+
+from fhir_profiles.catalogue import find_product
+from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
+from gateway.api.schemas import (
+    Accepted,
+    AttemptsSummary,
+    Links,
+    NotificationOut,
+    RecommendationIn,
+    RecommendationOut,
+    RecommendationPage,
+    RecommendationSummary,
+    TimelineEntry,
+)
+from gateway.domain import intake
+from gateway.domain.lifecycle import STATUSES
+from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.store.models import Recommendation
+from gateway.store.unit_of_work import UnitOfWork
+
+router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
+
+
+def _links(request: Request, recommendation_id: str, uow: UnitOfWork | None = None) -> Links:
+    base = str(request.base_url).rstrip("/")
+    fhir: dict[str, str] = {}
+    if uow is not None:
+        for resource in uow.recommendations.resources_for(recommendation_id):
+            fhir[resource.resource_type] = f"{base}/fhir/{resource.resource_type}/{resource.id}"
+    return Links(self=f"{base}/v1/recommendations/{recommendation_id}", fhir=fhir)
+
+
+def _owned(uow: UnitOfWork, recommendation_id: str, organisation_ods: str) -> Recommendation:
+    recommendation = uow.recommendations.get(recommendation_id)
+    # Another organisation's recommendation is answered exactly like a missing one.
+    if recommendation is None or recommendation.organisation_ods != organisation_ods:
+        raise HTTPException(404, f"no recommendation {recommendation_id}")
+    return recommendation
+
+
+@router.post("", status_code=202, response_model=Accepted)
+def submit_recommendation(
+    body: RecommendationIn,
+    request: Request,
+    response: Response,
+    uow: UnitOfWorkDep,
+    principal: RecommendationsClient,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Accepted:
+    """Accept a recommendation. With an `Idempotency-Key`, a repeat of the same body returns
+    the first answer; the same key with a different body is refused (422)."""
+    result = intake.submit(
+        uow,
+        intake.IntakeCommand(
+            client_id=principal.client_id,
+            organisation_ods=principal.organisation_ods,
+            idempotency_key=idempotency_key,
+            payload=body.model_dump(mode="json"),
+        ),
+        now=datetime.now(UTC),
+    )
+    links = _links(request, result.recommendation_id, uow)
+    response.headers["Location"] = links.self
+    return Accepted(id=result.recommendation_id, status=result.status, links=links)
+
+
+@router.get("/{recommendation_id}", response_model=RecommendationOut)
+def get_recommendation(
+    recommendation_id: str, request: Request, uow: UnitOfWorkDep, principal: RecommendationsClient
+) -> RecommendationOut:
+    recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
+    deliveries = uow.deliveries.for_recommendation(recommendation.id)
+    latest = deliveries[-1] if deliveries else None
+    product = find_product(recommendation.product)
+    return RecommendationOut(
+        id=recommendation.id,
+        status=recommendation.status,
+        practice_ods=recommendation.practice_ods,
+        practitioner_id=recommendation.practitioner_id,
+        product=product.name if product else recommendation.product,
+        created_at=recommendation.created_at,
+        updated_at=recommendation.updated_at,
+        timeline=[
+            TimelineEntry(at=e.at, status=e.status, detail=e.detail)
+            for e in uow.recommendations.timeline(recommendation.id)
+        ],
+        notifications=[
+            NotificationOut.model_validate(
+                {
+                    "recipient": n.recipient,
+                    "channel": n.channel,
+                    "event": n.event,
+                    "status": n.status,
+                    "at": n.sent_at or n.created_at,
+                }
+            )
+            for n in uow.notifications.for_recommendation(recommendation.id)
+        ],
+        fhir=_links(request, recommendation.id, uow).fhir,
+        attempts=AttemptsSummary(
+            deliveries=len(deliveries),
+            attempts=sum(d.attempt_count for d in deliveries),
+            state=latest.state if latest else None,
+            last_error=latest.last_error if latest else None,
+            next_attempt_at=latest.next_attempt_at if latest else None,
+        ),
+    )
+
+
+@router.get("", response_model=RecommendationPage)
+def list_recommendations(
+    request: Request,
+    uow: UnitOfWorkDep,
+    principal: RecommendationsClient,
+    status: Annotated[str | None, Query(description="a status word")] = None,
+    practice: Annotated[str | None, Query(max_length=10)] = None,
+    practitioner: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RecommendationPage:
+    if status is not None and status not in STATUSES:
+        raise HTTPException(422, f"status: unknown status {status!r}; one of {', '.join(STATUSES)}")
+    rows, total = uow.recommendations.search(
+        organisation_ods=principal.organisation_ods,
+        status=status,
+        practice_ods=practice,
+        practitioner_id=practitioner,
+        limit=limit,
+        offset=offset,
+    )
+    next_url = None
+    if offset + limit < total:
+        next_url = str(request.url.include_query_params(offset=offset + limit, limit=limit))
+    return RecommendationPage(
+        items=[
+            RecommendationSummary(
+                id=r.id,
+                status=r.status,
+                practice_ods=r.practice_ods,
+                practitioner_id=r.practitioner_id,
+                product=r.product,
+                created_at=r.created_at,
+                links=_links(request, r.id),
+            )
+            for r in rows
+        ],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next=next_url,
+    )
+
+
+@router.post("/{recommendation_id}/cancel", response_model=Accepted)
+def cancel_recommendation(
+    recommendation_id: str, request: Request, uow: UnitOfWorkDep, principal: RecommendationsClient
+) -> Accepted:
+    recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
+    if recommendation.status == "cancelled":
+        return Accepted(
+            id=recommendation.id, status="cancelled", links=_links(request, recommendation.id)
+        )
+    applied = apply_status(
+        uow,
+        StatusChange(recommendation.id, "cancelled", source="practitioner"),
+        now=datetime.now(UTC),
+    )
+    if not applied:
+        raise HTTPException(
+            409, f"a recommendation in status {recommendation.status!r} can no longer be cancelled"
+        )
+    uow.commit()
+    return Accepted(
+        id=recommendation.id, status="cancelled", links=_links(request, recommendation.id)
+    )

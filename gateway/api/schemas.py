@@ -1,0 +1,186 @@
+"""Request and response bodies of the v1 REST API. Validation here names the field."""
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import nhs_number
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from fhir_profiles.catalogue import find_product
+
+_ODS = re.compile(r"^[A-Z0-9]{3,10}$")
+# Ofcom reserves 07700 900000-900999 for drama and testing; phonenumbers calls them
+# invalid, but they are the numbers UK test data is written with.
+_OFCOM_DRAMA_MOBILE = re.compile(r"^\+447700900\d{3}$")
+
+
+def _nhs_number(value: str) -> str:
+    digits = value.replace(" ", "").replace("-", "")
+    if not (len(digits) == 10 and digits.isdigit() and nhs_number.is_valid(digits)):
+        raise ValueError("not a valid NHS number (10 digits with a mod-11 check digit)")
+    return digits
+
+
+def _ods_code(value: str) -> str:
+    code = value.strip().upper()
+    if not _ODS.match(code):
+        raise ValueError("not an ODS code (3 to 10 letters and digits)")
+    return code
+
+
+def _uk_mobile(value: str) -> str:
+    try:
+        parsed = phonenumbers.parse(value, "GB")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError("not a phone number") from exc
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if _OFCOM_DRAMA_MOBILE.match(e164):
+        return e164
+    if (
+        phonenumbers.region_code_for_number(parsed) != "GB"
+        or phonenumbers.number_type(parsed) != phonenumbers.PhoneNumberType.MOBILE
+    ):
+        raise ValueError("not a UK mobile number")
+    return e164
+
+
+def _known_product(value: str) -> str:
+    if find_product(value) is None:
+        raise ValueError(f"unknown medicine {value!r}: not in Liaison's catalogue")
+    return value
+
+
+NhsNumber = Annotated[str, AfterValidator(_nhs_number)]
+OdsCode = Annotated[str, AfterValidator(_ods_code)]
+UkMobile = Annotated[str, AfterValidator(_uk_mobile)]
+ProductKey = Annotated[str, AfterValidator(_known_product)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class PersonName(Strict):
+    given: ShortText
+    family: ShortText
+
+
+class Contact(Strict):
+    mobile: UkMobile | None = None
+    email: EmailStr | None = None
+    preferred: Literal["sms", "email"] = "sms"
+
+
+class ServiceUserIn(Strict):
+    nhs_number: NhsNumber
+    name: PersonName
+    birth_date: date | None = None
+    contact: Contact = Field(default_factory=Contact)
+
+
+class PractitionerIn(Strict):
+    id: ShortText
+    name: ShortText
+    email: EmailStr
+    organisation_ods: OdsCode
+
+
+class PracticeRef(Strict):
+    ods_code: OdsCode
+
+
+class MedicationIn(Strict):
+    product: ProductKey
+    dose_text: Annotated[str, Field(min_length=1, max_length=500)]
+    duration_days: Annotated[int, Field(ge=1, le=365)] | None = None
+
+
+class CurrentMedication(Strict):
+    name: ShortText
+
+
+class Consent(Strict):
+    share_with_gp: Literal[True] = Field(
+        description="Must be true: Liaison shares nothing with the GP without consent."
+    )
+    notify_service_user: bool = False
+    recorded_at: datetime
+
+
+class RecommendationIn(Strict):
+    service_user: ServiceUserIn
+    practitioner: PractitionerIn
+    gp_practice: PracticeRef
+    medication: MedicationIn
+    plan: Literal["quit", "reduce", "temporary-abstinence"]
+    current_medications: Annotated[list[CurrentMedication], Field(max_length=50)] = []
+    consent: Consent
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class Links(BaseModel):
+    self: str
+    fhir: dict[str, str] = {}
+
+
+class Accepted(BaseModel):
+    id: str
+    status: str
+    links: Links
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    status: str
+    detail: str | None
+
+
+class NotificationOut(BaseModel):
+    recipient: Literal["practitioner", "service-user", "care-team"]
+    channel: str
+    event: str
+    status: Literal["pending", "sending", "sent", "failed", "suppressed"]
+    at: datetime
+
+
+class AttemptsSummary(BaseModel):
+    deliveries: int
+    attempts: int
+    state: str | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+
+
+class RecommendationOut(BaseModel):
+    id: str
+    status: str
+    practice_ods: str
+    practitioner_id: str
+    product: str
+    created_at: datetime
+    updated_at: datetime
+    timeline: list[TimelineEntry]
+    notifications: list[NotificationOut]
+    fhir: dict[str, str]
+    attempts: AttemptsSummary
+
+
+class RecommendationSummary(BaseModel):
+    id: str
+    status: str
+    practice_ods: str
+    practitioner_id: str
+    product: str
+    created_at: datetime
+    links: Links
+
+
+class RecommendationPage(BaseModel):
+    items: list[RecommendationSummary]
+    total: int
+    limit: int
+    offset: int
+    next: str | None

@@ -1,0 +1,304 @@
+"""The `liaison` command: run each process, or the whole embedded stack with `liaison dev`.
+
+Worker and beat are started as `celery -A workers.app ...` processes, so the gateway
+never imports the workers package.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from typing import Annotated, Any
+
+import httpx
+import typer
+import uvicorn
+
+from gateway.api.auth import issue_token
+from gateway.practice_directory import entries_for, seed
+from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings, get_settings
+from gateway.store.database import make_engine, make_session_factory
+from gateway.store.migrate import upgrade
+from gateway.store.unit_of_work import UnitOfWork
+
+app = typer.Typer(
+    help="Liaison: mental-health practitioners' recommendations to GP practices.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+TERMINAL_FOR_DEMO = {"collected", "rejected", "cancelled", "delivery-failed"}
+
+
+def _migrate(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            return seed(uow, entries_for(settings))
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema and seed the practice directory."""
+    count = _migrate(get_settings())
+    typer.echo(f"database at head; {count} practices in the directory")
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Serve the REST and FHIR API."""
+    settings = get_settings()
+    uvicorn.run(
+        "gateway.api.app:create_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="warning",
+    )
+
+
+def _celery(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "workers.app", *args]
+
+
+@app.command()
+def worker(
+    pool: Annotated[str | None, typer.Option()] = None,
+    concurrency: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run a Celery worker consuming every Liaison queue."""
+    settings = get_settings()
+    argv = _celery(
+        "worker",
+        "-Q",
+        "delivery,poll,notify,control",
+        "-E",
+        "--loglevel",
+        "WARNING",
+        "--pool",
+        pool or settings.worker_pool,
+        "--concurrency",
+        str(concurrency or settings.worker_concurrency),
+        "--hostname",
+        f"liaison-{uuid.uuid4().hex[:8]}@%h",
+    )
+    os.execvp(argv[0], argv)
+
+
+@app.command()
+def beat() -> None:
+    """Run the Celery beat scheduler (outbox relay, sweeps, polls)."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    argv = _celery(
+        "beat",
+        "--loglevel",
+        "WARNING",
+        "--schedule",
+        str(settings.data_dir / "celerybeat-schedule"),
+    )
+    os.execvp(argv[0], argv)
+
+
+@app.command()
+def simulator(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    step_seconds: Annotated[float | None, typer.Option()] = None,
+) -> None:
+    """Run the GP practice simulator (a FHIR R4 endpoint with scripted outcomes)."""
+    from adapters.gp_simulator.app import main as run_simulator
+
+    settings = get_settings()
+    run_simulator(
+        host or settings.simulator_host,
+        port or settings.simulator_port,
+        step_seconds if step_seconds is not None else settings.simulator_step_seconds,
+    )
+
+
+@app.command()
+def mailsink() -> None:
+    """Run the local SMTP sink and its web view."""
+    from adapters.mail_sink import main as run_mail_sink
+
+    settings = get_settings()
+    run_mail_sink(
+        smtp_host=settings.smtp_host,
+        smtp_port=settings.smtp_port,
+        http_host="127.0.0.1",
+        http_port=settings.mail_view_port,
+        spool=str(settings.data_dir / "mail.jsonl"),
+    )
+
+
+@app.command()
+def notifysink() -> None:
+    """Run the local stand-in for GOV.UK Notify's v2 API (development only)."""
+    from adapters.notify_sink import main as run_notify_sink
+
+    settings = get_settings()
+    port = httpx.URL(settings.notify_base_url).port or 8027
+    run_notify_sink(
+        "127.0.0.1",
+        port,
+        DEV_NOTIFY_SERVICE_ID,
+        DEV_NOTIFY_SECRET,
+        str(settings.data_dir / "notify.jsonl"),
+    )
+
+
+@app.command()
+def token(client: Annotated[str, typer.Option("--client")] = "demo-app") -> None:
+    """Print a bearer token for the development demo client."""
+    settings = get_settings()
+    if client != settings.demo_client_id:
+        typer.echo(f"unknown client {client!r}", err=True)
+        raise typer.Exit(2)
+    typer.echo(issue_token(settings, client_id=client, organisation_ods=settings.demo_client_ods))
+
+
+def _wait_ready(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+@app.command()
+def dev() -> None:
+    """Start the whole embedded stack: API, worker, beat, GP simulator, mail and SMS sinks."""
+    settings = get_settings()
+    _migrate(settings)
+    env = {**os.environ}
+    if settings.is_embedded:
+        env.setdefault("LIAISON_WORKER_POOL", "threads")
+    me = [sys.executable, "-m", "gateway.cli"]
+    names = ["simulator", "mailsink", "notifysink", "api", "worker", "beat"]
+    procs = [subprocess.Popen([*me, name], env=env) for name in names]
+
+    def stop(*_: Any) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    base = settings.public_base_url
+    ready = _wait_ready(f"{base}/healthz", 60)
+    typer.echo(
+        f"\nLiaison is {'up' if ready else 'starting (slowly)'}:\n"
+        f"  API            {base}/docs\n"
+        f"  GP simulator   {settings.simulator_base_url}  (received: "
+        f"http://{settings.simulator_host}:{settings.simulator_port}/_sim/received)\n"
+        f"  Mail sink      http://127.0.0.1:{settings.mail_view_port}/\n"
+        f"  SMS sink       {settings.notify_base_url}/_sink/messages\n"
+        f"  Demo token     {issue_token(settings, client_id=settings.demo_client_id, organisation_ods=settings.demo_client_ods)}\n"  # noqa: E501
+        f"Try `liaison demo` in another terminal. Ctrl-C stops everything.\n"
+    )
+    while True:
+        for name, proc in zip(names, procs, strict=True):
+            if proc.poll() is not None:
+                typer.echo(f"{name} exited with {proc.returncode}; stopping", err=True)
+                stop()
+        time.sleep(1)
+
+
+def sample_recommendation(ods_code: str) -> dict[str, Any]:
+    return {
+        "service_user": {
+            "nhs_number": "9434765919",
+            "name": {"given": "Sam", "family": "Taylor"},
+            "birth_date": "1974-03-02",
+            "contact": {"mobile": "+447700900123", "email": "sam@example.org", "preferred": "sms"},
+        },
+        "practitioner": {
+            "id": "mhscp-001",
+            "name": "Alex Morgan",
+            "email": "alex.morgan@example.nhs.uk",
+            "organisation_ods": "RX3",
+        },
+        "gp_practice": {"ods_code": ods_code},
+        "medication": {
+            "product": "varenicline-1mg-tablets",
+            "dose_text": "1 mg twice daily",
+            "duration_days": 84,
+        },
+        "plan": "quit",
+        "current_medications": [{"name": "clozapine"}],
+        "consent": {
+            "share_with_gp": True,
+            "notify_service_user": True,
+            "recorded_at": "2026-11-25T10:00:00Z",
+        },
+        "note": "Prefers home visits",
+    }
+
+
+@app.command()
+def demo(
+    practice: Annotated[str, typer.Option()] = "Y00001",
+    timeout: Annotated[float, typer.Option()] = 120.0,
+) -> None:
+    """Submit a sample recommendation and follow it, printing each status change."""
+    settings = get_settings()
+    headers = {
+        "Authorization": "Bearer "
+        + issue_token(
+            settings, client_id=settings.demo_client_id, organisation_ods=settings.demo_client_ods
+        ),
+        "Idempotency-Key": str(uuid.uuid4()),
+    }
+    base = settings.public_base_url
+    with httpx.Client(base_url=base, timeout=10) as client:
+        created = client.post(
+            "/v1/recommendations", json=sample_recommendation(practice), headers=headers
+        )
+        if created.status_code != 202:
+            typer.echo(f"refused: {created.status_code} {created.text}", err=True)
+            raise typer.Exit(1)
+        rec_id = created.json()["id"]
+        typer.echo(f"recommendation {rec_id} accepted")
+        seen: set[tuple[str, str]] = set()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            body = client.get(f"/v1/recommendations/{rec_id}", headers=headers).json()
+            for entry in body["timeline"]:
+                key = (entry["at"], entry["status"])
+                if key not in seen:
+                    seen.add(key)
+                    detail = f" ({entry['detail']})" if entry.get("detail") else ""
+                    typer.echo(f"  {entry['at'][11:19]}  {entry['status']}{detail}")
+            if body["status"] in TERMINAL_FOR_DEMO:
+                break
+            time.sleep(0.5)
+        typer.echo(json.dumps(body["notifications"], indent=2))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

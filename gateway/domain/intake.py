@@ -1,0 +1,211 @@
+"""Use case: accept a practitioner's recommendation.
+
+One transaction holds the recommendation, its FHIR resources, the delivery, the first
+timeline entry, the outbox row and the idempotency key: a 202 means all are committed.
+"""
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from fhir_profiles.builders import build_resources
+from fhir_profiles.recommendation import (
+    MedicationChoice,
+    Practitioner,
+    RecommendationFacts,
+    ServiceUser,
+)
+from fhir_profiles.validation import validate_all
+from gateway.store.models import (
+    Delivery,
+    FhirResource,
+    IdempotencyKey,
+    Recommendation,
+    StatusEvent,
+)
+from gateway.store.unit_of_work import UnitOfWork
+
+
+class IntakeError(Exception):
+    """The request cannot be accepted as it is; `field` names what is wrong."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnknownPractice(IntakeError):
+    pass
+
+
+class IdempotencyConflict(IntakeError):
+    pass
+
+
+@dataclass(frozen=True)
+class IntakeCommand:
+    client_id: str
+    organisation_ods: str
+    idempotency_key: str | None
+    payload: dict[str, Any]  # the validated request body, JSON-ready
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    recommendation_id: str
+    status: str
+    replayed: bool
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def facts_from_payload(
+    payload: dict[str, Any], *, recommendation_id: str, authored_on: datetime
+) -> RecommendationFacts:
+    user = payload["service_user"]
+    practitioner = payload["practitioner"]
+    medication = payload["medication"]
+    birth = user.get("birth_date")
+    return RecommendationFacts(
+        recommendation_id=recommendation_id,
+        service_user=ServiceUser(
+            nhs_number=user["nhs_number"],
+            given=user["name"]["given"],
+            family=user["name"]["family"],
+            birth_date=date.fromisoformat(birth) if birth else None,
+        ),
+        practitioner=Practitioner(
+            id=practitioner["id"],
+            name=practitioner["name"],
+            email=practitioner["email"],
+            organisation_ods=practitioner["organisation_ods"],
+        ),
+        gp_ods_code=payload["gp_practice"]["ods_code"],
+        medication=MedicationChoice(
+            product=medication["product"],
+            dose_text=medication["dose_text"],
+            duration_days=medication.get("duration_days"),
+        ),
+        plan=payload["plan"],
+        authored_on=authored_on,
+        # Derived from the recommendation id so a rebuilt resource keeps its id.
+        medication_request_id=str(uuid.uuid5(uuid.UUID(recommendation_id), "MedicationRequest")),
+        communication_request_id=str(
+            uuid.uuid5(uuid.UUID(recommendation_id), "CommunicationRequest")
+        ),
+        task_id=str(uuid.uuid5(uuid.UUID(recommendation_id), "Task")),
+        current_medications=tuple(m["name"] for m in payload.get("current_medications", [])),
+        note=payload.get("note"),
+    )
+
+
+def _replay(uow: UnitOfWork, command: IntakeCommand, digest: str) -> IntakeResult | None:
+    if command.idempotency_key is None:
+        return None
+    record = uow.recommendations.find_idempotency_key(
+        client_id=command.client_id, key=command.idempotency_key
+    )
+    if record is None:
+        return None
+    if record.request_hash != digest:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used with a different request body",
+            field="Idempotency-Key",
+        )
+    existing = uow.recommendations.get(record.recommendation_id)
+    assert existing is not None
+    return IntakeResult(existing.id, existing.status, replayed=True)
+
+
+def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeResult:
+    digest = request_hash(command.payload)
+    replayed = _replay(uow, command, digest)
+    if replayed:
+        return replayed
+    ods = command.payload["gp_practice"]["ods_code"]
+    if uow.practices.get(ods) is None:
+        raise UnknownPractice(
+            f"no GP practice with ODS code {ods} in the practice directory",
+            field="gp_practice.ods_code",
+        )
+    recommendation_id = str(uuid.uuid4())
+    facts = facts_from_payload(
+        command.payload, recommendation_id=recommendation_id, authored_on=now
+    )
+    resources = build_resources(facts)
+    validate_all(resources.all())
+
+    uow.recommendations.add(
+        Recommendation(
+            id=recommendation_id,
+            organisation_ods=command.organisation_ods,
+            client_id=command.client_id,
+            practitioner_id=facts.practitioner.id,
+            practice_ods=ods,
+            product=facts.medication.product,
+            status="received",
+            payload=command.payload,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    uow.session.flush()
+    for body in resources.all():
+        uow.recommendations.add_resource(
+            FhirResource(
+                id=body["id"],
+                resource_type=body["resourceType"],
+                recommendation_id=recommendation_id,
+                body=body,
+                last_updated=now,
+            )
+        )
+    delivery_id = str(uuid.uuid4())
+    uow.deliveries.add(
+        Delivery(
+            id=delivery_id,
+            recommendation_id=recommendation_id,
+            practice_ods=ods,
+            state="pending",
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    uow.recommendations.add_event(
+        StatusEvent(
+            recommendation_id=recommendation_id,
+            status="received",
+            source="intake",
+            detail=None,
+            at=now,
+        )
+    )
+    uow.outbox.add(kind="deliver", ref_id=delivery_id)
+    if command.idempotency_key is not None:
+        uow.recommendations.add_idempotency_key(
+            IdempotencyKey(
+                client_id=command.client_id,
+                key=command.idempotency_key,
+                request_hash=digest,
+                recommendation_id=recommendation_id,
+                created_at=now,
+            )
+        )
+    try:
+        uow.commit()
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer as it did.
+        uow.rollback()
+        replayed = _replay(uow, command, digest)
+        if replayed is None:
+            raise
+        return replayed
+    return IntakeResult(recommendation_id, "received", replayed=False)

@@ -1,0 +1,73 @@
+"""Use case: apply a status change through the lifecycle and queue who must hear of it.
+
+Polls, signed callbacks, the practice inbox, delivery outcomes and cancellations all come
+through `apply_status`; the caller commits.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.domain.audience import addressees
+from gateway.domain.lifecycle import decide
+from gateway.store.models import Notification, StatusEvent
+from gateway.store.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    recommendation_id: str
+    status: str
+    source: str  # intake | relay | delivery | poll | callback | inbox | practitioner
+    detail: str | None = None
+    pharmacy: str | None = None
+
+
+def apply_status(uow: UnitOfWork, change: StatusChange, *, now: datetime) -> bool:
+    """Apply `change` if the lifecycle allows it. Refused changes are recorded, not applied.
+    Returns whether it was applied."""
+    recommendation = uow.recommendations.get_for_update(change.recommendation_id)
+    if recommendation is None:
+        return False
+    decision = decide(recommendation.status, change.status)
+    if not decision.applied:
+        if decision.reason != "already in this status":
+            uow.recommendations.add_event(
+                StatusEvent(
+                    recommendation_id=recommendation.id,
+                    status=change.status,
+                    detail=decision.reason,
+                    source=change.source,
+                    applied=False,
+                    at=now,
+                )
+            )
+        return False
+    recommendation.status = change.status
+    recommendation.updated_at = now
+    if change.pharmacy:
+        recommendation.payload = {**recommendation.payload, "pharmacy": change.pharmacy}
+    uow.recommendations.add_event(
+        StatusEvent(
+            recommendation_id=recommendation.id,
+            status=change.status,
+            detail=change.detail,
+            source=change.source,
+            applied=True,
+            at=now,
+        )
+    )
+    for addressee in addressees(change.status, recommendation.payload):
+        notification = Notification(
+            id=str(uuid.uuid4()),
+            recommendation_id=recommendation.id,
+            event=change.status,
+            recipient=addressee.recipient,
+            channel=addressee.channel,
+            status="suppressed" if addressee.suppressed_reason else "pending",
+            error=addressee.suppressed_reason,
+            created_at=now,
+        )
+        if uow.notifications.add_once(notification) and not addressee.suppressed_reason:
+            uow.outbox.add(kind="notify", ref_id=notification.id)
+    return True

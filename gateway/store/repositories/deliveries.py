@@ -1,0 +1,100 @@
+"""Queries over deliveries and their attempts. Claims are conditional updates so that two
+workers handed the same delivery never both send it."""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from gateway.store.models import Delivery, DeliveryAttempt
+
+CLAIMABLE = ("pending", "retrying")
+
+
+class DeliveryRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, delivery: Delivery) -> None:
+        self._session.add(delivery)
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        return self._session.get(Delivery, delivery_id)
+
+    def for_recommendation(self, recommendation_id: str) -> Sequence[Delivery]:
+        stmt = (
+            select(Delivery)
+            .where(Delivery.recommendation_id == recommendation_id)
+            .order_by(Delivery.created_at)
+        )
+        return self._session.scalars(stmt).all()
+
+    def claim(self, delivery_id: str, *, now: datetime, lease: timedelta) -> bool:
+        """Take the delivery for one attempt if it is due; False if someone else has it,
+        it is finished, or it is not due yet."""
+        stmt = (
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id,
+                Delivery.state.in_(CLAIMABLE),
+                or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            )
+            .values(
+                state="in-flight",
+                lease_until=now + lease,
+                attempt_count=Delivery.attempt_count + 1,
+                first_attempt_at=func.coalesce(Delivery.first_attempt_at, now),
+            )
+        )
+        result = self._session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    def add_attempt(self, attempt: DeliveryAttempt) -> None:
+        self._session.add(attempt)
+
+    def attempts(self, delivery_id: str) -> Sequence[DeliveryAttempt]:
+        stmt = (
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.delivery_id == delivery_id)
+            .order_by(DeliveryAttempt.number, DeliveryAttempt.id)
+        )
+        return self._session.scalars(stmt).all()
+
+    def due(self, *, now: datetime, limit: int) -> list[str]:
+        """Deliveries whose retry time has come, or whose lease ran out mid-attempt."""
+        stmt = (
+            select(Delivery.id)
+            .where(
+                or_(
+                    and_(Delivery.state == "retrying", Delivery.next_attempt_at <= now),
+                    and_(Delivery.state == "in-flight", Delivery.lease_until <= now),
+                )
+            )
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+        )
+        return list(self._session.scalars(stmt))
+
+    def release_expired_leases(self, *, now: datetime) -> int:
+        """A worker died mid-attempt: make its delivery claimable again."""
+        stmt = (
+            update(Delivery)
+            .where(Delivery.state == "in-flight", Delivery.lease_until <= now)
+            .values(state="retrying", next_attempt_at=now, lease_until=None)
+        )
+        result = self._session.execute(stmt)
+        return int(getattr(result, "rowcount", 0))
+
+    def pending_older_than(self, *, before: datetime, limit: int) -> list[str]:
+        stmt = (
+            select(Delivery.id)
+            .where(Delivery.state == "pending", Delivery.created_at <= before)
+            .order_by(Delivery.created_at)
+            .limit(limit)
+        )
+        return list(self._session.scalars(stmt))
+
+    def count_by_state(self) -> dict[str, int]:
+        stmt = select(Delivery.state, func.count()).group_by(Delivery.state)
+        return {state: int(count) for state, count in self._session.execute(stmt).tuples()}

@@ -1,0 +1,45 @@
+"""The transactional outbox: jobs committed with their data, published by the relay."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gateway.store.models import OutboxMessage
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, *, kind: str, ref_id: str) -> None:
+        self._session.add(OutboxMessage(kind=kind, ref_id=ref_id))
+
+    def unpublished(self, *, limit: int) -> Sequence[OutboxMessage]:
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.published_at.is_(None))
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        # SKIP LOCKED lets several relays share the table on PostgreSQL; SQLite ignores it.
+        return self._session.scalars(stmt.with_for_update(skip_locked=True)).all()
+
+    def mark_published(self, ids: Sequence[int], *, at: datetime) -> None:
+        if not ids:
+            return
+        self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .values(published_at=at, publish_count=OutboxMessage.publish_count + 1)
+        )
+
+    def oldest_unpublished_at(self) -> datetime | None:
+        stmt = (
+            select(OutboxMessage.created_at)
+            .where(OutboxMessage.published_at.is_(None))
+            .order_by(OutboxMessage.id)
+            .limit(1)
+        )
+        return self._session.scalars(stmt).first()

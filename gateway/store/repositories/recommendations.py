@@ -1,0 +1,117 @@
+"""Queries over recommendations, their FHIR resources, timeline and idempotency keys."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.store.models import (
+    FhirResource,
+    IdempotencyKey,
+    Recommendation,
+    StatusEvent,
+)
+
+
+class RecommendationRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, recommendation: Recommendation) -> None:
+        self._session.add(recommendation)
+
+    def get(self, recommendation_id: str) -> Recommendation | None:
+        return self._session.get(Recommendation, recommendation_id)
+
+    def get_for_update(self, recommendation_id: str) -> Recommendation | None:
+        # Serialises concurrent status updates for one recommendation on PostgreSQL;
+        # SQLite already serialises writers.
+        stmt = select(Recommendation).where(Recommendation.id == recommendation_id)
+        return self._session.scalars(stmt.with_for_update()).first()
+
+    def search(
+        self,
+        *,
+        organisation_ods: str | None,
+        status: str | None = None,
+        practice_ods: str | None = None,
+        practitioner_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[Sequence[Recommendation], int]:
+        stmt = select(Recommendation)
+        if organisation_ods is not None:
+            stmt = stmt.where(Recommendation.organisation_ods == organisation_ods)
+        if status:
+            stmt = stmt.where(Recommendation.status == status)
+        if practice_ods:
+            stmt = stmt.where(Recommendation.practice_ods == practice_ods)
+        if practitioner_id:
+            stmt = stmt.where(Recommendation.practitioner_id == practitioner_id)
+        total = self._session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self._session.scalars(
+            stmt.order_by(Recommendation.created_at.desc(), Recommendation.id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        return rows, total
+
+    def practices_with_status(self, statuses: Sequence[str]) -> list[str]:
+        stmt = (
+            select(Recommendation.practice_ods)
+            .where(Recommendation.status.in_(statuses))
+            .distinct()
+        )
+        return list(self._session.scalars(stmt))
+
+    # FHIR resources
+
+    def add_resource(self, resource: FhirResource) -> None:
+        self._session.add(resource)
+
+    def resources_for(self, recommendation_id: str) -> Sequence[FhirResource]:
+        stmt = (
+            select(FhirResource)
+            .where(FhirResource.recommendation_id == recommendation_id)
+            .order_by(FhirResource.resource_type)
+        )
+        return self._session.scalars(stmt).all()
+
+    def get_resource(self, resource_type: str, resource_id: str) -> FhirResource | None:
+        resource = self._session.get(FhirResource, resource_id)
+        if resource is None or resource.resource_type != resource_type:
+            return None
+        return resource
+
+    # Timeline
+
+    def add_event(self, event: StatusEvent) -> None:
+        self._session.add(event)
+
+    def timeline(
+        self, recommendation_id: str, *, applied_only: bool = True
+    ) -> Sequence[StatusEvent]:
+        stmt = select(StatusEvent).where(StatusEvent.recommendation_id == recommendation_id)
+        if applied_only:
+            stmt = stmt.where(StatusEvent.applied.is_(True))
+        return self._session.scalars(stmt.order_by(StatusEvent.at, StatusEvent.id)).all()
+
+    def last_event_at(self, recommendation_id: str, status: str) -> datetime | None:
+        stmt = select(func.max(StatusEvent.at)).where(
+            StatusEvent.recommendation_id == recommendation_id,
+            StatusEvent.status == status,
+            StatusEvent.applied.is_(True),
+        )
+        return self._session.scalar(stmt)
+
+    # Idempotency
+
+    def find_idempotency_key(self, *, client_id: str, key: str) -> IdempotencyKey | None:
+        stmt = select(IdempotencyKey).where(
+            IdempotencyKey.client_id == client_id, IdempotencyKey.key == key
+        )
+        return self._session.scalars(stmt).first()
+
+    def add_idempotency_key(self, record: IdempotencyKey) -> None:
+        self._session.add(record)

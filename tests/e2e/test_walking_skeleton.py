@@ -1,0 +1,148 @@
+"""The walking skeleton, end to end through real processes over HTTP, on both profiles:
+recommendation -> FHIR -> GP simulator -> ready -> practitioner and service user told."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.cli import sample_recommendation
+from tests.e2e.stack import Stack, wait_for
+
+pytestmark = pytest.mark.e2e
+
+HAPPY_PATH = [
+    "received",
+    "queued",
+    "delivered",
+    "accepted",
+    "prescription-issued",
+    "ready-to-collect",
+]
+
+
+def _run_stack(tmp_path: Path, database_url: str, broker_url: str) -> Iterator[Stack]:
+    stack = Stack(workdir=tmp_path, database_url=database_url, broker_url=broker_url)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def embedded_stack(tmp_path: Path) -> Iterator[Stack]:
+    yield from _run_stack(
+        tmp_path, f"sqlite:///{tmp_path}/liaison.db", f"sqla+sqlite:///{tmp_path}/broker.db"
+    )
+
+
+@pytest.fixture
+def services_stack(tmp_path: Path, postgres_url: str, redis_broker_url: str) -> Iterator[Stack]:
+    yield from _run_stack(tmp_path, postgres_url, redis_broker_url)
+
+
+def _submit(client: httpx.Client, ods_code: str, key: str) -> str:
+    response = client.post(
+        "/v1/recommendations",
+        json=sample_recommendation(ods_code),
+        headers={"Idempotency-Key": key},
+    )
+    assert response.status_code == 202, response.text
+    assert response.headers["Location"].endswith(response.json()["id"])
+    return str(response.json()["id"])
+
+
+def _get(client: httpx.Client, rec_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = client.get(f"/v1/recommendations/{rec_id}").json()
+    return body
+
+
+def _walk_the_skeleton(stack: Stack) -> None:
+    with stack.client() as client:
+        happy = _submit(client, "Y00001", "happy")
+        rejected = _submit(client, "Y00002", "rejected")
+        down = _submit(client, "Y00004", "down")
+
+        ready = wait_for(
+            lambda: (b := _get(client, happy))["status"] in ("ready-to-collect", "collected") and b,
+            timeout=30,
+            what="Y00001 to be ready to collect",
+        )
+        statuses = [entry["status"] for entry in ready["timeline"]]
+        assert statuses[: len(HAPPY_PATH)] == HAPPY_PATH, statuses
+
+        # Both told, once each: the practitioner by email, the service user by SMS.
+        told = wait_for(
+            lambda: (
+                len(
+                    sent := [
+                        n
+                        for n in _get(client, happy)["notifications"]
+                        if n["event"] == "ready-to-collect" and n["status"] == "sent"
+                    ]
+                )
+                == 2
+                and sent
+            ),
+            timeout=15,
+            what="both ready notifications",
+        )
+        assert sorted((n["recipient"], n["channel"]) for n in told) == [
+            ("practitioner", "email"),
+            ("service-user", "sms"),
+        ]
+        mail = wait_for(
+            lambda: [m for m in stack.mail() if m["subject"] == "Prescription ready to collect"],
+            timeout=10,
+            what="practitioner email",
+        )
+        assert [m["rcpt_tos"] for m in mail] == [["alex.morgan@example.nhs.uk"]]
+        assert happy in mail[0]["body"]
+        sms = [m for m in stack.sms() if m["to"] == "+447700900123"]
+        assert len(sms) == 1
+        assert "ready to collect" in sms[0]["body"]
+        assert "arenicline" not in sms[0]["body"]
+
+        # The practice's reason reaches the timeline and the practitioner.
+        refused = wait_for(
+            lambda: (b := _get(client, rejected))["status"] == "rejected" and b,
+            timeout=30,
+            what="Y00002 rejected",
+        )
+        reason = refused["timeline"][-1]["detail"]
+        assert "practice nurse" in reason
+        wait_for(
+            lambda: any(
+                m["subject"] == "GP practice declined your recommendation"
+                and "practice nurse" in m["body"]
+                for m in stack.mail()
+            ),
+            timeout=15,
+            what="rejection email",
+        )
+
+        # The down practice keeps retrying, every attempt recorded, without holding up others.
+        retrying = wait_for(
+            lambda: (b := _get(client, down))["attempts"]["attempts"] >= 2 and b,
+            timeout=30,
+            what="Y00004 retries",
+        )
+        assert retrying["status"] == "queued"
+        assert retrying["attempts"]["state"] in ("retrying", "in-flight")
+        assert "503" in (retrying["attempts"]["last_error"] or "")
+
+    # Exactly one request per recommendation reached the GP system.
+    created_tasks = [r for r in stack.received_at_gp() if r["type"] == "Task"]
+    assert sorted(r["ods_code"] for r in created_tasks) == ["Y00001", "Y00002"]
+
+
+def test_embedded_profile(embedded_stack: Stack) -> None:
+    _walk_the_skeleton(embedded_stack)
+
+
+@pytest.mark.services
+def test_services_profile_postgres_redis(services_stack: Stack) -> None:
+    _walk_the_skeleton(services_stack)

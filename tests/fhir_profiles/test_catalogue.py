@@ -1,0 +1,67 @@
+import pytest
+
+from fhir_profiles.catalogue import CATALOGUE, Product, find_product
+
+EXPECTED_KEYS = {
+    "varenicline-1mg-tablets",
+    "varenicline-0.5mg-tablets",
+    "varenicline-titration-pack",
+    "bupropion-150mg-mr-tablets",
+    "nicotine-7mg-24h-patches",
+    "nicotine-14mg-24h-patches",
+    "nicotine-21mg-24h-patches",
+    "nicotine-10mg-16h-patches",
+    "nicotine-15mg-16h-patches",
+    "nicotine-25mg-16h-patches",
+    "nicotine-2mg-gum",
+    "nicotine-4mg-gum",
+    "nicotine-1mg-lozenges",
+    "nicotine-1.5mg-lozenges",
+    "nicotine-2mg-lozenges",
+    "nicotine-4mg-lozenges",
+    "nicotine-15mg-inhalator",
+    "nicotine-1mg-mouth-spray",
+    "nicotine-0.5mg-nasal-spray",
+}
+
+
+def test_catalogue_holds_the_agreed_products() -> None:
+    assert set(CATALOGUE) == EXPECTED_KEYS
+
+
+@pytest.mark.parametrize("product", CATALOGUE.values(), ids=lambda p: p.key)
+def test_entry_is_keyed_by_its_own_key(product: Product) -> None:
+    assert CATALOGUE[product.key] is product
+    assert find_product(product.key) is product
+
+
+@pytest.mark.parametrize("product", CATALOGUE.values(), ids=lambda p: p.key)
+def test_no_code_without_a_source(product: Product) -> None:
+    if product.dmd_code is not None:
+        assert product.code_source
+
+
+def test_product_refuses_a_code_without_a_source() -> None:
+    with pytest.raises(ValueError, match="without a source"):
+        Product("x", "X 1mg tablets", "tablet", "nrt", dmd_code="123456")
+
+
+def test_kinds_match_the_names() -> None:
+    for product in CATALOGUE.values():
+        assert product.name.lower().startswith(
+            product.kind if product.kind != "nrt" else "nicotine"
+        )
+
+
+def test_names_are_unique() -> None:
+    names = [product.name for product in CATALOGUE.values()]
+    assert len(names) == len(set(names))
+
+
+def test_unknown_key_finds_nothing() -> None:
+    assert find_product("cigarettes") is None
+
+
+def test_catalogue_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        CATALOGUE["new"] = CATALOGUE["nicotine-2mg-gum"]  # type: ignore[index]

@@ -1,0 +1,150 @@
+"""Deliver one recommendation to its GP practice: claim, send, record the attempt.
+
+The claim and the outcome are two short transactions around the network call, so no
+database transaction is held open while a GP system is slow.
+"""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
+from adapters.gp_system import Delivery as OutgoingDelivery
+from fhir_profiles.builders import ResourceSet, build_transaction_bundle
+from gateway.domain.retry_policy import next_attempt
+from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.store.models import DeliveryAttempt
+from gateway.store.unit_of_work import UnitOfWork
+from workers.runtime import PracticeEndpoint, Runtime
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _prepare(
+    rt: Runtime, delivery_id: str, now: datetime
+) -> tuple[OutgoingDelivery, PracticeEndpoint, int] | None:
+    with UnitOfWork(rt.session_factory) as uow:
+        lease = timedelta(seconds=rt.settings.delivery_lease_seconds)
+        if not uow.deliveries.claim(delivery_id, now=now, lease=lease):
+            return None
+        delivery = uow.deliveries.get(delivery_id)
+        assert delivery is not None
+        practice = uow.practices.get(delivery.practice_ods)
+        assert practice is not None
+        by_type = {
+            r.resource_type: r.body
+            for r in uow.recommendations.resources_for(delivery.recommendation_id)
+        }
+        resources = ResourceSet(
+            medication_request=by_type["MedicationRequest"],
+            communication_request=by_type["CommunicationRequest"],
+            task=by_type["Task"],
+        )
+        outgoing = OutgoingDelivery(
+            delivery_id=delivery.id,
+            recommendation_id=delivery.recommendation_id,
+            ods_code=delivery.practice_ods,
+            bundle=build_transaction_bundle(resources, delivery_id=delivery.id),
+        )
+        endpoint = PracticeEndpoint(practice.ods_code, practice.adapter, practice.base_url)
+        attempt_number = delivery.attempt_count
+        uow.commit()
+    return outgoing, endpoint, attempt_number
+
+
+def deliver(rt: Runtime, delivery_id: str) -> str:
+    """Make one attempt at a delivery. Returns the outcome (for logs and tests)."""
+    prepared = _prepare(rt, delivery_id, _now())
+    if prepared is None:
+        return "skipped"
+    outgoing, endpoint, attempt_number = prepared
+    started = _now()
+    error: AdapterError | None = None
+    remote_reference: str | None = None
+    try:
+        receipt = rt.gp_system_for(endpoint).submit(outgoing)
+        remote_reference = receipt.remote_reference
+    except AdapterError as exc:
+        error = exc
+    finished = _now()
+    _record(rt, outgoing, endpoint, attempt_number, started, finished, error, remote_reference)
+    if error is None:
+        return "delivered"
+    return "retrying" if not isinstance(error, PermanentAdapterError) else "dead"
+
+
+def _record(
+    rt: Runtime,
+    outgoing: OutgoingDelivery,
+    endpoint: PracticeEndpoint,
+    attempt_number: int,
+    started: datetime,
+    finished: datetime,
+    error: AdapterError | None,
+    remote_reference: str | None,
+) -> None:
+    with UnitOfWork(rt.session_factory) as uow:
+        delivery = uow.deliveries.get(outgoing.delivery_id)
+        assert delivery is not None
+        outcome = "success"
+        if isinstance(error, PermanentAdapterError):
+            outcome = "permanent"
+        elif isinstance(error, RateLimited):
+            outcome = "rate-limited"
+        elif error is not None:
+            outcome = "transient"
+        uow.deliveries.add_attempt(
+            DeliveryAttempt(
+                delivery_id=delivery.id,
+                number=attempt_number,
+                adapter=endpoint.adapter,
+                started_at=started,
+                finished_at=finished,
+                outcome=outcome,
+                status_code=error.status_code if error else None,
+                error=str(error) if error else None,
+            )
+        )
+        delivery.lease_until = None
+        if error is None:
+            delivery.state = "delivered"
+            delivery.delivered_at = finished
+            delivery.remote_reference = remote_reference
+            delivery.last_error = None
+            delivery.next_attempt_at = None
+            apply_status(
+                uow,
+                StatusChange(delivery.recommendation_id, "delivered", source="delivery"),
+                now=finished,
+            )
+        else:
+            delivery.last_error = str(error)
+            decision = None
+            if not isinstance(error, PermanentAdapterError):
+                decision = next_attempt(
+                    rt.retry_policy,
+                    attempt=attempt_number,
+                    first_attempt_at=delivery.first_attempt_at or started,
+                    now=finished,
+                    draw=random.random(),
+                    retry_after=error.retry_after if isinstance(error, RateLimited) else None,
+                )
+            if decision is not None and decision.retry:
+                delivery.state = "retrying"
+                delivery.next_attempt_at = decision.next_attempt_at
+            else:
+                delivery.state = "dead"
+                delivery.next_attempt_at = None
+                why = decision.reason if decision else "the practice system refused it"
+                apply_status(
+                    uow,
+                    StatusChange(
+                        delivery.recommendation_id,
+                        "delivery-failed",
+                        source="delivery",
+                        detail=f"{why}: {error}",
+                    ),
+                    now=finished,
+                )
+        uow.commit()
