@@ -13,5 +13,6 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    # "heads": features add their own revisions branching from the base schema.
     command.upgrade(alembic_config(database_url), revision)

@@ -43,9 +43,17 @@ class Simulator:
         self.url = url
         self.clock = clock
         self.http = httpx.Client(base_url=url)
+        self.opened: list[FhirRestGPSystem] = []
 
     def gp_system(self, **options: Any) -> FhirRestGPSystem:
-        return FhirRestGPSystem(base_url=f"{self.url}/fhir", retry_max_wait=0.01, **options)
+        gp = FhirRestGPSystem(base_url=f"{self.url}/fhir", retry_max_wait=0.01, **options)
+        self.opened.append(gp)
+        return gp
+
+    def close(self) -> None:
+        for gp in self.opened:
+            gp.close()
+        self.http.close()
 
     def get(self, path: str, **params: Any) -> Any:
         return self.http.get(path, params=params).json()
@@ -67,7 +75,7 @@ def simulator() -> Iterator[Simulator]:
     host, port = server.servers[0].sockets[0].getsockname()[:2]
     sim = Simulator(f"http://{host}:{port}", clock)
     yield sim
-    sim.http.close()
+    sim.close()
     server.should_exit = True
     thread.join(timeout=10)
 
