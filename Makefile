@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint unit install install-dev openapi clean
+.PHONY: run test lint unit install install-dev openapi clean peers chaos fuzz bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,33 @@ lint: $(DEV_STAMP)
 
 # Both profiles: the services tests run when PostgreSQL and Redis answer, and must run
 # when CI=true (tests/conftest.py turns a missing service into a failure there).
-test: lint
+# The independent FHIR server the adapter tests talk to (Medplum's FHIR router, from the npm
+# registry, locked by tests/peers/medplum/package-lock.json).
+PEERS_STAMP := tests/peers/medplum/node_modules/.installed
+$(PEERS_STAMP): tests/peers/medplum/package.json tests/peers/medplum/package-lock.json
+	cd tests/peers/medplum && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+peers: $(PEERS_STAMP)
+
+test: lint peers
 	$(BIN)/pytest -q -ra
+
+# The full chaos run (1,000 recommendations, Redis then RabbitMQ); writes docs/RELIABILITY.md.
+chaos: $(DEV_STAMP)
+	$(BIN)/python -m tests.chaos.run
+
+# A longer, random Schemathesis run against openapi.yaml; writes its figures to
+# docs/RELIABILITY.md (`make test` runs a bounded, derandomised pass).
+fuzz: $(DEV_STAMP)
+	$(BIN)/python -m tests.gateway.api_fuzz --examples 200 --report docs/RELIABILITY.md
+
+# Benchmarks (bench/, never part of `make test`): each figure beside its ceiling on this
+# machine, appended to docs/BENCHMARKS.md. Needs PostgreSQL on 127.0.0.1:5432, redis-server
+# and wrk (Debian's, installed here when missing); starts and stops its own processes.
+bench: $(DEV_STAMP)
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y --no-install-recommends wrk)
+	$(BIN)/python -m bench.run
 
 openapi: $(DEV_STAMP)
 	$(BIN)/python -m gateway.openapi_export > openapi.yaml

@@ -5,17 +5,20 @@ delivery id, so a retried or replayed delivery is matched rather than duplicated
 Status comes back by searching the practice's Tasks changed since a cursor.
 """
 
+import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import partial
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Literal, Self
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from adapters import fhir_orders
 from adapters.errors import (
     PermanentAdapterError,
     RateLimited,
@@ -43,15 +46,27 @@ class FhirRestGPSystem:
         transport: httpx.BaseTransport | None = None,
         retry_attempts: int = 3,
         retry_max_wait: float = 2.0,
+        auth: httpx.Auth | None = None,
+        task_search: Literal["owner", "identifier"] = "owner",
+        search_orders: bool = False,
+        retry_give_up_after: float = 8.0,
     ) -> None:
+        """`auth` (e.g. `SmartBackendAuth`) replaces `bearer_token`. `task_search` "owner"
+        narrows Tasks by the owner's ODS code (an endpoint serving many practices);
+        "identifier" takes every Task carrying Liaison's recommendation identifier (a
+        practice's own endpoint; a plain token search any server supports). `search_orders`
+        also follows MedicationRequest orders based on Liaison's proposals."""
         self._base = base_url.rstrip("/")
         self._page_size = page_size
         self._retry_attempts = retry_attempts
         self._retry_max_wait = retry_max_wait
+        self._retry_give_up_after = retry_give_up_after
+        self._task_search = task_search
+        self._search_orders = search_orders
         headers = {"Accept": FHIR_JSON}
         if bearer_token:
             headers["Authorization"] = f"Bearer {bearer_token}"
-        self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport, auth=auth)
 
     def submit(self, delivery: Delivery) -> SubmitReceipt:
         response = self._with_retries(
@@ -62,34 +77,41 @@ class FhirRestGPSystem:
         return _receipt(response)
 
     def fetch_updates(self, *, ods_code: str, since: str | None) -> UpdateBatch:
-        params: list[tuple[str, str | int]] = [
-            ("owner", f"{systems.ODS_ORGANIZATION_CODE}|{ods_code}")
-        ]
-        if since is not None:
-            params.append(("_lastUpdated", f"gt{since}"))
-        params += [("_count", self._page_size), ("_sort", "_lastUpdated")]
-
-        calls = 0
-
-        def get(page_url: str) -> httpx.Response:
-            nonlocal calls
-            calls += 1
-            return self._request("GET", page_url)
-
+        cursors = _Cursors.read(since, with_orders=self._search_orders)
+        pages = _Pages(self)
+        if self._task_search == "owner":
+            criteria = ("owner", f"{systems.ODS_ORGANIZATION_CODE}|{ods_code}")
+        else:
+            criteria = ("identifier", f"{systems.RECOMMENDATION_ID}|")
         reports: list[StatusReport] = []
-        cursor = _Cursor(since)
-        url: str | None = str(httpx.URL(f"{self._base}/Task", params=params))
-        followed: set[str] = set()
-        while url is not None:
-            followed.add(url)
-            page = _json(self._with_retries(partial(get, url)))
+        task_cursor = _Cursor(cursors.tasks)
+        for page in pages.search("Task", [criteria], since=cursors.tasks):
             for task in _tasks(page):
-                cursor.see(task.get("meta", {}).get("lastUpdated"))
+                task_cursor.see(task.get("meta", {}).get("lastUpdated"))
                 report = interpret_task(task)
                 if report is not None:
                     reports.append(report)
-            url = self._next_page(page, followed)
-        return UpdateBatch(reports=reports, cursor=cursor.value, calls=calls)
+        order_cursor = _Cursor(cursors.orders)
+        if self._search_orders:
+            proposals: dict[str, str] = {}
+            search = pages.search("MedicationRequest", [("intent", "order")], since=cursors.orders)
+            for page in search:
+                found = fhir_orders.orders(page)
+                wanted = fhir_orders.unresolved_proposals(found, proposals)
+                if wanted:
+                    ids = ",".join(sorted(wanted))
+                    for resolved in pages.search("MedicationRequest", [("_id", ids)], since=None):
+                        proposals.update(fhir_orders.recommendation_ids(resolved))
+                for order in found:
+                    order_cursor.see(order.get("meta", {}).get("lastUpdated"))
+                    report = fhir_orders.interpret_order(order, proposals)
+                    if report is not None:
+                        reports.append(report)
+        return UpdateBatch(
+            reports=reports,
+            cursor=cursors.write(task_cursor.value, order_cursor.value),
+            calls=pages.calls,
+        )
 
     def health(self) -> bool:
         try:
@@ -112,7 +134,13 @@ class FhirRestGPSystem:
         self.close()
 
     def _with_retries(self, call: Callable[[], httpx.Response]) -> httpx.Response:
-        policy = short_retry(attempts=self._retry_attempts, max_wait=self._retry_max_wait)
+        # Short retries only for calls that fail fast: one that timed out is left to the
+        # delivery's schedule, so a slow practice never holds a worker for several timeouts.
+        policy = short_retry(
+            attempts=self._retry_attempts,
+            max_wait=self._retry_max_wait,
+            give_up_after=self._retry_give_up_after,
+        )
         return policy(call)
 
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -135,6 +163,58 @@ class FhirRestGPSystem:
                 raise PermanentAdapterError(f"next page link loops back to {url}")
             return url
         return None
+
+
+class _Pages:
+    """Searches that follow `next` links, counting every call made to the server."""
+
+    def __init__(self, system: "FhirRestGPSystem") -> None:
+        self._system = system
+        self.calls = 0
+
+    def _get(self, url: str) -> httpx.Response:
+        self.calls += 1
+        return self._system._request("GET", url)
+
+    def search(
+        self, resource_type: str, criteria: list[tuple[str, str]], *, since: str | None
+    ) -> Iterator[dict[str, Any]]:
+        params: list[tuple[str, str | int]] = list(criteria)
+        if since is not None:
+            params.append(("_lastUpdated", f"gt{since}"))
+        params += [("_count", self._system._page_size), ("_sort", "_lastUpdated")]
+        base = self._system._base
+        url: str | None = str(httpx.URL(f"{base}/{resource_type}", params=params))
+        followed: set[str] = set()
+        while url is not None:
+            followed.add(url)
+            page = _json(self._system._with_retries(partial(self._get, url)))
+            yield page
+            url = self._system._next_page(page, followed)
+
+
+@dataclass(frozen=True)
+class _Cursors:
+    """One stored cursor for Tasks, or for Tasks and orders together (as JSON)."""
+
+    tasks: str | None
+    orders: str | None
+    with_orders: bool
+
+    @classmethod
+    def read(cls, stored: str | None, *, with_orders: bool) -> "_Cursors":
+        if stored and stored.startswith("{"):
+            try:
+                both = json.loads(stored)
+                return cls(both.get("Task"), both.get("MedicationRequest"), with_orders)
+            except (ValueError, AttributeError):
+                return cls(None, None, with_orders)
+        return cls(stored, None, with_orders)
+
+    def write(self, tasks: str | None, orders: str | None) -> str | None:
+        if not self.with_orders:
+            return tasks
+        return json.dumps({"Task": tasks, "MedicationRequest": orders}, separators=(",", ":"))
 
 
 class _Cursor:

@@ -22,6 +22,9 @@ class SubmitReceipt:
     remote_reference: str | None
     status_code: int | None
     created: bool  # False when the GP system already had it (conditional create matched)
+    # True when a store-and-forward service (MESH) took the message but the practice has not
+    # collected it yet: the request is not "delivered" until the practice acknowledges it.
+    in_transit: bool = False
 
 
 @dataclass(frozen=True)

@@ -40,14 +40,20 @@ def short_retry(
     attempts: int = 3,
     max_wait: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
+    give_up_after: float | None = None,
 ) -> tenacity.Retrying:
     """A policy for one adapter call: `short_retry()(func, *args)`.
 
     Retries `TransientAdapterError` (and `RateLimited` that fits within `max_wait`)
-    up to `attempts` calls in all, then re-raises the last error unchanged.
+    up to `attempts` calls in all, then re-raises the last error unchanged. With
+    `give_up_after`, no new attempt starts once that many seconds have gone: a call that
+    failed slowly (a timeout) is not repeated while the worker waits.
     """
+    stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(attempts)
+    if give_up_after is not None:
+        stop = stop | tenacity.stop_after_delay(give_up_after)
     return tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(attempts),
+        stop=stop,
         wait=_wait(max_wait),
         retry=tenacity.retry_if_exception(_worth_retrying_now(max_wait)),
         reraise=True,

@@ -2,10 +2,9 @@
 
 Each resource is assembled as a plain dict and passed through the matching
 `fhir.resources.R4B` model, so the wire shape is checked by the same library the
-rest of Liaison uses; R4B and R4 have the same elements for MedicationRequest,
-CommunicationRequest, Task and Bundle (see the field comparison in the tests).
-The result then goes through `validation.validate_all`, so a builder can never
-hand out a resource that breaks Liaison's own profile rules.
+rest of Liaison uses; then `validation.validate_all` checks it against base R4 and
+Liaison's profiles (definitions/*.json), so a builder can never hand out a resource that
+breaks them. docs/FHIR.md lists, resource by resource, why R4B output is valid R4.
 """
 
 import copy
@@ -13,27 +12,41 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Final
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.communicationrequest import CommunicationRequest
+from fhir.resources.R4B.detectedissue import DetectedIssue
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.task import Task
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
 from fhir_profiles import systems
 from fhir_profiles.catalogue import Product, find_product
-from fhir_profiles.recommendation import RecommendationFacts
+from fhir_profiles.imported_codes import NO_IMPORTED_CODES, ImportedCodes
+from fhir_profiles.recommendation import CareTeamContact, RecommendationFacts
+from fhir_profiles.safety import (
+    Finding,
+    assess,
+    highest_severity,
+    mechanism,
+    neuropsychiatric_note,
+)
 from fhir_profiles.validation import validate_all
 
 # Source: base FHIR R4 MedicationRequest.category example binding
-# (http://hl7.org/fhir/R4/valueset-medicationrequest-category.html).
+# (http://hl7.org/fhir/R4/valueset-medicationrequest-category.html), included in
+# UKCore-MedicationRequestCategory.
 MEDICATIONREQUEST_CATEGORY: Final = (
     "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
 )
 # Source: FHIR R4 Duration requires UCUM (http://hl7.org/fhir/R4/datatypes.html#Duration).
 UCUM: Final = "http://unitsofmeasure.org"
+
+# Ids of the resources contained in the MedicationRequest (local to it).
+CONTAINED_PATIENT: Final = "service-user"
+CONTAINED_PRACTITIONER: Final = "practitioner"
 
 # The plan words RecommendationFacts.plan may hold, with how a note names each.
 PLAN_LABELS: Final[Mapping[str, str]] = {
@@ -45,6 +58,10 @@ _PLAN_AIMS: Final[Mapping[str, str]] = {
     "quit": "to stop smoking",
     "reduce": "to cut down on smoking",
     "temporary-abstinence": "to stay smoke-free for a time (temporary abstinence)",
+}
+CARE_TEAM_ROLES: Final[Mapping[str, str]] = {
+    "psychiatrist": "psychiatrist",
+    "care-coordinator": "care coordinator",
 }
 
 _MONTHS: Final = (
@@ -90,16 +107,18 @@ class ResourceSet:
     medication_request: dict[str, Any]
     communication_request: dict[str, Any]
     task: dict[str, Any]
+    detected_issue: dict[str, Any] | None = None  # the clinical-safety flag, when one is raised
 
     def all(self) -> list[dict[str, Any]]:
-        return [self.medication_request, self.communication_request, self.task]
+        resources = [self.medication_request, self.communication_request, self.task]
+        return resources + ([self.detected_issue] if self.detected_issue else [])
 
 
-def _product(facts: RecommendationFacts) -> Product:
+def _product(facts: RecommendationFacts, imported: ImportedCodes) -> Product:
     product = find_product(facts.medication.product)
     if product is None:
         raise UnknownProduct(facts.medication.product)
-    return product
+    return imported.product(product)
 
 
 def _check_facts(facts: RecommendationFacts) -> None:
@@ -110,28 +129,41 @@ def _check_facts(facts: RecommendationFacts) -> None:
         raise ValueError("authored_on must be timezone-aware")
     if facts.medication.duration_days is not None and facts.medication.duration_days <= 0:
         raise ValueError("duration_days must be positive when given")
+    if facts.consent is None or not facts.consent.share_with_gp:
+        # Nothing goes to a practice without the service user's consent (DESIGN.md).
+        raise ValueError("consent to share with the GP practice is required")
+    if facts.consent.recorded_at.utcoffset() is None:
+        raise ValueError("consent.recorded_at must be timezone-aware")
+    if facts.care_team is not None and facts.care_team.role not in CARE_TEAM_ROLES:
+        raise ValueError(f"care_team.role must be one of {sorted(CARE_TEAM_ROLES)}")
 
 
 def _serialise(model: type[FHIRAbstractModel], data: dict[str, Any]) -> dict[str, Any]:
     return model.model_validate(data).model_dump(mode="json", exclude_none=True)
 
 
+def _instant(value: datetime) -> str:
+    return value.isoformat()
+
+
 def _full_name(facts: RecommendationFacts) -> str:
     return f"{facts.service_user.given} {facts.service_user.family}".strip()
 
 
+def _nhs_identifier(facts: RecommendationFacts) -> dict[str, Any]:
+    return {"system": systems.NHS_NUMBER, "value": facts.service_user.nhs_number}
+
+
 def _subject(facts: RecommendationFacts) -> dict[str, Any]:
-    return {
-        "identifier": {"system": systems.NHS_NUMBER, "value": facts.service_user.nhs_number},
-        "display": _full_name(facts),
-    }
+    return {"identifier": _nhs_identifier(facts), "display": _full_name(facts)}
+
+
+def _practitioner_identifier(facts: RecommendationFacts) -> dict[str, Any]:
+    return {"system": systems.PRACTITIONER_ID, "value": facts.practitioner.id}
 
 
 def _requester(facts: RecommendationFacts) -> dict[str, Any]:
-    return {
-        "identifier": {"system": systems.PRACTITIONER_ID, "value": facts.practitioner.id},
-        "display": facts.practitioner.name,
-    }
+    return {"identifier": _practitioner_identifier(facts), "display": facts.practitioner.name}
 
 
 def _organisation(ods_code: str) -> dict[str, Any]:
@@ -160,16 +192,95 @@ def _reference(resource_type: str, resource_id: str) -> dict[str, Any]:
     return {"reference": f"{resource_type}/{resource_id}"}
 
 
+def detected_issue_id(facts: RecommendationFacts) -> str:
+    """The DetectedIssue's id: given, or derived so that a rebuilt flag keeps its id."""
+    if facts.detected_issue_id:
+        return facts.detected_issue_id
+    return str(uuid.uuid5(_URN_NAMESPACE, f"{facts.medication_request_id}/DetectedIssue"))
+
+
 def _medication_concept(product: Product) -> dict[str, Any]:
     coding: list[dict[str, Any]] = [
         {"system": systems.MEDICATION_CATALOGUE, "code": product.key, "display": product.name}
     ]
     if product.dmd_code is not None:
-        coding.insert(0, {"system": systems.DMD, "code": product.dmd_code, "display": product.name})
+        # Coding.version names the dm+d release the code came from (its source).
+        coding.insert(
+            0,
+            {
+                "system": systems.DMD,
+                "version": product.code_source,
+                "code": product.dmd_code,
+                "display": product.name,
+            },
+        )
     return {"coding": coding, "text": product.name}
 
 
-def _medication_request(facts: RecommendationFacts, product: Product) -> dict[str, Any]:
+def _contained(facts: RecommendationFacts) -> list[dict[str, Any]]:
+    user = facts.service_user
+    patient: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": CONTAINED_PATIENT,
+        "identifier": [_nhs_identifier(facts)],
+        "name": [{"family": user.family, "given": [user.given]}],
+        # UK Core Patient carries the registered practice here.
+        "generalPractitioner": [_organisation(facts.gp_ods_code)],
+    }
+    if user.birth_date is not None:
+        patient["birthDate"] = user.birth_date.isoformat()
+    practitioner = {
+        "resourceType": "Practitioner",
+        "id": CONTAINED_PRACTITIONER,
+        "identifier": [_practitioner_identifier(facts)],
+        "name": [{"text": facts.practitioner.name}],
+        "telecom": [{"system": "email", "value": facts.practitioner.email, "use": "work"}],
+    }
+    return [patient, practitioner]
+
+
+def _care_team_extension(contact: CareTeamContact) -> dict[str, Any]:
+    return {
+        "url": systems.EXT_CARE_TEAM_CONTACT,
+        "extension": [
+            {"url": "role", "valueCode": contact.role},
+            {
+                "url": "contact",
+                "valueContactDetail": {
+                    "name": contact.name,
+                    "telecom": [{"system": "email", "value": contact.email, "use": "work"}],
+                },
+            },
+        ],
+    }
+
+
+def _extensions(facts: RecommendationFacts) -> list[dict[str, Any]]:
+    assert facts.consent is not None  # _check_facts
+    extensions: list[dict[str, Any]] = [
+        {
+            "url": systems.EXT_CONSENT,
+            "extension": [
+                {"url": "shareWithGP", "valueBoolean": True},
+                {"url": "notifyServiceUser", "valueBoolean": facts.consent.notify_service_user},
+                {"url": "recordedAt", "valueDateTime": _instant(facts.consent.recorded_at)},
+            ],
+        },
+        {"url": systems.EXT_CESSATION_PLAN, "valueCode": facts.plan},
+    ]
+    if facts.care_team is not None:
+        extensions.append(_care_team_extension(facts.care_team))
+    for medicine in facts.medicines:
+        concept: dict[str, Any] = {"text": medicine.name}
+        if medicine.system and medicine.code:
+            concept["coding"] = [{"system": medicine.system, "code": medicine.code}]
+        extensions.append({"url": systems.EXT_CURRENT_MEDICATION, "valueCodeableConcept": concept})
+    return extensions
+
+
+def _medication_request(
+    facts: RecommendationFacts, product: Product, flagged: bool
+) -> dict[str, Any]:
     notes = [{"text": facts.note}] if facts.note else []
     notes.append({"text": f"Plan: {PLAN_LABELS[facts.plan]}"})
     dispense: dict[str, Any] | None = None
@@ -182,11 +293,16 @@ def _medication_request(facts: RecommendationFacts, product: Product) -> dict[st
                 "code": "d",
             }
         }
+    identifiers = _recommendation_identifier(facts) + [
+        {"system": system, "value": value} for system, value in facts.source_identifiers
+    ]
     data: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "id": facts.medication_request_id,
         "meta": {"profile": [systems.PROFILE_MEDICATION_REQUEST]},
-        "identifier": _recommendation_identifier(facts),
+        "contained": _contained(facts),
+        "extension": _extensions(facts),
+        "identifier": identifiers,
         "status": "active",
         # A practitioner outside the practice can only propose; the GP decides to order.
         "intent": "proposal",
@@ -203,9 +319,9 @@ def _medication_request(facts: RecommendationFacts, product: Product) -> dict[st
             }
         ],
         "medicationCodeableConcept": _medication_concept(product),
-        "subject": _subject(facts),
-        "authoredOn": facts.authored_on.isoformat(),
-        "requester": _requester(facts),
+        "subject": {"reference": f"#{CONTAINED_PATIENT}", **_subject(facts)},
+        "authoredOn": _instant(facts.authored_on),
+        "requester": {"reference": f"#{CONTAINED_PRACTITIONER}", **_requester(facts)},
         # 710081004 is a therapy (regime) concept: it says why, not what kind of order.
         "reasonCode": _reason_code(),
         "note": notes,
@@ -213,6 +329,9 @@ def _medication_request(facts: RecommendationFacts, product: Product) -> dict[st
         "dispenseRequest": dispense,
         # UK Core MedicationRequest makes substitution 1..1; generic prescribing is fine.
         "substitution": {"allowedBoolean": True},
+        "detectedIssue": (
+            [_reference("DetectedIssue", detected_issue_id(facts))] if flagged else None
+        ),
     }
     return _serialise(MedicationRequest, data)
 
@@ -229,15 +348,63 @@ def _format_date(value: date) -> str:
     return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
 
 
-def gp_summary(facts: RecommendationFacts) -> str:
-    """The plain-English request a GP practice reads (it names the patient: it goes to their GP)."""
-    product = _product(facts)
+def _unique_rules(findings: tuple[Finding, ...]) -> list[Finding]:
+    seen: set[str] = set()
+    unique = []
+    for finding in findings:
+        if finding.rule.key not in seen:
+            seen.add(finding.rule.key)
+            unique.append(finding)
+    return unique
+
+
+def safety_advice(findings: tuple[Finding, ...]) -> str:
+    """The monitoring advice for a set of findings: one paragraph per rule, worst first."""
+    return "\n".join(finding.rule.advice for finding in _unique_rules(findings))
+
+
+def care_team_line(contact: CareTeamContact) -> str:
+    return (
+        f"Liaison has sent this advice to the service user's {CARE_TEAM_ROLES[contact.role]}, "
+        f"{contact.name} ({contact.email})."
+    )
+
+
+def _safety_block(facts: RecommendationFacts, findings: tuple[Finding, ...]) -> list[str]:
+    severity = highest_severity(findings)
+    names = ", ".join(dict.fromkeys(finding.medicine.name for finding in findings))
+    lines = [
+        f"CLINICAL SAFETY ({severity} priority): stopping smoking can raise the levels of "
+        f"medicines this person takes: {names}.",
+        mechanism(),
+        safety_advice(findings),
+    ]
+    if facts.care_team is not None:
+        lines.append(care_team_line(facts.care_team))
+    else:
+        lines.append("No care-team contact was given: please tell whoever manages these medicines.")
+    sources = dict.fromkeys(
+        f"{source.title} ({source.url})"
+        for finding in _unique_rules(findings)
+        for source in finding.rule.sources
+        if source.url
+    )
+    lines.append("Sources: " + "; ".join(sources))
+    return lines
+
+
+def gp_summary(facts: RecommendationFacts, *, imported: ImportedCodes = NO_IMPORTED_CODES) -> str:
+    """The plain-English request a GP practice reads (it names the patient: it goes to their GP).
+    A clinical-safety flag, when raised, comes first."""
+    product = _product(facts, imported)
     if facts.plan not in PLAN_LABELS:
         raise UnknownPlan(facts.plan)
+    findings = assess(facts.medicines, imported)
     user = facts.service_user
     born = f", born {_format_date(user.birth_date)}" if user.birth_date else ""
     practitioner = facts.practitioner
-    lines = [
+    lines = [*_safety_block(facts, findings), "----"] if findings else []
+    lines += [
         f"{practitioner.name}, mental health smoking cessation practitioner "
         f"(organisation {practitioner.organisation_ods}), recommends {product.name} for "
         f"{_full_name(facts)} (NHS number {_format_nhs_number(user.nhs_number)}{born}), "
@@ -252,13 +419,21 @@ def gp_summary(facts: RecommendationFacts) -> str:
         f"Plan: {PLAN_LABELS[facts.plan]}",
         "Current medicines: "
         + (
-            ", ".join(facts.current_medications)
-            if facts.current_medications
+            ", ".join(medicine.name for medicine in facts.medicines)
+            if facts.medicines
             else "none recorded by the practitioner"
         ),
+    ]
+    if not findings:
         # Source: shared/REFERENCE.md (CYP1A2 induction by tobacco smoke; SPS, UKMi advice).
-        "Stopping smoking can raise the blood levels of some medicines, such as clozapine "
-        "and olanzapine; please review them.",
+        lines.append(
+            "Stopping smoking can raise the blood levels of some medicines, such as clozapine "
+            "and olanzapine; none was recognised in the list above, but please review them."
+        )
+    note = neuropsychiatric_note(product.kind)
+    if note:
+        lines.append(note)
+    lines += [
         "The service user consented to this recommendation being shared with their GP practice.",
         "Please prescribe it, reject the request with a reason, or ask to see the patient, "
         "by updating the linked Task or in the Liaison practice inbox.",
@@ -268,8 +443,13 @@ def gp_summary(facts: RecommendationFacts) -> str:
     return "\n".join(lines)
 
 
-def _communication_request(facts: RecommendationFacts) -> dict[str, Any]:
+def _communication_request(
+    facts: RecommendationFacts, imported: ImportedCodes, flagged: bool
+) -> dict[str, Any]:
     medication_request = _reference("MedicationRequest", facts.medication_request_id)
+    about = [medication_request]
+    if flagged:
+        about.append(_reference("DetectedIssue", detected_issue_id(facts)))
     data: dict[str, Any] = {
         "resourceType": "CommunicationRequest",
         "id": facts.communication_request_id,
@@ -277,12 +457,12 @@ def _communication_request(facts: RecommendationFacts) -> dict[str, Any]:
         "identifier": _recommendation_identifier(facts),
         "status": "active",
         "subject": _subject(facts),
-        "about": [medication_request],
+        "about": about,
         "payload": [
-            {"contentString": gp_summary(facts)},
+            {"contentString": gp_summary(facts, imported=imported)},
             {"contentReference": dict(medication_request)},
         ],
-        "authoredOn": facts.authored_on.isoformat(),
+        "authoredOn": _instant(facts.authored_on),
         "requester": _requester(facts),
         "recipient": [_organisation(facts.gp_ods_code)],
         "sender": _organisation(facts.practitioner.organisation_ods),
@@ -310,7 +490,7 @@ def _task(facts: RecommendationFacts) -> dict[str, Any]:
         },
         "focus": _reference("MedicationRequest", facts.medication_request_id),
         "for": _subject(facts),
-        "authoredOn": facts.authored_on.isoformat(),
+        "authoredOn": _instant(facts.authored_on),
         "requester": _requester(facts),
         "owner": _organisation(facts.gp_ods_code),
         # Must-support in UK Core Task; the same reason as the MedicationRequest.
@@ -319,18 +499,57 @@ def _task(facts: RecommendationFacts) -> dict[str, Any]:
     return _serialise(Task, data)
 
 
-def build_resources(facts: RecommendationFacts) -> ResourceSet:
-    """The MedicationRequest, CommunicationRequest and Task for one recommendation.
+def _detected_issue(facts: RecommendationFacts, findings: tuple[Finding, ...]) -> dict[str, Any]:
+    worst = findings[0].rule
+    data: dict[str, Any] = {
+        "resourceType": "DetectedIssue",
+        "id": detected_issue_id(facts),
+        "meta": {"profile": [systems.PROFILE_DETECTED_ISSUE]},
+        "identifier": _recommendation_identifier(facts),
+        "status": "final",
+        "code": {
+            "coding": [
+                {"system": systems.V3_ACT_CODE, "code": "DRG", "display": "Drug Interaction Alert"}
+            ],
+            "text": "Stopping smoking can raise the levels of current medicines (CYP1A2)",
+        },
+        "severity": highest_severity(findings),
+        "patient": _subject(facts),
+        "identifiedDateTime": _instant(facts.authored_on),
+        "implicated": [
+            _reference("MedicationRequest", facts.medication_request_id),
+            *({"display": name} for name in dict.fromkeys(f.medicine.name for f in findings)),
+        ],
+        "detail": f"{mechanism()}\n{safety_advice(findings)}",
+        "reference": worst.reference_url,
+    }
+    return _serialise(DetectedIssue, data)
 
-    Raises UnknownProduct, UnknownPlan, ValueError (bad facts) or
-    validation.InvalidResource (a builder bug: the output broke a profile rule).
+
+def safety_findings(
+    facts: RecommendationFacts, *, imported: ImportedCodes = NO_IMPORTED_CODES
+) -> tuple[Finding, ...]:
+    return assess(facts.medicines, imported)
+
+
+def build_resources(
+    facts: RecommendationFacts, *, imported: ImportedCodes = NO_IMPORTED_CODES
+) -> ResourceSet:
+    """The MedicationRequest, CommunicationRequest and Task for one recommendation, and the
+    DetectedIssue when a current medicine needs watching after stopping smoking.
+
+    `imported` holds the dm+d codes a deployment loaded from its own release. Raises
+    UnknownProduct, UnknownPlan, ValueError (bad facts) or validation.InvalidResource
+    (a builder bug: the output broke a profile rule).
     """
-    product = _product(facts)
+    product = _product(facts, imported)
     _check_facts(facts)
+    findings = assess(facts.medicines, imported)
     resources = ResourceSet(
-        medication_request=_medication_request(facts, product),
-        communication_request=_communication_request(facts),
+        medication_request=_medication_request(facts, product, bool(findings)),
+        communication_request=_communication_request(facts, imported, bool(findings)),
         task=_task(facts),
+        detected_issue=_detected_issue(facts, findings) if findings else None,
     )
     validate_all(resources.all())
     return resources
@@ -406,3 +625,119 @@ def build_transaction_bundle(resources: ResourceSet, *, delivery_id: str) -> dic
         "entry": entries,
     }
     return _serialise(Bundle, bundle)
+
+
+# Chase-ups (gateway.domain.chase_ups): a reminder to a practice that has not acted.
+
+CHASE_UP_ID: Final = f"{systems.LIAISON_CANONICAL}/Id/chase-up"
+
+
+@dataclass(frozen=True)
+class ChaseUpRequest:
+    resource: dict[str, Any]  # the CommunicationRequest, as Liaison keeps it
+    bundle: dict[str, Any]  # the transaction that delivers it (one conditional create)
+
+
+def build_chase_up(
+    *,
+    chase_up_id: str,
+    number: int,
+    original: Mapping[str, Any],
+    original_url: str,
+    medication_request_url: str,
+    authored_on: datetime,
+    first_sent_on: date,
+    working_days: int,
+) -> ChaseUpRequest:
+    """A new CommunicationRequest reminding the practice of `original` (the request's own
+    CommunicationRequest as Liaison stored it), and the transaction that delivers it.
+
+    The practice's system assigned its own ids to the original resources, so the chase-up
+    points at them by Liaison's absolute URLs (readable on Liaison's FHIR API) and by the
+    recommendation identifier, which both carry. Conditional create on the chase-up id makes
+    a retried send land once. Same input, same output.
+    """
+    if not _FHIR_ID.fullmatch(chase_up_id):
+        raise ValueError("chase_up_id must be a FHIR id: 1-64 of A-Z a-z 0-9 - .")
+    if authored_on.tzinfo is None or authored_on.utcoffset() is None:
+        raise ValueError("authored_on must be timezone-aware")
+    if number < 1 or working_days < 0:
+        raise ValueError("number must be 1 or more and working_days not negative")
+    recommendation = next(
+        (
+            dict(i)
+            for i in original.get("identifier", [])
+            if i.get("system") == systems.RECOMMENDATION_ID
+        ),
+        None,
+    )
+    if recommendation is None:
+        raise ValueError("the original CommunicationRequest has no recommendation identifier")
+    summary = next(
+        (str(p["contentString"]) for p in original.get("payload", []) if "contentString" in p),
+        "",
+    )
+    text = (
+        f"Reminder {number}: on {_format_date(first_sent_on)} Liaison sent this practice a "
+        f"request about a stop-smoking medicine (reference {recommendation['value']}). "
+        f"No response has been seen after {working_days} working days. Please accept it, "
+        "decline it with a reason, or ask to see the patient, by updating the linked Task "
+        "or in the Liaison practice inbox. The original request follows.\n\n" + summary
+    )
+    original_reference = {
+        "reference": original_url,
+        "type": "CommunicationRequest",
+        "identifier": recommendation,
+    }
+    data: dict[str, Any] = {
+        "resourceType": "CommunicationRequest",
+        "id": chase_up_id,
+        "meta": copy.deepcopy(
+            original.get("meta", {"profile": [systems.PROFILE_COMMUNICATION_REQUEST]})
+        ),
+        "identifier": [recommendation, {"system": CHASE_UP_ID, "value": chase_up_id}],
+        "groupIdentifier": recommendation,
+        "status": "active",
+        "priority": "routine" if number == 1 else "urgent",
+        "subject": copy.deepcopy(original.get("subject")),
+        "about": [
+            original_reference,
+            {"reference": medication_request_url, "type": "MedicationRequest"},
+        ],
+        "payload": [
+            {"contentString": text},
+            {"contentReference": dict(original_reference)},
+        ],
+        "authoredOn": authored_on.isoformat(),
+        "requester": copy.deepcopy(original.get("requester")),
+        "recipient": copy.deepcopy(original.get("recipient")),
+        "sender": copy.deepcopy(original.get("sender")),
+        "reasonCode": copy.deepcopy(original.get("reasonCode")),
+    }
+    for meta_field in ("versionId", "lastUpdated"):
+        data["meta"].pop(meta_field, None)
+    resource = _serialise(CommunicationRequest, data)
+    validate_all([resource])
+    sent = copy.deepcopy(resource)
+    del sent["id"]
+    sent["identifier"] = [
+        *sent["identifier"],
+        {"system": systems.DELIVERY_ID, "value": chase_up_id},
+    ]
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": chase_up_id,
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": _urn(chase_up_id),
+                "resource": sent,
+                "request": {
+                    "method": "POST",
+                    "url": "CommunicationRequest",
+                    "ifNoneExist": f"identifier={systems.DELIVERY_ID}|{chase_up_id}",
+                },
+            }
+        ],
+    }
+    return ChaseUpRequest(resource=resource, bundle=_serialise(Bundle, bundle))

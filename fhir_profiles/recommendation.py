@@ -31,6 +31,31 @@ class MedicationChoice:
 
 
 @dataclass(frozen=True)
+class CurrentMedicine:
+    """A medicine the service user takes now: as written, and coded when the app had a code."""
+
+    name: str
+    system: str | None = None  # systems.DMD or systems.SNOMED_CT
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class CareTeamContact:
+    """Who hears about clinical-safety flags: the psychiatrist or care coordinator."""
+
+    role: str  # "psychiatrist" | "care-coordinator" (CodeSystem care-team-role)
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    share_with_gp: bool
+    notify_service_user: bool
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
 class RecommendationFacts:
     recommendation_id: str
     service_user: ServiceUser
@@ -42,5 +67,18 @@ class RecommendationFacts:
     medication_request_id: str
     communication_request_id: str
     task_id: str
-    current_medications: tuple[str, ...] = field(default_factory=tuple)
+    # Plain names are accepted for callers that have no codes; `medicines` normalises them.
+    current_medications: tuple[CurrentMedicine | str, ...] = field(default_factory=tuple)
     note: str | None = None
+    consent: ConsentRecord | None = None
+    care_team: CareTeamContact | None = None
+    # The submitting system's own identifiers (system, value), kept on the MedicationRequest.
+    source_identifiers: tuple[tuple[str, str], ...] = ()
+    detected_issue_id: str | None = None  # derived from medication_request_id when not given
+
+    @property
+    def medicines(self) -> tuple[CurrentMedicine, ...]:
+        return tuple(
+            item if isinstance(item, CurrentMedicine) else CurrentMedicine(item)
+            for item in self.current_medications
+        )

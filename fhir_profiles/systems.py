@@ -1,6 +1,7 @@
 """Canonical URLs: identifier systems, code systems and profiles Liaison uses.
 
-Each external URL's source is named beside it; the Liaison URLs are ours to define.
+Each external URL's source is named beside it; the Liaison URLs are ours to define. The
+definitions these URLs name are JSON under `fhir_profiles/definitions/`.
 """
 
 from typing import Final
@@ -13,28 +14,45 @@ NHS_NUMBER: Final = "https://fhir.nhs.uk/Id/nhs-number"
 # Source: UK Core Organization profile, ODS code identifier (spelled with a z).
 ODS_ORGANIZATION_CODE: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
 SNOMED_CT: Final = "http://snomed.info/sct"
-# Source: UK Core medication coding (dm+d). Not used until a code is verified from a named source.
+# Source: UK Core medication coding (dm+d), ValueSet UKCore-MedicationCode. Codes appear only
+# when a deployment imports its own dm+d release (`liaison catalogue import`).
 DMD: Final = "https://dmd.nhs.uk"
 # Source: NHS England Prescription Status Update API (eps-prescription-status-update-api).
 PSU_BUSINESS_STATUS: Final = "https://fhir.nhs.uk/CodeSystem/task-businessStatus-nppt"
 # Source: base FHIR R4 Task code system.
 TASK_CODE: Final = "http://hl7.org/fhir/CodeSystem/task-code"
+# Source: base FHIR R4 ValueSet detectedissue-category (http://hl7.org/fhir/R4/valueset-
+# detectedissue-category.html), which draws its codes from HL7 v3 ActCode.
+V3_ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
 RECOMMENDATION_ID: Final = f"{LIAISON_CANONICAL}/Id/recommendation"
 DELIVERY_ID: Final = f"{LIAISON_CANONICAL}/Id/delivery"
 PRACTITIONER_ID: Final = f"{LIAISON_CANONICAL}/Id/practitioner"
 LIAISON_STATUS: Final = f"{LIAISON_CANONICAL}/CodeSystem/liaison-status"
 MEDICATION_CATALOGUE: Final = f"{LIAISON_CANONICAL}/CodeSystem/medication-catalogue"
+CESSATION_PLAN: Final = f"{LIAISON_CANONICAL}/CodeSystem/cessation-plan"
+CARE_TEAM_ROLE: Final = f"{LIAISON_CANONICAL}/CodeSystem/care-team-role"
 # Task.output type used to name the pharmacy a prescription went to.
 PHARMACY_OUTPUT: Final = f"{LIAISON_CANONICAL}/CodeSystem/task-output"
 
-PROFILE_MEDICATION_REQUEST: Final = (
-    f"{LIAISON_CANONICAL}/StructureDefinition/Liaison-MedicationRequest-Recommendation"
+_SD: Final = f"{LIAISON_CANONICAL}/StructureDefinition"
+PROFILE_MEDICATION_REQUEST_SUBMISSION: Final = f"{_SD}/Liaison-MedicationRequest-Submission"
+PROFILE_MEDICATION_REQUEST: Final = f"{_SD}/Liaison-MedicationRequest-Recommendation"
+PROFILE_COMMUNICATION_REQUEST: Final = f"{_SD}/Liaison-CommunicationRequest-PrescribingRequest"
+PROFILE_TASK: Final = f"{_SD}/Liaison-Task-Fulfilment"
+PROFILE_DETECTED_ISSUE: Final = f"{_SD}/Liaison-DetectedIssue-SmokingCessationInteraction"
+
+EXT_CONSENT: Final = f"{_SD}/Extension-Liaison-ConsentToShare"
+EXT_CESSATION_PLAN: Final = f"{_SD}/Extension-Liaison-CessationPlan"
+EXT_CARE_TEAM_CONTACT: Final = f"{_SD}/Extension-Liaison-CareTeamContact"
+EXT_CURRENT_MEDICATION: Final = f"{_SD}/Extension-Liaison-CurrentMedication"
+
+# Source: UK Core profiles this work derives from (NHSDigital/FHIR-R4-UKCORE-STAGING-MAIN,
+# structuredefinitions/UKCore-MedicationRequest.xml 2.5.0 and UKCore-Task.xml 1.2.0).
+UKCORE_MEDICATION_REQUEST: Final = (
+    "https://fhir.hl7.org.uk/StructureDefinition/UKCore-MedicationRequest"
 )
-PROFILE_COMMUNICATION_REQUEST: Final = (
-    f"{LIAISON_CANONICAL}/StructureDefinition/Liaison-CommunicationRequest-PrescribingRequest"
-)
-PROFILE_TASK: Final = f"{LIAISON_CANONICAL}/StructureDefinition/Liaison-Task-Fulfilment"
+UKCORE_TASK: Final = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Task"
 
 # Source: SNOMED CT 710081004 |Smoking cessation therapy (regime/therapy)|, seen in UK Core
 # examples (REFERENCE.md, shared/).

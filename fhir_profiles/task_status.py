@@ -2,8 +2,9 @@
 
 One table maps each GP-side status word to the `Task.status` and
 `businessStatus` a conforming system sets; `interpret_task` reads it back.
-Pharmacy words from the NHS Prescription Status Update API are understood too,
-so a Task moved on by a pharmacy system lands on the same status words.
+Pharmacy words from the NHS Prescription Status Update API are understood too, through
+the ConceptMap Liaison publishes, so a Task moved on by a pharmacy system lands on the same
+status words.
 """
 
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from fhir_profiles import systems
+from fhir_profiles.conformance import definitions
 
 
 @dataclass(frozen=True)
@@ -32,18 +34,27 @@ GP_REPORTED: Final[dict[str, TaskShape]] = {
     "collected": TaskShape("completed", "collected", "Collected"),
 }
 
+
+def _psu_mapping() -> dict[str, str]:
+    """PSU word -> Liaison status word, read from the ConceptMap Liaison publishes
+    (definitions/ConceptMap-psu-business-status-to-liaison-status.json)."""
+    concept_map = definitions().read("ConceptMap", "psu-business-status-to-liaison-status")
+    if concept_map is None:
+        raise ValueError("the PSU ConceptMap is missing from fhir_profiles/definitions")
+    mapping: dict[str, str] = {}
+    for group in concept_map["group"]:
+        if group["source"] != systems.PSU_BUSINESS_STATUS:
+            continue
+        for element in group["element"]:
+            targets = [t for t in element.get("target", ()) if t.get("code")]
+            if targets:
+                mapping[str(element["code"])] = str(targets[0]["code"])
+    return mapping
+
+
 # Source: NHS England Prescription Status Update API, businessStatus words
 # (https://fhir.nhs.uk/CodeSystem/task-businessStatus-nppt); see shared/REFERENCE.md.
-PSU_TO_STATUS: Final[dict[str, str]] = {
-    "With Pharmacy": "prescription-issued",
-    "With Pharmacy - Preparing Remainder": "prescription-issued",
-    "Ready to Collect": "ready-to-collect",
-    "Ready to Collect - Partial": "ready-to-collect",
-    "Ready to Dispatch": "ready-to-collect",
-    "Ready to Dispatch - Partial": "ready-to-collect",
-    "Collected": "collected",
-    "Dispatched": "collected",
-}
+PSU_TO_STATUS: Final[dict[str, str]] = _psu_mapping()
 
 _STATUS_ONLY: Final[dict[str, str]] = {"accepted": "accepted", "rejected": "rejected"}
 

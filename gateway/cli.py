@@ -17,7 +17,9 @@ import httpx
 import typer
 import uvicorn
 
+from gateway import catalogue_commands, client_commands, metrics, ops_commands, practice_commands
 from gateway.api.auth import issue_token
+from gateway.logging import configure_logging
 from gateway.practice_directory import entries_for, seed
 from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
@@ -30,6 +32,11 @@ app = typer.Typer(
     add_completion=False,
 )
 
+ops_commands.register(app)
+client_commands.register(app)  # `clients add|list|revoke|keys`, `token`
+practice_commands.register(app)  # `practices list|set|import|add-user`
+catalogue_commands.register(app)  # `catalogue import|list`: dm+d codes from a release
+
 TERMINAL_FOR_DEMO = {"collected", "rejected", "cancelled", "delivery-failed"}
 
 
@@ -39,7 +46,10 @@ def _migrate(settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     try:
         with UnitOfWork(make_session_factory(engine)) as uow:
-            return seed(uow, entries_for(settings))
+            count = seed(uow, entries_for(settings), settings=settings)
+            client_commands.seed_demo_client(uow, settings)  # development only
+            uow.commit()
+            return count
     finally:
         engine.dispose()
 
@@ -58,12 +68,17 @@ def api(
 ) -> None:
     """Serve the REST and FHIR API."""
     settings = get_settings()
+    metrics.share_across_processes(settings)  # /metrics adds up every process's counts
     uvicorn.run(
         "gateway.api.app:create_app",
         factory=True,
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_level="warning",
+        # Logging is gateway.logging's (JSON, redacted); uvicorn's access log would print
+        # raw paths and query strings, so the API logs its own access lines instead.
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -78,6 +93,7 @@ def worker(
 ) -> None:
     """Run a Celery worker consuming every Liaison queue."""
     settings = get_settings()
+    metrics.share_across_processes(settings)  # its counts reach the API's /metrics
     argv = _celery(
         "worker",
         "-Q",
@@ -158,16 +174,6 @@ def notifysink() -> None:
     )
 
 
-@app.command()
-def token(client: Annotated[str, typer.Option("--client")] = "demo-app") -> None:
-    """Print a bearer token for the development demo client."""
-    settings = get_settings()
-    if client != settings.demo_client_id:
-        typer.echo(f"unknown client {client!r}", err=True)
-        raise typer.Exit(2)
-    typer.echo(issue_token(settings, client_id=client, organisation_ods=settings.demo_client_ods))
-
-
 def _wait_ready(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -185,6 +191,8 @@ def dev() -> None:
     """Start the whole embedded stack: API, worker, beat, GP simulator, mail and SMS sinks."""
     settings = get_settings()
     _migrate(settings)
+    # Nothing else runs yet: start the shared metrics directory empty.
+    metrics.share_across_processes(settings, fresh=True)
     env = {**os.environ}
     if settings.is_embedded:
         env.setdefault("LIAISON_WORKER_POOL", "threads")
@@ -253,6 +261,12 @@ def sample_recommendation(ods_code: str) -> dict[str, Any]:
             "recorded_at": "2026-11-25T10:00:00Z",
         },
         "note": "Prefers home visits",
+        # Told about the clinical-safety flag clozapine raises when smoking stops.
+        "care_team": {
+            "role": "psychiatrist",
+            "name": "Dr Jo Okafor",
+            "email": "jo.okafor@example.nhs.uk",
+        },
     }
 
 
@@ -297,6 +311,7 @@ def demo(
 
 
 def main() -> None:
+    configure_logging(get_settings().log_level)
     app()
 
 

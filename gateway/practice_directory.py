@@ -1,32 +1,128 @@
-"""Seeding the practice directory from a YAML file (LIAISON_PRACTICE_DIRECTORY).
+"""The practice directory: which adapter serves each ODS code, and how to reach it.
 
-Without a file, development mode gets the simulator's five scripted practices so that
-`make run` works with no set-up.
+Stored in the database and managed through `GET/PUT /ops/practices/{ods}` and
+`liaison practices list|set|import`; seeded at start-up from the YAML file named by
+LIAISON_PRACTICE_DIRECTORY. Without a file, development mode gets the simulator's five
+scripted practices so that `make run` works with no set-up.
+
+Credentials are held by reference only (`token_env`, `private_key_env`,
+`callback_secret_env`, `password_env`: names of environment variables), so neither the
+YAML file, the database nor the ops API ever carries a secret.
+
+Start-up seeding never overwrites a practice last changed through the API or CLI (its
+`source` says which); `liaison practices import` does, because an operator asked for it.
 """
 
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.domain.inbox_accounts import hash_password
 from gateway.settings import Settings
-from gateway.store.models import Practice
+from gateway.store.models import InboxUser, Practice
 from gateway.store.unit_of_work import UnitOfWork
 
+ODS_PATTERN = r"^[A-Z0-9]{3,10}$"
+# An environment variable's name: a reference to a secret, never the secret.
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+Adapter = Literal["fhir", "mesh", "inbox", "simulator"]
+Source = Literal["yaml", "api", "cli", "dev"]
 
-class PracticeEntry(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
-    ods_code: str = Field(pattern=r"^[A-Z0-9]{3,10}$")
-    adapter: Literal["fhir", "mesh", "inbox", "simulator"]
-    base_url: str | None = None
-    rate_limit_per_minute: int | None = None
-    chase_after_days: int = 3
+class BearerAuth(BaseModel):
+    """A static bearer token, read from the named environment variable."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["bearer"]
+    token_env: str = Field(pattern=ENV_NAME)
+
+
+class SmartBackendAuth(BaseModel):
+    """SMART Backend Services: a client-credentials grant with a signed JWT assertion."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["smart-backend"]
+    token_url: str = Field(pattern=r"^https?://")
+    client_id: str = Field(min_length=1, max_length=200)
+    private_key_env: str = Field(pattern=ENV_NAME)  # PEM, RSA (RS384) or EC P-384 (ES384)
+    key_id: str | None = None
+    algorithm: Literal["RS384", "ES384"] = "RS384"
+    scope: str = "system/Task.rs system/MedicationRequest.rs system/*.c"
+
+
+Auth = Annotated[BearerAuth | SmartBackendAuth, Field(discriminator="type")]
+
+
+class PracticeSettings(BaseModel):
+    """Everything about one practice except its ODS code (the body of PUT /ops/practices)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    adapter: Adapter
+    base_url: str | None = Field(default=None, pattern=r"^https?://", max_length=500)
+    auth: Auth | None = None
+    # Task search: by `owner` identifier (one endpoint serving many practices), or by
+    # Liaison's identifier system (a practice's own endpoint; works on any FHIR server).
+    task_search: Literal["owner", "identifier"] | None = None
+    search_orders: bool | None = None  # also follow MedicationRequest orders (FHIR only)
+    timeout_seconds: float | None = Field(default=None, gt=0, le=120)
+    mailbox: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{3,20}$")
+    workflow_id: str | None = Field(default=None, pattern=r"^[A-Z0-9_]{1,64}$")
+    callback_secret_env: str | None = Field(default=None, pattern=ENV_NAME)
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
+    max_in_flight: int | None = Field(default=None, ge=1, le=100)
+    chase_after_days: int = Field(default=3, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _fits_adapter(self) -> "PracticeSettings":
+        if self.adapter == "fhir" and not self.base_url:
+            raise ValueError("base_url is required for adapter fhir")
+        if self.adapter == "mesh" and not self.mailbox:
+            raise ValueError("mailbox is required for adapter mesh")
+        if self.adapter != "mesh" and (self.mailbox or self.workflow_id):
+            raise ValueError("mailbox and workflow_id apply only to adapter mesh")
+        if self.adapter in ("mesh", "inbox") and (self.base_url or self.auth):
+            raise ValueError(f"base_url and auth do not apply to adapter {self.adapter}")
+        return self
+
+
+class InboxUserEntry(BaseModel):
+    """A practice inbox account seeded from YAML (development and first set-up)."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=100)
+    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+    password_hash: str | None = Field(default=None, pattern=r"^\$argon2id\$")
+
+    @model_validator(mode="after")
+    def _one_password(self) -> "InboxUserEntry":
+        if (self.password_env is None) == (self.password_hash is None):
+            raise ValueError("give exactly one of password_env or password_hash")
+        return self
+
+
+class PracticeEntry(PracticeSettings):
+    ods_code: str = Field(pattern=ODS_PATTERN)
+    inbox_users: list[InboxUserEntry] = Field(default_factory=list)
 
 
 class DirectoryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     practices: list[PracticeEntry]
+
+
+_OPTIONS = (
+    "auth",
+    "task_search",
+    "search_orders",
+    "timeout_seconds",
+    "workflow_id",
+    "callback_secret_env",
+    "max_in_flight",
+)
 
 
 def dev_directory(settings: Settings) -> list[PracticeEntry]:
@@ -34,7 +130,7 @@ def dev_directory(settings: Settings) -> list[PracticeEntry]:
         PracticeEntry(
             ods_code=f"Y0000{n}", adapter="simulator", base_url=settings.simulator_base_url
         )
-        for n in range(1, 6)
+        for n in range(1, 9)
     ]
 
 
@@ -43,21 +139,113 @@ def load_directory(path: Path) -> list[PracticeEntry]:
     return DirectoryFile.model_validate(data).practices
 
 
-def seed(uow: UnitOfWork, entries: list[PracticeEntry]) -> int:
-    for entry in entries:
-        extra = entry.model_extra or {}
-        uow.practices.upsert(
-            Practice(
-                ods_code=entry.ods_code,
-                adapter=entry.adapter,
-                base_url=entry.base_url,
-                config=dict(extra),
-                rate_limit_per_minute=entry.rate_limit_per_minute,
-                chase_after_days=entry.chase_after_days,
+def settings_of(practice: Practice) -> PracticeSettings:
+    """The directory entry as stored (no runtime state such as cursors or the breaker)."""
+    config = dict(practice.config or {})
+    options = {name: config[name] for name in _OPTIONS if config.get(name) is not None}
+    return PracticeSettings.model_validate(
+        {
+            "adapter": practice.adapter,
+            "base_url": practice.base_url,
+            "mailbox": practice.mesh_mailbox,
+            "rate_limit_per_minute": practice.rate_limit_per_minute,
+            "chase_after_days": practice.chase_after_days,
+            **options,
+        }
+    )
+
+
+def source_of(practice: Practice) -> str:
+    return str((practice.config or {}).get("source", "yaml"))
+
+
+def write_practice(
+    uow: UnitOfWork, ods_code: str, entry: PracticeSettings, *, source: Source
+) -> tuple[Practice, bool]:
+    """Create or replace a practice's directory entry, keeping its runtime state (cursor,
+    breaker, rate bucket). Returns the row and whether it was created. The caller commits."""
+    config: dict[str, Any] = {
+        name: value
+        for name, value in entry.model_dump(mode="json", include=set(_OPTIONS)).items()
+        if value is not None
+    }
+    config["source"] = source
+    practice = uow.practices.get(ods_code)
+    created = practice is None
+    if practice is None:
+        practice = Practice(ods_code=ods_code, breaker_state="closed", breaker_failures=0)
+        uow.session.add(practice)
+    practice.adapter = entry.adapter
+    practice.base_url = entry.base_url
+    practice.mesh_mailbox = entry.mailbox.upper() if entry.mailbox else None
+    practice.config = config
+    practice.rate_limit_per_minute = entry.rate_limit_per_minute
+    practice.chase_after_days = entry.chase_after_days
+    if entry.rate_limit_per_minute is None:
+        practice.rate_tokens = None
+        practice.rate_checked_at = None
+    practice.updated_at = datetime.now(UTC)
+    return practice, created
+
+
+def ensure_inbox_user(
+    uow: UnitOfWork, ods_code: str, username: str, password_hash: str, *, replace: bool
+) -> bool:
+    """Create the account, or (with `replace`) set its password. Returns whether it changed."""
+    user = uow.inbox.user(ods_code, username)
+    if user is None:
+        uow.inbox.add_user(
+            InboxUser(
+                practice_ods=ods_code,
+                username=username,
+                password_hash=password_hash,
+                active=True,
+                failed_sign_ins=0,
             )
         )
+        return True
+    if replace:
+        user.password_hash = password_hash
+        user.active = True
+        user.failed_sign_ins = 0
+        user.locked_until = None
+        return True
+    return False
+
+
+def _user_hash(settings: Settings, user: InboxUserEntry, ods_code: str) -> str | None:
+    if user.password_hash:
+        return user.password_hash
+    password = settings.practice_secret(user.password_env)
+    if not password:
+        return None
+    return hash_password(password)
+
+
+def seed(
+    uow: UnitOfWork,
+    entries: list[PracticeEntry],
+    *,
+    settings: Settings | None = None,
+    source: Source = "yaml",
+    overwrite: bool = False,
+) -> int:
+    """Write the entries (and their inbox users) and commit. Practices last changed through
+    the API or CLI are left as they are unless `overwrite`. Returns how many were written."""
+    written = 0
+    for entry in entries:
+        existing = uow.practices.get(entry.ods_code)
+        if existing is not None and not overwrite and source_of(existing) in ("api", "cli"):
+            continue
+        write_practice(uow, entry.ods_code, entry, source=source)
+        written += 1
+        uow.session.flush()
+        for user in entry.inbox_users:
+            digest = _user_hash(settings, user, entry.ods_code) if settings else user.password_hash
+            if digest is not None:
+                ensure_inbox_user(uow, entry.ods_code, user.username, digest, replace=overwrite)
     uow.commit()
-    return len(entries)
+    return written
 
 
 def entries_for(settings: Settings) -> list[PracticeEntry]:

@@ -5,6 +5,9 @@ transport, the GP simulator and local sinks on loopback. Setting
 LIAISON_DATABASE_URL and LIAISON_BROKER_URL selects the services profile.
 """
 
+import os
+import re
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -18,6 +21,8 @@ DEV_NOTIFY_SERVICE_ID = "26785a09-ab16-4eb0-8407-a37497a57506"
 DEV_NOTIFY_SECRET = "3d844edf-8d35-48ac-975b-e847b4f122b0"
 DEV_NOTIFY_API_KEY = f"liaison-dev-{DEV_NOTIFY_SERVICE_ID}-{DEV_NOTIFY_SECRET}"
 DEV_CALLBACK_SECRET = "dev-only-callback-secret"
+# Settings whose names say they hold a secret: refused at their default in production.
+_SECRET_NAME = re.compile(r"(secret|password|api_key|shared_key|private_key)")
 
 
 class Settings(BaseSettings):
@@ -29,9 +34,20 @@ class Settings(BaseSettings):
     broker_url: str = "sqla+sqlite:///.liaison/broker.db"
     secret_key: str = DEV_SECRET_KEY
     token_ttl_seconds: int = 3600
-    # Accepted clients for the minimum bearer check: client id -> organisation ODS code.
+    # The development demo client, registered by `liaison migrate` in development only.
     demo_client_id: str = "demo-app"
     demo_client_ods: str = "RX3"
+    # Access tokens are HS256 JWTs signed with secret_key; tokens signed with a previous key
+    # stay valid during a rotation. The `kid` header says which key signed.
+    previous_secret_keys: list[str] = []
+    # Lifetime of access tokens from POST /oauth2/token (NHS England's are just under 10 min).
+    access_token_ttl_seconds: int = Field(default=600, ge=30, le=3600)
+    # Per-client request budget (token bucket; 0 = off) and per-address token endpoint budget.
+    client_rate_limit_per_minute: int = Field(default=6000, ge=0)
+    token_rate_limit_per_minute: int = Field(default=120, ge=0)
+    # Browser origins allowed to call the API; empty = no CORS headers at all.
+    cors_allow_origins: list[str] = []
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -61,9 +77,78 @@ class Settings(BaseSettings):
     notify_api_key: str = DEV_NOTIFY_API_KEY
     notify_sms_template_id: str = "f33517ff-2a88-4f6e-b855-c550268ce08a"
     notify_email_template_id: str = "a26b7c7d-4b7f-4a89-9c3e-2f3e3b1c6d11"
+    # One Notify template per message kind to service users; unset: the generic template
+    # above (whose text is `((body))`). Liaison always sends `subject` and `body` in the
+    # personalisation, and `pharmacy` when known.
+    notify_template_ready_to_collect_sms: str | None = None
+    notify_template_ready_to_collect_email: str | None = None
+    notify_template_appointment_needed_sms: str | None = None
+    notify_template_appointment_needed_email: str | None = None
+    notify_template_collection_reminder_sms: str | None = None
+    notify_template_collection_reminder_email: str | None = None
+    # Who hears what, when (gateway.domain.audience). Quiet hours are UK local time; equal
+    # start and end switch them off.
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(8, 0)
+    digest_hour: int = Field(default=16, ge=0, le=23)  # practitioners' daily digest, UK time
+    digest_check_seconds: float = 60.0
+    # Collection reminders: the k-th goes k intervals after ready-to-collect, up to the limit.
+    collection_reminder_after_seconds: float = Field(default=3 * 86400.0, gt=0)
+    collection_reminder_limit: int = Field(default=2, ge=0)
+    reminder_check_seconds: float = 60.0
+    # Uncollected this long (or a practice silent through every chase-up): "expired".
+    expire_uncollected_after_seconds: float = Field(default=28 * 86400.0, gt=0)
+    # Chase-ups: the first after the practice's own chase_after_days, then every M working
+    # days, at most `chase_up_limit` times.
+    chase_again_after_days: int = Field(default=2, ge=1)
+    chase_up_limit: int = Field(default=3, ge=0)
+    chase_check_seconds: float = 60.0
+    # Test knob: a "working day" of this many seconds, no calendar (unset in real use).
+    working_day_seconds: float | None = Field(default=None, gt=0)
+    # Signed webhooks to case-management apps.
+    webhook_timeout_seconds: float = 10.0
 
     worker_pool: Literal["prefork", "threads", "solo"] = "prefork"
     worker_concurrency: int = Field(default=4, ge=1)
+
+    # GP adapters: Liaison's own MESH mailbox (unset URL: no practice can use MESH).
+    mesh_url: str | None = None
+    mesh_mailbox: str | None = None
+    mesh_password: str | None = None
+    mesh_shared_key: str | None = None
+    mesh_client_cert: Path | None = None  # production MESH is mutual TLS
+    mesh_client_key: Path | None = None
+    mesh_ca_cert: Path | None = None
+    mesh_verify_tls: bool = True
+    mesh_poll_interval_seconds: float = 300.0  # MESH asks clients to poll about every 5 min
+    mesh_tracking_interval_seconds: float = 300.0
+    mesh_handshake_interval_seconds: float = 24 * 3600.0
+    # Per-practice isolation: circuit breaker, concurrency and rate limit.
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_open_seconds: float = Field(default=60.0, gt=0)
+    # Deliveries one practice may have in flight at once: fewer than the workers, so a slow
+    # practice can never occupy them all (a delivery over the limit waits for the sweep).
+    practice_max_in_flight: int = Field(default=4, ge=1)
+    # Signed GP callbacks: how far a signature's timestamp may be from now.
+    callback_tolerance_seconds: float = 300.0
+    # Practice inbox sign-in.
+    inbox_session_max_age_seconds: int = 8 * 3600
+    inbox_secure_cookies: bool = False  # True behind HTTPS
+    # Integration engineers' console (gateway.api.console): server-side sessions.
+    console_session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
+    # Metrics (gateway.metrics): the directory the processes of one machine share for
+    # prometheus-client's multiprocess mode (unset: <data_dir>/metrics), and a fixed bearer
+    # token Prometheus may scrape /metrics with (an ops access token works too).
+    metrics_dir: Path | None = None
+    metrics_token: str | None = None
+    # Alerts (gateway.domain.alerts), checked by beat and sent to the engineers' channel.
+    alert_email: str | None = None
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = None  # signs the webhook; unset: derived from secret_key
+    alert_check_seconds: float = Field(default=30.0, gt=0)
+    alert_dead_letter_threshold: int = Field(default=1, ge=1)  # per practice, last hour
+    alert_circuit_open_minutes: float = Field(default=15.0, ge=0)
+    alert_outbox_lag_seconds: float = Field(default=120.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":
@@ -76,9 +161,48 @@ class Settings(BaseSettings):
                 )
                 if value == dev
             ]
+            # Any secret-looking setting still at its development default, including ones
+            # added later, and any setting holding a known dev secret under another name.
+            dev_values = {
+                DEV_SECRET_KEY,
+                DEV_NOTIFY_API_KEY,
+                DEV_NOTIFY_SECRET,
+                DEV_CALLBACK_SECRET,
+            }
+            for name, spec in type(self).model_fields.items():
+                value = getattr(self, name)
+                values = value if isinstance(value, list) else [value]
+                env_name = f"LIAISON_{name.upper()}"
+                if env_name in unsafe:
+                    continue
+                if any(isinstance(v, str) and v in dev_values for v in values) or (
+                    _SECRET_NAME.search(name)
+                    and isinstance(spec.default, str)
+                    and spec.default
+                    and value == spec.default
+                ):
+                    unsafe.append(env_name)
+            if len(self.secret_key) < 32:
+                unsafe.append("LIAISON_SECRET_KEY (shorter than 32 characters)")
             if unsafe:
                 raise ValueError(f"refusing to start in production with dev secrets: {unsafe}")
         return self
+
+    def practice_secret(self, reference: str | None) -> str | None:
+        """A practice credential named by reference (an environment variable's name) in the
+        practice directory; the directory and the database never hold the secret itself."""
+        if not reference:
+            return None
+        return os.environ.get(reference) or None
+
+    @property
+    def token_endpoint_url(self) -> str:
+        """The `aud` every client assertion must carry."""
+        return f"{self.public_base_url.rstrip('/')}/oauth2/token"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.metrics_dir or self.data_dir / "metrics"
 
     @property
     def is_embedded(self) -> bool:

@@ -6,6 +6,7 @@ skip on a laptop without them, and fail (never skip) when CI=true.
 
 import os
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -71,3 +72,20 @@ def redis_broker_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def rabbitmq_broker_url() -> Iterator[str]:
+    """A RabbitMQ virtual host to itself for one test, deleted afterwards."""
+    require_services(("127.0.0.1", 5672))
+    vhost = f"liaison_test_{uuid.uuid4().hex[:10]}"
+    subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=True, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    finally:
+        subprocess.run(["rabbitmqctl", "delete_vhost", vhost], check=False, capture_output=True)

@@ -2,6 +2,7 @@
 
 from celery import Celery
 
+from gateway.logging import connect_celery_signals
 from gateway.settings import get_settings
 
 QUEUES = ("delivery", "poll", "notify", "control")
@@ -32,7 +33,10 @@ def make_celery() -> Celery:
         task_routes={
             "liaison.deliver": {"queue": "delivery"},
             "liaison.poll_practice": {"queue": "poll"},
+            "liaison.read_mesh_inbox": {"queue": "poll"},
             "liaison.notify": {"queue": "notify"},
+            "liaison.chase_up": {"queue": "delivery"},
+            "liaison.send_digest": {"queue": "notify"},
         },
         broker_transport_options=_transport_options(settings.broker_url),
         broker_connection_retry_on_startup=True,
@@ -52,8 +56,43 @@ def make_celery() -> Celery:
                 "schedule": settings.poll_interval_seconds,
                 "options": {"expires": 30},
             },
+            # GP adapters (issue 4): Liaison's MESH inbox, and MESH's daily handshake.
+            "mesh-inbox": {
+                "task": "liaison.read_mesh_inbox",
+                "schedule": settings.mesh_poll_interval_seconds,
+                "options": {"expires": 60},
+            },
+            "mesh-handshake": {
+                "task": "liaison.mesh_handshake",
+                "schedule": settings.mesh_handshake_interval_seconds,
+                "options": {"expires": 3600},
+            },
+            # Follow-up (issue 6): chase silent practices, remind, send daily digests.
+            "chase-due": {
+                "task": "liaison.chase_due",
+                "schedule": settings.chase_check_seconds,
+                "options": {"expires": 30},
+            },
+            "remind-collections": {
+                "task": "liaison.remind_collections",
+                "schedule": settings.reminder_check_seconds,
+                "options": {"expires": 30},
+            },
+            "digests-due": {
+                "task": "liaison.digests_due",
+                "schedule": settings.digest_check_seconds,
+                "options": {"expires": 30},
+            },
+            # Integration engineers (issue 8): alert rules, each alert sent once.
+            "check-alerts": {
+                "task": "liaison.check_alerts",
+                "schedule": settings.alert_check_seconds,
+                "options": {"expires": 30},
+            },
         },
     )
+    # JSON, redacted logs; the correlation id travels in task headers.
+    connect_celery_signals()
     return app
 
 

@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
 from adapters.gp_system import Delivery as OutgoingDelivery
 from fhir_profiles.builders import ResourceSet, build_transaction_bundle
+from gateway import metrics
 from gateway.domain.retry_policy import next_attempt
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
+from workers.practice_gate import admit_delivery, record_outcome
 from workers.runtime import PracticeEndpoint, Runtime
 
 
@@ -23,9 +25,14 @@ def _now() -> datetime:
 
 def _prepare(
     rt: Runtime, delivery_id: str, now: datetime
-) -> tuple[OutgoingDelivery, PracticeEndpoint, int] | None:
+) -> tuple[OutgoingDelivery, PracticeEndpoint, int] | str | None:
     with UnitOfWork(rt.session_factory) as uow:
         lease = timedelta(seconds=rt.settings.delivery_lease_seconds)
+        # Per-practice isolation: a practice that is failing, busy or over its rate limit
+        # gets this delivery deferred, not a worker held waiting for it.
+        if not admit_delivery(uow, rt.settings, delivery_id, now=now):
+            uow.commit()
+            return "deferred"
         if not uow.deliveries.claim(delivery_id, now=now, lease=lease):
             return None
         delivery = uow.deliveries.get(delivery_id)
@@ -40,14 +47,18 @@ def _prepare(
             medication_request=by_type["MedicationRequest"],
             communication_request=by_type["CommunicationRequest"],
             task=by_type["Task"],
+            # The clinical-safety flag the MedicationRequest points at travels with it.
+            detected_issue=by_type.get("DetectedIssue"),
         )
+        # The GP system sees the original delivery's id on every retry and replay.
+        external_id = delivery.external_id or delivery.id
         outgoing = OutgoingDelivery(
-            delivery_id=delivery.id,
+            delivery_id=external_id,
             recommendation_id=delivery.recommendation_id,
             ods_code=delivery.practice_ods,
-            bundle=build_transaction_bundle(resources, delivery_id=delivery.id),
+            bundle=build_transaction_bundle(resources, delivery_id=external_id),
         )
-        endpoint = PracticeEndpoint(practice.ods_code, practice.adapter, practice.base_url)
+        endpoint = PracticeEndpoint.of(practice)
         attempt_number = delivery.attempt_count
         uow.commit()
     return outgoing, endpoint, attempt_number
@@ -56,19 +67,31 @@ def _prepare(
 def deliver(rt: Runtime, delivery_id: str) -> str:
     """Make one attempt at a delivery. Returns the outcome (for logs and tests)."""
     prepared = _prepare(rt, delivery_id, _now())
-    if prepared is None:
-        return "skipped"
+    if prepared is None or isinstance(prepared, str):
+        return prepared or "skipped"
     outgoing, endpoint, attempt_number = prepared
     started = _now()
     error: AdapterError | None = None
     remote_reference: str | None = None
+    in_transit = False
     try:
         receipt = rt.gp_system_for(endpoint).submit(outgoing)
         remote_reference = receipt.remote_reference
+        in_transit = receipt.in_transit
     except AdapterError as exc:
         error = exc
     finished = _now()
-    _record(rt, outgoing, endpoint, attempt_number, started, finished, error, remote_reference)
+    _record(
+        rt,
+        delivery_id,
+        endpoint,
+        attempt_number,
+        started,
+        finished,
+        error,
+        remote_reference,
+        in_transit=in_transit,
+    )
     if error is None:
         return "delivered"
     return "retrying" if not isinstance(error, PermanentAdapterError) else "dead"
@@ -76,16 +99,19 @@ def deliver(rt: Runtime, delivery_id: str) -> str:
 
 def _record(
     rt: Runtime,
-    outgoing: OutgoingDelivery,
+    delivery_id: str,
     endpoint: PracticeEndpoint,
     attempt_number: int,
     started: datetime,
     finished: datetime,
     error: AdapterError | None,
     remote_reference: str | None,
+    *,
+    in_transit: bool = False,
 ) -> None:
     with UnitOfWork(rt.session_factory) as uow:
-        delivery = uow.deliveries.get(outgoing.delivery_id)
+        record_outcome(uow, rt.settings, endpoint.ods_code, error, now=finished)
+        delivery = uow.deliveries.get(delivery_id)
         assert delivery is not None
         outcome = "success"
         if isinstance(error, PermanentAdapterError):
@@ -113,11 +139,15 @@ def _record(
             delivery.remote_reference = remote_reference
             delivery.last_error = None
             delivery.next_attempt_at = None
-            apply_status(
-                uow,
-                StatusChange(delivery.recommendation_id, "delivered", source="delivery"),
-                now=finished,
-            )
+            if in_transit:
+                # Store-and-forward (MESH): "delivered" waits for the practice's acknowledgement.
+                delivery.remote_status = "accepted"
+            else:
+                apply_status(
+                    uow,
+                    StatusChange(delivery.recommendation_id, "delivered", source="delivery"),
+                    now=finished,
+                )
         else:
             delivery.last_error = str(error)
             decision = None
@@ -148,3 +178,4 @@ def _record(
                     now=finished,
                 )
         uow.commit()
+    metrics.record_attempt(endpoint.adapter, error)

@@ -1,91 +1,270 @@
-"""Send one notification. The claim makes a second run of the same task a no-op."""
+"""Send one notification, or one practitioner's daily digest.
 
+The claim makes a second run of the same task a no-op, so each event reaches each
+recipient at most once. When a message may not go yet, it waits in the database with a
+`not_before` (quiet hours, retry backoff) or `held` for a digest; the sweep and the digest
+beat pick it up when its time comes: no long Celery ETAs.
+"""
+
+import json
+import random
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from adapters.errors import AdapterError, PermanentAdapterError
-from adapters.notification import OutgoingMessage
+from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
+from adapters.notification import NotificationChannel, OutgoingMessage
 from fhir_profiles.catalogue import find_product
-from gateway.domain.messages import compose
+from gateway import metrics
+from gateway.domain.audience import (
+    UK,
+    QuietHours,
+    address_of,
+    event_kind,
+    must_wait_for_morning,
+    next_digest_at,
+)
+from gateway.domain.messages import Wording, compose, compose_digest
+from gateway.domain.retry_policy import next_attempt
+from gateway.store.models import Notification, Recommendation
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
 
 LEASE = timedelta(seconds=60)
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class _Prepared:
-    channel: str
+    channel: NotificationChannel
     message: OutgoingMessage
 
 
-def _prepare(rt: Runtime, notification_id: str) -> _Prepared | None:
-    now = datetime.now(UTC)
+def _wording(uow: UnitOfWork, notification: Notification, rec: Recommendation) -> Wording:
+    # The practice's words (a rejection reason, a delivery error) travel with the event.
+    detail = next(
+        (
+            e.detail
+            for e in reversed(uow.recommendations.timeline(rec.id))
+            if e.status == notification.event
+        ),
+        None,
+    )
+    product = find_product(rec.product)
+    return compose(
+        event=notification.event,
+        recipient=notification.recipient,
+        recommendation_id=rec.id,
+        detail=detail,
+        payload=rec.payload,
+        product_name=product.name if product else rec.product,
+        pharmacy=rec.payload.get("pharmacy"),
+    )
+
+
+def _webhook_body(rt: Runtime, notification: Notification, rec: Recommendation) -> str:
+    # Ids and status words only: the app looks up anything else through the API.
+    base = rt.settings.public_base_url.rstrip("/")
+    body: dict[str, Any] = {
+        "id": notification.id,
+        "event": notification.event,
+        "occurred_at": notification.created_at.isoformat(),
+        "recommendation": {
+            "id": rec.id,
+            "status": rec.status,
+            "url": f"{base}/v1/recommendations/{rec.id}",
+        },
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def _prefers_digest(uow: UnitOfWork, rec: Recommendation) -> bool:
+    preference = uow.engagement.preference(rec.organisation_ods, rec.practitioner_id)
+    return preference is not None and preference.delivery == "daily-digest"
+
+
+def _wait(notification: Notification, *, status: str, until: datetime | None) -> None:
+    notification.status, notification.not_before, notification.lease_until = status, until, None
+
+
+def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
+    now = _now()
     with UnitOfWork(rt.session_factory) as uow:
         if not uow.notifications.claim(notification_id, now=now, lease=LEASE):
-            return None
+            return "skipped"
         notification = uow.notifications.get(notification_id)
         assert notification is not None
-        recommendation = uow.recommendations.get(notification.recommendation_id)
-        assert recommendation is not None
-        payload = recommendation.payload
-        detail = next(
-            (
-                e.detail
-                for e in reversed(uow.recommendations.timeline(recommendation.id))
-                if e.status == notification.event
-            ),
-            None,
-        )
-        product = find_product(recommendation.product)
-        wording = compose(
-            event=notification.event,
-            recipient=notification.recipient,
-            recommendation_id=recommendation.id,
-            detail=detail,
-            payload=payload,
-            product_name=product.name if product else recommendation.product,
-            pharmacy=payload.get("pharmacy"),
-        )
-        if notification.recipient == "practitioner":
-            to = payload["practitioner"]["email"]
-        elif notification.channel == "sms":
-            to = payload["service_user"]["contact"]["mobile"]
+        rec = uow.recommendations.get(notification.recommendation_id)
+        assert rec is not None
+        kind = event_kind(notification.event)
+        outcome: _Prepared | str
+        if kind == "collection-reminder" and rec.status != "ready-to-collect":
+            notification.status, notification.lease_until = "suppressed", None
+            notification.error = f"no longer waiting to be collected ({rec.status})"
+            outcome = "suppressed"
+        elif (
+            notification.recipient == "practitioner"
+            and notification.batch_id is None
+            and _prefers_digest(uow, rec)
+        ):
+            until = next_digest_at(now, hour=rt.settings.digest_hour)
+            _wait(notification, status="held", until=until)
+            outcome = "held"
+        elif (
+            must_wait_for_morning(notification.recipient, notification.channel)
+            and (
+                allowed := QuietHours(
+                    rt.settings.quiet_hours_start, rt.settings.quiet_hours_end
+                ).next_allowed(now)
+            )
+            > now
+        ):
+            # Deferred, never dropped: the sweep sends it when quiet hours end.
+            _wait(notification, status="pending", until=allowed)
+            outcome = "deferred"
+        elif notification.channel == "webhook":
+            subscription = uow.engagement.webhook(rec.organisation_ods)
+            if subscription is None:
+                notification.status, notification.lease_until = "suppressed", None
+                notification.error = "the organisation has no webhook subscription now"
+                outcome = "suppressed"
+            else:
+                message = OutgoingMessage(
+                    reference=notification.id,
+                    kind=notification.event,
+                    to=subscription.url,
+                    subject=notification.event,
+                    body=_webhook_body(rt, notification, rec),
+                )
+                outcome = _Prepared(rt.webhook(subscription.secret), message)
         else:
-            to = payload["service_user"]["contact"]["email"]
+            wording = _wording(uow, notification, rec)
+            personalisation = {"subject": wording.subject, "body": wording.body}
+            if notification.recipient == "service-user" and rec.payload.get("pharmacy"):
+                personalisation["pharmacy"] = str(rec.payload["pharmacy"])
+            message = OutgoingMessage(
+                reference=notification_id,
+                kind=kind,
+                to=address_of(notification.recipient, notification.channel, rec.payload),
+                subject=wording.subject,
+                body=wording.body,
+                personalisation=personalisation,
+            )
+            name = notification.channel
+            if notification.recipient == "service-user" and name == "email":
+                name = "notify-email"
+            outcome = _Prepared(rt.channel(name), message)
         uow.commit()
-    message = OutgoingMessage(
-        reference=notification_id,
-        kind=notification.event,
-        to=to,
-        subject=wording.subject,
-        body=wording.body,
-        personalisation={"subject": wording.subject, "body": wording.body},
-    )
-    return _Prepared(notification.channel, message)
+    return outcome
+
+
+def _after_failure(
+    rt: Runtime, notification: Notification, error: AdapterError, now: datetime
+) -> None:
+    """Permanent errors fail at once; transient ones wait with backoff, like deliveries,
+    until the retry budget is spent."""
+    decision = None
+    if not isinstance(error, PermanentAdapterError):
+        decision = next_attempt(
+            rt.retry_policy,
+            attempt=max(1, notification.attempt_count),
+            first_attempt_at=notification.created_at,
+            now=now,
+            draw=random.random(),
+            retry_after=error.retry_after if isinstance(error, RateLimited) else None,
+        )
+    notification.lease_until, notification.error = None, str(error)
+    if decision is not None and decision.retry:
+        notification.status, notification.not_before = "pending", decision.next_attempt_at
+    else:
+        notification.status = "failed"
 
 
 def send_notification(rt: Runtime, notification_id: str) -> str:
+    """Returns what happened: sent | failed | pending (will retry) | held | deferred |
+    suppressed | skipped (someone else has it, or it is done)."""
     prepared = _prepare(rt, notification_id)
-    if prepared is None:
-        return "skipped"
+    if isinstance(prepared, str):
+        return prepared
     provider_id: str | None = None
     error: AdapterError | None = None
     try:
-        provider_id = rt.channel(prepared.channel).send(prepared.message)
+        provider_id = prepared.channel.send(prepared.message)
     except AdapterError as exc:
         error = exc
     with UnitOfWork(rt.session_factory) as uow:
         notification = uow.notifications.get(notification_id)
         assert notification is not None
-        notification.lease_until = None
+        now = _now()
         if error is None:
             notification.status, notification.provider_id = "sent", provider_id
-            notification.sent_at, notification.error = datetime.now(UTC), None
-        elif isinstance(error, PermanentAdapterError) or notification.attempt_count >= 10:
-            notification.status, notification.error = "failed", str(error)
+            notification.sent_at, notification.error = now, None
+            notification.lease_until, notification.not_before = None, None
         else:
-            # Back to pending: the sweep republishes it after a pause.
-            notification.status, notification.error = "pending", str(error)
+            _after_failure(rt, notification, error, now)
         uow.commit()
-    return notification.status
+        metrics.record_notification(notification.channel, notification.status)
+        return notification.status
+
+
+def digests_due(rt: Runtime, *, limit: int = 200) -> list[tuple[str, str]]:
+    with UnitOfWork(rt.session_factory) as uow:
+        return uow.notifications.digest_recipients_due(now=_now(), limit=limit)
+
+
+def send_digest(rt: Runtime, organisation_ods: str, practitioner_id: str) -> str:
+    """Send one practitioner every held message now due, as one email."""
+    now = _now()
+    batch_id = str(uuid.uuid4())
+    with UnitOfWork(rt.session_factory) as uow:
+        items = uow.notifications.claim_digest(
+            organisation_ods=organisation_ods,
+            practitioner_id=practitioner_id,
+            batch_id=batch_id,
+            now=now,
+            lease=LEASE,
+        )
+        if not items:
+            return "skipped"
+        wordings: list[Wording] = []
+        latest: Recommendation | None = None
+        for item in items:
+            rec = uow.recommendations.get(item.recommendation_id)
+            assert rec is not None
+            wordings.append(_wording(uow, item, rec))
+            if latest is None or rec.created_at >= latest.created_at:
+                latest = rec
+        assert latest is not None
+        digest = compose_digest(wordings, date_text=now.astimezone(UK).date().isoformat())
+        message = OutgoingMessage(
+            reference=batch_id,
+            kind="digest",
+            to=address_of("practitioner", "email", latest.payload),
+            subject=digest.subject,
+            body=digest.body,
+        )
+        uow.commit()
+    error: AdapterError | None = None
+    provider_id: str | None = None
+    try:
+        provider_id = rt.channel("email").send(message)
+    except AdapterError as exc:
+        error = exc
+    with UnitOfWork(rt.session_factory) as uow:
+        finished = _now()
+        for item in uow.notifications.in_batch(batch_id):
+            item.lease_until = None
+            if error is None:
+                item.status, item.provider_id, item.sent_at = "sent", provider_id, finished
+                item.error = None
+            elif isinstance(error, PermanentAdapterError):
+                item.status, item.error = "failed", str(error)
+            else:
+                # Back into the next digest run; the batch is dissolved.
+                item.status, item.batch_id, item.error = "held", None, str(error)
+        uow.commit()
+    return "sent" if error is None else "failed"

@@ -1,52 +1,167 @@
-"""Poll a practice's GP system for status changes since its cursor, and apply them."""
+"""Learning what practices did: poll each practice's GP system for changes since its cursor,
+follow MESH messages until the practice acknowledges them, and read Liaison's own MESH inbox.
 
+One task per practice: a slow or failing practice holds up only its own poll, and its
+circuit breaker (gateway.domain.isolation) stops polls to it while it is open.
+"""
+
+import logging
 from datetime import UTC, datetime, timedelta
 
 from adapters.errors import AdapterError
+from adapters.mesh import MeshGPSystem, tracking_outcome
+from gateway.domain.gp_replies import apply_mesh_message, apply_reports, record_tracking
 from gateway.domain.lifecycle import AWAITING_PRACTICE
-from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.domain.practice_access import open_gate
 from gateway.store.unit_of_work import UnitOfWork
+from workers.practice_gate import breaker_policy, record_outcome
 from workers.runtime import PracticeEndpoint, Runtime
+
+log = logging.getLogger(__name__)
+
+# Practice inboxes are inside Liaison: nothing to poll.
+_NOTHING_TO_POLL = frozenset({"inbox"})
+MESH_TRACKING_BATCH = 100
+POLL_LEASE_TIMEOUTS = 5
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def practices_to_poll(rt: Runtime) -> list[str]:
+    """Practices with requests awaiting news, except those whose last poll is still running or
+    ended less than half an interval ago: beat asks every interval whatever the workers'
+    backlog, and polls queued behind one another crowded deliveries out (docs/BENCHMARKS.md)."""
+    now = _now()
+    recent = now - timedelta(seconds=rt.settings.poll_interval_seconds / 2)
     with UnitOfWork(rt.session_factory) as uow:
-        return uow.recommendations.practices_with_status(AWAITING_PRACTICE)
+        waiting = uow.recommendations.practices_with_status(AWAITING_PRACTICE)
+        pollable = {
+            p.ods_code
+            for p in uow.practices.list()
+            if p.adapter not in _NOTHING_TO_POLL
+            and not (p.poll_lease_until is not None and p.poll_lease_until > now)
+            and not (p.last_polled_at is not None and p.last_polled_at > recent)
+        }
+    return [ods for ods in waiting if ods in pollable]
 
 
 def poll_practice(rt: Runtime, ods_code: str) -> int:
     """Returns how many status changes were applied."""
-    now = datetime.now(UTC)
-    lease = timedelta(seconds=max(30.0, rt.settings.http_timeout_seconds * 3))
+    now = _now()
     with UnitOfWork(rt.session_factory) as uow:
         practice = uow.practices.get(ods_code)
-        if practice is None or not uow.practices.claim_poll(ods_code, now=now, lease=lease):
+        if practice is None or practice.adapter in _NOTHING_TO_POLL:
             return 0
-        endpoint = PracticeEndpoint(practice.ods_code, practice.adapter, practice.base_url)
+        endpoint = PracticeEndpoint.of(practice)
+        # Longer than the poll can take (every page may wait the practice's timeout), so a
+        # slow practice never has two polls, and two workers, at once.
+        timeout = float(endpoint.option("timeout_seconds") or rt.settings.http_timeout_seconds)
+        lease = timedelta(seconds=max(30.0, timeout * POLL_LEASE_TIMEOUTS))
+        if not uow.practices.claim_poll(ods_code, now=now, lease=lease):
+            return 0
         cursor = practice.poll_cursor
+        if endpoint.adapter != "mesh":
+            gate = open_gate(
+                uow, ods_code, now=now, policy=breaker_policy(rt.settings), in_flight_limit=None
+            )
+            if not gate.allowed:
+                uow.practices.finish_poll(ods_code, cursor=cursor, at=now)
+                uow.commit()
+                return 0
         uow.commit()
+    gp = rt.gp_system_for(endpoint)
+    if isinstance(gp, MeshGPSystem):
+        return _track_mesh(rt, ods_code, gp, cursor)
     try:
-        batch = rt.gp_system_for(endpoint).fetch_updates(ods_code=ods_code, since=cursor)
-    except AdapterError:
+        batch = gp.fetch_updates(ods_code=ods_code, since=cursor)
+    except AdapterError as error:
         with UnitOfWork(rt.session_factory) as uow:
-            uow.practices.finish_poll(ods_code, cursor=cursor, at=datetime.now(UTC))
+            record_outcome(uow, rt.settings, ods_code, error, now=_now())
+            uow.practices.finish_poll(ods_code, cursor=cursor, at=_now())
             uow.commit()
         return 0
-    applied = 0
     with UnitOfWork(rt.session_factory) as uow:
-        for report in batch.reports:
-            recommendation = uow.recommendations.get(report.recommendation_id)
-            # A practice may only speak for requests addressed to it.
-            if recommendation is None or recommendation.practice_ods != ods_code:
-                continue
-            change = StatusChange(
-                report.recommendation_id,
-                report.status,
-                source="poll",
-                detail=report.detail,
-                pharmacy=report.pharmacy,
-            )
-            applied += apply_status(uow, change, now=datetime.now(UTC))
-        uow.practices.finish_poll(ods_code, cursor=batch.cursor, at=datetime.now(UTC))
+        record_outcome(uow, rt.settings, ods_code, None, now=_now())
+        outcome = apply_reports(uow, ods_code, batch.reports, source="poll", now=_now())
+        uow.practices.finish_poll(ods_code, cursor=batch.cursor, at=_now())
         uow.commit()
-    return applied
+    return outcome.applied
+
+
+def _track_mesh(rt: Runtime, ods_code: str, gp: MeshGPSystem, cursor: str | None) -> int:
+    """Ask MESH about this practice's messages still in transit (each at most once per
+    tracking interval): acknowledged -> delivered; failed or 5 days unread -> dead letter."""
+    now = _now()
+    interval = timedelta(seconds=rt.settings.mesh_tracking_interval_seconds)
+    with UnitOfWork(rt.session_factory) as uow:
+        waiting = [
+            (d.id, d.remote_reference, d.delivered_at)
+            for d in uow.gp_links.deliveries_to_track(
+                ods_code, checked_before=now - interval, limit=MESH_TRACKING_BATCH
+            )
+        ]
+    changed = 0
+    try:
+        for delivery_id, message_id, sent_at in waiting:
+            assert message_id is not None
+            tracking = gp.track(message_id)
+            fate = tracking_outcome(tracking, sent_at=sent_at or now, now=_now())
+            with UnitOfWork(rt.session_factory) as uow:
+                delivery = uow.deliveries.get(delivery_id)
+                if delivery is not None and delivery.state == "delivered":
+                    changed += record_tracking(uow, delivery, fate, now=_now())
+                uow.commit()
+    except AdapterError as error:
+        log.warning("MESH tracking for %s failed: %s", ods_code, error)
+    with UnitOfWork(rt.session_factory) as uow:
+        uow.practices.finish_poll(ods_code, cursor=cursor, at=_now())
+        uow.commit()
+    return changed
+
+
+def read_mesh_inbox(rt: Runtime, *, limit: int = 500) -> int:
+    """Collect every message waiting in Liaison's MESH mailbox: apply it, commit, and only
+    then acknowledge it, so a crash in between reads it again (applying twice is a no-op)."""
+    mailbox = rt.mesh_mailbox()
+    if mailbox is None:
+        return 0
+    try:
+        message_ids = mailbox.inbox(limit=limit)
+    except AdapterError as error:
+        log.warning("MESH inbox list failed: %s", error)
+        return 0
+    handled = 0
+    for message_id in message_ids:
+        try:
+            message = mailbox.read(message_id)
+        except AdapterError as error:
+            log.warning("MESH download of %s failed: %s", message_id, error)
+            continue
+        with UnitOfWork(rt.session_factory) as uow:
+            outcome = apply_mesh_message(uow, message, now=_now())
+            uow.commit()
+        if outcome.kind not in ("reply", "report"):
+            # Kept out of the lifecycle; acknowledged so it is not read for ever.
+            log.warning("MESH message %s: %s", message_id, outcome.kind)
+        try:
+            mailbox.acknowledge(message_id)
+        except AdapterError as error:
+            log.warning("MESH acknowledgement of %s failed: %s", message_id, error)
+            continue
+        handled += 1
+    return handled
+
+
+def mesh_handshake(rt: Runtime) -> bool:
+    """MESH asks every client to handshake (authenticate and report its version) daily."""
+    mailbox = rt.mesh_mailbox()
+    if mailbox is None:
+        return False
+    try:
+        mailbox.handshake()
+    except AdapterError as error:
+        log.warning("MESH handshake failed: %s", error)
+        return False
+    return True

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.logging import correlation
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
 
@@ -15,8 +16,11 @@ def relay_outbox(rt: Runtime, publish: Publish, *, batch: int = 200) -> int:
     published. A worker can therefore never see a job before its data, and a crash between
     the steps only publishes again, which the claims in deliver and notify make harmless."""
     with UnitOfWork(rt.session_factory) as uow:
-        rows = [(row.id, row.kind, row.ref_id) for row in uow.outbox.unpublished(limit=batch)]
-        for _, kind, ref_id in rows:
+        rows = [
+            (row.id, row.kind, row.ref_id, row.correlation_id)
+            for row in uow.outbox.unpublished(limit=batch)
+        ]
+        for _, kind, ref_id, _ in rows:
             delivery = uow.deliveries.get(ref_id) if kind == "deliver" else None
             if delivery is not None:
                 apply_status(
@@ -27,8 +31,10 @@ def relay_outbox(rt: Runtime, publish: Publish, *, batch: int = 200) -> int:
         uow.commit()
     published: list[int] = []
     try:
-        for row_id, kind, ref_id in rows:
-            publish(kind, ref_id)
+        for row_id, kind, ref_id, correlation_id in rows:
+            # The task carries the id of the request that wrote the row (task headers).
+            with correlation(correlation_id):
+                publish(kind, ref_id)
             published.append(row_id)
     finally:
         with UnitOfWork(rt.session_factory) as uow:

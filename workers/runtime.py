@@ -2,28 +2,24 @@
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from adapters.fhir_rest import FhirRestGPSystem
 from adapters.govuk_notify import GovUkNotifyChannel
 from adapters.gp_system import GPSystem
+from adapters.mesh import MeshMailbox
 from adapters.notification import NotificationChannel
 from adapters.smtp_email import SmtpEmailChannel
+from adapters.webhook import WebhookChannel
 from gateway.domain.retry_policy import RetryPolicy
 from gateway.settings import Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
+from workers import gp_systems
+from workers.gp_systems import PracticeEndpoint
 
-
-@dataclass(frozen=True)
-class PracticeEndpoint:
-    """What the workers need to reach a practice: copied out of the directory row."""
-
-    ods_code: str
-    adapter: str
-    base_url: str | None
+__all__ = ["PracticeEndpoint", "Runtime", "gp_system_factory", "runtime"]
 
 
 @dataclass(frozen=True)
@@ -31,22 +27,21 @@ class Runtime:
     settings: Settings
     session_factory: sessionmaker[Session]
     gp_system_for: Callable[[PracticeEndpoint], GPSystem]
-    channel: Callable[[str], NotificationChannel]  # by channel name: email | sms
+    channel: Callable[[str], NotificationChannel]  # by name: email | sms | notify-email
     retry_policy: RetryPolicy
+    # By the subscription's signing secret.
+    webhook: Callable[[str], NotificationChannel] = field(default_factory=lambda: webhook_factory())
+    # Liaison's own MESH mailbox (None when not configured): replies, tracking, handshakes.
+    mesh_mailbox: Callable[[], MeshMailbox | None] = field(default=lambda: None)
 
 
-def gp_system_factory(settings: Settings) -> Callable[[PracticeEndpoint], GPSystem]:
-    # One client per endpoint per process: connections are pooled and reused across tasks.
-    @lru_cache(maxsize=4096)
-    def build(endpoint: PracticeEndpoint) -> GPSystem:
-        if endpoint.adapter in ("simulator", "fhir"):
-            return FhirRestGPSystem(
-                base_url=endpoint.base_url or settings.simulator_base_url,
-                timeout=settings.http_timeout_seconds,
-            )
-        raise ValueError(f"no adapter {endpoint.adapter!r} for practice {endpoint.ods_code}")
-
-    return build
+def gp_system_factory(
+    settings: Settings, mesh_mailbox: Callable[[], MeshMailbox | None] | None = None
+) -> Callable[[PracticeEndpoint], GPSystem]:
+    """The right adapter per practice (workers/gp_systems.py); one per endpoint per process."""
+    return gp_systems.gp_system_factory(
+        settings, mesh_mailbox or gp_systems.mesh_mailbox_factory(settings)
+    )
 
 
 def channel_factory(settings: Settings) -> Callable[[str], NotificationChannel]:
@@ -62,10 +57,21 @@ def channel_factory(settings: Settings) -> Callable[[str], NotificationChannel]:
     return channel
 
 
-def channels_for(settings: Settings) -> dict[str, NotificationChannel]:
-    templates = {
-        kind: settings.notify_sms_template_id for kind in ("ready-to-collect", "appointment-needed")
+def notify_templates(settings: Settings, medium: str) -> dict[str, str]:
+    """Notify template id per message kind for `medium` (sms | email)."""
+    generic = (
+        settings.notify_sms_template_id if medium == "sms" else settings.notify_email_template_id
+    )
+    kinds = ("ready-to-collect", "appointment-needed", "collection-reminder")
+    return {
+        kind: getattr(settings, f"notify_template_{kind.replace('-', '_')}_{medium}") or generic
+        for kind in kinds
     }
+
+
+def channels_for(settings: Settings) -> dict[str, NotificationChannel]:
+    """Practitioners and care teams get email over SMTP (e.g. NHSmail); service users get
+    SMS or email through GOV.UK Notify."""
     return {
         "email": SmtpEmailChannel(
             host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from
@@ -73,21 +79,40 @@ def channels_for(settings: Settings) -> dict[str, NotificationChannel]:
         "sms": GovUkNotifyChannel(
             api_key=settings.notify_api_key,
             base_url=settings.notify_base_url,
-            templates=templates,
+            templates=notify_templates(settings, "sms"),
             kind="sms",
         ),
+        "notify-email": GovUkNotifyChannel(
+            api_key=settings.notify_api_key,
+            base_url=settings.notify_base_url,
+            templates=notify_templates(settings, "email"),
+            kind="email",
+        ),
     }
+
+
+def webhook_factory(timeout: float = 10.0) -> Callable[[str], NotificationChannel]:
+    """A signed-webhook channel per signing secret, reused across tasks (httpx pools)."""
+
+    @lru_cache(maxsize=256)
+    def build(secret: str) -> NotificationChannel:
+        return WebhookChannel(secret=secret, timeout=timeout)
+
+    return build
 
 
 @lru_cache(maxsize=1)
 def runtime() -> Runtime:
     settings = get_settings()
+    mesh = gp_systems.mesh_mailbox_factory(settings)
     return Runtime(
         settings=settings,
         session_factory=make_session_factory(make_engine(settings.database_url)),
-        gp_system_for=gp_system_factory(settings),
+        gp_system_for=gp_system_factory(settings, mesh),
         channel=channel_factory(settings),
         retry_policy=RetryPolicy(
             settings.retry_base_seconds, settings.retry_cap_seconds, settings.retry_budget_seconds
         ),
+        webhook=webhook_factory(settings.webhook_timeout_seconds),
+        mesh_mailbox=mesh,
     )

@@ -2,11 +2,15 @@
 
 from celery import Task
 
-from workers import delivery, notifying, polling, relay
+from workers import alerting, chasing, delivery, notifying, polling, relay, replaying
 from workers.app import app
 from workers.runtime import runtime
 
-_TASK_FOR_KIND = {"deliver": "liaison.deliver", "notify": "liaison.notify"}
+_TASK_FOR_KIND = {
+    "deliver": "liaison.deliver",
+    "notify": "liaison.notify",
+    "replay-batch": "liaison.replay_batch",
+}
 
 
 def _publish(kind: str, ref_id: str) -> None:
@@ -28,12 +32,24 @@ def poll_practice(ods_code: str) -> int:
     return polling.poll_practice(runtime(), ods_code)
 
 
+@app.task(name="liaison.read_mesh_inbox", max_retries=0)
+def read_mesh_inbox() -> int:
+    return polling.read_mesh_inbox(runtime())
+
+
+@app.task(name="liaison.mesh_handshake", max_retries=0)
+def mesh_handshake() -> bool:
+    return polling.mesh_handshake(runtime())
+
+
 @app.task(name="liaison.poll_due", max_retries=0)
 def poll_due() -> int:
     practices = polling.practices_to_poll(runtime())
+    # A poll still queued after a few intervals is dropped: beat has queued a fresher one.
+    expires = max(5 * runtime().settings.poll_interval_seconds, 10.0)
     for ods_code in practices:
         # One task per practice: a slow practice holds up only its own poll.
-        app.send_task("liaison.poll_practice", args=[ods_code], expires=60)
+        app.send_task("liaison.poll_practice", args=[ods_code], expires=expires)
     return len(practices)
 
 
@@ -45,3 +61,44 @@ def relay_outbox() -> int:
 @app.task(name="liaison.sweep", max_retries=0)
 def sweep() -> int:
     return relay.sweep(runtime(), _publish)
+
+
+@app.task(name="liaison.replay_batch", max_retries=0)
+def replay_batch(batch_id: str) -> None:
+    replaying.run_replay_batch(runtime(), batch_id)
+
+
+@app.task(name="liaison.chase_due", max_retries=0)
+def chase_due() -> int:
+    return chasing.chase_due(
+        runtime(), lambda chase_up_id: app.send_task("liaison.chase_up", args=[chase_up_id])
+    )
+
+
+@app.task(name="liaison.chase_up", max_retries=0)
+def chase_up(chase_up_id: str) -> str:
+    return chasing.send_chase_up(runtime(), chase_up_id)
+
+
+@app.task(name="liaison.remind_collections", max_retries=0)
+def remind_collections() -> int:
+    return chasing.remind_collections(runtime())
+
+
+@app.task(name="liaison.digests_due", max_retries=0)
+def digests_due() -> int:
+    due = notifying.digests_due(runtime())
+    for organisation_ods, practitioner_id in due:
+        app.send_task("liaison.send_digest", args=[organisation_ods, practitioner_id])
+    return len(due)
+
+
+@app.task(name="liaison.send_digest", max_retries=0)
+def send_digest(organisation_ods: str, practitioner_id: str) -> str:
+    return notifying.send_digest(runtime(), organisation_ods, practitioner_id)
+
+
+@app.task(name="liaison.check_alerts", max_retries=0)
+def check_alerts() -> int:
+    run = alerting.check_alerts(runtime())
+    return run.raised + run.resolved

@@ -5,6 +5,7 @@ so Liaison talks to it over real HTTP, as it would to a practice.
 """
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -12,6 +13,7 @@ from typing import Any, Final
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from adapters.gp_simulator import scripts, search
@@ -19,6 +21,13 @@ from adapters.gp_simulator.store import FhirError, SimulatorStore, ods_code_of_b
 
 READABLE: Final = frozenset({"Task", "MedicationRequest", "CommunicationRequest"})
 _FAULT_ISSUE: Final = {503: "transient", 500: "exception"}
+
+
+class FaultChange(BaseModel):
+    practice: str | None = None
+    down_seconds: float | None = Field(default=None, ge=0)
+    failure_rate: float | None = Field(default=None, ge=0, le=1)
+    hold_response_seconds: float | None = Field(default=None, ge=0, le=600)
 
 
 class FhirResponse(JSONResponse):
@@ -122,6 +131,17 @@ def _simulator_routes(store: SimulatorStore) -> APIRouter:
         store.reset()
         return {"status": "reset"}
 
+    @router.put("/faults")
+    def faults(change: FaultChange) -> dict[str, str]:
+        """Inject faults at run time (tests and the chaos suite)."""
+        store.set_faults(
+            practice=change.practice,
+            down_seconds=change.down_seconds,
+            failure_rate=change.failure_rate,
+            hold_response_seconds=change.hold_response_seconds,
+        )
+        return {"status": "set"}
+
     return router
 
 
@@ -136,7 +156,12 @@ def _transaction(store: SimulatorStore, body: bytes) -> FhirResponse:
     if fault:
         return _fault(fault)
     try:
-        return FhirResponse(store.transact(bundle))
+        response = FhirResponse(store.transact(bundle))
+        hold = store.hold_for(ods_code_of_bundle(bundle))
+        if hold:
+            # Stored, but the answer is late: the client may die before it commits.
+            time.sleep(hold)
+        return response
     except FhirError as error:
         return _refusal(error)
 

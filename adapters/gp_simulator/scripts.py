@@ -33,10 +33,18 @@ PRESCRIBES: Final = (
     Step("ready-to-collect", pharmacy=PHARMACY),
     Step("collected", pharmacy=PHARMACY),
 )
+# A step in which the practice does nothing yet (a slow practice).
+WAIT: Final = Step("")
 SCRIPTS: Final[dict[str, tuple[Step, ...]]] = {
     "Y00001": PRESCRIBES,
     "Y00002": (Step("rejected", detail=REJECTION_REASON),),
     "Y00003": (Step("appointment-needed"),),
+    # Ready, but never collected (collection reminders).
+    "Y00006": PRESCRIBES[:3],
+    # Never acts (chase-ups until the limit).
+    "Y00007": (),
+    # Acts only after four steps of silence (a chase-up that then stops).
+    "Y00008": (WAIT, WAIT, WAIT, WAIT, *PRESCRIBES),
 }
 
 
@@ -72,8 +80,9 @@ def task_as_of(
     step_length = timedelta(seconds=step_seconds)
     reached = min(max((now - created_at) // step_length, 0), len(script))
     rendered = deepcopy(task)
-    if reached:
-        step = script[reached - 1]
+    acted = [step for step in script[:reached] if step != WAIT]
+    if acted:
+        step = acted[-1]
         rendered.update(task_fields_for(step.status, detail=step.detail, pharmacy=step.pharmacy))
     rendered["meta"] = {
         **rendered.get("meta", {}),

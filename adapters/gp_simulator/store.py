@@ -4,13 +4,14 @@ Every method takes one lock, so two identical transactions arriving together
 cannot both miss the conditional-create match and create twice.
 """
 
+import random
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from copy import deepcopy
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -45,6 +46,26 @@ class _Planned:
     new_id: str
 
 
+@dataclass
+class FaultPlan:
+    """Faults a test or chaos run injects at run time, on top of the scripted practices:
+    a practice down until a moment, a share of calls failing with 500, and a response held
+    back after the request was stored (to kill a client between the GP's 201 and its commit)."""
+
+    down_until: dict[str, datetime] = field(default_factory=dict)
+    failure_rate: float = 0.0
+    hold_response_seconds: dict[str, float] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=lambda: random.Random(20261126))
+
+    def status_for(self, ods_code: str | None, now: datetime) -> int | None:
+        until = self.down_until.get(ods_code or "")
+        if until is not None and now < until:
+            return 503
+        if self.failure_rate and self.rng.random() < self.failure_rate:
+            return 500
+        return None
+
+
 class SimulatorStore:
     def __init__(self, *, step_seconds: float, clock: Callable[[], datetime]) -> None:
         if step_seconds <= 0:
@@ -56,6 +77,7 @@ class SimulatorStore:
 
     def reset(self) -> None:
         with self._lock:
+            self.faults = FaultPlan()
             self._resources: dict[tuple[str, str], Stored] = {}
             self._by_identifier: dict[IdentifierKey, list[str]] = {}
             self._received: list[dict[str, Any]] = []
@@ -66,10 +88,38 @@ class SimulatorStore:
         """Count a call under /fhir; return the status it must fail with, if any."""
         with self._lock:
             self._kinds[kind] += 1
+            injected = self.faults.status_for(ods_code, self.clock())
+            if injected is not None:
+                return injected
             if ods_code is None:
                 return None
             self._calls[ods_code] += 1
             return scripts.fault_for(ods_code, self._calls[ods_code])
+
+    def set_faults(
+        self,
+        *,
+        practice: str | None,
+        down_seconds: float | None,
+        failure_rate: float | None,
+        hold_response_seconds: float | None,
+    ) -> None:
+        with self._lock:
+            if failure_rate is not None:
+                self.faults.failure_rate = failure_rate
+            if practice is not None and down_seconds is not None:
+                if down_seconds > 0:
+                    self.faults.down_until[practice] = self.clock() + timedelta(
+                        seconds=down_seconds
+                    )
+                else:
+                    self.faults.down_until.pop(practice, None)
+            if practice is not None and hold_response_seconds is not None:
+                self.faults.hold_response_seconds[practice] = hold_response_seconds
+
+    def hold_for(self, ods_code: str | None) -> float:
+        with self._lock:
+            return self.faults.hold_response_seconds.get(ods_code or "", 0.0)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

@@ -1,11 +1,36 @@
 """The FastAPI application."""
 
-from fastapi import FastAPI
+import hashlib
 
-from gateway.api import fhir, health, ops, recommendations
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+from gateway.api import (
+    audit,
+    callbacks,
+    console,
+    fhir,
+    health,
+    inbox,
+    metrics,
+    oauth,
+    ops,
+    practice_stats,
+    practices,
+    preferences,
+    recommendations,
+    reengagement,
+    webhooks,
+)
+from gateway.api.hardening import install_hardening
 from gateway.api.problems import BodySizeLimit, install_problem_handlers
 from gateway.settings import Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
+
+
+def inbox_session_key(settings: Settings) -> str:
+    # Its own key, derived, so a session cookie can never pass for a bearer token.
+    return hashlib.sha256(b"liaison-inbox-session\0" + settings.secret_key.encode()).hexdigest()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,7 +51,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(recommendations.router)
+    app.include_router(oauth.router)
+    # Before fhir.router, whose /fhir/{resource_type} would otherwise catch AuditEvent.
+    app.include_router(audit.router)
     app.include_router(fhir.router)
     app.include_router(ops.router)
+    app.include_router(reengagement.router)
+    app.include_router(preferences.router)
+    app.include_router(webhooks.router)
+    app.include_router(practice_stats.router)
+    # GP adapters (issue 4): the practice directory, signed callbacks, the practice inbox.
+    app.include_router(practices.router)
+    app.include_router(callbacks.router)
+    app.include_router(inbox.router)
+    # Integration engineers (issue 8): /metrics and the /console pages.
+    app.include_router(metrics.router)
+    console.install(app)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=inbox_session_key(settings),
+        session_cookie="liaison_inbox",
+        max_age=settings.inbox_session_max_age_seconds,
+        path="/inbox",
+        same_site="strict",
+        https_only=settings.inbox_secure_cookies,
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_hardening(app, settings)  # last: its middlewares wrap the others
     return app

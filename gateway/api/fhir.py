@@ -1,70 +1,243 @@
-"""/fhir: read the resources Liaison stores, and its CapabilityStatement."""
+"""/fhir: the CapabilityStatement, read and search of the resources Liaison stores, read and
+search of its own definitions, and FHIR-native intake (POST /fhir/MedicationRequest).
 
-from typing import Any
+Every response is `application/fhir+json`; every error an OperationOutcome whose
+`issue.expression` names the element at fault. A caller sees only resources of its own
+organisation's recommendations (a GP practice system: those addressed to its practice);
+anything else is answered exactly like a resource that does not exist.
+"""
 
-from fastapi import APIRouter, HTTPException
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
-from fhir_profiles import systems
-from gateway.api.dependencies import FhirClient, UnitOfWorkDep
+from fhir_profiles.conformance import definitions, thaw
+from fhir_profiles.issues import Issue
+from gateway.api.auth import Principal
+from gateway.api.dependencies import FhirClient, RecommendationsClient, UnitOfWorkDep
+from gateway.api.fhir_capability import capability_statement
+from gateway.api.fhir_params import (
+    CONFORMANCE_TYPES,
+    STORED_TYPES,
+    SearchError,
+    check_names,
+    encode_cursor,
+    parse_search,
+)
+from gateway.domain import fhir_intake
+from gateway.store.models import FhirResource
+from gateway.store.repositories.fhir_search import Tenant
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
-FHIR_JSON = "application/fhir+json"
-READABLE = ("MedicationRequest", "CommunicationRequest", "Task")
+FHIR_JSON: Final = "application/fhir+json"
+_FHIR_RESPONSE: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": {FHIR_JSON: {}}, "description": "A FHIR resource"}
+}
 
 
-def capability_statement() -> dict[str, Any]:
-    profiles = {
-        "MedicationRequest": systems.PROFILE_MEDICATION_REQUEST,
-        "CommunicationRequest": systems.PROFILE_COMMUNICATION_REQUEST,
-        "Task": systems.PROFILE_TASK,
-    }
-    return {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "date": "2026-11-26",
-        "kind": "instance",
-        "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json"],
-        "software": {"name": "Liaison"},
-        "rest": [
+def operation_outcome(
+    status: int,
+    issues: Sequence[Issue],
+    *,
+    code: str = "invalid",
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [
             {
-                "mode": "server",
-                "security": {"description": "OAuth2 bearer token with the 'fhir' scope"},
-                "resource": [
-                    {
-                        "type": t,
-                        "supportedProfile": [profiles[t]],
-                        "interaction": [{"code": "read"}],
-                    }
-                    for t in READABLE
-                ],
+                "severity": "error",
+                "code": code,
+                "diagnostics": f"{issue.path}: {issue.message}",
+                "expression": [issue.path],
             }
+            for issue in issues
         ],
     }
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
-@router.get("/metadata", response_class=JSONResponse)
-def metadata() -> JSONResponse:
-    return JSONResponse(capability_statement(), media_type=FHIR_JSON)
+def _not_found(resource_type: str, resource_id: str) -> JSONResponse:
+    return operation_outcome(
+        404, [Issue(f"{resource_type}/{resource_id}", "is not known")], code="not-found"
+    )
 
 
-@router.get("/{resource_type}/{resource_id}", response_class=JSONResponse)
-def read(
-    resource_type: str, resource_id: str, uow: UnitOfWorkDep, principal: FhirClient
-) -> JSONResponse:
-    if resource_type not in READABLE:
-        raise HTTPException(404, f"resource type {resource_type} is not served here")
-    resource = uow.recommendations.get_resource(resource_type, resource_id)
-    owner = uow.recommendations.get(resource.recommendation_id) if resource else None
-    if resource is None or owner is None or owner.organisation_ods != principal.organisation_ods:
-        raise HTTPException(404, f"{resource_type}/{resource_id} is not known")
-    body = {
+def _unsupported(resource_type: str) -> JSONResponse:
+    return operation_outcome(
+        404,
+        [Issue(resource_type, "is not a resource type this server serves")],
+        code="not-supported",
+    )
+
+
+def tenant_of(principal: Principal) -> Tenant:
+    practice = getattr(principal, "practice_ods", None)
+    if getattr(principal, "kind", None) == "gp-practice" and practice:
+        return Tenant(principal.organisation_ods, practice_ods=practice)
+    return Tenant(principal.organisation_ods)
+
+
+def _with_meta(resource: FhirResource) -> dict[str, Any]:
+    return {
         **resource.body,
         "meta": {
             **resource.body.get("meta", {}),
             "versionId": str(resource.version_id),
-            "lastUpdated": resource.last_updated.isoformat(),
+            "lastUpdated": resource.last_updated.astimezone(UTC).isoformat(),
         },
     }
-    return JSONResponse(body, media_type=FHIR_JSON, headers={"ETag": f'W/"{resource.version_id}"'})
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+@router.get("/metadata", response_class=JSONResponse, responses=_FHIR_RESPONSE)
+def metadata(request: Request) -> JSONResponse:
+    """The CapabilityStatement: interactions, search parameters and profiles supported."""
+    return JSONResponse(capability_statement(_base(request)), media_type=FHIR_JSON)
+
+
+@router.post(
+    "/MedicationRequest",
+    status_code=201,
+    response_class=JSONResponse,
+    responses={201: {"content": {FHIR_JSON: {}}, "description": "Created"}, **_FHIR_RESPONSE},
+)
+def create_medication_request(
+    request: Request,
+    uow: UnitOfWorkDep,
+    principal: FhirClient,
+    _writer: RecommendationsClient,
+    resource: Annotated[
+        dict[str, Any],
+        Body(description="A MedicationRequest conforming to Liaison-MedicationRequest-Submission"),
+    ],
+) -> JSONResponse:
+    """Propose a stop-smoking medicine (intent proposal). The same resource sent again answers
+    200 with the first result; a different one with the same identifier is refused (409)."""
+    try:
+        result = fhir_intake.submit(
+            uow,
+            resource,
+            client_id=principal.client_id,
+            organisation_ods=principal.organisation_ods,
+            now=datetime.now(UTC),
+        )
+    except fhir_intake.FhirIntakeError as error:
+        return operation_outcome(error.status, error.issues, code=error.code)
+    stored = uow.recommendations.get_resource("MedicationRequest", result.medication_request["id"])
+    assert stored is not None
+    body = _with_meta(stored)
+    location = f"{_base(request)}/fhir/MedicationRequest/{stored.id}/_history/{stored.version_id}"
+    return JSONResponse(
+        body,
+        status_code=201 if result.created else 200,
+        media_type=FHIR_JSON,
+        headers={"Location": location, "ETag": f'W/"{stored.version_id}"'},
+    )
+
+
+def _bundle(
+    request: Request, entries: list[dict[str, Any]], total: int, next_cursor: str | None
+) -> dict[str, Any]:
+    links = [{"relation": "self", "url": str(request.url)}]
+    if next_cursor is not None:
+        following = request.url.remove_query_params("_cursor")
+        links.append(
+            {"relation": "next", "url": str(following.include_query_params(_cursor=next_cursor))}
+        )
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": links,
+        "entry": entries,
+    }
+
+
+def _search_conformance(request: Request, resource_type: str) -> JSONResponse:
+    params = list(request.query_params.multi_items())
+    try:
+        check_names(resource_type, (name for name, _ in params))
+    except SearchError as error:
+        return operation_outcome(400, [Issue(error.parameter, str(error))], code="not-supported")
+    wanted_ids = {t for name, v in params if name == "_id" for t in v.split(",")}
+    wanted_urls = {t.split("|", 1)[0] for name, v in params if name == "url" for t in v.split(",")}
+    found = [
+        item
+        for item in definitions().by_type.get(resource_type, ())
+        if (not wanted_ids or item["id"] in wanted_ids)
+        and (not wanted_urls or item["url"] in wanted_urls)
+    ]
+    base = _base(request)
+    entries = [
+        {
+            "fullUrl": f"{base}/fhir/{resource_type}/{item['id']}",
+            "resource": thaw(item),
+            "search": {"mode": "match"},
+        }
+        for item in found
+    ]
+    return JSONResponse(_bundle(request, entries, len(entries), None), media_type=FHIR_JSON)
+
+
+@router.get("/{resource_type}", response_class=JSONResponse, responses=_FHIR_RESPONSE)
+def search(
+    resource_type: str, request: Request, uow: UnitOfWorkDep, principal: FhirClient
+) -> JSONResponse:
+    """Search (a searchset Bundle with `next` links). Parameters per type are listed in
+    GET /fhir/metadata."""
+    if resource_type in CONFORMANCE_TYPES:
+        return _search_conformance(request, resource_type)
+    if resource_type not in STORED_TYPES:
+        return _unsupported(resource_type)
+    try:
+        query = parse_search(
+            resource_type, list(request.query_params.multi_items()), tenant=tenant_of(principal)
+        )
+    except SearchError as error:
+        code = "not-supported" if "supports" in str(error) else "invalid"
+        return operation_outcome(400, [Issue(error.parameter, str(error))], code=code)
+    # One row more than the page shows: whether it exists decides the next link.
+    rows, total = uow.fhir_search.search(replace(query, count=query.count + 1))
+    page = rows[: query.count]
+    base = _base(request)
+    entries = [
+        {
+            "fullUrl": f"{base}/fhir/{row.resource_type}/{row.id}",
+            "resource": _with_meta(row),
+            "search": {"mode": "match"},
+        }
+        for row in page
+    ]
+    next_cursor = None
+    if len(rows) > query.count and page:
+        next_cursor = encode_cursor(page[-1].last_updated, page[-1].id)
+    return JSONResponse(_bundle(request, entries, total, next_cursor), media_type=FHIR_JSON)
+
+
+@router.get("/{resource_type}/{resource_id}", response_class=JSONResponse, responses=_FHIR_RESPONSE)
+def read(
+    resource_type: str, resource_id: str, uow: UnitOfWorkDep, principal: FhirClient
+) -> JSONResponse:
+    """Read one resource: a stored one the caller may see, or one of Liaison's definitions."""
+    if resource_type in CONFORMANCE_TYPES:
+        found = definitions().read(resource_type, resource_id)
+        if found is None:
+            return _not_found(resource_type, resource_id)
+        return JSONResponse(thaw(found), media_type=FHIR_JSON)
+    if resource_type not in STORED_TYPES:
+        return _unsupported(resource_type)
+    resource = uow.recommendations.get_resource(resource_type, resource_id)
+    owner = uow.recommendations.get(resource.recommendation_id) if resource else None
+    if resource is None or owner is None or not tenant_of(principal).owns(owner):
+        return _not_found(resource_type, resource_id)
+    return JSONResponse(
+        _with_meta(resource), media_type=FHIR_JSON, headers={"ETag": f'W/"{resource.version_id}"'}
+    )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 
 from fhir_profiles.catalogue import find_product
 from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
+from gateway.api.reengagement import follow_up_view
 from gateway.api.schemas import (
     Accepted,
     AttemptsSummary,
@@ -98,6 +99,7 @@ def get_recommendation(
                     "event": n.event,
                     "status": n.status,
                     "at": n.sent_at or n.created_at,
+                    "not_before": n.not_before if n.status in ("pending", "held") else None,
                 }
             )
             for n in uow.notifications.for_recommendation(recommendation.id)
@@ -110,6 +112,7 @@ def get_recommendation(
             last_error=latest.last_error if latest else None,
             next_attempt_at=latest.next_attempt_at if latest else None,
         ),
+        **follow_up_view(uow, recommendation, request.app.state.settings),
     )
 
 
@@ -122,7 +125,7 @@ def list_recommendations(
     practice: Annotated[str | None, Query(max_length=10)] = None,
     practitioner: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> RecommendationPage:
     if status is not None and status not in STATUSES:
         raise HTTPException(422, f"status: unknown status {status!r}; one of {', '.join(STATUSES)}")

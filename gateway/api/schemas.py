@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import nhs_number
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from fhir_profiles.catalogue import find_product
 
@@ -98,8 +98,25 @@ class MedicationIn(Strict):
     duration_days: Annotated[int, Field(ge=1, le=365)] | None = None
 
 
+class MedicineCode(Strict):
+    """A dm+d or SNOMED CT code for a current medicine, when the app has one."""
+
+    system: Literal["https://dmd.nhs.uk", "http://snomed.info/sct"]
+    code: Annotated[str, Field(pattern=r"^[0-9]{6,18}$")]
+
+
 class CurrentMedication(Strict):
     name: ShortText
+    # Clinical-safety flags match by code where given, and by name either way.
+    code: MedicineCode | None = None
+
+
+class CareTeamContactIn(Strict):
+    """The psychiatrist or care coordinator told about clinical-safety flags."""
+
+    role: Literal["psychiatrist", "care-coordinator"]
+    name: ShortText
+    email: EmailStr
 
 
 class Consent(Strict):
@@ -107,7 +124,8 @@ class Consent(Strict):
         description="Must be true: Liaison shares nothing with the GP without consent."
     )
     notify_service_user: bool = False
-    recorded_at: datetime
+    # With its zone: the GP sees when consent was given, and a guessed zone could misdate it.
+    recorded_at: AwareDatetime
 
 
 class RecommendationIn(Strict):
@@ -119,6 +137,7 @@ class RecommendationIn(Strict):
     current_medications: Annotated[list[CurrentMedication], Field(max_length=50)] = []
     consent: Consent
     note: Annotated[str, Field(max_length=2000)] | None = None
+    care_team: CareTeamContactIn | None = None
 
 
 class Links(BaseModel):
@@ -139,11 +158,29 @@ class TimelineEntry(BaseModel):
 
 
 class NotificationOut(BaseModel):
-    recipient: Literal["practitioner", "service-user", "care-team"]
+    recipient: Literal["practitioner", "service-user", "care-team", "case-management"]
     channel: str
     event: str
-    status: Literal["pending", "sending", "sent", "failed", "suppressed"]
+    # held: waiting for the practitioner's daily digest
+    status: Literal["pending", "sending", "sent", "failed", "suppressed", "held"]
     at: datetime
+    # Not sent before this (quiet hours for texts, a digest's time, a retry's backoff).
+    not_before: datetime | None = None
+
+
+class ChainLink(BaseModel):
+    """One recommendation in a re-engagement chain (oldest first)."""
+
+    id: str
+    status: str
+    created_at: datetime
+
+
+class ChaseUpOut(BaseModel):
+    number: int
+    state: Literal["pending", "sending", "sent", "failed", "stopped"]
+    created_at: datetime
+    sent_at: datetime | None
 
 
 class AttemptsSummary(BaseModel):
@@ -166,6 +203,14 @@ class RecommendationOut(BaseModel):
     notifications: list[NotificationOut]
     fhir: dict[str, str]
     attempts: AttemptsSummary
+    chase_ups: list[ChaseUpOut] = []
+    # Re-engagement: the recommendation this re-opens, the one that re-opened it, and the
+    # whole chain. "expired": left uncollected, or the practice stayed silent through
+    # every chase-up; it can be re-opened.
+    predecessor_id: str | None = None
+    successor_id: str | None = None
+    chain: list[ChainLink] = []
+    expired: bool = False
 
 
 class RecommendationSummary(BaseModel):

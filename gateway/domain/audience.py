@@ -1,39 +1,135 @@
-"""Who hears about which event, on which channel. Pure rules over the recommendation."""
+"""Who hears about which event, on which channel, and when. Pure rules.
 
+- Service user (only if they consented, on the channel they chose): prescription ready,
+  "please book a GP appointment", reminders to collect.
+- Practitioner (email; each message at once or in a daily digest, as they choose): every
+  step the practice takes, delivery failures and chase-ups sent.
+- Care team contact (email): clinical-safety flags.
+- Case-management app (signed webhook, if the organisation subscribed): every event.
+
+No SMS reaches a service user between 21:00 and 08:00 UK time: it waits until morning.
+"""
+
+import re
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
-# event -> recipients told about it.
+UK: Final = ZoneInfo("Europe/London")
+
+# event kind -> people told about it (the webhook hears every event; see `addressees`).
 AUDIENCE: Final[dict[str, tuple[str, ...]]] = {
-    "ready-to-collect": ("practitioner", "service-user"),
-    "appointment-needed": ("practitioner", "service-user"),
+    "delivered": ("practitioner",),
+    "accepted": ("practitioner",),
     "rejected": ("practitioner",),
+    "appointment-needed": ("practitioner", "service-user"),
+    "prescription-issued": ("practitioner",),
+    "ready-to-collect": ("practitioner", "service-user"),
+    "collected": ("practitioner",),
     "delivery-failed": ("practitioner",),
+    "chase-up": ("practitioner",),
+    "collection-reminder": ("service-user",),
+    "clinical-safety-flag": ("care-team",),
 }
+
+_NUMBERED = re.compile(r"^(?P<kind>.+)-(?P<number>\d+)$")
+
+
+def event_kind(event: str) -> str:
+    """Events that repeat carry a number so each is told once ("collection-reminder-2");
+    the kind ("collection-reminder") chooses the audience, wording and Notify template."""
+    found = _NUMBERED.match(event)
+    return found.group("kind") if found else event
+
+
+def event_number(event: str) -> int | None:
+    found = _NUMBERED.match(event)
+    return int(found.group("number")) if found else None
 
 
 @dataclass(frozen=True)
 class Addressee:
-    recipient: str  # practitioner | service-user
-    channel: str  # email | sms
+    recipient: str  # practitioner | service-user | care-team | case-management
+    channel: str  # email | sms | webhook
     suppressed_reason: str | None = None
 
 
-def addressees(event: str, payload: dict[str, Any]) -> list[Addressee]:
+def _service_user(payload: dict[str, Any]) -> Addressee:
+    contact = payload["service_user"].get("contact") or {}
+    channel = "email" if contact.get("preferred") == "email" else "sms"
+    if not payload.get("consent", {}).get("notify_service_user", False):
+        return Addressee("service-user", channel, "service user did not consent")
+    if not contact.get("mobile" if channel == "sms" else "email"):
+        return Addressee("service-user", channel, f"no {channel} contact given")
+    return Addressee("service-user", channel)
+
+
+def _care_team(payload: dict[str, Any]) -> Addressee:
+    if not (payload.get("care_team") or {}).get("email"):
+        return Addressee("care-team", "email", "no care team contact given")
+    return Addressee("care-team", "email")
+
+
+def addressees(event: str, payload: dict[str, Any], *, webhook: bool = False) -> list[Addressee]:
     """Everyone who should hear about `event`. A recipient who may not be contacted is still
-    listed, marked suppressed, so the timeline shows why nothing was sent."""
+    listed, marked suppressed, so the record shows why nothing was sent."""
     result: list[Addressee] = []
-    for recipient in AUDIENCE.get(event, ()):
+    for recipient in AUDIENCE.get(event_kind(event), ()):
         if recipient == "practitioner":
             result.append(Addressee("practitioner", "email"))
-            continue
-        contact = payload["service_user"].get("contact") or {}
-        preferred = contact.get("preferred", "sms")
-        channel = "sms" if preferred == "sms" else "email"
-        if not payload.get("consent", {}).get("notify_service_user", False):
-            result.append(Addressee(recipient, channel, "service user did not consent"))
-        elif not contact.get("mobile" if channel == "sms" else "email"):
-            result.append(Addressee(recipient, channel, f"no {channel} contact given"))
-        else:
-            result.append(Addressee(recipient, channel))
+        elif recipient == "service-user":
+            result.append(_service_user(payload))
+        elif recipient == "care-team":
+            result.append(_care_team(payload))
+    if webhook:
+        result.append(Addressee("case-management", "webhook"))
     return result
+
+
+def address_of(recipient: str, channel: str, payload: dict[str, Any]) -> str:
+    """Where a message to `recipient` goes (an email address or an E.164 mobile number)."""
+    if recipient == "practitioner":
+        return str(payload["practitioner"]["email"])
+    if recipient == "care-team":
+        return str(payload["care_team"]["email"])
+    contact = payload["service_user"]["contact"]
+    return str(contact["mobile"] if channel == "sms" else contact["email"])
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """UK local times between which no SMS goes to a service user. start == end: none."""
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+    def contains(self, moment: datetime) -> bool:
+        local = moment.astimezone(UK).time()
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def next_allowed(self, moment: datetime) -> datetime:
+        """`moment` itself if a text may go then, else the end of these quiet hours."""
+        if not self.contains(moment):
+            return moment
+        local = moment.astimezone(UK)
+        day = local.date() if local.time() < self.end else local.date() + timedelta(days=1)
+        # Built from the wall clock so a clock change overnight still gives 08:00 UK.
+        return datetime.combine(day, self.end, tzinfo=UK)
+
+
+def must_wait_for_morning(recipient: str, channel: str) -> bool:
+    return recipient == "service-user" and channel == "sms"
+
+
+def next_digest_at(moment: datetime, *, hour: int) -> datetime:
+    """The next daily digest time (`hour`:00 UK) strictly after `moment`."""
+    local = moment.astimezone(UK)
+    candidate = datetime.combine(local.date(), time(hour), tzinfo=UK)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), time(hour), tzinfo=UK)
+    return candidate

@@ -15,12 +15,15 @@ from sqlalchemy.exc import IntegrityError
 
 from fhir_profiles.builders import build_resources
 from fhir_profiles.recommendation import (
+    CareTeamContact,
+    ConsentRecord,
+    CurrentMedicine,
     MedicationChoice,
     Practitioner,
     RecommendationFacts,
     ServiceUser,
 )
-from fhir_profiles.validation import validate_all
+from gateway.domain.status_updates import record_event
 from gateway.store.models import (
     Delivery,
     FhirResource,
@@ -53,6 +56,7 @@ class IntakeCommand:
     organisation_ods: str
     idempotency_key: str | None
     payload: dict[str, Any]  # the validated request body, JSON-ready
+    predecessor_id: str | None = None  # set when re-opening (gateway.domain.reengagement)
 
 
 @dataclass(frozen=True)
@@ -102,9 +106,25 @@ def facts_from_payload(
             uuid.uuid5(uuid.UUID(recommendation_id), "CommunicationRequest")
         ),
         task_id=str(uuid.uuid5(uuid.UUID(recommendation_id), "Task")),
-        current_medications=tuple(m["name"] for m in payload.get("current_medications", [])),
+        current_medications=tuple(
+            CurrentMedicine(m["name"], *_coding(m)) for m in payload.get("current_medications", [])
+        ),
         note=payload.get("note"),
+        consent=ConsentRecord(
+            share_with_gp=payload["consent"]["share_with_gp"],
+            notify_service_user=payload["consent"].get("notify_service_user", False),
+            recorded_at=datetime.fromisoformat(payload["consent"]["recorded_at"]),
+        ),
+        care_team=CareTeamContact(**payload["care_team"]) if payload.get("care_team") else None,
+        source_identifiers=tuple(
+            (i["system"], i["value"]) for i in [payload.get("source_identifier")] if i
+        ),
     )
+
+
+def _coding(medicine: dict[str, Any]) -> tuple[str | None, str | None]:
+    code = medicine.get("code") or {}
+    return code.get("system"), code.get("code")
 
 
 def _replay(uow: UnitOfWork, command: IntakeCommand, digest: str) -> IntakeResult | None:
@@ -140,8 +160,14 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
     facts = facts_from_payload(
         command.payload, recommendation_id=recommendation_id, authored_on=now
     )
-    resources = build_resources(facts)
-    validate_all(resources.all())
+    # build_resources validates each resource against its profile and base R4 and raises
+    # InvalidResource on a builder bug: nothing invalid is ever stored or sent.
+    resources = build_resources(facts, imported=uow.catalogue_codes.imported())
+    payload = command.payload
+    if resources.detected_issue is not None:
+        # Travels with the recommendation so every message about the flag can quote it.
+        flag = resources.detected_issue
+        payload = {**payload, "clinical_safety": {k: flag[k] for k in ("severity", "detail")}}
 
     uow.recommendations.add(
         Recommendation(
@@ -152,7 +178,8 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
             practice_ods=ods,
             product=facts.medication.product,
             status="received",
-            payload=command.payload,
+            payload=payload,
+            predecessor_id=command.predecessor_id,
             created_at=now,
             updated_at=now,
         )
@@ -172,6 +199,7 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
     uow.deliveries.add(
         Delivery(
             id=delivery_id,
+            external_id=delivery_id,
             recommendation_id=recommendation_id,
             practice_ods=ods,
             state="pending",
@@ -189,6 +217,11 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
         )
     )
     uow.outbox.add(kind="deliver", ref_id=delivery_id)
+    if resources.detected_issue is not None:
+        recommendation = uow.recommendations.get(recommendation_id)
+        assert recommendation is not None
+        # The care team hears in the same transaction: the flag cannot be lost.
+        record_event(uow, recommendation, "clinical-safety-flag", now=now)
     if command.idempotency_key is not None:
         uow.recommendations.add_idempotency_key(
             IdempotencyKey(

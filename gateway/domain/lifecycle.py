@@ -1,12 +1,22 @@
-"""The recommendation lifecycle: states, allowed transitions, and the event each emits.
+"""The recommendation lifecycle: one table of every allowed transition and the event it emits.
 
-A transition not in the table is refused: a stale or out-of-order update is recorded
-in the timeline as refused and never applied.
+A transition not in the table is refused: a stale or out-of-order update (a poll that
+arrives late, `collected` -> `accepted`) is recorded in the timeline as refused and never
+applied. Polls, signed callbacks, the practice inbox, delivery outcomes, replays and the
+practitioner's own actions all go through `decide`.
+
+`docs/LIFECYCLE.md` shows the table as a Mermaid diagram produced by `mermaid()`; a test
+fails if the two differ (`python -m gateway.domain.lifecycle` rewrites the diagram).
 """
 
+import re
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
+# The public status words (DESIGN.md). "Expired" is not a status: it is derived
+# (gateway.domain.reengagement) so the public set stays as designed.
 STATUSES: Final = (
     "received",
     "queued",
@@ -21,31 +31,67 @@ STATUSES: Final = (
     "delivery-failed",
 )
 
-TERMINAL: Final = frozenset({"rejected", "collected", "cancelled"})
 
-# GP-side outcomes the practice can report once it holds the request. A GP may report a
-# later step before Liaison saw an earlier one (a poll can miss a short-lived state).
-_AT_PRACTICE: Final = frozenset(
-    {"accepted", "rejected", "appointment-needed", "prescription-issued", "ready-to-collect"}
-)
+@dataclass(frozen=True)
+class Transition:
+    source: str
+    target: str
+    event: str  # what listeners hear (gateway.domain.audience decides who)
+
+
+# fmt: off
+TABLE: Final = tuple(Transition(*row) for row in (
+    # from                  to                      event
+    ("received",            "queued",               "queued"),
+    ("received",            "delivered",            "delivered"),
+    ("received",            "delivery-failed",      "delivery-failed"),
+    ("received",            "cancelled",            "cancelled"),
+    ("queued",              "delivered",            "delivered"),
+    ("queued",              "delivery-failed",      "delivery-failed"),
+    ("queued",              "cancelled",            "cancelled"),
+    # A practice can answer before Liaison records the delivery (a slow receipt).
+    ("queued",              "accepted",             "accepted"),
+    ("queued",              "rejected",             "rejected"),
+    ("queued",              "appointment-needed",   "appointment-needed"),
+    ("queued",              "prescription-issued",  "prescription-issued"),
+    ("queued",              "ready-to-collect",     "ready-to-collect"),
+    ("delivered",           "accepted",             "accepted"),
+    ("delivered",           "rejected",             "rejected"),
+    ("delivered",           "appointment-needed",   "appointment-needed"),
+    # A poll can miss a short-lived state, so later steps may arrive first.
+    ("delivered",           "prescription-issued",  "prescription-issued"),
+    ("delivered",           "ready-to-collect",     "ready-to-collect"),
+    ("delivered",           "cancelled",            "cancelled"),
+    ("accepted",            "appointment-needed",   "appointment-needed"),
+    ("accepted",            "prescription-issued",  "prescription-issued"),
+    ("accepted",            "ready-to-collect",     "ready-to-collect"),
+    ("accepted",            "rejected",             "rejected"),
+    ("accepted",            "cancelled",            "cancelled"),
+    ("appointment-needed",  "accepted",             "accepted"),
+    ("appointment-needed",  "prescription-issued",  "prescription-issued"),
+    ("appointment-needed",  "ready-to-collect",     "ready-to-collect"),
+    ("appointment-needed",  "rejected",             "rejected"),
+    ("appointment-needed",  "cancelled",            "cancelled"),
+    ("prescription-issued", "ready-to-collect",     "ready-to-collect"),
+    ("prescription-issued", "collected",            "collected"),
+    ("prescription-issued", "cancelled",            "cancelled"),
+    ("ready-to-collect",    "collected",            "collected"),
+    # Withdrawn by the practitioner, or closed as expired when re-opened.
+    ("ready-to-collect",    "cancelled",            "cancelled"),
+    # An integration engineer's replay, or a late receipt from the practice.
+    ("delivery-failed",     "queued",               "requeued"),
+    ("delivery-failed",     "delivered",            "delivered"),
+    ("delivery-failed",     "cancelled",            "cancelled"),
+))
+# fmt: on
 
 TRANSITIONS: Final[dict[str, frozenset[str]]] = {
-    "received": frozenset({"queued", "delivered", "cancelled", "delivery-failed"}),
-    "queued": frozenset({"delivered", "cancelled", "delivery-failed"}) | _AT_PRACTICE,
-    "delivered": _AT_PRACTICE | {"cancelled"},
-    "accepted": frozenset(
-        {"prescription-issued", "ready-to-collect", "appointment-needed", "rejected", "cancelled"}
-    ),
-    "appointment-needed": frozenset(
-        {"accepted", "prescription-issued", "ready-to-collect", "rejected", "cancelled"}
-    ),
-    "prescription-issued": frozenset({"ready-to-collect", "collected", "cancelled"}),
-    "ready-to-collect": frozenset({"collected"}),
-    "delivery-failed": frozenset({"queued", "delivered", "cancelled"}),
-    "rejected": frozenset(),
-    "collected": frozenset(),
-    "cancelled": frozenset(),
+    status: frozenset(t.target for t in TABLE if t.source == status) for status in STATUSES
 }
+_EVENTS: Final = {(t.source, t.target): t.event for t in TABLE}
+
+# No transition leaves these.
+TERMINAL: Final = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 
 # Statuses in which Liaison still expects news from the practice (so it polls).
 AWAITING_PRACTICE: Final = (
@@ -62,6 +108,7 @@ AWAITING_PRACTICE: Final = (
 class Decision:
     applied: bool
     reason: str | None = None
+    event: str | None = None  # set when applied
 
 
 def decide(current: str, target: str) -> Decision:
@@ -70,6 +117,48 @@ def decide(current: str, target: str) -> Decision:
         return Decision(False, f"unknown status {target!r}")
     if current == target:
         return Decision(False, "already in this status")
-    if target in TRANSITIONS.get(current, frozenset()):
-        return Decision(True)
-    return Decision(False, f"{current} -> {target} is not an allowed transition")
+    event = _EVENTS.get((current, target))
+    if event is None:
+        return Decision(False, f"{current} -> {target} is not an allowed transition")
+    return Decision(True, event=event)
+
+
+def _node(status: str) -> str:
+    return status.replace("-", "_")
+
+
+def mermaid() -> str:
+    """The table as a Mermaid state diagram, one edge per transition labelled with its event."""
+    # Mermaid state ids cannot hold "-": declare each status word under a safe id.
+    lines = ["stateDiagram-v2"]
+    lines += [f'    state "{s}" as {_node(s)}' for s in STATUSES if s != _node(s)]
+    lines.append("    [*] --> received")
+    for t in TABLE:
+        # An edge emits the event named after its target unless it is labelled.
+        label = "" if t.event == t.target else f" : {t.event}"
+        lines.append(f"    {_node(t.source)} --> {_node(t.target)}{label}")
+    lines += [f"    {_node(s)} --> [*]" for s in STATUSES if s in TERMINAL]
+    return "\n".join(lines)
+
+
+_BLOCK = re.compile(
+    r"(<!-- lifecycle:begin -->\n```mermaid\n)(.*?)(\n```\n<!-- lifecycle:end -->)", re.S
+)
+
+
+def diagram_in(document: str) -> str | None:
+    """The generated diagram inside `document`, or None if its markers are missing."""
+    found = _BLOCK.search(document)
+    return found.group(2) if found else None
+
+
+def with_diagram(document: str) -> str:
+    """`document` with the diagram between its markers replaced by the current table's."""
+    if diagram_in(document) is None:
+        raise ValueError("no <!-- lifecycle:begin --> ... <!-- lifecycle:end --> block")
+    return _BLOCK.sub(lambda m: m.group(1) + mermaid() + m.group(3), document)
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/LIFECYCLE.md")
+    path.write_text(with_diagram(path.read_text()))

@@ -1,12 +1,17 @@
-"""Plain-language wording of every message, per event and recipient.
+"""Plain-language wording of every message: one template per event kind and recipient.
 
 Service-user wording never names a medicine, smoking, mental health or a diagnosis:
-stigma kept people away from generic services, and a text can be read by anyone
-holding the phone.
+stigma kept people away from generic services, and a text can be read by anyone holding
+the phone. `DENY_LIST` holds the words that must never reach a service user; anything
+put into their message from outside (a pharmacy's name) is checked against it at send
+time, and a test runs every service-user template through it.
 """
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+from gateway.domain.audience import event_kind, event_number
 
 
 @dataclass(frozen=True)
@@ -15,59 +20,189 @@ class Wording:
     body: str
 
 
-def _practitioner(
-    event: str, rec_id: str, detail: str | None, product: str, pharmacy: str | None
-) -> Wording:
-    ref = f"Liaison reference {rec_id}"
-    match event:
-        case "ready-to-collect":
-            where = f" at {pharmacy}" if pharmacy else ""
-            return Wording(
-                "Prescription ready to collect",
-                f"The prescription you recommended ({product}) is ready to collect{where}. "
-                f"The service user has been told.\n\n{ref}",
-            )
-        case "rejected":
-            return Wording(
-                "GP practice declined your recommendation",
-                f"The GP practice declined the recommendation for {product}.\n"
-                f"Their reason: {detail or 'no reason given'}\n\n{ref}",
-            )
-        case "appointment-needed":
-            return Wording(
-                "GP practice wants to see the service user",
-                f"The GP practice asks to see the service user before prescribing {product}. "
-                f"The service user has been asked to book an appointment.\n\n{ref}",
-            )
-        case "delivery-failed":
-            return Wording(
-                "Recommendation could not be delivered",
-                f"Liaison could not deliver the recommendation for {product} to the GP "
-                f"practice: {detail or 'the practice system did not answer'}. "
-                f"The integration team can see it and will replay it.\n\n{ref}",
-            )
-    return Wording(f"Update: {event}", f"Status is now {event}.\n\n{ref}")
+@dataclass(frozen=True)
+class Template:
+    """`str.format` text. Fields: product, practice, reason, where, number, ref, medicines."""
+
+    subject: str
+    body: str
 
 
-def _service_user(event: str, pharmacy: str | None) -> Wording:
-    match event:
-        case "ready-to-collect":
-            where = f" from {pharmacy}" if pharmacy else " from your usual pharmacy"
-            return Wording(
-                "Your prescription is ready",
-                f"Hello, your prescription is ready to collect{where}. "
-                "Reply to your care worker if you need help getting there.",
-            )
-        case "appointment-needed":
-            return Wording(
-                "Please book a GP appointment",
-                "Hello, your GP practice would like to see you. Please call them to book an "
-                "appointment. Your care worker can help if you would like.",
-            )
-    return Wording(
-        "An update from your care team",
-        "Hello, your care worker has an update for you. They will be in touch.",
-    )
+_REF = "\n\nLiaison reference {ref}"
+
+PRACTITIONER: Final[dict[str, Template]] = {
+    "delivered": Template(
+        "Recommendation delivered to the GP practice",
+        "Your recommendation for {product} has reached GP practice {practice}. Liaison will "
+        "tell you when they act on it, and will chase them if they do not." + _REF,
+    ),
+    "accepted": Template(
+        "GP practice accepted your recommendation",
+        "GP practice {practice} accepted your recommendation for {product}. Liaison will "
+        "tell you when the prescription is issued." + _REF,
+    ),
+    "rejected": Template(
+        "GP practice declined your recommendation",
+        "GP practice {practice} declined the recommendation for {product}.\n"
+        "Their reason: {reason}\n\n"
+        "When the service user is ready to try again you can re-open the recommendation "
+        "from your case-management app." + _REF,
+    ),
+    "appointment-needed": Template(
+        "GP practice wants to see the service user",
+        "GP practice {practice} asks to see the service user before prescribing {product}. "
+        "The service user has been asked to book an appointment (if they agreed to "
+        "messages); you may want to help them do so." + _REF,
+    ),
+    "prescription-issued": Template(
+        "Prescription issued",
+        "GP practice {practice} has issued a prescription for {product}{where}. Liaison "
+        "will tell you and the service user when it is ready to collect." + _REF,
+    ),
+    "ready-to-collect": Template(
+        "Prescription ready to collect",
+        "The prescription you recommended ({product}) is ready to collect{where}. "
+        "The service user has been told (if they agreed to messages)." + _REF,
+    ),
+    "collected": Template(
+        "Prescription collected",
+        "The service user has collected the prescription for {product}{where}." + _REF,
+    ),
+    "delivery-failed": Template(
+        "Recommendation could not be delivered",
+        "Liaison could not deliver the recommendation for {product} to GP practice "
+        "{practice}: {reason}. The integration team can see it and can replay it; you can "
+        "also re-open it, for example to send it to a different practice." + _REF,
+    ),
+    "chase-up": Template(
+        "Liaison chased the GP practice",
+        "GP practice {practice} has not yet acted on your recommendation for {product}, so "
+        "Liaison sent them a reminder (chase-up {number}). Liaison stops chasing as soon as "
+        "the practice acts." + _REF,
+    ),
+}
+
+SERVICE_USER: Final[dict[str, Template]] = {
+    "ready-to-collect": Template(
+        "Your prescription is ready",
+        "Hello, your prescription is ready to collect{where}. Your care worker can help if "
+        "you need it.",
+    ),
+    "appointment-needed": Template(
+        "Please book a GP appointment",
+        "Hello, your GP practice would like to see you. Please call them to book an "
+        "appointment. Your care worker can help if you would like.",
+    ),
+    "collection-reminder": Template(
+        "Your prescription is waiting for you",
+        "Hello, a reminder that your prescription is still waiting to be collected{where}. "
+        "Your care worker can help if you would like.",
+    ),
+}
+
+CARE_TEAM: Final[dict[str, Template]] = {
+    "clinical-safety-flag": Template(
+        "Clinical safety: a medicine level may change when smoking stops",
+        "{product} has been recommended to help a service user on your caseload stop "
+        "smoking. Their current medicines include {medicines}. Tobacco smoke speeds the "
+        "breakdown of some medicines (CYP1A2 induction); levels of clozapine and olanzapine "
+        "can rise within days of stopping. Please review their doses and monitoring.\n\n"
+        "{advice}\n\nRecommended by {practitioner}, who can tell you who the service user "
+        "is; their GP practice ({practice}) has the same advice." + _REF,
+    ),
+}
+
+_FALLBACK: Final = Template("Update: {event}", "The recommendation is now: {event}." + _REF)
+_SERVICE_USER_FALLBACK: Final = Template(
+    "An update from your care team",
+    "Hello, your care worker has an update for you. They will be in touch.",
+)
+
+# Words that must never reach a service user, matched at the start of a word so that
+# "dispatch" does not trip "patch". Catalogue names are matched as well (see `_denied`).
+DENY_LIST: Final = (
+    "smok",
+    "cigar",
+    "tobacco",
+    "nicotine",
+    "vape",
+    "vaping",
+    "quit",
+    "cessation",
+    "stop smoking",
+    "nrt",
+    "varenicline",
+    "champix",
+    "bupropion",
+    "zyban",
+    "patch",
+    "gum",
+    "lozenge",
+    "inhalator",
+    "spray",
+    "tablet",
+    "medicine",
+    "medication",
+    "mental",
+    "psych",
+    "schizo",
+    "bipolar",
+    "depress",
+    "anxiety",
+    "diagnos",
+    "illness",
+    "disorder",
+    "condition",
+    "clozapine",
+    "olanzapine",
+    "antipsychotic",
+    "smi",
+    "cyp1a2",
+)
+_DENIED: Final = re.compile(r"\b(" + "|".join(re.escape(w) for w in DENY_LIST) + ")", re.I)
+
+
+def denied_words(text: str) -> list[str]:
+    """Every deny-listed word in `text` (empty when it is safe for a service user)."""
+    return [m.group(0) for m in _DENIED.finditer(text)]
+
+
+def _safe_place(pharmacy: str | None) -> str | None:
+    # A pharmacy called "Stop Smoking Clinic" would say more than the service user agreed to.
+    if pharmacy and not denied_words(pharmacy):
+        return pharmacy
+    return None
+
+
+def _fields(
+    *,
+    event: str,
+    recommendation_id: str,
+    detail: str | None,
+    payload: dict[str, Any],
+    product_name: str,
+    pharmacy: str | None,
+) -> dict[str, str]:
+    medicines = [m["name"] for m in payload.get("current_medications", [])]
+    return {
+        "event": event,
+        "ref": recommendation_id,
+        "product": product_name,
+        "practice": str(payload.get("gp_practice", {}).get("ods_code", "")),
+        "reason": detail or "no reason given",
+        "where": f" at {pharmacy}" if pharmacy else "",
+        "number": str(event_number(event) or 1),
+        "medicines": ", ".join(medicines) or "none recorded",
+        # Set at intake from the DetectedIssue (fhir_profiles.safety): the monitoring advice.
+        "advice": str(payload.get("clinical_safety", {}).get("detail", "")),
+        "practitioner": "{name} ({email})".format_map(
+            {"name": "the practitioner", "email": "no email", **payload.get("practitioner", {})}
+        ),
+    }
+
+
+def render(template: Template, fields: dict[str, str]) -> Wording:
+    return Wording(template.subject.format(**fields), template.body.format(**fields))
 
 
 def compose(
@@ -80,6 +215,36 @@ def compose(
     product_name: str,
     pharmacy: str | None,
 ) -> Wording:
+    kind = event_kind(event)
     if recipient == "service-user":
-        return _service_user(event, pharmacy)
-    return _practitioner(event, recommendation_id, detail, product_name, pharmacy)
+        place = _safe_place(pharmacy)
+        template = SERVICE_USER.get(kind, _SERVICE_USER_FALLBACK)
+        wording = render(
+            template,
+            {"where": f" at {place}" if place else " at your usual pharmacy"},
+        )
+        if denied_words(wording.subject + " " + wording.body):
+            # Defence in depth: never send it; the generic wording says nothing.
+            return render(_SERVICE_USER_FALLBACK, {})
+        return wording
+    fields = _fields(
+        event=event,
+        recommendation_id=recommendation_id,
+        detail=detail,
+        payload=payload,
+        product_name=product_name,
+        pharmacy=pharmacy,
+    )
+    table = CARE_TEAM if recipient == "care-team" else PRACTITIONER
+    return render(table.get(kind, _FALLBACK), fields)
+
+
+def compose_digest(items: list[Wording], *, date_text: str) -> Wording:
+    """One email holding a practitioner's messages of the day, oldest first."""
+    count = len(items)
+    parts = [f"{n}. {item.subject}\n{item.body}" for n, item in enumerate(items, start=1)]
+    return Wording(
+        f"Liaison daily summary for {date_text}: {count} update{'s' if count != 1 else ''}",
+        "Here is what happened to your recommendations since your last summary.\n\n"
+        + "\n\n".join(parts),
+    )

@@ -1,16 +1,18 @@
 """Use case: apply a status change through the lifecycle and queue who must hear of it.
 
 Polls, signed callbacks, the practice inbox, delivery outcomes and cancellations all come
-through `apply_status`; the caller commits.
+through `apply_status`; chase-ups, reminders and safety flags raise their events through
+`record_event`. The caller commits.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway import metrics
 from gateway.domain.audience import addressees
 from gateway.domain.lifecycle import decide
-from gateway.store.models import Notification, StatusEvent
+from gateway.store.models import Notification, Recommendation, StatusEvent
 from gateway.store.unit_of_work import UnitOfWork
 
 
@@ -57,17 +59,33 @@ def apply_status(uow: UnitOfWork, change: StatusChange, *, now: datetime) -> boo
             at=now,
         )
     )
-    for addressee in addressees(change.status, recommendation.payload):
+    metrics.record_status(change.status, since_intake=recommendation.created_at, at=now)
+    assert decision.event is not None
+    record_event(uow, recommendation, decision.event, now=now)
+    return True
+
+
+def record_event(
+    uow: UnitOfWork, recommendation: Recommendation, event: str, *, now: datetime
+) -> list[Notification]:
+    """Queue one notification per recipient of `event`. The unique (recommendation, event,
+    recipient) constraint makes a repeat a no-op, so an event reaches each recipient at
+    most once however often it is raised. Returns the rows created."""
+    subscribed = uow.engagement.webhook(recommendation.organisation_ods) is not None
+    created: list[Notification] = []
+    for addressee in addressees(event, recommendation.payload, webhook=subscribed):
         notification = Notification(
             id=str(uuid.uuid4()),
             recommendation_id=recommendation.id,
-            event=change.status,
+            event=event,
             recipient=addressee.recipient,
             channel=addressee.channel,
             status="suppressed" if addressee.suppressed_reason else "pending",
             error=addressee.suppressed_reason,
             created_at=now,
         )
-        if uow.notifications.add_once(notification) and not addressee.suppressed_reason:
-            uow.outbox.add(kind="notify", ref_id=notification.id)
-    return True
+        if uow.notifications.add_once(notification):
+            created.append(notification)
+            if not addressee.suppressed_reason:
+                uow.outbox.add(kind="notify", ref_id=notification.id)
+    return created

@@ -5,7 +5,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -54,9 +56,21 @@ class Practice(Base):
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rate_limit_per_minute: Mapped[int | None]
     chase_after_days: Mapped[int] = mapped_column(default=3)
-    poll_cursor: Mapped[str | None] = mapped_column(String(64))
+    # Long enough for a combined cursor (Tasks and MedicationRequest orders).
+    poll_cursor: Mapped[str | None] = mapped_column(String(255))
     poll_lease_until: Mapped[datetime | None]
     last_polled_at: Mapped[datetime | None]
+    # The practice's MESH mailbox, indexed: replies in Liaison's inbox are matched by sender.
+    mesh_mailbox: Mapped[str | None] = mapped_column(String(20), index=True)
+    # Circuit breaker (gateway.domain.isolation): closed | open | half-open.
+    breaker_state: Mapped[str] = mapped_column(String(16), default="closed")
+    breaker_failures: Mapped[int] = mapped_column(default=0)
+    breaker_opened_at: Mapped[datetime | None]
+    breaker_probe_until: Mapped[datetime | None]
+    breaker_last_error: Mapped[str | None] = mapped_column(Text)
+    # Token bucket for rate_limit_per_minute, shared by every worker through this row.
+    rate_tokens: Mapped[float | None] = mapped_column(Float)
+    rate_checked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -78,6 +92,10 @@ class Recommendation(Base):
     # The accepted request body. Holds personal data: never logged, read only to build
     # resources and address notifications.
     payload: Mapped[dict[str, Any]]
+    # Re-engagement: the recommendation this one re-opens. Unique: one successor each.
+    predecessor_id: Mapped[str | None] = mapped_column(
+        ForeignKey("recommendations.id"), unique=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -101,7 +119,12 @@ class Delivery(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     recommendation_id: Mapped[str] = mapped_column(ForeignKey("recommendations.id"), index=True)
     practice_ods: Mapped[str] = mapped_column(ForeignKey("practices.ods_code"), index=True)
-    # pending | in-flight | retrying | delivered | dead
+    # The identifier the GP system sees (conditional create, MESH local id). A replay keeps
+    # its original's, so a request that did arrive before the failure is not created twice.
+    external_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    replay_of: Mapped[str | None] = mapped_column(ForeignKey("deliveries.id"))
+    replay_batch_id: Mapped[str | None] = mapped_column(String(36))
+    # pending | in-flight | retrying | delivered | dead | replayed
     state: Mapped[str] = mapped_column(String(16))
     attempt_count: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
@@ -110,6 +133,10 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None]
     remote_reference: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # What the far side says of a delivered message (MESH tracking): accepted |
+    # acknowledged | expired | failed; and when Liaison last asked.
+    remote_status: Mapped[str | None] = mapped_column(String(32))
+    remote_checked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -147,6 +174,7 @@ class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         UniqueConstraint("recommendation_id", "event", "recipient", name="uq_notification_once"),
+        Index("ix_notifications_status_not_before", "status", "not_before"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -154,10 +182,14 @@ class Notification(Base):
     event: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
-    # pending | sending | sent | failed | suppressed
+    # pending | sending | sent | failed | suppressed | held (waiting for a daily digest)
     status: Mapped[str] = mapped_column(String(16), index=True)
     attempt_count: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None]
+    # Not sent before this instant: quiet hours, a digest's time, or a retry's backoff.
+    not_before: Mapped[datetime | None]
+    # The digest email that carried it, when it went in one.
+    batch_id: Mapped[str | None] = mapped_column(String(36))
     provider_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -176,6 +208,9 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
     publish_count: Mapped[int] = mapped_column(default=0)
+    # The request (or task) that wrote the job: the relay publishes it with this id, so the
+    # worker's log lines can be joined to the API request that caused them.
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class IdempotencyKey(Base):
@@ -188,3 +223,220 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     recommendation_id: Mapped[str] = mapped_column(ForeignKey("recommendations.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReplayBatch(Base):
+    """A bulk replay asked for by an integration engineer: runs in batches, can be cancelled."""
+
+    __tablename__ = "replay_batches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    criteria: Mapped[dict[str, Any]]
+    # running | cancelled | finished
+    state: Mapped[str] = mapped_column(String(16))
+    total: Mapped[int] = mapped_column(default=0)
+    replayed: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ChaseUp(Base):
+    """A reminder to a practice that has not acted: one row per chase-up, sent through the
+    practice's own adapter as a new CommunicationRequest referencing the original."""
+
+    __tablename__ = "chase_ups"
+    __table_args__ = (
+        UniqueConstraint("recommendation_id", "number", name="uq_chase_up_number"),
+        Index("ix_chase_ups_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    recommendation_id: Mapped[str] = mapped_column(ForeignKey("recommendations.id"), index=True)
+    practice_ods: Mapped[str] = mapped_column(ForeignKey("practices.ods_code"))
+    number: Mapped[int]
+    # pending | sending | sent | failed | stopped (the practice acted first)
+    state: Mapped[str] = mapped_column(String(16))
+    attempt_count: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    first_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    remote_reference: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # The CommunicationRequest as sent (kept here, not in fhir_resources, so the original
+    # request's resources stay one per type).
+    resource: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PractitionerPreference(Base):
+    """How a practitioner wants to hear from Liaison: each message at once, or a daily digest."""
+
+    __tablename__ = "practitioner_preferences"
+
+    organisation_ods: Mapped[str] = mapped_column(String(10), primary_key=True)
+    practitioner_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # immediate | daily-digest
+    delivery: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookSubscription(Base):
+    """Where a case-management app wants signed event callbacks; one per organisation."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    organisation_ods: Mapped[str] = mapped_column(String(10), primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    # The HMAC key shared with the app. Never returned by the API or logged.
+    secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ApiClient(Base):
+    """A system allowed to call the API: it proves itself with a JWT signed by a key in its
+    registered JWKS (private_key_jwt). Revoked clients keep their row for the audit trail."""
+
+    __tablename__ = "api_clients"
+
+    client_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # case-management | gp-practice | ops
+    kind: Mapped[str] = mapped_column(String(20))
+    # The tenant: the mental-health organisation, or the GP practice for a gp-practice client.
+    organisation_ods: Mapped[str] = mapped_column(String(10))
+    scopes: Mapped[str] = mapped_column(String(200))  # space-separated
+    jwks: Mapped[dict[str, Any]]  # public keys only
+    # active | revoked
+    status: Mapped[str] = mapped_column(String(16))
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class UsedAssertionJti(Base):
+    """Client-assertion ids already exchanged: a replayed assertion is refused. Rows may be
+    pruned once `expires_at` has passed, because the assertion itself is then expired."""
+
+    __tablename__ = "used_assertion_jtis"
+
+    client_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditRecord(Base):
+    """Who touched which recommendation, how, when, and with what outcome. Append-only: the
+    migration installs triggers that refuse UPDATE and DELETE. Holds ids, never patient data."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_recommendation_recorded", "recommendation_id", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    client_id: Mapped[str | None] = mapped_column(String(100))
+    organisation_ods: Mapped[str | None] = mapped_column(String(10))
+    actor_kind: Mapped[str | None] = mapped_column(String(20))
+    # A person acting through a client (a practice inbox user), when there is one.
+    user: Mapped[str | None] = mapped_column(String(100))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    # FHIR AuditEvent.action: C R U D E
+    action: Mapped[str] = mapped_column(String(1))
+    # read | search | create | update | delete | operation
+    interaction: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(8))
+    route: Mapped[str] = mapped_column(String(200))
+    recommendation_id: Mapped[str | None] = mapped_column(String(36))
+    status_code: Mapped[int]
+    # FHIR AuditEvent.outcome: 0 success, 4 minor failure (refused), 8 serious failure
+    outcome: Mapped[str] = mapped_column(String(2))
+
+
+class InboxUser(Base):
+    """Practice staff who sign in to the practice inbox. Separate from API clients: a person
+    with a password, for one practice only."""
+
+    __tablename__ = "inbox_users"
+    __table_args__ = (UniqueConstraint("practice_ods", "username", name="uq_inbox_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    practice_ods: Mapped[str] = mapped_column(ForeignKey("practices.ods_code"), index=True)
+    username: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, never the password
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_sign_ins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_sign_in_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CatalogueCode(Base):
+    """A dm+d code a deployment imported from its own dm+d release (`liaison catalogue
+    import`): the only source of dm+d codes Liaison sends or matches."""
+
+    __tablename__ = "catalogue_codes"
+    __table_args__ = (UniqueConstraint("kind", "key", "code", name="uq_catalogue_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # product | safety-rule
+    key: Mapped[str] = mapped_column(String(100))  # catalogue product key or safety rule key
+    system: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(20), index=True)
+    display: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(200))  # the release it came from
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    """Something integration engineers must look at (gateway.domain.alerts). At most one is
+    open per rule and subject (the partial unique index below), so a condition that lasts is
+    raised and sent once, however often it is evaluated, until it is resolved."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # dead-letters | circuit-open | outbox-lag
+    rule: Mapped[str] = mapped_column(String(32))
+    # What it is about: a practice's ODS code, or "outbox". Never a patient.
+    subject: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    # None while the condition has not yet lasted as long as its rule asks.
+    raised_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    notified_at: Mapped[datetime | None]
+    resolution_notified_at: Mapped[datetime | None]
+    # A sender holds the alert's notice until then; one that died lets another send it.
+    notice_claimed_until: Mapped[datetime | None]
+    notice_error: Mapped[str | None] = mapped_column(Text)
+
+
+Index(
+    "uq_alerts_open",
+    Alert.rule,
+    Alert.subject,
+    unique=True,
+    sqlite_where=Alert.resolved_at.is_(None),
+    postgresql_where=Alert.resolved_at.is_(None),
+)
+
+
+class ConsoleSession(Base):
+    """An integration engineer signed in to the console with an ops access token. The cookie
+    holds a random id; only its SHA-256 is stored, so a database reader cannot sign in."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100))
+    organisation_ods: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
+    scopes: Mapped[str] = mapped_column(String(200))  # space-separated, from the token
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -5,11 +5,23 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.store.repositories.deliveries import DeliveryRepository
+from gateway.store.repositories.alerts import AlertRepository
+from gateway.store.repositories.audit import AuditRepository
+from gateway.store.repositories.catalogue_codes import CatalogueCodeRepository
+from gateway.store.repositories.clients import ClientRepository
+from gateway.store.repositories.console_sessions import ConsoleSessionRepository
+from gateway.store.repositories.deliveries import DeliveryRepository, DeliverySearch
+from gateway.store.repositories.engagement import EngagementRepository
+from gateway.store.repositories.fhir_search import FhirSearchRepository
+from gateway.store.repositories.follow_ups import FollowUpRepository
+from gateway.store.repositories.gp_links import GPLinkRepository
+from gateway.store.repositories.inbox import InboxRepository
 from gateway.store.repositories.notifications import NotificationRepository
 from gateway.store.repositories.outbox import OutboxRepository
+from gateway.store.repositories.practice_health import PracticeHealth
 from gateway.store.repositories.practices import PracticeRepository
 from gateway.store.repositories.recommendations import RecommendationRepository
+from gateway.store.repositories.replays import ReplayRepository
 
 
 class UnitOfWork:
@@ -20,9 +32,22 @@ class UnitOfWork:
         self.session = self._session_factory()
         self.recommendations = RecommendationRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
+        self.delivery_search = DeliverySearch(self.session)
+        self.replays = ReplayRepository(self.session)
         self.notifications = NotificationRepository(self.session)
         self.outbox = OutboxRepository(self.session)
         self.practices = PracticeRepository(self.session)
+        self.gp_links = GPLinkRepository(self.session)
+        self.inbox = InboxRepository(self.session)
+        self.clients = ClientRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        self.follow_ups = FollowUpRepository(self.session)
+        self.engagement = EngagementRepository(self.session)
+        self.fhir_search = FhirSearchRepository(self.session)
+        self.catalogue_codes = CatalogueCodeRepository(self.session)
+        self.alerts = AlertRepository(self.session)
+        self.console_sessions = ConsoleSessionRepository(self.session)
+        self.practice_health = PracticeHealth(self.session)
         return self
 
     def __exit__(

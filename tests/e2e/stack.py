@@ -1,14 +1,16 @@
 """Starts Liaison's real processes (API, worker, beat, GP simulator, mail and SMS sinks)
 with the `liaison` CLI, as an operator would, on free loopback ports."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -48,6 +50,10 @@ class Stack:
             "LIAISON_MAIL_VIEW_PORT": str(self.mail_view_port),
             "LIAISON_NOTIFY_BASE_URL": f"http://127.0.0.1:{self.notify_port}",
             "LIAISON_WORKER_CONCURRENCY": "8",
+            # No quiet hours: texts to service users would otherwise wait for 08:00 when the
+            # suite runs at night (quiet hours are covered by time-travel tests).
+            "LIAISON_QUIET_HOURS_START": "00:00",
+            "LIAISON_QUIET_HOURS_END": "00:00",
             **self.extra_env,
         }
 
@@ -75,17 +81,30 @@ class Stack:
         self.liaison("migrate")
         for name in SERVICES:
             log = (self.workdir / f"{name}.log").open("wb")
-            self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli", name],
-                env=self.env,
-                cwd=self.workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            self.spawn(name, log)
         self.wait_http(f"{self.api_url}/readyz")
         self.wait_http(f"{self.simulator_url}/fhir/metadata")
         self.wait_http(f"http://127.0.0.1:{self.mail_view_port}/messages")
         self.wait_http(f"http://127.0.0.1:{self.notify_port}/_sink/messages")
+
+    def spawn(self, name: str, log: IO[bytes] | None = None) -> None:
+        # Each process leads its own group, so a test can kill a worker with its children.
+        log = log or (self.workdir / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", name],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill a process and everything it forked, with no chance to clean up."""
+        proc = self.procs.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
 
     def wait_http(self, url: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -113,8 +132,13 @@ class Stack:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+    def faults(self, **change: Any) -> None:
+        """Inject faults into the GP simulator (see PUT /_sim/faults)."""
+        httpx.put(f"{self.simulator_url}/_sim/faults", json=change, timeout=5).raise_for_status()
 
     def client(self) -> httpx.Client:
         token = self.liaison("token", "--client", "demo-app")

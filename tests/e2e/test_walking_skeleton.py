@@ -24,7 +24,13 @@ HAPPY_PATH = [
 
 
 def _run_stack(tmp_path: Path, database_url: str, broker_url: str) -> Iterator[Stack]:
-    stack = Stack(workdir=tmp_path, database_url=database_url, broker_url=broker_url)
+    # Each scripted GP step lasts long enough for a loaded machine's polls to see it.
+    stack = Stack(
+        workdir=tmp_path,
+        database_url=database_url,
+        broker_url=broker_url,
+        extra_env={"LIAISON_SIMULATOR_STEP_SECONDS": "5"},
+    )
     try:
         stack.start()
         yield stack
@@ -68,7 +74,7 @@ def _walk_the_skeleton(stack: Stack) -> None:
 
         ready = wait_for(
             lambda: (b := _get(client, happy))["status"] in ("ready-to-collect", "collected") and b,
-            timeout=30,
+            timeout=60,
             what="Y00001 to be ready to collect",
         )
         statuses = [entry["status"] for entry in ready["timeline"]]
@@ -109,7 +115,7 @@ def _walk_the_skeleton(stack: Stack) -> None:
         # The practice's reason reaches the timeline and the practitioner.
         refused = wait_for(
             lambda: (b := _get(client, rejected))["status"] == "rejected" and b,
-            timeout=30,
+            timeout=60,
             what="Y00002 rejected",
         )
         reason = refused["timeline"][-1]["detail"]
@@ -127,7 +133,7 @@ def _walk_the_skeleton(stack: Stack) -> None:
         # The down practice keeps retrying, every attempt recorded, without holding up others.
         retrying = wait_for(
             lambda: (b := _get(client, down))["attempts"]["attempts"] >= 2 and b,
-            timeout=30,
+            timeout=60,
             what="Y00004 retries",
         )
         assert retrying["status"] == "queued"
@@ -146,3 +152,13 @@ def test_embedded_profile(embedded_stack: Stack) -> None:
 @pytest.mark.services
 def test_services_profile_postgres_redis(services_stack: Stack) -> None:
     _walk_the_skeleton(services_stack)
+
+
+@pytest.fixture
+def rabbitmq_stack(tmp_path: Path, postgres_url: str, rabbitmq_broker_url: str) -> Iterator[Stack]:
+    yield from _run_stack(tmp_path, postgres_url, rabbitmq_broker_url)
+
+
+@pytest.mark.services
+def test_services_profile_postgres_rabbitmq(rabbitmq_stack: Stack) -> None:
+    _walk_the_skeleton(rabbitmq_stack)

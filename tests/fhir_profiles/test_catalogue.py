@@ -65,3 +65,32 @@ def test_unknown_key_finds_nothing() -> None:
 def test_catalogue_is_read_only() -> None:
     with pytest.raises(TypeError):
         CATALOGUE["new"] = CATALOGUE["nicotine-2mg-gum"]  # type: ignore[index]
+
+
+def test_every_nrt_form_and_both_patch_durations_are_covered() -> None:
+    forms = {product.form for product in CATALOGUE.values() if product.kind == "nrt"}
+    assert forms == {
+        "transdermal patch",
+        "medicated chewing gum",
+        "lozenge",
+        "inhalation cartridge",
+        "oromucosal spray",
+        "nasal spray",
+    }
+    names = " ".join(product.name for product in CATALOGUE.values())
+    assert "/24hours" in names
+    assert "/16hours" in names
+
+
+def test_the_catalogue_is_the_published_code_system() -> None:
+    # The products are read from the CodeSystem GP systems can fetch, not kept twice.
+    from fhir_profiles import systems
+    from fhir_profiles.terminology import code_system_concepts, expand
+
+    concepts = code_system_concepts(systems.MEDICATION_CATALOGUE)
+    assert concepts is not None
+    assert {c["code"]: c["display"] for c in concepts} == {
+        p.key: p.name for p in CATALOGUE.values()
+    }
+    value_set = expand(f"{systems.LIAISON_CANONICAL}/ValueSet/smoking-cessation-medicine")
+    assert value_set == {(systems.MEDICATION_CATALOGUE, key) for key in CATALOGUE}

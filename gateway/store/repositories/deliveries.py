@@ -2,14 +2,17 @@
 workers handed the same delivery never both send it."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVarTuple
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.store.models import Delivery, DeliveryAttempt
 
 CLAIMABLE = ("pending", "retrying")
+Ts = TypeVarTuple("Ts")
 
 
 class DeliveryRepository:
@@ -98,3 +101,64 @@ class DeliveryRepository:
     def count_by_state(self) -> dict[str, int]:
         stmt = select(Delivery.state, func.count()).group_by(Delivery.state)
         return {state: int(count) for state, count in self._session.execute(stmt).tuples()}
+
+
+@dataclass(frozen=True)
+class DeliveryCriteria:
+    """How integration engineers find deliveries; every field narrows the search."""
+
+    state: str | None = None
+    practice_ods: str | None = None
+    recommendation_id: str | None = None
+    error_contains: str | None = None
+    created_before: datetime | None = None
+
+
+def _filtered(stmt: Select[*Ts], criteria: DeliveryCriteria) -> Select[*Ts]:
+    if criteria.state:
+        stmt = stmt.where(Delivery.state == criteria.state)
+    if criteria.practice_ods:
+        stmt = stmt.where(Delivery.practice_ods == criteria.practice_ods)
+    if criteria.recommendation_id:
+        stmt = stmt.where(Delivery.recommendation_id == criteria.recommendation_id)
+    if criteria.error_contains:
+        stmt = stmt.where(Delivery.last_error.ilike(f"%{criteria.error_contains}%"))
+    if criteria.created_before:
+        stmt = stmt.where(Delivery.created_at <= criteria.created_before)
+    return stmt
+
+
+class DeliverySearch:
+    """Read-side queries for the ops API, CLI and console."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def find(
+        self, criteria: DeliveryCriteria, *, limit: int, offset: int = 0
+    ) -> tuple[Sequence[Delivery], int]:
+        stmt = _filtered(select(Delivery), criteria)
+        total = self._session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = self._session.scalars(
+            stmt.order_by(Delivery.created_at, Delivery.id).limit(limit).offset(offset)
+        ).all()
+        return rows, int(total)
+
+    def per_practice(self, criteria: DeliveryCriteria) -> dict[str, int]:
+        stmt = _filtered(select(Delivery.practice_ods, func.count()), criteria).group_by(
+            Delivery.practice_ods
+        )
+        return {ods: int(n) for ods, n in self._session.execute(stmt).tuples()}
+
+    def counts(self) -> list[tuple[str, str, int, datetime | None]]:
+        """(practice, state, count, oldest created_at) for every practice and state."""
+        stmt = select(
+            Delivery.practice_ods, Delivery.state, func.count(), func.min(Delivery.created_at)
+        ).group_by(Delivery.practice_ods, Delivery.state)
+        return [(p, s, int(n), oldest) for p, s, n, oldest in self._session.execute(stmt).tuples()]
+
+    def replays_of(self, delivery_id: str) -> Sequence[Delivery]:
+        stmt = (
+            select(Delivery).where(Delivery.replay_of == delivery_id).order_by(Delivery.created_at)
+        )
+        return self._session.scalars(stmt).all()

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from gateway.logging import current_correlation_id
 from gateway.store.models import OutboxMessage
 
 
@@ -14,7 +15,9 @@ class OutboxRepository:
         self._session = session
 
     def add(self, *, kind: str, ref_id: str) -> None:
-        self._session.add(OutboxMessage(kind=kind, ref_id=ref_id))
+        self._session.add(
+            OutboxMessage(kind=kind, ref_id=ref_id, correlation_id=current_correlation_id())
+        )
 
     def unpublished(self, *, limit: int) -> Sequence[OutboxMessage]:
         stmt = (

@@ -1,0 +1,19 @@
+"""The practice inbox as a GP system: for practices with no integration at all.
+
+Nothing leaves Liaison. Submitting marks the request as delivered, which is what puts it on
+the practice's inbox page (gateway/api/inbox.py); practice staff then act on it there, and
+their actions go straight through the lifecycle. So there is nothing to poll.
+"""
+
+from adapters.gp_system import Delivery, SubmitReceipt, UpdateBatch
+
+
+class InboxGPSystem:
+    def submit(self, delivery: Delivery) -> SubmitReceipt:
+        return SubmitReceipt(remote_reference=None, status_code=None, created=True)
+
+    def fetch_updates(self, *, ods_code: str, since: str | None) -> UpdateBatch:
+        return UpdateBatch(reports=[], cursor=since, calls=0)
+
+    def health(self) -> bool:
+        return True

@@ -1,0 +1,131 @@
+"""Liaison's CapabilityStatement: what the /fhir API really does, built from the same tables
+the routes use (search parameters) and the profiles Liaison publishes."""
+
+from typing import Any, Final
+
+from fhir_profiles import systems
+from gateway.api.fhir_params import CONFORMANCE_TYPES, SEARCH_PARAMS, STORED_TYPES
+
+VERSION: Final = "0.1.0"
+DATE: Final = "2026-11-26"
+
+PROFILES: Final[dict[str, tuple[str, ...]]] = {
+    "MedicationRequest": (
+        systems.PROFILE_MEDICATION_REQUEST,
+        systems.PROFILE_MEDICATION_REQUEST_SUBMISSION,
+    ),
+    "CommunicationRequest": (systems.PROFILE_COMMUNICATION_REQUEST,),
+    "Task": (systems.PROFILE_TASK,),
+    "DetectedIssue": (systems.PROFILE_DETECTED_ISSUE,),
+}
+
+_DOCUMENTATION: Final[dict[str, str]] = {
+    "MedicationRequest": (
+        "The stop-smoking medicine a practitioner proposes (intent proposal). Create it with "
+        "POST /fhir/MedicationRequest conforming to Liaison-MedicationRequest-Submission: it "
+        "enters the same intake as POST /v1/recommendations and is idempotent on its "
+        "identifier (the same resource again answers 200 with the first result; a different "
+        "one with the same identifier is refused with 409)."
+    ),
+    "CommunicationRequest": "The plain-language request to the GP practice.",
+    "Task": "Tracks what the practice and pharmacy did (businessStatus).",
+    "DetectedIssue": "A clinical-safety flag: medicines whose levels change when smoking stops.",
+}
+
+
+def _search_params(resource_type: str) -> list[dict[str, Any]]:
+    params = []
+    for param in SEARCH_PARAMS[resource_type]:
+        item: dict[str, Any] = {
+            "name": param.name,
+            "type": param.type,
+            "documentation": param.documentation,
+        }
+        if param.definition:
+            item["definition"] = param.definition
+        params.append(item)
+    return params
+
+
+def _stored(resource_type: str) -> dict[str, Any]:
+    interactions = [{"code": "read"}, {"code": "search-type"}]
+    if resource_type == "MedicationRequest":
+        interactions.append({"code": "create", "documentation": "Idempotent on identifier."})
+    return {
+        "type": resource_type,
+        "profile": PROFILES[resource_type][0],
+        "supportedProfile": list(PROFILES[resource_type]),
+        "documentation": _DOCUMENTATION[resource_type],
+        "interaction": interactions,
+        "versioning": "versioned",
+        "readHistory": False,
+        "updateCreate": False,
+        "conditionalCreate": False,
+        "searchParam": _search_params(resource_type),
+    }
+
+
+def _conformance(resource_type: str) -> dict[str, Any]:
+    return {
+        "type": resource_type,
+        "documentation": f"Liaison's own {resource_type} resources (published definitions).",
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "searchParam": _search_params(resource_type),
+    }
+
+
+def capability_statement(base_url: str) -> dict[str, Any]:
+    return {
+        "resourceType": "CapabilityStatement",
+        "id": "liaison",
+        "url": f"{systems.LIAISON_CANONICAL}/CapabilityStatement/liaison",
+        "version": VERSION,
+        "name": "LiaisonFhirApi",
+        "title": "Liaison FHIR API",
+        "status": "active",
+        "experimental": False,
+        "date": DATE,
+        "publisher": "Liaison",
+        "description": (
+            "Read and search the FHIR R4 resources Liaison sends to GP practices, create a "
+            "stop-smoking medicine proposal, and read Liaison's profiles and terminology."
+        ),
+        "kind": "instance",
+        "software": {"name": "Liaison", "version": VERSION},
+        "implementation": {"description": "Liaison", "url": f"{base_url.rstrip('/')}/fhir"},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": (
+                    "Pages: _count (default 20, at most 100) and the next link's _cursor. "
+                    "Unknown search parameters are refused (400). Errors are "
+                    "OperationOutcome resources whose issue.expression names the element."
+                ),
+                "security": {
+                    "cors": False,
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/"
+                                    "restful-security-service",
+                                    "code": "OAuth",
+                                    "display": "OAuth",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": (
+                        "OAuth 2.0 bearer token (POST /oauth2/token) with the 'fhir' scope; "
+                        "creating a MedicationRequest also needs 'recommendations'. A caller "
+                        "sees only its own organisation's recommendations (a GP practice "
+                        "system: those addressed to its practice)."
+                    ),
+                },
+                "resource": [_stored(t) for t in STORED_TYPES]
+                + [_conformance(t) for t in CONFORMANCE_TYPES],
+            }
+        ],
+    }

@@ -1,0 +1,119 @@
+"""Use cases: what practices tell Liaison, from every source (polls, signed callbacks, MESH
+replies, MESH tracking and non-delivery reports), applied through the lifecycle.
+
+A practice may only speak for requests addressed to it: a report about another practice's
+request is ignored, whatever channel it came through. The caller commits.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from adapters.mesh import InboundMessage, TrackingOutcome, parse_reply
+from fhir_profiles.task_status import StatusReport
+from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.store.models import Delivery
+from gateway.store.unit_of_work import UnitOfWork
+
+_FAILURE_WORDS: Final[dict[str, str]] = {
+    "expired": "the practice did not collect it from MESH within 5 days",
+    "failed": "MESH could not deliver it to the practice",
+}
+
+
+@dataclass
+class ReplyOutcome:
+    applied: int = 0
+    unchanged: int = 0  # already known, or refused by the lifecycle (recorded as refused)
+    ignored: list[str] = field(default_factory=list)  # recommendation ids not for this practice
+
+
+def apply_reports(
+    uow: UnitOfWork, ods_code: str, reports: list[StatusReport], *, source: str, now: datetime
+) -> ReplyOutcome:
+    outcome = ReplyOutcome()
+    for report in reports:
+        recommendation = uow.recommendations.get(report.recommendation_id)
+        if recommendation is None or recommendation.practice_ods != ods_code:
+            outcome.ignored.append(report.recommendation_id)
+            continue
+        change = StatusChange(
+            report.recommendation_id,
+            report.status,
+            source=source,
+            detail=report.detail,
+            pharmacy=report.pharmacy,
+        )
+        if apply_status(uow, change, now=now):
+            outcome.applied += 1
+        else:
+            outcome.unchanged += 1
+    return outcome
+
+
+def record_tracking(
+    uow: UnitOfWork, delivery: Delivery, fate: TrackingOutcome, *, now: datetime
+) -> bool:
+    """Apply what MESH tracking says of a delivered message. Returns whether anything changed."""
+    delivery.remote_checked_at = now
+    if fate == delivery.remote_status:
+        return False
+    delivery.remote_status = fate
+    if fate == "acknowledged":
+        # The practice has downloaded it: now it is delivered.
+        apply_status(
+            uow,
+            StatusChange(delivery.recommendation_id, "delivered", source="mesh"),
+            now=now,
+        )
+        return True
+    if fate in _FAILURE_WORDS:
+        _dead_letter(uow, delivery, _FAILURE_WORDS[fate], now=now)
+        return True
+    return False
+
+
+def _dead_letter(uow: UnitOfWork, delivery: Delivery, why: str, *, now: datetime) -> None:
+    # Dead-lettered like any failed delivery: listed for integration engineers, replayable,
+    # and the practitioner is told.
+    delivery.state = "dead"
+    delivery.last_error = why
+    apply_status(
+        uow,
+        StatusChange(delivery.recommendation_id, "delivery-failed", source="mesh", detail=why),
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class MeshMessageOutcome:
+    kind: str  # reply | report | unknown-sender | unreadable | unmatched-report
+    practice_ods: str | None = None
+    applied: int = 0
+
+
+def apply_mesh_message(
+    uow: UnitOfWork, message: InboundMessage, *, now: datetime
+) -> MeshMessageOutcome:
+    """A message found in Liaison's MESH inbox: a practice's reply (FHIR Task or Bundle of
+    Tasks) or MESH's own report that a message could not be delivered."""
+    if message.message_type == "REPORT":
+        delivery = uow.gp_links.delivery_by_local_id(message.local_id) if message.local_id else None
+        if delivery is None and message.linked_message_id:
+            delivery = uow.gp_links.delivery_by_remote_reference(message.linked_message_id)
+        if delivery is None:
+            return MeshMessageOutcome("unmatched-report")
+        delivery.remote_status = "failed"
+        delivery.remote_checked_at = now
+        detail = message.status_description or "no reason given"
+        _dead_letter(uow, delivery, f"MESH could not deliver it: {detail}", now=now)
+        return MeshMessageOutcome("report", delivery.practice_ods, 1)
+    practice = uow.gp_links.practice_by_mesh_mailbox(message.sender or "")
+    if practice is None:
+        return MeshMessageOutcome("unknown-sender")
+    try:
+        reports = parse_reply(message.body)
+    except ValueError:
+        return MeshMessageOutcome("unreadable", practice.ods_code)
+    outcome = apply_reports(uow, practice.ods_code, reports, source="mesh", now=now)
+    return MeshMessageOutcome("reply", practice.ods_code, outcome.applied)

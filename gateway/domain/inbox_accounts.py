@@ -1,0 +1,73 @@
+"""Practice inbox accounts: argon2id password hashes, and signing in with a lockout.
+
+An account belongs to one practice; the sign-in asks for the practice's ODS code, the
+username and the password, and answers the same way whichever of them is wrong.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from gateway.store.unit_of_work import UnitOfWork
+
+MAX_FAILED_SIGN_INS: Final = 5
+LOCKOUT: Final = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH: Final = 12
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified when the account does not exist, so a wrong username costs as much as a wrong
+# password and timing does not tell which one was wrong.
+_DUMMY_HASH: Final = _hasher.hash("liaison-inbox-no-such-user")
+
+
+class WeakPassword(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user_id: int
+    practice_ods: str
+    username: str
+
+
+def sign_in(
+    uow: UnitOfWork, *, ods_code: str, username: str, password: str, now: datetime
+) -> SignedIn | None:
+    """The account, if the three match and it is not locked; the caller commits (failed
+    attempts are counted, and five in a row lock the account for 15 minutes)."""
+    user = uow.inbox.user(ods_code.strip().upper(), username.strip())
+    if user is None or not user.active:
+        _verify(_DUMMY_HASH, password)
+        return None
+    if user.locked_until is not None and user.locked_until > now:
+        _verify(_DUMMY_HASH, password)
+        return None
+    if not _verify(user.password_hash, password):
+        user.failed_sign_ins += 1
+        if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
+            user.locked_until = now + LOCKOUT
+            user.failed_sign_ins = 0
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    user.last_sign_in_at = now
+    return SignedIn(user.id, user.practice_ods, user.username)

@@ -1,0 +1,206 @@
+"""Use cases behind the practice inbox: what a practice sees, and what its staff can do.
+
+A request appears once delivered to an `inbox` practice. An action sets the fields a GP
+system would set on the request's Task (`task_fields_for`), stores the new Task version,
+reads it back with `interpret_task` as any GP system's Task is read, and applies the result
+through `apply_status`. The caller commits.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+from fhir_profiles.catalogue import find_product
+from fhir_profiles.task_status import interpret_task, task_fields_for
+from gateway.domain.lifecycle import decide
+from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.store.models import Recommendation
+from gateway.store.unit_of_work import UnitOfWork
+
+# Statuses in which a request waits for (or can still be moved on by) the practice.
+SHOWN: Final = (
+    "delivered",
+    "accepted",
+    "appointment-needed",
+    "prescription-issued",
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str  # form value
+    status: str  # the Liaison status word it reports
+    label: str
+    needs_reason: bool = False
+    takes_pharmacy: bool = False
+
+
+ACTIONS: Final = (
+    Action("accept", "accepted", "Accept the request"),
+    Action("reject", "rejected", "Reject the request", needs_reason=True),
+    Action("see-patient", "appointment-needed", "Ask to see the patient first"),
+    Action("issued", "prescription-issued", "Mark prescription issued", takes_pharmacy=True),
+    Action("ready", "ready-to-collect", "Mark ready to collect", takes_pharmacy=True),
+)
+_BY_NAME: Final = {action.name: action for action in ACTIONS}
+
+
+@dataclass(frozen=True)
+class SafetyFlag:
+    severity: str
+    text: str
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    recommendation_id: str
+    status: str
+    received_at: datetime
+    patient_name: str
+    nhs_number: str
+    birth_date: date | None
+    medicine: str
+    dose: str
+    duration_days: int | None
+    plan: str
+    summary: str
+    safety_flags: list[SafetyFlag]
+    practitioner: str
+    practitioner_organisation: str
+    pharmacy: str | None
+    actions: list[Action]
+
+
+class InboxRefusal(Exception):
+    def __init__(self, message: str, *, field: str = "action") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _nhs_number(value: str) -> str:
+    digits = value.replace(" ", "")
+    return f"{digits[:3]} {digits[3:6]} {digits[6:]}" if len(digits) == 10 else value
+
+
+def _item(uow: UnitOfWork, recommendation: Recommendation) -> InboxItem:
+    payload: dict[str, Any] = recommendation.payload
+    user = payload["service_user"]
+    medication = payload["medication"]
+    practitioner = payload["practitioner"]
+    resources = {r.resource_type: r for r in uow.recommendations.resources_for(recommendation.id)}
+    summary = ""
+    communication = resources.get("CommunicationRequest")
+    if communication is not None:
+        for part in communication.body.get("payload", []):
+            if part.get("contentString"):
+                summary = str(part["contentString"])
+                break
+    flags = [
+        SafetyFlag(str(r.body.get("severity", "high")), str(r.body.get("detail", "")))
+        for r in uow.recommendations.resources_for(recommendation.id)
+        if r.resource_type == "DetectedIssue" and r.body.get("detail")
+    ]
+    product = find_product(recommendation.product)
+    birth = user.get("birth_date")
+    return InboxItem(
+        recommendation_id=recommendation.id,
+        status=recommendation.status,
+        received_at=recommendation.created_at,
+        patient_name=f"{user['name']['given']} {user['name']['family']}",
+        nhs_number=_nhs_number(str(user["nhs_number"])),
+        birth_date=date.fromisoformat(birth) if birth else None,
+        medicine=product.name if product else recommendation.product,
+        dose=str(medication.get("dose_text", "")),
+        duration_days=medication.get("duration_days"),
+        plan=str(payload.get("plan", "")),
+        summary=summary,
+        safety_flags=flags,
+        practitioner=str(practitioner.get("name", "")),
+        practitioner_organisation=str(practitioner.get("organisation_ods", "")),
+        pharmacy=payload.get("pharmacy"),
+        actions=[a for a in ACTIONS if decide(recommendation.status, a.status).applied],
+    )
+
+
+def pending(uow: UnitOfWork, practice_ods: str) -> list[InboxItem]:
+    """The practice's requests still waiting for it, oldest first; safety-flagged first."""
+    items = [_item(uow, r) for r in uow.inbox.requests(practice_ods, SHOWN)]
+    return sorted(items, key=lambda item: (not item.safety_flags, item.received_at))
+
+
+def item(uow: UnitOfWork, practice_ods: str, recommendation_id: str) -> InboxItem | None:
+    recommendation = uow.recommendations.get(recommendation_id)
+    # Another practice's request is as invisible as one that does not exist.
+    if recommendation is None or recommendation.practice_ods != practice_ods:
+        return None
+    if recommendation.status not in (*SHOWN, "ready-to-collect", "rejected"):
+        return None
+    return _item(uow, recommendation)
+
+
+def act(
+    uow: UnitOfWork,
+    practice_ods: str,
+    recommendation_id: str,
+    action_name: str,
+    *,
+    reason: str | None,
+    pharmacy: str | None,
+    now: datetime,
+) -> str:
+    """Carry out a practice's action; returns the new status. Raises InboxRefusal."""
+    action = _BY_NAME.get(action_name)
+    if action is None:
+        raise InboxRefusal(f"unknown action {action_name!r}")
+    recommendation = uow.recommendations.get_for_update(recommendation_id)
+    if recommendation is None or recommendation.practice_ods != practice_ods:
+        raise InboxRefusal("no such request for this practice", field="recommendation")
+    reason = (reason or "").strip() or None
+    pharmacy = (pharmacy or "").strip() or None
+    if action.needs_reason and not reason:
+        raise InboxRefusal("give a reason for rejecting the request", field="reason")
+    if not decide(recommendation.status, action.status).applied:
+        raise InboxRefusal(f"a request that is {recommendation.status} cannot be moved on that way")
+    task = next(
+        (
+            r
+            for r in uow.recommendations.resources_for(recommendation.id)
+            if r.resource_type == "Task"
+        ),
+        None,
+    )
+    if task is None:
+        raise InboxRefusal("the request has no Task", field="recommendation")
+    updated = {
+        **task.body,
+        **task_fields_for(
+            action.status,
+            detail=reason if action.needs_reason else None,
+            pharmacy=pharmacy if action.takes_pharmacy else None,
+        ),
+    }
+    updated["meta"] = {
+        **updated.get("meta", {}),
+        "versionId": str(task.version_id + 1),
+        "lastUpdated": now.isoformat(),
+    }
+    report = interpret_task(updated)
+    if report is None or report.status != action.status:
+        raise InboxRefusal("the practice's answer could not be read back")
+    task.body = updated
+    task.version_id += 1
+    task.last_updated = now
+    applied = apply_status(
+        uow,
+        StatusChange(
+            recommendation.id,
+            report.status,
+            source="inbox",
+            detail=report.detail if action.needs_reason else None,
+            pharmacy=report.pharmacy,
+        ),
+        now=now,
+    )
+    if not applied:
+        raise InboxRefusal("the request had already moved on; reload the page")
+    return report.status

@@ -1,0 +1,1 @@
+"""Security: client registry, client assertions, audit trail, log redaction, signatures."""

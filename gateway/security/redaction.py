@@ -1,0 +1,156 @@
+"""Remove personal data from anything about to be logged.
+
+Three nets, because no single one catches everything:
+- patterns for what has a shape: NHS numbers (10 digits, optionally 3-3-4), UK and
+  international phone numbers, email addresses;
+- keys that always hold personal data in Liaison's payloads (`nhs_number`, `given`,
+  `family`, `email`, ...), whose values are dropped whole wherever they appear;
+- names, which have no shape: every name Liaison reads (from a request body or a stored
+  recommendation) is remembered in a bounded, process-wide set, and those words are
+  replaced wherever they appear, including inside exception messages.
+
+Over-redaction is accepted: a log line that loses a harmless word is better than one that
+names a patient.
+"""
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REDACTED = "[redacted]"
+
+# A phone number: +44 7700 900123, 0044..., 447700900123, 07700 900123, (020) 7946 0000.
+_PHONE = re.compile(
+    r"(?<![\w+])(?:"
+    r"\+\d{1,3}[\s.-]?(?:\(0\)[\s.-]?)?\d(?:[\s.-]?\d){6,12}"
+    r"|00\d{1,3}[\s.-]?\d(?:[\s.-]?\d){6,12}"
+    r"|44\d{10}"
+    r"|\(0\d{2,4}\)[\s.-]?\d{3,4}[\s.-]?\d{3,4}"
+    r"|0\d(?:[\s.-]?\d){8,9}"
+    r")(?![\w])"
+)
+# An NHS number: 10 digits, alone or grouped 3-3-4. Dashes and letters around it mean it is
+# part of something else (a UUID segment, an identifier), so those are not touched.
+_NHS_NUMBER = re.compile(r"(?<![\w-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\w-])")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Names may carry an apostrophe, straight or curly (O'Neill, O\u2019Neill).
+_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+
+# Keys whose values are personal data whatever they look like.
+SENSITIVE_KEYS = frozenset(
+    {
+        "nhs_number",
+        "nhsnumber",
+        "name",
+        "names",
+        "given",
+        "family",
+        "prefix",
+        "full_name",
+        "patient_name",
+        "email",
+        "email_address",
+        "mobile",
+        "phone",
+        "phone_number",
+        "telecom",
+        "birth_date",
+        "birthdate",
+        "date_of_birth",
+        "address",
+        "postcode",
+        "contact",
+        "payload",
+        "service_user",
+        "authorization",
+        "cookie",
+        "password",
+        "secret",
+        "client_assertion",
+        "access_token",
+    }
+)
+# Where names live in Liaison's bodies and in FHIR HumanName.
+_NAME_KEYS = frozenset({"name", "given", "family", "full_name", "patient_name"})
+
+
+class KnownNames:
+    """Words of names this process has seen, most recent kept, thread-safe."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._capacity = capacity
+        self._words: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, names: Iterable[str]) -> None:
+        with self._lock:
+            for name in names:
+                for word in _WORD.findall(name):
+                    if len(word) < 2:
+                        continue
+                    for variant in (word, word.upper()):
+                        self._words[variant] = None
+                        self._words.move_to_end(variant)
+            while len(self._words) > self._capacity:
+                self._words.popitem(last=False)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self._words
+
+    def __bool__(self) -> bool:
+        return bool(self._words)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._words.clear()
+
+
+known_names = KnownNames()
+
+
+def redact_text(text: str) -> str:
+    text = _EMAIL.sub("[email]", text)
+    text = _PHONE.sub("[phone]", text)
+    text = _NHS_NUMBER.sub("[nhs-number]", text)
+    if known_names:
+        text = _WORD.sub(lambda m: "[name]" if m.group(0) in known_names else m.group(0), text)
+    return text
+
+
+def redact(value: Any, *, key: str | None = None) -> Any:
+    """A copy of `value` (str, mapping, sequence or anything else) safe to log."""
+    if key is not None and key.lower() in SENSITIVE_KEYS and value not in (None, "", [], {}):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: redact(v, key=str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))
+
+
+def names_in(value: Any, *, under_name: bool = False) -> list[str]:
+    """Every string found under a name-like key of a JSON-like value (Liaison's v1 bodies,
+    FHIR HumanName), to feed `known_names`."""
+    found: list[str] = []
+    if isinstance(value, str):
+        if under_name:
+            found.append(value)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            found.extend(names_in(v, under_name=under_name or str(k).lower() in _NAME_KEYS))
+    elif isinstance(value, list | tuple):
+        for v in value:
+            found.extend(names_in(v, under_name=under_name))
+    return found
+
+
+def remember_names_in(value: Any) -> None:
+    names = names_in(value)
+    if names:
+        known_names.remember(names)

@@ -1,0 +1,233 @@
+"""Queries behind following a request up: chase-ups to practices, collection reminders, and
+each practice's time from delivered to ready."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Subquery
+
+from gateway.store.models import ChaseUp, Practice, Recommendation, StatusEvent
+
+
+@dataclass(frozen=True)
+class AwaitingPractice:
+    """A recommendation the practice has not acted on, with what chasing needs to know."""
+
+    recommendation_id: str
+    practice_ods: str
+    chase_after_days: int
+    delivered_at: datetime
+    chase_ups: int  # how many exist (in any state)
+    last_chased_at: datetime | None  # when the latest one was sent; None if not sent yet
+
+
+@dataclass(frozen=True)
+class AwaitingCollection:
+    recommendation_id: str
+    ready_at: datetime
+
+
+def _first_applied(status: str) -> Subquery:
+    return (
+        select(
+            StatusEvent.recommendation_id.label("recommendation_id"),
+            func.min(StatusEvent.at).label("at"),
+        )
+        .where(StatusEvent.status == status, StatusEvent.applied.is_(True))
+        .group_by(StatusEvent.recommendation_id)
+        .subquery()
+    )
+
+
+class FollowUpRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # Chase-ups
+
+    def awaiting_practice(self, *, status: str, limit: int) -> list[AwaitingPractice]:
+        delivered = (
+            select(
+                StatusEvent.recommendation_id.label("rid"),
+                func.max(StatusEvent.at).label("at"),
+            )
+            .where(StatusEvent.status == "delivered", StatusEvent.applied.is_(True))
+            .group_by(StatusEvent.recommendation_id)
+            .subquery()
+        )
+        chased = (
+            select(
+                ChaseUp.recommendation_id.label("rid"),
+                func.count().label("n"),
+            )
+            .group_by(ChaseUp.recommendation_id)
+            .subquery()
+        )
+        stmt = (
+            select(
+                Recommendation.id,
+                Recommendation.practice_ods,
+                Practice.chase_after_days,
+                delivered.c.at,
+                func.coalesce(chased.c.n, 0),
+            )
+            .join(Practice, Practice.ods_code == Recommendation.practice_ods)
+            .join(delivered, delivered.c.rid == Recommendation.id)
+            .outerjoin(chased, chased.c.rid == Recommendation.id)
+            .where(Recommendation.status == status)
+            .order_by(delivered.c.at)
+            .limit(limit)
+        )
+        rows = self._session.execute(stmt).tuples().all()
+        last_sent = self._last_sent({rid for rid, *_ in rows})
+        return [
+            AwaitingPractice(rid, ods, days, at, int(count), last_sent.get(rid))
+            for rid, ods, days, at, count in rows
+        ]
+
+    def _last_sent(self, recommendation_ids: set[str]) -> dict[str, datetime | None]:
+        if not recommendation_ids:
+            return {}
+        latest = (
+            select(ChaseUp.recommendation_id, func.max(ChaseUp.number).label("n"))
+            .where(ChaseUp.recommendation_id.in_(recommendation_ids))
+            .group_by(ChaseUp.recommendation_id)
+            .subquery()
+        )
+        stmt = select(ChaseUp.recommendation_id, ChaseUp.sent_at).join(
+            latest,
+            and_(
+                latest.c.recommendation_id == ChaseUp.recommendation_id,
+                latest.c.n == ChaseUp.number,
+            ),
+        )
+        return {rid: sent for rid, sent in self._session.execute(stmt).tuples()}
+
+    def add_chase_up(self, chase_up: ChaseUp) -> bool:
+        """Insert unless this chase-up number exists; two planners racing make one row."""
+        savepoint = self._session.begin_nested()
+        try:
+            self._session.add(chase_up)
+            self._session.flush()
+        except IntegrityError:
+            savepoint.rollback()
+            return False
+        savepoint.commit()
+        return True
+
+    def get_chase_up(self, chase_up_id: str) -> ChaseUp | None:
+        return self._session.get(ChaseUp, chase_up_id)
+
+    def chase_ups_for(self, recommendation_id: str) -> Sequence[ChaseUp]:
+        stmt = (
+            select(ChaseUp)
+            .where(ChaseUp.recommendation_id == recommendation_id)
+            .order_by(ChaseUp.number)
+        )
+        return self._session.scalars(stmt).all()
+
+    def claim_chase_up(self, chase_up_id: str, *, now: datetime, lease: timedelta) -> bool:
+        stmt = (
+            update(ChaseUp)
+            .where(
+                ChaseUp.id == chase_up_id,
+                or_(
+                    (ChaseUp.state == "pending")
+                    & or_(ChaseUp.next_attempt_at.is_(None), ChaseUp.next_attempt_at <= now),
+                    (ChaseUp.state == "sending") & (ChaseUp.lease_until <= now),
+                ),
+            )
+            .values(
+                state="sending",
+                lease_until=now + lease,
+                attempt_count=ChaseUp.attempt_count + 1,
+                first_attempt_at=func.coalesce(ChaseUp.first_attempt_at, now),
+            )
+        )
+        result = self._session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    def chase_ups_due(self, *, now: datetime, limit: int) -> list[str]:
+        """Chase-ups waiting to be sent, whose retry time has come, or whose sender died."""
+        stmt = (
+            select(ChaseUp.id)
+            .where(
+                or_(
+                    (ChaseUp.state == "pending")
+                    & or_(ChaseUp.next_attempt_at.is_(None), ChaseUp.next_attempt_at <= now),
+                    (ChaseUp.state == "sending") & (ChaseUp.lease_until <= now),
+                )
+            )
+            .order_by(ChaseUp.created_at)
+            .limit(limit)
+        )
+        return list(self._session.scalars(stmt))
+
+    def count_chase_ups(self, practice_ods: str, *, since: datetime) -> int:
+        stmt = select(func.count()).where(
+            ChaseUp.practice_ods == practice_ods,
+            ChaseUp.state == "sent",
+            ChaseUp.sent_at >= since,
+        )
+        return int(self._session.scalar(stmt) or 0)
+
+    # Collection reminders
+
+    def awaiting_collection(self, *, limit: int) -> list[AwaitingCollection]:
+        ready = (
+            select(
+                StatusEvent.recommendation_id.label("rid"),
+                func.max(StatusEvent.at).label("at"),
+            )
+            .where(StatusEvent.status == "ready-to-collect", StatusEvent.applied.is_(True))
+            .group_by(StatusEvent.recommendation_id)
+            .subquery()
+        )
+        stmt = (
+            select(Recommendation.id, ready.c.at)
+            .join(ready, ready.c.rid == Recommendation.id)
+            .where(Recommendation.status == "ready-to-collect")
+            .order_by(ready.c.at)
+            .limit(limit)
+        )
+        return [AwaitingCollection(rid, at) for rid, at in self._session.execute(stmt).tuples()]
+
+    # Re-engagement
+
+    def successor_of(self, recommendation_id: str) -> Recommendation | None:
+        stmt = select(Recommendation).where(Recommendation.predecessor_id == recommendation_id)
+        return self._session.scalars(stmt).first()
+
+    # Time to ready
+
+    def delivered_to_ready(self, practice_ods: str, *, since: datetime) -> list[float]:
+        """Seconds from first delivered to first ready-to-collect, for each recommendation at
+        the practice that became ready since `since`."""
+        delivered = _first_applied("delivered")
+        ready = _first_applied("ready-to-collect")
+        stmt = (
+            select(delivered.c.at, ready.c.at)
+            .join(ready, ready.c.recommendation_id == delivered.c.recommendation_id)
+            .join(Recommendation, Recommendation.id == delivered.c.recommendation_id)
+            .where(Recommendation.practice_ods == practice_ods, ready.c.at >= since)
+        )
+        durations: list[float] = []
+        for delivered_at, ready_at in self._session.execute(stmt).tuples():
+            # Belt and braces: an aggregate may come back naive on SQLite; both are UTC.
+            seconds = (_aware(ready_at) - _aware(delivered_at)).total_seconds()
+            durations.append(max(0.0, seconds))
+        return durations
+
+    def count_awaiting(self, practice_ods: str, statuses: Sequence[str]) -> int:
+        stmt = select(func.count()).where(
+            Recommendation.practice_ods == practice_ods, Recommendation.status.in_(statuses)
+        )
+        return int(self._session.scalar(stmt) or 0)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -1,0 +1,79 @@
+"""Queries behind per-practice isolation and MESH follow-up: locking a practice's row,
+counting its deliveries in flight, finding MESH messages to track, matching replies."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from gateway.store.models import Delivery, Practice
+
+# Remote statuses after which there is nothing more to learn from MESH tracking.
+TRACKING_SETTLED = ("acknowledged", "expired", "failed")
+
+
+class GPLinkRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def lock_practice(self, ods_code: str) -> Practice | None:
+        """The practice's row, held until commit so that breaker, rate and in-flight decisions
+        by concurrent workers see each other (a row lock on PostgreSQL; SQLite already runs
+        one writer at a time)."""
+        self._session.execute(
+            update(Practice)
+            .where(Practice.ods_code == ods_code)
+            .values(breaker_state=Practice.breaker_state)
+        )
+        stmt = select(Practice).where(Practice.ods_code == ods_code).with_for_update()
+        return self._session.scalars(stmt.execution_options(populate_existing=True)).first()
+
+    def in_flight_count(self, ods_code: str, *, now: datetime) -> int:
+        stmt = select(func.count()).where(
+            Delivery.practice_ods == ods_code,
+            Delivery.state == "in-flight",
+            Delivery.lease_until > now,
+        )
+        return int(self._session.scalar(stmt) or 0)
+
+    def practice_by_mesh_mailbox(self, mailbox: str) -> Practice | None:
+        stmt = select(Practice).where(func.upper(Practice.mesh_mailbox) == mailbox.upper())
+        return self._session.scalars(stmt).first()
+
+    def deliveries_to_track(
+        self, ods_code: str, *, checked_before: datetime, limit: int
+    ) -> Sequence[Delivery]:
+        """Delivered MESH messages whose fate is still open and not asked about lately."""
+        stmt = (
+            select(Delivery)
+            .where(
+                Delivery.practice_ods == ods_code,
+                Delivery.state == "delivered",
+                Delivery.remote_reference.is_not(None),
+                or_(
+                    Delivery.remote_status.is_(None),
+                    Delivery.remote_status.not_in(TRACKING_SETTLED),
+                ),
+                or_(
+                    Delivery.remote_checked_at.is_(None),
+                    Delivery.remote_checked_at <= checked_before,
+                ),
+            )
+            .order_by(Delivery.remote_checked_at.is_not(None), Delivery.remote_checked_at)
+            .limit(limit)
+        )
+        return self._session.scalars(stmt).all()
+
+    def delivery_by_local_id(self, local_id: str) -> Delivery | None:
+        """The newest delivery a GP system knows by `local_id` (the id it was sent with)."""
+        stmt = (
+            select(Delivery)
+            .where(or_(Delivery.external_id == local_id, Delivery.id == local_id))
+            .order_by(Delivery.created_at.desc())
+        )
+        return self._session.scalars(stmt).first()
+
+    def delivery_by_remote_reference(self, reference: str) -> Delivery | None:
+        stmt = select(Delivery).where(Delivery.remote_reference == reference)
+        return self._session.scalars(stmt).first()
