@@ -1,49 +1,12 @@
 """Request and response bodies of the v1 REST API. Validation here names the field."""
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-import nhs_number
-import phonenumbers
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from fhir_profiles.catalogue import find_product
-
-_ODS = re.compile(r"^[A-Z0-9]{3,10}$")
-# Ofcom reserves 07700 900000-900999 for drama and testing; phonenumbers calls them
-# invalid, but they are the numbers UK test data is written with.
-_OFCOM_DRAMA_MOBILE = re.compile(r"^\+447700900\d{3}$")
-
-
-def _nhs_number(value: str) -> str:
-    digits = value.replace(" ", "").replace("-", "")
-    if not (len(digits) == 10 and digits.isdigit() and nhs_number.is_valid(digits)):
-        raise ValueError("not a valid NHS number (10 digits with a mod-11 check digit)")
-    return digits
-
-
-def _ods_code(value: str) -> str:
-    code = value.strip().upper()
-    if not _ODS.match(code):
-        raise ValueError("not an ODS code (3 to 10 letters and digits)")
-    return code
-
-
-def _uk_mobile(value: str) -> str:
-    try:
-        parsed = phonenumbers.parse(value, "GB")
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number") from exc
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if _OFCOM_DRAMA_MOBILE.match(e164):
-        return e164
-    if (
-        phonenumbers.region_code_for_number(parsed) != "GB"
-        or phonenumbers.number_type(parsed) != phonenumbers.PhoneNumberType.MOBILE
-    ):
-        raise ValueError("not a UK mobile number")
-    return e164
+from gateway.domain.identifiers import nhs_number_of, ods_code_of, uk_mobile_of
 
 
 def _known_product(value: str) -> str:
@@ -52,9 +15,9 @@ def _known_product(value: str) -> str:
     return value
 
 
-NhsNumber = Annotated[str, AfterValidator(_nhs_number)]
-OdsCode = Annotated[str, AfterValidator(_ods_code)]
-UkMobile = Annotated[str, AfterValidator(_uk_mobile)]
+NhsNumber = Annotated[str, AfterValidator(nhs_number_of)]
+OdsCode = Annotated[str, AfterValidator(ods_code_of)]
+UkMobile = Annotated[str, AfterValidator(uk_mobile_of)]
 ProductKey = Annotated[str, AfterValidator(_known_product)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
