@@ -19,6 +19,9 @@ CHAOS_ENV = {
     "LIAISON_RETRY_BASE_SECONDS": "1",
     "LIAISON_RETRY_CAP_SECONDS": "5",
     "LIAISON_WORKER_CONCURRENCY": "4",
+    # Half the GP calls fail on purpose, so the per-practice breaker opens often; a short
+    # open period keeps the run about recovery, not about waiting out the breaker.
+    "LIAISON_BREAKER_OPEN_SECONDS": "2",
 }
 
 
@@ -44,7 +47,7 @@ def test_bounded_chaos_loses_and_duplicates_nothing(chaos_stack: Stack) -> None:
         worker_kills=1,
         restart_broker=True,
         restart_database=False,
-        drain_timeout=240,
+        drain_timeout=600,
     )
 
     report = run_chaos(chaos_stack, plan, broker="redis")
