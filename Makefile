@@ -43,10 +43,11 @@ $(PEERS_STAMP): tests/peers/medplum/package.json tests/peers/medplum/package-loc
 peers: $(PEERS_STAMP)
 
 test: lint peers
-	$(BIN)/pytest -q -ra
+	$(BIN)/pytest -q -ra --ignore=tests/chaos
 
 # The full chaos run (1,000 recommendations, Redis then RabbitMQ); writes docs/RELIABILITY.md.
 chaos: $(DEV_STAMP)
+	$(BIN)/pytest -q tests/chaos
 	$(BIN)/python -m tests.chaos.run
 
 # A longer, random Schemathesis run against openapi.yaml; writes its figures to
