@@ -12,6 +12,7 @@ not act during the run), which is the common case for requests waiting on a prac
 import argparse
 import math
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -28,6 +29,7 @@ from bench.common import (
     simulator_practice,
 )
 from bench.seed import seed
+from fhir_profiles import systems
 
 PAGE_SIZE = 100  # adapters.fhir_rest.FhirRestGPSystem's page size
 TARGET_CYCLE_SECONDS = 5.0
@@ -72,6 +74,32 @@ def poll_cycle(
     return time.monotonic() - started, searches(stack) - before, done
 
 
+def bare_cycle(stack: BenchStack, cursors: dict[str, str | None], threads: int = 8) -> float:
+    """Seconds for plain httpx loops to make the same searches Liaison's poll cycle makes
+    (adapters.fhir_rest: owner, changed since the cursor, sorted, one page): the ceiling."""
+    ods_list = list(cursors)
+    parts = [ods_list[i::threads] for i in range(threads)]
+
+    def loop(part: list[str]) -> None:
+        with httpx.Client(timeout=120, headers={"Accept": "application/fhir+json"}) as client:
+            for ods in part:
+                params: list[tuple[str, str | int | float | bool | None]] = [
+                    ("owner", f"{systems.ODS_ORGANIZATION_CODE}|{ods}")
+                ]
+                if cursors[ods]:
+                    params.append(("_lastUpdated", f"gt{cursors[ods]}"))
+                params += [("_count", str(PAGE_SIZE)), ("_sort", "_lastUpdated")]
+                client.get(f"{stack.simulator_url}/fhir/Task", params=params).raise_for_status()
+
+    workers = [threading.Thread(target=loop, args=(part,)) for part in parts]
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.monotonic() - started
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--outstanding", type=int, default=10_000)
@@ -103,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         cycles = [
             poll_cycle(stack, engine, len(practices), args.cycle_limit) for _ in range(args.cycles)
         ]
+        with engine.connect() as db:
+            cursors = {
+                str(ods): cursor
+                for ods, cursor in db.execute(text("SELECT ods_code, poll_cursor FROM practices"))
+            }
+        cold_ceiling = bare_cycle(stack, dict.fromkeys(cursors))
+        warm_ceiling = bare_cycle(stack, cursors)
         engine.dispose()
 
     per_practice = math.ceil(args.outstanding / args.practices)
@@ -115,12 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     later_done = min(n for _, _, n in later)
     report.add(
         Figure(
-            "GP calls, first cycle (no cursors: every Task read)",
+            "GP calls, first cycle (no cursors: every Task read)"
+            + ("" if first_done == args.practices else f" ({first_done} practices finished)"),
             first_calls,
             "calls",
             ceiling=bound,
             target=f"≤ practices x pages = {bound}",
-            met=first_calls <= bound,
+            met=first_calls <= bound if first_done == args.practices else None,
             higher_is_better=False,
         )
     )
@@ -140,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             "cycle time, first cycle",
             first_seconds,
             "s",
+            ceiling=cold_ceiling,
+            higher_is_better=False,
             target=f"< {TARGET_CYCLE_SECONDS:.0f} s",
             met=first_seconds < TARGET_CYCLE_SECONDS and first_done == args.practices,
         )
@@ -149,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             "cycle time, later cycles (worst)",
             later_seconds,
             "s",
+            ceiling=warm_ceiling,
+            higher_is_better=False,
             target=f"< {TARGET_CYCLE_SECONDS:.0f} s",
             met=later_seconds < TARGET_CYCLE_SECONDS and later_done == args.practices,
         )
@@ -159,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         "practice per page. Cycles: "
         + ", ".join(f"{s:.2f} s / {c} calls / {n} practices polled" for s, c, n in cycles)
         + "; 2 `liaison worker` processes (prefork, 4 each)."
+    )
+    report.note(
+        "Cycle-time ceiling: the same searches (every Task; then changed since each "
+        "practice's cursor) made by 8 plain httpx threads against the same simulator, "
+        "which serves every practice from one process."
     )
     report.publish()
     return 0

@@ -79,6 +79,9 @@ class SimulatorStore:
         with self._lock:
             self.faults = FaultPlan()
             self._resources: dict[tuple[str, str], Stored] = {}
+            # Task ids by owner ODS code: a practice's search reads its own Tasks, not every
+            # stored resource (bench/polling.py polls 100 practices holding 10,000 requests).
+            self._tasks_by_ods: dict[str | None, list[str]] = {}
             self._by_identifier: dict[IdentifierKey, list[str]] = {}
             self._received: list[dict[str, Any]] = []
             self._calls: Counter[str] = Counter()
@@ -149,12 +152,14 @@ class SimulatorStore:
         """Every Task that existed at `moment`, as it stood then; narrowed to one practice's
         (and any without an ODS-coded owner) when `ods_code` is given."""
         with self._lock:
+            if ods_code is None:
+                ids = [i for ids in self._tasks_by_ods.values() for i in ids]
+            else:
+                ids = self._tasks_by_ods.get(ods_code, []) + self._tasks_by_ods.get(None, [])
             return [
                 self._render(stored, moment)
-                for (resource_type, _), stored in self._resources.items()
-                if resource_type == "Task"
-                and stored.created_at <= moment
-                and (ods_code is None or stored.ods_code in (ods_code, None))
+                for stored in (self._resources[("Task", task_id)] for task_id in ids)
+                if stored.created_at <= moment
             ]
 
     def transact(self, bundle: dict[str, Any]) -> dict[str, Any]:
@@ -216,6 +221,8 @@ class SimulatorStore:
         resource_type = str(stored.resource["resourceType"])
         resource_id = str(stored.resource["id"])
         self._resources[(resource_type, resource_id)] = stored
+        if resource_type == "Task":
+            self._tasks_by_ods.setdefault(stored.ods_code, []).append(resource_id)
         identifiers = stored.resource.get("identifier", [])
         for identifier in identifiers:
             value = str(identifier.get("value", ""))

@@ -26,6 +26,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "LIAISON_RETRY_BUDGET_SECONDS": "6",
             "LIAISON_DELIVERY_LEASE_SECONDS": "4",
             "LIAISON_WORKER_CONCURRENCY": "2",
+            # Within the 6 s budget a fast machine makes five failed attempts, which opens the
+            # practice's breaker; its default 60 s open period would then hold the replay
+            # back longer than the test waits. A short one keeps the test about the replay.
+            "LIAISON_BREAKER_OPEN_SECONDS": "2",
         },
     )
     try:

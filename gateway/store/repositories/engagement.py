@@ -8,6 +8,8 @@ from gateway.store.models import PractitionerPreference, WebhookSubscription
 class EngagementRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+        # Organisations found to have no webhook subscription in this unit of work.
+        self._unsubscribed: set[str] = set()
 
     def preference(
         self, organisation_ods: str, practitioner_id: str
@@ -24,12 +26,21 @@ class EngagementRepository:
         return existing
 
     def webhook(self, organisation_ods: str) -> WebhookSubscription | None:
-        return self._session.get(WebhookSubscription, organisation_ods)
+        # Asked for every event (status_updates.record_event). A missing row is not kept in the
+        # session's identity map, so each ask was a query and an autoflush: the relay marking
+        # 200 recommendations "queued" spent a third of its time here (docs/BENCHMARKS.md).
+        if organisation_ods in self._unsubscribed:
+            return None
+        found = self._session.get(WebhookSubscription, organisation_ods)
+        if found is None:
+            self._unsubscribed.add(organisation_ods)
+        return found
 
     def set_webhook(self, subscription: WebhookSubscription) -> WebhookSubscription:
         existing = self.webhook(subscription.organisation_ods)
         if existing is None:
             self._session.add(subscription)
+            self._unsubscribed.discard(subscription.organisation_ods)
             return subscription
         existing.url = subscription.url
         existing.secret = subscription.secret
