@@ -19,6 +19,7 @@ import uvicorn
 
 from gateway import catalogue_commands, client_commands, metrics, ops_commands, practice_commands
 from gateway.api.auth import issue_token
+from gateway.broker_queues import declare_queues
 from gateway.logging import configure_logging
 from gateway.practice_directory import entries_for, seed
 from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings, get_settings
@@ -43,6 +44,7 @@ TERMINAL_FOR_DEMO = {"collected", "rejected", "cancelled", "delivery-failed"}
 def _migrate(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
+    declare_queues(settings.broker_url)
     engine = make_engine(settings.database_url)
     try:
         with UnitOfWork(make_session_factory(engine)) as uow:

@@ -169,21 +169,20 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
         flag = resources.detected_issue
         payload = {**payload, "clinical_safety": {k: flag[k] for k in ("severity", "detail")}}
 
-    uow.recommendations.add(
-        Recommendation(
-            id=recommendation_id,
-            organisation_ods=command.organisation_ods,
-            client_id=command.client_id,
-            practitioner_id=facts.practitioner.id,
-            practice_ods=ods,
-            product=facts.medication.product,
-            status="received",
-            payload=payload,
-            predecessor_id=command.predecessor_id,
-            created_at=now,
-            updated_at=now,
-        )
+    recommendation = Recommendation(
+        id=recommendation_id,
+        organisation_ods=command.organisation_ods,
+        client_id=command.client_id,
+        practitioner_id=facts.practitioner.id,
+        practice_ods=ods,
+        product=facts.medication.product,
+        status="received",
+        payload=payload,
+        predecessor_id=command.predecessor_id,
+        created_at=now,
+        updated_at=now,
     )
+    uow.recommendations.add(recommendation)
     uow.session.flush()
     for body in resources.all():
         uow.recommendations.add_resource(
@@ -218,8 +217,6 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
     )
     uow.outbox.add(kind="deliver", ref_id=delivery_id)
     if resources.detected_issue is not None:
-        recommendation = uow.recommendations.get(recommendation_id)
-        assert recommendation is not None
         # The care team hears in the same transaction: the flag cannot be lost.
         record_event(uow, recommendation, "clinical-safety-flag", now=now)
     if command.idempotency_key is not None:

@@ -29,7 +29,13 @@ def _run_stack(tmp_path: Path, database_url: str, broker_url: str) -> Iterator[S
         workdir=tmp_path,
         database_url=database_url,
         broker_url=broker_url,
-        extra_env={"LIAISON_SIMULATOR_STEP_SECONDS": "5"},
+        extra_env={
+            "LIAISON_SIMULATOR_STEP_SECONDS": "5",
+            # Y00004 is down: its failed polls and first attempt open its breaker within
+            # seconds, and the default 60 s open period would defer the retry this test waits
+            # for past its timeout. Deferral under an open breaker is tested on its own.
+            "LIAISON_BREAKER_OPEN_SECONDS": "3",
+        },
     )
     try:
         stack.start()

@@ -1,0 +1,28 @@
+"""`liaison migrate` creates the embedded broker's queues, so processes starting together on
+a fresh broker.db have no queue row left to race over (a lost race killed the worker)."""
+
+import sqlite3
+from pathlib import Path
+
+from gateway.broker_queues import declare_queues
+from gateway.queue_depth import QUEUES, queue_depths
+
+
+def _queue_rows(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return sorted(name for (name,) in db.execute("SELECT name FROM kombu_queue"))
+
+
+def test_every_queue_exists_after_declaring_and_a_second_declare_adds_none(
+    tmp_path: Path,
+) -> None:
+    url = f"sqla+sqlite:///{tmp_path}/broker.db"
+    declare_queues(url)
+    declare_queues(url)
+    assert _queue_rows(tmp_path / "broker.db") == sorted(QUEUES)
+    assert queue_depths(url) == dict.fromkeys(QUEUES, 0)
+
+
+def test_a_network_broker_is_left_alone(tmp_path: Path) -> None:
+    # Nothing listens on this port: declaring must not even try to connect.
+    declare_queues("redis://127.0.0.1:1/0")
