@@ -7,8 +7,11 @@ dies with "UNIQUE constraint failed: kombu_queue.name". Declaring them at migrat
 leaves nothing to race over. Redis and RabbitMQ declare atomically and need no help.
 """
 
+from pathlib import Path
+
 from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
+from sqlalchemy.engine import make_url
 
 from gateway.queue_depth import QUEUES
 
@@ -16,6 +19,10 @@ from gateway.queue_depth import QUEUES
 def declare_queues(broker_url: str, queues: tuple[str, ...] = QUEUES) -> None:
     if not broker_url.startswith("sqla+"):
         return
+    database = make_url(broker_url.removeprefix("sqla+")).database
+    if database and database != ":memory:":
+        # SQLite creates the file but not its folder (`.liaison/` on a fresh clone).
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     with Connection(broker_url) as conn:  # type: ignore[no-untyped-call]
         channel = conn.default_channel
         for name in queues:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Dev-only secrets: usable on a laptop, refused when LIAISON_ENVIRONMENT=production.
@@ -23,6 +23,25 @@ DEV_NOTIFY_API_KEY = f"liaison-dev-{DEV_NOTIFY_SERVICE_ID}-{DEV_NOTIFY_SECRET}"
 DEV_CALLBACK_SECRET = "dev-only-callback-secret"
 # Settings whose names say they hold a secret: refused at their default in production.
 _SECRET_NAME = re.compile(r"(secret|password|api_key|shared_key|private_key)")
+
+
+AdapterKind = Literal["fhir", "simulator", "mesh", "inbox"]
+
+
+class AdapterRetry(BaseModel):
+    """One adapter kind's retry policy; a field left out takes the global default
+    (`retry_*_seconds`). MESH, for one, is store-and-forward: its mailbox already holds a
+    message for days, so a deployment may give it a slower backoff than a FHIR endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_seconds: float | None = Field(default=None, gt=0)
+    cap_seconds: float | None = Field(default=None, gt=0)
+    budget_seconds: float | None = Field(default=None, gt=0)
+    # Tenacity, in the worker, for a call that failed fast (FHIR adapters): calls in all, and
+    # the longest wait between two.
+    short_attempts: int | None = Field(default=None, ge=1, le=10)
+    short_max_wait_seconds: float | None = Field(default=None, ge=0, le=60)
 
 
 class Settings(BaseSettings):
@@ -65,6 +84,8 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 5.0
     retry_cap_seconds: float = 3600.0
     retry_budget_seconds: float = 72 * 3600.0
+    # Per adapter kind, as JSON: LIAISON_RETRY_POLICIES='{"mesh": {"base_seconds": 300}}'.
+    retry_policies: dict[AdapterKind, AdapterRetry] = {}
     delivery_lease_seconds: float = 120.0
     http_timeout_seconds: float = 10.0
 
@@ -149,6 +170,13 @@ class Settings(BaseSettings):
     alert_dead_letter_threshold: int = Field(default=1, ge=1)  # per practice, last hour
     alert_circuit_open_minutes: float = Field(default=15.0, ge=0)
     alert_outbox_lag_seconds: float = Field(default=120.0, gt=0)
+
+    def adapter_retry(self, adapter: str) -> AdapterRetry:
+        """What LIAISON_RETRY_POLICIES sets for this adapter kind (all None when nothing)."""
+        for kind, policy in self.retry_policies.items():
+            if kind == adapter:
+                return policy
+        return AdapterRetry()
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":

@@ -153,7 +153,7 @@ def _record(
             decision = None
             if not isinstance(error, PermanentAdapterError):
                 decision = next_attempt(
-                    rt.retry_policy,
+                    rt.delivery_retry_policy(endpoint.adapter),
                     attempt=attempt_number,
                     first_attempt_at=delivery.first_attempt_at or started,
                     now=finished,

@@ -135,6 +135,12 @@ def _fhir(settings: Settings, endpoint: PracticeEndpoint) -> GPSystem:
         )
     simulator = endpoint.adapter == "simulator"
     search_orders = endpoint.option("search_orders")
+    retry = settings.adapter_retry(endpoint.adapter)
+    short: dict[str, Any] = {}
+    if retry.short_attempts is not None:
+        short["retry_attempts"] = retry.short_attempts
+    if retry.short_max_wait_seconds is not None:
+        short["retry_max_wait"] = retry.short_max_wait_seconds
     return FhirRestGPSystem(
         base_url=endpoint.base_url or settings.simulator_base_url,
         bearer_token=bearer,
@@ -144,6 +150,7 @@ def _fhir(settings: Settings, endpoint: PracticeEndpoint) -> GPSystem:
         # holds only its own Tasks, found by Liaison's identifier system on any server.
         task_search=endpoint.option("task_search") or ("owner" if simulator else "identifier"),
         search_orders=bool(search_orders if search_orders is not None else not simulator),
+        **short,
     )
 
 

@@ -34,6 +34,16 @@ class Runtime:
     # Liaison's own MESH mailbox (None when not configured): replies, tracking, handshakes.
     mesh_mailbox: Callable[[], MeshMailbox | None] = field(default=lambda: None)
 
+    def delivery_retry_policy(self, adapter: str) -> RetryPolicy:
+        """`retry_policy`, with what LIAISON_RETRY_POLICIES sets for this adapter kind."""
+        own = self.settings.adapter_retry(adapter)
+        default = self.retry_policy
+        return RetryPolicy(
+            base_seconds=own.base_seconds or default.base_seconds,
+            cap_seconds=own.cap_seconds or default.cap_seconds,
+            budget_seconds=own.budget_seconds or default.budget_seconds,
+        )
+
 
 def gp_system_factory(
     settings: Settings, mesh_mailbox: Callable[[], MeshMailbox | None] | None = None

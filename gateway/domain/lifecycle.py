@@ -76,6 +76,13 @@ TABLE: Final = tuple(Transition(*row) for row in (
     ("prescription-issued", "collected",            "collected"),
     ("prescription-issued", "cancelled",            "cancelled"),
     ("ready-to-collect",    "collected",            "collected"),
+    # A practice that was down or failing while the prescription was ready is next seen
+    # with it collected: refusing that would leave the recommendation waiting for ever, as
+    # the poll's cursor has moved past the update.
+    ("queued",              "collected",            "collected"),
+    ("delivered",           "collected",            "collected"),
+    ("accepted",            "collected",            "collected"),
+    ("appointment-needed",  "collected",            "collected"),
     # Withdrawn by the practitioner, or closed as expired when re-opened.
     ("ready-to-collect",    "cancelled",            "cancelled"),
     # An integration engineer's replay, or a late receipt from the practice.

@@ -26,3 +26,8 @@ def test_every_queue_exists_after_declaring_and_a_second_declare_adds_none(
 def test_a_network_broker_is_left_alone(tmp_path: Path) -> None:
     # Nothing listens on this port: declaring must not even try to connect.
     declare_queues("redis://127.0.0.1:1/0")
+
+
+def test_the_broker_files_folder_is_made_when_missing(tmp_path: Path) -> None:
+    declare_queues(f"sqla+sqlite:///{tmp_path}/fresh/clone/broker.db")
+    assert _queue_rows(tmp_path / "fresh" / "clone" / "broker.db") == sorted(QUEUES)

@@ -85,6 +85,15 @@ def test_illegal_and_stale_transitions_are_refused(current: str, target: str) ->
     assert target not in TRANSITIONS[current]
 
 
+@pytest.mark.parametrize("current", ["queued", "delivered", "accepted", "appointment-needed"])
+def test_a_poll_that_missed_the_ready_state_still_ends_collected(current: str) -> None:
+    # Polls see only a Task's state now; a practice that failed every poll while the
+    # prescription was ready is next seen with it collected.
+    decision = decide(current, "collected")
+    assert decision.applied
+    assert decision.event == "collected"
+
+
 def test_each_allowed_transition_emits_its_event() -> None:
     assert decide("accepted", "ready-to-collect").event == "ready-to-collect"
     assert decide("delivery-failed", "queued").event == "requeued"

@@ -283,6 +283,7 @@ def test_clients_cli_add_list_revoke(
 ) -> None:
     monkeypatch.setenv("LIAISON_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("LIAISON_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LIAISON_BROKER_URL", f"sqla+sqlite:///{tmp_path}/broker.db")
     get_settings.cache_clear()
     runner = CliRunner()
     try:

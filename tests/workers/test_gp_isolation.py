@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from gateway.cli import sample_recommendation
 from gateway.domain.intake import IntakeCommand, submit
 from gateway.domain.retry_policy import RetryPolicy
 from gateway.practice_directory import PracticeSettings, write_practice
-from gateway.settings import Settings
+from gateway.settings import AdapterRetry, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.models import FhirResource, Recommendation
@@ -257,6 +257,32 @@ def test_an_open_breaker_defers_deliveries_without_spending_the_budget(world: Wo
         assert practice.breaker_state == "open"
     # Another practice is not affected.
     assert delivery.deliver(world.rt, healthy) == "delivered"
+
+
+def test_an_adapter_kinds_own_retry_policy_governs_its_deliveries(world: World) -> None:
+    world.add_practice("Y00004")  # a simulator practice that answers 503 to everything
+    lenient, strict = world.recommend("Y00004"), world.recommend("Y00004")
+    delivery.deliver(world.rt, lenient)  # the global policy: a 3,600 s budget
+    # LIAISON_RETRY_POLICIES='{"simulator": {"budget_seconds": 0.001}}'
+    settings = world.rt.settings.model_copy(
+        update={"retry_policies": {"simulator": AdapterRetry(budget_seconds=0.001)}}
+    )
+    rt = replace(world.rt, settings=settings)
+    delivery.deliver(rt, strict)
+    with world.uow() as uow:
+        first, second = uow.deliveries.get(lenient), uow.deliveries.get(strict)
+        assert first is not None
+        assert second is not None
+        assert first.state == "retrying"
+        assert (second.state, second.attempt_count) == ("dead", 1)
+        last = uow.recommendations.timeline(second.recommendation_id)[-1]
+        assert (last.status, last.detail) == (
+            "delivery-failed",
+            "retry budget spent: POST /fhir answered 503",
+        )
+    # Fields left out, and other adapter kinds, keep the global policy.
+    assert rt.delivery_retry_policy("simulator") == RetryPolicy(1, 2, 0.001)
+    assert rt.delivery_retry_policy("mesh") == world.rt.retry_policy
 
 
 def test_a_practice_over_its_rate_limit_waits_its_turn(world: World) -> None:
