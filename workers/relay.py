@@ -20,14 +20,18 @@ def relay_outbox(rt: Runtime, publish: Publish, *, batch: int = 200) -> int:
             (row.id, row.kind, row.ref_id, row.correlation_id)
             for row in uow.outbox.unpublished(limit=batch)
         ]
-        for _, kind, ref_id, _ in rows:
-            delivery = uow.deliveries.get(ref_id) if kind == "deliver" else None
-            if delivery is not None:
-                apply_status(
-                    uow,
-                    StatusChange(delivery.recommendation_id, "queued", source="relay"),
-                    now=datetime.now(UTC),
-                )
+        deliveries = uow.deliveries.get_many([ref for _, kind, ref, _ in rows if kind == "deliver"])
+        # The timeline rows go to the database together at commit, not in one round trip
+        # each before the next recommendation's lock (docs/BENCHMARKS.md, fix 3).
+        with uow.session.no_autoflush:
+            for _, kind, ref_id, _ in rows:
+                delivery = deliveries.get(ref_id) if kind == "deliver" else None
+                if delivery is not None:
+                    apply_status(
+                        uow,
+                        StatusChange(delivery.recommendation_id, "queued", source="relay"),
+                        now=datetime.now(UTC),
+                    )
         uow.commit()
     published: list[int] = []
     try:

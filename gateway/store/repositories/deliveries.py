@@ -25,6 +25,12 @@ class DeliveryRepository:
     def get(self, delivery_id: str) -> Delivery | None:
         return self._session.get(Delivery, delivery_id)
 
+    def get_many(self, delivery_ids: Sequence[str]) -> dict[str, Delivery]:
+        if not delivery_ids:
+            return {}
+        stmt = select(Delivery).where(Delivery.id.in_(delivery_ids))
+        return {delivery.id: delivery for delivery in self._session.scalars(stmt)}
+
     def for_recommendation(self, recommendation_id: str) -> Sequence[Delivery]:
         stmt = (
             select(Delivery)
