@@ -26,6 +26,7 @@ from adapters.errors import (
 )
 from adapters.gp_system import Delivery, SubmitReceipt, UpdateBatch
 from adapters.retry import short_retry
+from adapters.tls import shared_tls_context
 from fhir_profiles import systems
 from fhir_profiles.task_status import StatusReport, interpret_task
 
@@ -66,7 +67,13 @@ class FhirRestGPSystem:
         headers = {"Accept": FHIR_JSON}
         if bearer_token:
             headers["Authorization"] = f"Bearer {bearer_token}"
-        self._http = httpx.Client(headers=headers, timeout=timeout, transport=transport, auth=auth)
+        self._http = httpx.Client(
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            auth=auth,
+            verify=shared_tls_context(),
+        )
 
     def submit(self, delivery: Delivery) -> SubmitReceipt:
         response = self._with_retries(

@@ -23,6 +23,7 @@ import httpx
 from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
 from adapters.notification import OutgoingMessage
 from adapters.retry import short_retry
+from adapters.tls import shared_tls_context
 
 TIMESTAMP_HEADER: Final = "Liaison-Timestamp"
 SIGNATURE_HEADER: Final = "Liaison-Signature"
@@ -84,7 +85,12 @@ class WebhookChannel:
         self._clock = clock
         self._retry_attempts = retry_attempts
         self._retry_max_wait = retry_max_wait
-        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._http = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            verify=shared_tls_context(),
+        )
 
     def send(self, message: OutgoingMessage) -> str:
         body = message.body.encode()

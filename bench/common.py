@@ -334,7 +334,9 @@ class Machine:
 
     @property
     def loaded(self) -> bool:
-        return self.busy_before > 25 or self.load_before[0] > self.cores * 0.5
+        # CPU in use just before the start, not the load average: the 1-minute average
+        # still carries the previous benchmark of the same run for a minute or more.
+        return self.busy_before > 25
 
     def describe(self) -> str:
         after = f", {self.load_after[0]:.1f} after" if self.load_after else ""
