@@ -3,9 +3,13 @@
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from gateway.domain.isolation import publish_allowance
+from gateway.domain.practice_access import breaker_of
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.logging import correlation
+from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
+from workers.practice_gate import breaker_policy
 from workers.runtime import Runtime
 
 Publish = Callable[[str, str], None]  # (kind, ref_id)
@@ -32,10 +36,15 @@ def relay_outbox(rt: Runtime, publish: Publish, *, batch: int = 200) -> int:
                         StatusChange(delivery.recommendation_id, "queued", source="relay"),
                         now=datetime.now(UTC),
                     )
+        held = _hold_back(uow, rt, list(deliveries.values()), now=datetime.now(UTC))
         uow.commit()
-    published: list[int] = []
+    # A held delivery's row counts as published: the sweep hands it to the workers when its
+    # practice's breaker lets it.
+    published: list[int] = [row_id for row_id, _, ref_id, _ in rows if ref_id in held]
     try:
         for row_id, kind, ref_id, correlation_id in rows:
+            if ref_id in held:
+                continue
             # The task carries the id of the request that wrote the row (task headers).
             with correlation(correlation_id):
                 publish(kind, ref_id)
@@ -47,6 +56,32 @@ def relay_outbox(rt: Runtime, publish: Publish, *, batch: int = 200) -> int:
     return len(published)
 
 
+def _hold_back(
+    uow: UnitOfWork, rt: Runtime, deliveries: list[Delivery], *, now: datetime
+) -> set[str]:
+    """New deliveries to a practice whose breaker is open wait in the database, not in the
+    broker's queue (gateway.domain.isolation.publish_allowance). Returns their ids."""
+    held: set[str] = set()
+    by_practice: dict[str, list[Delivery]] = {}
+    for delivery in deliveries:
+        if delivery.state == "pending":
+            by_practice.setdefault(delivery.practice_ods, []).append(delivery)
+    policy = breaker_policy(rt.settings)
+    for ods_code, waiting in by_practice.items():
+        practice = uow.practices.get(ods_code)
+        if practice is None:
+            continue
+        allowance = publish_allowance(breaker_of(practice), policy, now=now)
+        if allowance.limit is None:
+            continue
+        for delivery in waiting[allowance.limit :]:
+            # As the worker's gate defers: no attempt made, no retry budget spent.
+            delivery.state = "retrying"
+            delivery.next_attempt_at = allowance.not_before or now
+            held.add(delivery.id)
+    return held
+
+
 def sweep(rt: Runtime, publish: Publish, *, batch: int = 500) -> int:
     """Republish due retries, deliveries whose worker died mid-attempt, jobs the broker lost,
     and notifications stuck pending. Every republish is safe: tasks claim before acting."""
@@ -54,7 +89,18 @@ def sweep(rt: Runtime, publish: Publish, *, batch: int = 500) -> int:
     lease = timedelta(seconds=rt.settings.delivery_lease_seconds)
     with UnitOfWork(rt.session_factory) as uow:
         uow.deliveries.release_expired_leases(now=now)
-        due = uow.deliveries.due(now=now, limit=batch)
+        # A practice whose breaker is not closed gets at most its probe: the rest of its due
+        # work stays in the database instead of queueing in front of other practices'.
+        guarded = uow.practices.with_breaker_not_closed()
+        due = uow.deliveries.due(
+            now=now, limit=batch, excluding_practices=[p.ods_code for p in guarded]
+        )
+        policy = breaker_policy(rt.settings)
+        for practice in guarded:
+            if publish_allowance(breaker_of(practice), policy, now=now).limit:
+                probe = uow.deliveries.first_due(practice.ods_code, now=now)
+                if probe is not None:
+                    due.append(probe)
         lost = uow.deliveries.pending_older_than(before=now - lease, limit=batch)
         stuck = uow.notifications.stuck(
             now=now, pending_before=now - timedelta(seconds=30), limit=batch

@@ -1,5 +1,5 @@
 -- POST one JSON body with a bearer token; with BENCH_DELAY_MS each connection waits that
--- long between requests (a steady, lower rate); done() prints the figures as one JSON line.
+-- long on average between requests (a lower rate); done() prints the figures as one JSON line.
 local function read(path)
   local file = assert(io.open(path, "rb"))
   local text = file:read("*a")
@@ -15,10 +15,14 @@ if token and token ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. token
 end
 
+-- The wait is drawn from an exponential distribution with that mean, so the connections do
+-- not fall into step and send in bursts: arrivals look like independent clients' (close to
+-- Poisson), and latency at a pace measures queueing a real mix of clients would meet.
 local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
 if pause > 0 then
+  math.randomseed(os.time())
   function delay()
-    return pause
+    return math.floor(-pause * math.log(1 - math.random()))
   end
 end
 

@@ -61,6 +61,33 @@ def admit(breaker: Breaker, policy: BreakerPolicy, *, now: datetime) -> Admissio
     return Admission(True, probe)
 
 
+@dataclass(frozen=True)
+class PublishAllowance:
+    """How many of a practice's deliveries may be handed to the workers now (None: no limit),
+    and when to look again if none may."""
+
+    limit: int | None
+    not_before: datetime | None = None
+
+
+def publish_allowance(
+    breaker: Breaker, policy: BreakerPolicy, *, now: datetime
+) -> PublishAllowance:
+    """A task for a practice whose breaker is open would only be deferred by the worker's
+    gate, yet it waits in the one delivery queue in front of every other practice's work: a
+    practice down with thousands queued held others up for minutes (docs/BENCHMARKS.md,
+    figure 5). So while the breaker is open nothing is published; once its open period is
+    over, one delivery (the probe); when closed, everything, and the gate paces it."""
+    if breaker.state == "closed":
+        return PublishAllowance(None)
+    reopen_at = (breaker.opened_at or now) + timedelta(seconds=policy.open_seconds)
+    if breaker.state == "open" and now < reopen_at:
+        return PublishAllowance(0, reopen_at)
+    if breaker.probe_until is not None and now < breaker.probe_until:
+        return PublishAllowance(0, breaker.probe_until)
+    return PublishAllowance(1)
+
+
 def record_success(breaker: Breaker) -> Breaker:
     return Breaker()
 

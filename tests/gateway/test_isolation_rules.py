@@ -5,7 +5,9 @@ from datetime import UTC, datetime, timedelta
 from gateway.domain.isolation import (
     Breaker,
     BreakerPolicy,
+    PublishAllowance,
     admit,
+    publish_allowance,
     record_failure,
     record_success,
     take_token,
@@ -74,3 +76,16 @@ def test_the_rate_limit_allows_a_minutes_allowance_then_spaces_calls() -> None:
 
 def test_no_rate_limit_always_allows() -> None:
     assert all(take_token(None, per_minute=None, now=T0).allowed for _ in range(1000))
+
+
+def test_only_what_the_breaker_would_let_through_is_published() -> None:
+    # Closed: everything goes to the workers; the gate paces it.
+    assert publish_allowance(Breaker(), POLICY, now=T0) == PublishAllowance(None)
+    opened = Breaker(state="open", failures=3, opened_at=T0)
+    # Open: nothing, until the open period ends.
+    assert publish_allowance(opened, POLICY, now=_after(10)) == PublishAllowance(0, _after(60))
+    # Then one: the probe.
+    assert publish_allowance(opened, POLICY, now=_after(60)) == PublishAllowance(1)
+    # While a probe is out, nothing more.
+    probing = admit(opened, POLICY, now=_after(60)).breaker
+    assert publish_allowance(probing, POLICY, now=_after(61)) == PublishAllowance(0, _after(90))

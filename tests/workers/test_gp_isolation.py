@@ -31,7 +31,7 @@ from gateway.store.migrate import upgrade
 from gateway.store.models import FhirResource, Recommendation
 from gateway.store.unit_of_work import UnitOfWork
 from tests.peers.servers import serve_in_thread
-from workers import delivery, polling
+from workers import delivery, polling, relay
 from workers.runtime import Runtime, gp_system_factory
 
 START = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -257,6 +257,43 @@ def test_an_open_breaker_defers_deliveries_without_spending_the_budget(world: Wo
         assert practice.breaker_state == "open"
     # Another practice is not affected.
     assert delivery.deliver(world.rt, healthy) == "delivered"
+
+
+def test_no_task_waits_in_the_queue_for_a_practice_whose_breaker_is_open(world: World) -> None:
+    world.add_practice("Y00004")  # answers 503 to everything
+    world.add_practice("Y00001")
+    for failing in (world.recommend("Y00004"), world.recommend("Y00004")):
+        delivery.deliver(world.rt, failing)  # the second failure opens the breaker (300 s)
+    waiting = [world.recommend("Y00004") for _ in range(3)]
+    healthy = world.recommend("Y00001")
+
+    published: list[str] = []
+    while relay.relay_outbox(world.rt, lambda _kind, ref: published.append(ref)):
+        pass
+    # The healthy practice's delivery goes to the workers; the down practice's wait in the
+    # database for the breaker, without an attempt or any of their retry budget spent.
+    assert healthy in published
+    assert not set(waiting) & set(published)
+    with world.uow() as uow:
+        for delivery_id in waiting:
+            held = uow.deliveries.get(delivery_id)
+            assert held is not None
+            assert (held.state, held.attempt_count, held.first_attempt_at) == ("retrying", 0, None)
+            assert held.next_attempt_at is not None
+            assert held.next_attempt_at > datetime.now(UTC) + timedelta(seconds=250)
+        # The open period ends: the sweep hands over one of them, the probe, not all.
+        past = datetime.now(UTC) - timedelta(seconds=301)
+        practice = uow.practices.get("Y00004")
+        assert practice is not None
+        practice.breaker_opened_at = past
+        for delivery_id in waiting:
+            held = uow.deliveries.get(delivery_id)
+            assert held is not None
+            held.next_attempt_at = past
+        uow.commit()
+    swept: list[str] = []
+    relay.sweep(world.rt, lambda _kind, ref: swept.append(ref))
+    assert len(set(swept) & set(waiting)) == 1
 
 
 def test_an_adapter_kinds_own_retry_policy_governs_its_deliveries(world: World) -> None:

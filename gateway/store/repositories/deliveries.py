@@ -1,12 +1,12 @@
 """Queries over deliveries and their attempts. Claims are conditional updates so that two
 workers handed the same delivery never both send it."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVarTuple
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.store.models import Delivery, DeliveryAttempt
@@ -70,20 +70,23 @@ class DeliveryRepository:
         )
         return self._session.scalars(stmt).all()
 
-    def due(self, *, now: datetime, limit: int) -> list[str]:
+    def due(
+        self, *, now: datetime, limit: int, excluding_practices: Collection[str] = ()
+    ) -> list[str]:
         """Deliveries whose retry time has come, or whose lease ran out mid-attempt."""
+        stmt = select(Delivery.id).where(_due(now)).order_by(Delivery.next_attempt_at).limit(limit)
+        if excluding_practices:
+            stmt = stmt.where(Delivery.practice_ods.not_in(list(excluding_practices)))
+        return list(self._session.scalars(stmt))
+
+    def first_due(self, practice_ods: str, *, now: datetime) -> str | None:
         stmt = (
             select(Delivery.id)
-            .where(
-                or_(
-                    and_(Delivery.state == "retrying", Delivery.next_attempt_at <= now),
-                    and_(Delivery.state == "in-flight", Delivery.lease_until <= now),
-                )
-            )
+            .where(_due(now), Delivery.practice_ods == practice_ods)
             .order_by(Delivery.next_attempt_at)
-            .limit(limit)
+            .limit(1)
         )
-        return list(self._session.scalars(stmt))
+        return self._session.scalars(stmt).first()
 
     def release_expired_leases(self, *, now: datetime) -> int:
         """A worker died mid-attempt: make its delivery claimable again."""
@@ -168,3 +171,10 @@ class DeliverySearch:
             select(Delivery).where(Delivery.replay_of == delivery_id).order_by(Delivery.created_at)
         )
         return self._session.scalars(stmt).all()
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(Delivery.state == "retrying", Delivery.next_attempt_at <= now),
+        and_(Delivery.state == "in-flight", Delivery.lease_until <= now),
+    )

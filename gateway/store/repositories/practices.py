@@ -19,6 +19,10 @@ class PracticeRepository:
     def list(self) -> Sequence[Practice]:
         return self._session.scalars(select(Practice).order_by(Practice.ods_code)).all()
 
+    def with_breaker_not_closed(self) -> Sequence[Practice]:
+        stmt = select(Practice).where(Practice.breaker_state != "closed")
+        return self._session.scalars(stmt.order_by(Practice.ods_code)).all()
+
     def upsert(self, practice: Practice) -> Practice:
         existing = self.get(practice.ods_code)
         if existing is None:
