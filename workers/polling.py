@@ -63,10 +63,20 @@ def poll_practice(rt: Runtime, ods_code: str) -> int:
             return 0
         cursor = practice.poll_cursor
         if endpoint.adapter != "mesh":
-            gate = open_gate(
-                uow, ods_code, now=now, policy=breaker_policy(rt.settings), in_flight_limit=None
+            # A tripped breaker lets one call through when its open period ends. If a delivery
+            # is waiting, it should be that call (it makes progress, and it spends its retry
+            # budget towards a dead letter); a poll every second would otherwise take the
+            # probe each time before the sweep hands the delivery over (workers/relay.py).
+            delivery_waits = (
+                practice.breaker_state != "closed"
+                and uow.deliveries.first_due(ods_code, now=now) is not None
             )
-            if not gate.allowed:
+            allowed = not delivery_waits and (
+                open_gate(
+                    uow, ods_code, now=now, policy=breaker_policy(rt.settings), in_flight_limit=None
+                ).allowed
+            )
+            if not allowed:
                 uow.practices.finish_poll(ods_code, cursor=cursor, at=now)
                 uow.commit()
                 return 0
