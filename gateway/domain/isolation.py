@@ -80,12 +80,9 @@ def publish_allowance(
     over, one delivery (the probe); when closed, everything, and the gate paces it."""
     if breaker.state == "closed":
         return PublishAllowance(None)
-    reopen_at = (breaker.opened_at or now) + timedelta(seconds=policy.open_seconds)
-    if breaker.state == "open" and now < reopen_at:
-        return PublishAllowance(0, reopen_at)
-    if breaker.probe_until is not None and now < breaker.probe_until:
-        return PublishAllowance(0, breaker.probe_until)
-    return PublishAllowance(1)
+    # The breaker's own rule decides: what `admit` would let through now is the probe.
+    admission = admit(breaker, policy, now=now)
+    return PublishAllowance(1) if admission.allowed else PublishAllowance(0, admission.retry_at)
 
 
 def record_success(breaker: Breaker) -> Breaker:
