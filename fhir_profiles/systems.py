@@ -55,5 +55,5 @@ UKCORE_MEDICATION_REQUEST: Final = (
 UKCORE_TASK: Final = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Task"
 
 # Source: SNOMED CT 710081004 |Smoking cessation therapy (regime/therapy)|, seen in UK Core
-# examples (REFERENCE.md, shared/).
+# examples (github.com/NHSDigital/FHIR-R4-UKCORE-STAGING-MAIN).
 SCT_SMOKING_CESSATION_THERAPY: Final = "710081004"

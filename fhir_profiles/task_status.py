@@ -53,7 +53,8 @@ def _psu_mapping() -> dict[str, str]:
 
 
 # Source: NHS England Prescription Status Update API, businessStatus words
-# (https://fhir.nhs.uk/CodeSystem/task-businessStatus-nppt); see shared/REFERENCE.md.
+# (https://fhir.nhs.uk/CodeSystem/task-businessStatus-nppt); API specification:
+# github.com/NHSDigital/eps-prescription-status-update-api.
 PSU_TO_STATUS: Final[dict[str, str]] = _psu_mapping()
 
 _STATUS_ONLY: Final[dict[str, str]] = {"accepted": "accepted", "rejected": "rejected"}

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-# The public status words (DESIGN.md). "Expired" is not a status: it is derived
-# (gateway.domain.reengagement) so the public set stays as designed.
+# The public status words (the REST contract in openapi.yaml). "Expired" is not a status:
+# it is derived (gateway.domain.reengagement) so the public set stays as designed.
 STATUSES: Final = (
     "received",
     "queued",
