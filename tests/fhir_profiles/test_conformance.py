@@ -104,7 +104,8 @@ def test_the_liaison_status_code_system_holds_every_public_status_word() -> None
     # The public status words of the REST contract.
     assert codes == {
         "received", "queued", "delivered", "accepted", "rejected", "appointment-needed",
-        "prescription-issued", "ready-to-collect", "collected", "cancelled", "delivery-failed",
+        "prescription-issued", "ready-to-collect", "collected", "not-dispensed", "cancelled",
+        "delivery-failed",
     }  # fmt: skip
 
 
