@@ -196,7 +196,11 @@ def _wait_ready(url: str, timeout: float) -> bool:
 def dev() -> None:
     """Start the whole embedded stack: API, worker, beat, GP simulator, mail and SMS sinks."""
     settings = get_settings()
-    _migrate(settings)
+    try:
+        _migrate(settings)
+    except PracticeEntryRefused as refused:
+        typer.echo(f"the practice directory is refused: {refused}", err=True)
+        raise typer.Exit(2) from refused
     # Nothing else runs yet: start the shared metrics directory empty.
     metrics.share_across_processes(settings, fresh=True)
     env = {**os.environ}

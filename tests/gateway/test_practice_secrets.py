@@ -509,3 +509,28 @@ def test_upgrading_moves_stored_references_into_the_namespace(
     assert config["auth"]["token_env"] == "LIAISON_PRACTICE_SECRET_A81001_TOKEN"
     assert config["callback_secret_env"] == "LIAISON_PRACTICE_SECRET_LIAISON_SECRET_KEY"
     assert config["source"] == "api"
+
+
+def test_migrate_refuses_a_directory_pointing_at_a_host_not_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "practices.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"practices": [{"ods_code": "A81001", "adapter": "fhir", "base_url": ATTACKER}]}
+        )
+    )
+    monkeypatch.setenv("LIAISON_DATABASE_URL", f"sqlite:///{tmp_path}/m.db")
+    monkeypatch.setenv("LIAISON_BROKER_URL", "memory://")
+    monkeypatch.setenv("LIAISON_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LIAISON_PRACTICE_DIRECTORY", str(path))
+    monkeypatch.setenv("LIAISON_GP_ALLOWED_HOSTS", '["gp.example.nhs.uk"]')
+    get_settings.cache_clear()
+    try:
+        refused = CliRunner().invoke(cli, ["migrate"])
+    finally:
+        get_settings.cache_clear()
+    assert refused.exit_code == 2
+    assert "A81001: base_url host attacker.example is not in LIAISON_GP_ALLOWED_HOSTS" in (
+        refused.output
+    )
