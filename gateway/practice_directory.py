@@ -27,7 +27,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from gateway.domain.inbox_accounts import hash_password
-from gateway.domain.practice_endpoints import secret_reference_problem
+from gateway.domain.practice_endpoints import PRACTICE_SECRET_PREFIX, secret_reference_problem
 from gateway.settings import Settings
 from gateway.store.models import InboxUser, Practice
 from gateway.store.unit_of_work import UnitOfWork
@@ -50,7 +50,15 @@ def _reserved(name: str, info: ValidationInfo) -> str:
 
 # An environment variable's name in the practice-credential namespace: a reference to a
 # secret, never the secret.
-SecretReference = Annotated[str, Field(max_length=128), AfterValidator(_reserved)]
+SecretReference = Annotated[
+    str,
+    Field(
+        max_length=128,
+        json_schema_extra={"pattern": rf"^{PRACTICE_SECRET_PREFIX}[A-Z0-9_]{{1,100}}$"},
+        description="the name of an environment variable in LIAISON_PRACTICE_SECRET_*",
+    ),
+    AfterValidator(_reserved),
+]
 Adapter = Literal["fhir", "mesh", "inbox", "simulator"]
 Source = Literal["yaml", "api", "cli", "dev"]
 
