@@ -25,8 +25,8 @@ DEV_NOTIFY_API_KEY = f"liaison-dev-{DEV_NOTIFY_SERVICE_ID}-{DEV_NOTIFY_SECRET}"
 DEV_CALLBACK_SECRET = "dev-only-callback-secret"
 # Settings whose names say they hold a secret: refused at their default in production.
 _SECRET_NAME = re.compile(r"(secret|password|api_key|shared_key|private_key)")
-# The shortest secret key (HS256 signing key) or bearer token production accepts: 256 bits of
-# characters, the HMAC-SHA256 key length RFC 7518 section 3.2 requires.
+# The shortest signing key or bearer token production accepts: 32 characters, at least the
+# 256-bit key RFC 7518 section 3.2 requires for HS256.
 MIN_SECRET_LENGTH = 32
 
 
