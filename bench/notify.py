@@ -37,7 +37,7 @@ from gateway.domain.callback_signatures import SIGNATURE_HEADER, TIMESTAMP_HEADE
 
 PUSH_PRACTICE = "Y00007"  # the simulator's practice that never acts by itself
 POLL_PRACTICE = "Y00006"  # accepted, prescription issued, ready: one step apart
-SECRET_ENV = "BENCH_CALLBACK_SECRET"
+SECRET_ENV = "LIAISON_PRACTICE_SECRET_BENCH_CALLBACK"
 SECRET = "bench-callback-secret-0123456789"
 STEP_SECONDS = 4.0
 POLL_INTERVAL = 1.0

@@ -21,7 +21,7 @@ from gateway import catalogue_commands, client_commands, metrics, ops_commands, 
 from gateway.api.auth import issue_token
 from gateway.broker_queues import declare_queues
 from gateway.logging import configure_logging
-from gateway.practice_directory import entries_for, seed
+from gateway.practice_directory import PracticeEntryRefused, entries_for, seed
 from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
@@ -59,7 +59,11 @@ def _migrate(settings: Settings) -> int:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema and seed the practice directory."""
-    count = _migrate(get_settings())
+    try:
+        count = _migrate(get_settings())
+    except PracticeEntryRefused as refused:
+        typer.echo(f"the practice directory is refused: {refused}", err=True)
+        raise typer.Exit(2) from refused
     typer.echo(f"database at head; {count} practices in the directory")
 
 
@@ -192,7 +196,11 @@ def _wait_ready(url: str, timeout: float) -> bool:
 def dev() -> None:
     """Start the whole embedded stack: API, worker, beat, GP simulator, mail and SMS sinks."""
     settings = get_settings()
-    _migrate(settings)
+    try:
+        _migrate(settings)
+    except PracticeEntryRefused as refused:
+        typer.echo(f"the practice directory is refused: {refused}", err=True)
+        raise typer.Exit(2) from refused
     # Nothing else runs yet: start the shared metrics directory empty.
     metrics.share_across_processes(settings, fresh=True)
     env = {**os.environ}

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 
 from gateway.domain.inbox_accounts import WeakPassword, hash_password
 from gateway.practice_directory import (
+    PracticeEntryRefused,
     PracticeSettings,
+    check_endpoints,
     ensure_inbox_user,
     load_directory,
     seed,
@@ -32,7 +34,11 @@ def _uow() -> UnitOfWork:
     return UnitOfWork(make_session_factory(make_engine(get_settings().database_url)))
 
 
-def _refuse(error: ValidationError) -> None:
+def _refuse(error: ValidationError | PracticeEntryRefused) -> None:
+    if isinstance(error, PracticeEntryRefused):
+        for field, why in error.problems:
+            typer.echo(f"{error.ods_code}.{field}: {why}", err=True)
+        raise typer.Exit(2)
     for problem in error.errors():
         field = ".".join(str(p) for p in problem["loc"]) or "entry"
         typer.echo(f"{field}: {problem['msg']}", err=True)
@@ -83,12 +89,14 @@ def set_practice(
     adapter: Annotated[str | None, typer.Option(help="fhir | mesh | inbox | simulator")] = None,
     base_url: Annotated[str | None, typer.Option(help="FHIR base URL")] = None,
     token_env: Annotated[
-        str | None, typer.Option(help="Environment variable holding a bearer token")
+        str | None,
+        typer.Option(help="Variable holding a bearer token: LIAISON_PRACTICE_SECRET_<NAME>"),
     ] = None,
     mailbox: Annotated[str | None, typer.Option(help="The practice's MESH mailbox")] = None,
     workflow_id: Annotated[str | None, typer.Option(help="MESH workflow id")] = None,
     callback_secret_env: Annotated[
-        str | None, typer.Option(help="Environment variable holding the callback secret")
+        str | None,
+        typer.Option(help="Variable holding the callback secret: LIAISON_PRACTICE_SECRET_<NAME>"),
     ] = None,
     rate_limit: Annotated[int | None, typer.Option(help="Calls a minute at most")] = None,
     chase_after_days: Annotated[
@@ -119,7 +127,8 @@ def set_practice(
             current["auth"] = {"type": "bearer", "token_env": token_env}
         try:
             entry = PracticeSettings.model_validate(current)
-        except ValidationError as error:
+            check_endpoints(ods_code, entry, get_settings())
+        except (ValidationError, PracticeEntryRefused) as error:
             _refuse(error)
             return
         _, created = write_practice(uow, ods_code, entry, source="cli")
@@ -138,7 +147,11 @@ def import_directory(
         _refuse(error)
         return
     with _uow() as uow:
-        count = seed(uow, entries, settings=get_settings(), source="yaml", overwrite=True)
+        try:
+            count = seed(uow, entries, settings=get_settings(), source="yaml", overwrite=True)
+        except PracticeEntryRefused as error:
+            _refuse(error)
+            return
     typer.echo(f"imported {count} practices from {path}")
 
 

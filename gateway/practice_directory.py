@@ -6,8 +6,14 @@ LIAISON_PRACTICE_DIRECTORY. Without a file, development mode gets the simulator'
 scripted practices so that `make run` works with no set-up.
 
 Credentials are held by reference only (`token_env`, `private_key_env`,
-`callback_secret_env`, `password_env`: names of environment variables), so neither the
-YAML file, the database nor the ops API ever carries a secret.
+`callback_secret_env`, `password_env`: names of environment variables in the reserved
+namespace LIAISON_PRACTICE_SECRET_*), so neither the YAML file, the database nor the ops
+API ever carries a secret, and no entry can name one of Liaison's own settings.
+
+Who may change what: the connection of a practice (adapter, endpoint, credentials; every
+field but the `OPERATIONAL_FIELDS`) is changed only from a shell (the YAML file,
+`liaison practices`) or by a client holding the `practice-admin` scope, which no client
+gets by default; the `ops` scope reads the directory and tunes the operational fields.
 
 Start-up seeding never overwrites a practice last changed through the API or CLI (its
 `source` says which); `liaison practices import` does, because an operator asked for it.
@@ -18,16 +24,41 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from gateway.domain.inbox_accounts import hash_password
+from gateway.domain.practice_endpoints import PRACTICE_SECRET_PREFIX, secret_reference_problem
 from gateway.settings import Settings
 from gateway.store.models import InboxUser, Practice
 from gateway.store.unit_of_work import UnitOfWork
 
 ODS_PATTERN = r"^[A-Z0-9]{3,10}$"
-# An environment variable's name: a reference to a secret, never the secret.
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+
+
+# Validation context for reading an entry back from the database: a row written before the
+# namespace existed must still be listed (so engineers see what to fix), and the workers
+# never read a variable outside the namespace whatever a row says (Settings.practice_secret).
+STORED = {"stored": True}
+
+
+def _reserved(name: str, info: ValidationInfo) -> str:
+    problem = secret_reference_problem(name)
+    if problem is not None and not (info.context or {}).get("stored"):
+        raise ValueError(problem)
+    return name
+
+
+# An environment variable's name in the practice-credential namespace: a reference to a
+# secret, never the secret.
+SecretReference = Annotated[
+    str,
+    Field(
+        max_length=128,
+        json_schema_extra={"pattern": rf"^{PRACTICE_SECRET_PREFIX}[A-Z0-9_]{{1,100}}$"},
+        description="the name of an environment variable in LIAISON_PRACTICE_SECRET_*",
+    ),
+    AfterValidator(_reserved),
+]
 Adapter = Literal["fhir", "mesh", "inbox", "simulator"]
 Source = Literal["yaml", "api", "cli", "dev"]
 
@@ -37,7 +68,7 @@ class BearerAuth(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["bearer"]
-    token_env: str = Field(pattern=ENV_NAME)
+    token_env: SecretReference
 
 
 class SmartBackendAuth(BaseModel):
@@ -47,7 +78,7 @@ class SmartBackendAuth(BaseModel):
     type: Literal["smart-backend"]
     token_url: str = Field(pattern=r"^https?://")
     client_id: str = Field(min_length=1, max_length=200)
-    private_key_env: str = Field(pattern=ENV_NAME)  # PEM, RSA (RS384) or EC P-384 (ES384)
+    private_key_env: SecretReference  # PEM, RSA (RS384) or EC P-384 (ES384)
     key_id: str | None = None
     algorithm: Literal["RS384", "ES384"] = "RS384"
     scope: str = "system/Task.rs system/MedicationRequest.rs system/*.c"
@@ -71,7 +102,7 @@ class PracticeSettings(BaseModel):
     timeout_seconds: float | None = Field(default=None, gt=0, le=120)
     mailbox: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{3,20}$")
     workflow_id: str | None = Field(default=None, pattern=r"^[A-Z0-9_]{1,64}$")
-    callback_secret_env: str | None = Field(default=None, pattern=ENV_NAME)
+    callback_secret_env: SecretReference | None = None
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
     max_in_flight: int | None = Field(default=None, ge=1, le=100)
     chase_after_days: int = Field(default=3, ge=1, le=60)
@@ -94,7 +125,7 @@ class InboxUserEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=100)
-    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+    password_env: SecretReference | None = None
     password_hash: str | None = Field(default=None, pattern=r"^\$argon2id\$")
 
     @model_validator(mode="after")
@@ -112,6 +143,57 @@ class PracticeEntry(PracticeSettings):
 class DirectoryFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     practices: list[PracticeEntry]
+
+
+class PracticeEntryRefused(ValueError):
+    """An entry Liaison will not send to: `problems` pairs each field with why."""
+
+    def __init__(self, ods_code: str, problems: list[tuple[str, str]]) -> None:
+        super().__init__(
+            f"practice {ods_code}: " + "; ".join(f"{field} {why}" for field, why in problems)
+        )
+        self.ods_code = ods_code
+        self.problems = problems
+
+
+# What the `ops` scope may change: how hard Liaison presses a practice, never where its
+# requests go nor with which credentials (those need a shell or the `practice-admin` scope).
+OPERATIONAL_FIELDS = frozenset(
+    {"rate_limit_per_minute", "max_in_flight", "chase_after_days", "timeout_seconds"}
+)
+
+
+def connection_changes(current: PracticeSettings | None, wanted: PracticeSettings) -> list[str]:
+    """The fields outside OPERATIONAL_FIELDS that writing `wanted` would change (for a new
+    practice, every one it sets)."""
+    before = current.model_dump(mode="json") if current is not None else {}
+    after = wanted.model_dump(mode="json")
+    return sorted(
+        name
+        for name in PracticeSettings.model_fields
+        if name not in OPERATIONAL_FIELDS and after.get(name) != before.get(name)
+    )
+
+
+def endpoint_problems(entry: PracticeSettings, settings: Settings) -> list[tuple[str, str]]:
+    """Each URL of the entry Liaison would refuse to call, with why (see
+    `Settings.practice_endpoint_problem`): https in production, the allowed hosts."""
+    urls: list[tuple[str, str]] = []
+    if entry.adapter in ("fhir", "simulator"):
+        urls.append(("base_url", entry.base_url or settings.simulator_base_url))
+    if isinstance(entry.auth, SmartBackendAuth):
+        urls.append(("auth.token_url", entry.auth.token_url))
+    return [
+        (field, why)
+        for field, url in urls
+        if (why := settings.practice_endpoint_problem(url)) is not None
+    ]
+
+
+def check_endpoints(ods_code: str, entry: PracticeSettings, settings: Settings) -> None:
+    problems = endpoint_problems(entry, settings)
+    if problems:
+        raise PracticeEntryRefused(ods_code, problems)
 
 
 _OPTIONS = (
@@ -151,7 +233,8 @@ def settings_of(practice: Practice) -> PracticeSettings:
             "rate_limit_per_minute": practice.rate_limit_per_minute,
             "chase_after_days": practice.chase_after_days,
             **options,
-        }
+        },
+        context=STORED,
     )
 
 
@@ -231,7 +314,12 @@ def seed(
     overwrite: bool = False,
 ) -> int:
     """Write the entries (and their inbox users) and commit. Practices last changed through
-    the API or CLI are left as they are unless `overwrite`. Returns how many were written."""
+    the API or CLI are left as they are unless `overwrite`. Returns how many were written.
+    With `settings`, an entry whose endpoint Liaison would refuse to call refuses the whole
+    file (PracticeEntryRefused) before anything is written."""
+    if settings is not None:
+        for entry in entries:
+            check_endpoints(entry.ods_code, entry, settings)
     written = 0
     for entry in entries:
         existing = uow.practices.get(entry.ods_code)

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.domain.practice_endpoints import endpoint_problem, is_practice_secret_reference
+
 # Dev-only secrets: usable on a laptop, refused when LIAISON_ENVIRONMENT=production.
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
 DEV_NOTIFY_SERVICE_ID = "26785a09-ab16-4eb0-8407-a37497a57506"
@@ -23,6 +25,9 @@ DEV_NOTIFY_API_KEY = f"liaison-dev-{DEV_NOTIFY_SERVICE_ID}-{DEV_NOTIFY_SECRET}"
 DEV_CALLBACK_SECRET = "dev-only-callback-secret"
 # Settings whose names say they hold a secret: refused at their default in production.
 _SECRET_NAME = re.compile(r"(secret|password|api_key|shared_key|private_key)")
+# The shortest signing key or bearer token production accepts: 32 characters, at least the
+# 256-bit key RFC 7518 section 3.2 requires for HS256.
+MIN_SECRET_LENGTH = 32
 
 
 AdapterKind = Literal["fhir", "simulator", "mesh", "inbox"]
@@ -74,6 +79,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
 
     practice_directory: Path | None = None
+    # Hosts a practice's FHIR base URL and SMART token URL may name (`gp.example.nhs.uk`, or
+    # `*.example.nhs.uk` for its subdomains), as JSON; empty: any host (https in production).
+    gp_allowed_hosts: list[str] = []
     simulator_host: str = "127.0.0.1"
     simulator_port: int = 8001
     simulator_step_seconds: float = 3.0
@@ -212,18 +220,59 @@ class Settings(BaseSettings):
                     and value == spec.default
                 ):
                     unsafe.append(env_name)
-            if len(self.secret_key) < 32:
-                unsafe.append("LIAISON_SECRET_KEY (shorter than 32 characters)")
+            if len(self.secret_key) < MIN_SECRET_LENGTH:
+                unsafe.append(f"LIAISON_SECRET_KEY (shorter than {MIN_SECRET_LENGTH} characters)")
             if unsafe:
                 raise ValueError(f"refusing to start in production with dev secrets: {unsafe}")
         return self
 
+    @model_validator(mode="after")
+    def _refuse_weak_settings_in_production(self) -> "Settings":
+        if self.environment != "production":
+            return self
+        weak = [f"{name} ({why})" for name, why in self._weaknesses()]
+        if weak:
+            raise ValueError(f"refusing to start in production with weak settings: {weak}")
+        return self
+
+    def _weaknesses(self) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        short = f"shorter than {MIN_SECRET_LENGTH} characters"
+        if any(len(key) < MIN_SECRET_LENGTH for key in self.previous_secret_keys):
+            found.append(("LIAISON_PREVIOUS_SECRET_KEYS", f"a retired key is {short}"))
+        if self.metrics_token is not None and len(self.metrics_token) < MIN_SECRET_LENGTH:
+            found.append(("LIAISON_METRICS_TOKEN", short))
+        if not self.mesh_verify_tls:
+            found.append(("LIAISON_MESH_VERIFY_TLS", "must be true: MESH is reached over TLS"))
+        if not self.public_base_url.startswith("https://"):
+            found.append(("LIAISON_PUBLIC_BASE_URL", "must be an https URL"))
+        if any("*" in origin or origin == "null" for origin in self.cors_allow_origins):
+            found.append(("LIAISON_CORS_ALLOW_ORIGINS", "name each origin; * or null lets any"))
+        for name, limit in (
+            ("LIAISON_CLIENT_RATE_LIMIT_PER_MINUTE", self.client_rate_limit_per_minute),
+            ("LIAISON_TOKEN_RATE_LIMIT_PER_MINUTE", self.token_rate_limit_per_minute),
+        ):
+            if limit == 0:
+                found.append((name, "0 switches the limit off"))
+        return found
+
     def practice_secret(self, reference: str | None) -> str | None:
         """A practice credential named by reference (an environment variable's name) in the
-        practice directory; the directory and the database never hold the secret itself."""
-        if not reference:
+        practice directory; the directory and the database never hold the secret itself.
+        Only the reserved namespace is read, whatever the database holds (an entry written
+        before the namespace existed, or by hand), so no other variable can be sent out."""
+        if not reference or not is_practice_secret_reference(reference):
             return None
         return os.environ.get(reference) or None
+
+    def practice_endpoint_problem(self, url: str) -> str | None:
+        """Why a practice's requests may not go to `url` (https in production; the allow-list
+        LIAISON_GP_ALLOWED_HOSTS when set), or None."""
+        return endpoint_problem(
+            url,
+            require_https=self.environment == "production",
+            allowed_hosts=self.gp_allowed_hosts,
+        )
 
     @property
     def token_endpoint_url(self) -> str:

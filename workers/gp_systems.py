@@ -3,7 +3,9 @@
 simulator / fhir -> FhirRestGPSystem (no auth, a static bearer token, or SMART Backend
 Services); mesh -> MeshGPSystem through Liaison's own mailbox; inbox -> InboxGPSystem.
 Credentials are looked up by reference through `Settings.practice_secret` when the adapter
-is built; a missing one gives an adapter that refuses every call with a clear reason.
+is built; a missing one gives an adapter that refuses every call with a clear reason. The
+endpoints are checked again here (https in production, LIAISON_GP_ALLOWED_HOSTS), whatever
+the database holds, so a row written around the directory's checks sends nothing anywhere.
 """
 
 import json
@@ -21,6 +23,7 @@ from adapters.gp_system import Delivery, GPSystem, SubmitReceipt, UpdateBatch
 from adapters.inbox import InboxGPSystem
 from adapters.mesh import MeshGPSystem, MeshMailbox, MeshMailboxConfig
 from adapters.smart_backend import SmartBackendAuth
+from gateway.domain.practice_endpoints import PRACTICE_SECRET_PREFIX, is_practice_secret_reference
 from gateway.settings import Settings
 from gateway.store.models import Practice
 
@@ -107,24 +110,42 @@ def _mesh_mailbox(settings: Settings) -> MeshMailbox | None:
     )
 
 
+def _missing(endpoint: PracticeEndpoint, what: str, reference: Any) -> Unavailable:
+    name = str(reference)
+    if not is_practice_secret_reference(name):
+        return Unavailable(
+            f"practice {endpoint.ods_code}: {what} variable {name} is outside "
+            f"{PRACTICE_SECRET_PREFIX}*, so it is never read"
+        )
+    return Unavailable(f"practice {endpoint.ods_code}: {what} variable {name} is not set")
+
+
+def _refused_url(
+    settings: Settings, endpoint: PracticeEndpoint, field: str, url: str
+) -> str | None:
+    why = settings.practice_endpoint_problem(url)
+    return None if why is None else f"practice {endpoint.ods_code}: {field} {why}"
+
+
 def _fhir(settings: Settings, endpoint: PracticeEndpoint) -> GPSystem:
     auth_entry: dict[str, Any] | None = endpoint.option("auth")
     bearer: str | None = None
     auth: httpx.Auth | None = None
+    base_url = endpoint.base_url or settings.simulator_base_url
+    refused = _refused_url(settings, endpoint, "base_url", base_url)
+    if refused is not None:
+        return Unavailable(refused)
     if auth_entry and auth_entry.get("type") == "bearer":
         bearer = settings.practice_secret(auth_entry.get("token_env"))
         if bearer is None:
-            return Unavailable(
-                f"practice {endpoint.ods_code}: bearer token variable "
-                f"{auth_entry.get('token_env')} is not set"
-            )
+            return _missing(endpoint, "bearer token", auth_entry.get("token_env"))
     elif auth_entry and auth_entry.get("type") == "smart-backend":
         key = settings.practice_secret(auth_entry.get("private_key_env"))
         if key is None:
-            return Unavailable(
-                f"practice {endpoint.ods_code}: SMART private key variable "
-                f"{auth_entry.get('private_key_env')} is not set"
-            )
+            return _missing(endpoint, "SMART private key", auth_entry.get("private_key_env"))
+        refused = _refused_url(settings, endpoint, "auth.token_url", str(auth_entry["token_url"]))
+        if refused is not None:
+            return Unavailable(refused)
         auth = SmartBackendAuth(
             token_url=str(auth_entry["token_url"]),
             client_id=str(auth_entry["client_id"]),
@@ -142,7 +163,7 @@ def _fhir(settings: Settings, endpoint: PracticeEndpoint) -> GPSystem:
     if retry.short_max_wait_seconds is not None:
         short["retry_max_wait"] = retry.short_max_wait_seconds
     return FhirRestGPSystem(
-        base_url=endpoint.base_url or settings.simulator_base_url,
+        base_url=base_url,
         bearer_token=bearer,
         auth=auth,
         timeout=float(endpoint.option("timeout_seconds") or settings.http_timeout_seconds),

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.dependencies import OpsClient, UnitOfWorkDep
 from gateway.api.hardening import is_public, route_template
+from gateway.api.links import public_base, public_request_url
 from gateway.api.problems import problem
 from gateway.logging import get_logger
 from gateway.security import audit
@@ -178,8 +179,8 @@ def _entity(value: str | None) -> str | None:
 def _bundle(
     request: Request, events: list[dict[str, Any]], total: int, next_url: str | None
 ) -> dict[str, Any]:
-    base = str(request.base_url).rstrip("/")
-    links = [{"relation": "self", "url": str(request.url)}]
+    base = public_base(request)
+    links = [{"relation": "self", "url": str(public_request_url(request))}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
     return {
@@ -242,7 +243,9 @@ def search_audit_events(
     )
     next_url = None
     if offset + count < total:
-        next_url = str(request.url.include_query_params(_offset=offset + count, _count=count))
+        next_url = str(
+            public_request_url(request).include_query_params(_offset=offset + count, _count=count)
+        )
     body = _bundle(request, [audit.as_audit_event(r) for r in rows], total, next_url)
     return JSONResponse(body, media_type=FHIR_JSON)
 

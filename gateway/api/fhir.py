@@ -28,6 +28,7 @@ from gateway.api.fhir_params import (
     encode_cursor,
     parse_search,
 )
+from gateway.api.links import public_base, public_request_url
 from gateway.domain import fhir_intake
 from gateway.store.models import FhirResource
 from gateway.store.repositories.fhir_search import Tenant
@@ -94,7 +95,7 @@ def _with_meta(resource: FhirResource) -> dict[str, Any]:
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    return public_base(request)
 
 
 @router.get("/metadata", response_class=JSONResponse, responses=_FHIR_RESPONSE)
@@ -146,9 +147,10 @@ def create_medication_request(
 def _bundle(
     request: Request, entries: list[dict[str, Any]], total: int, next_cursor: str | None
 ) -> dict[str, Any]:
-    links = [{"relation": "self", "url": str(request.url)}]
+    here = public_request_url(request)
+    links = [{"relation": "self", "url": str(here)}]
     if next_cursor is not None:
-        following = request.url.remove_query_params("_cursor")
+        following = here.remove_query_params("_cursor")
         links.append(
             {"relation": "next", "url": str(following.include_query_params(_cursor=next_cursor))}
         )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.dependencies import OpsClient, SettingsDep, UnitOfWorkDep
+from gateway.api.links import public_request_url
 from gateway.domain import replay
 from gateway.queue_depth import queue_depths
 from gateway.store.models import Delivery
@@ -125,7 +126,9 @@ def list_deliveries(
     rows, total = uow.delivery_search.find(criteria, limit=limit, offset=offset)
     next_url = None
     if offset + limit < total:
-        next_url = str(request.url.include_query_params(offset=offset + limit, limit=limit))
+        next_url = str(
+            public_request_url(request).include_query_params(offset=offset + limit, limit=limit)
+        )
     return DeliveryPage(
         items=[_delivery_out(d) for d in rows],
         total=total,

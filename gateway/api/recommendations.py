@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 
 from fhir_profiles.catalogue import find_product
 from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
+from gateway.api.links import public_base, public_request_url
 from gateway.api.reengagement import follow_up_view
 from gateway.api.schemas import (
     Accepted,
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
 
 def _links(request: Request, recommendation_id: str, uow: UnitOfWork | None = None) -> Links:
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)
     fhir: dict[str, str] = {}
     if uow is not None:
         for resource in uow.recommendations.resources_for(recommendation_id):
@@ -139,7 +140,9 @@ def list_recommendations(
     )
     next_url = None
     if offset + limit < total:
-        next_url = str(request.url.include_query_params(offset=offset + limit, limit=limit))
+        next_url = str(
+            public_request_url(request).include_query_params(offset=offset + limit, limit=limit)
+        )
     return RecommendationPage(
         items=[
             RecommendationSummary(

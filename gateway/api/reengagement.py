@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import Field, ValidationError
 
 from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
+from gateway.api.links import public_url
 from gateway.api.schemas import (
     Accepted,
     ChainLink,
@@ -142,6 +143,6 @@ def reopen_recommendation(
         )
     except ReopenRefused as exc:
         raise HTTPException(409, str(exc)) from exc
-    url = f"{str(request.base_url).rstrip('/')}/v1/recommendations/{result.recommendation_id}"
+    url = public_url(request, f"/v1/recommendations/{result.recommendation_id}")
     response.headers["Location"] = url
     return Accepted(id=result.recommendation_id, status=result.status, links=Links(self=url))

@@ -4,6 +4,10 @@ A client is one calling system acting for one tenant:
 - `case-management`: a mental-health organisation's app (scopes `recommendations`, `fhir`);
 - `gp-practice`: one GP practice's system (scopes `gp-practice`, `fhir`);
 - `ops`: integration engineers' tooling (scope `ops`), which sees ids, never patients.
+
+`practice-admin` (changing a practice's adapter, endpoint and credentials in the practice
+directory) is never granted by default: an ops client gets it only when registered with it
+by name (`liaison clients add ... --kind ops --scopes "ops practice-admin"`).
 """
 
 import re
@@ -19,12 +23,19 @@ from gateway.settings import Settings
 from gateway.store.models import ApiClient
 from gateway.store.unit_of_work import UnitOfWork
 
+PRACTICE_ADMIN_SCOPE = "practice-admin"
+# What a client of each kind gets when registered without naming scopes.
 KIND_SCOPES: dict[str, frozenset[str]] = {
     "case-management": frozenset({"recommendations", "fhir"}),
     "gp-practice": frozenset({"gp-practice", "fhir"}),
     "ops": frozenset({"ops"}),
 }
-KNOWN_SCOPES = frozenset().union(*KIND_SCOPES.values())
+# What it may be registered with when it names them: an ops client may add practice-admin.
+KIND_ALLOWED_SCOPES: dict[str, frozenset[str]] = {
+    **KIND_SCOPES,
+    "ops": frozenset({"ops", PRACTICE_ADMIN_SCOPE}),
+}
+KNOWN_SCOPES = frozenset().union(*KIND_ALLOWED_SCOPES.values())
 ASSERTION_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384")
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,99}$")
@@ -87,8 +98,8 @@ def validate_jwks(jwks: Any) -> dict[str, Any]:
 
 
 def _parse_scopes(kind: str, scopes: str | None, *, any_scopes: bool) -> str:
-    allowed = KIND_SCOPES[kind]
-    wanted = set((scopes or " ".join(sorted(allowed))).split())
+    allowed = KIND_ALLOWED_SCOPES[kind]
+    wanted = set((scopes or " ".join(sorted(KIND_SCOPES[kind]))).split())
     unknown = wanted - KNOWN_SCOPES
     if unknown:
         raise ClientRegistryError(f"unknown scopes: {' '.join(sorted(unknown))}", field="scopes")

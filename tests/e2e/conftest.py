@@ -111,7 +111,12 @@ def _directory(stack: Stack, medplum: MedplumPeer, hanging_url: str) -> dict[str
         {
             "ods_code": "A81003",
             "adapter": "inbox",
-            "inbox_users": [{"username": "reception", "password_env": "E2E_INBOX_PASSWORD"}],
+            "inbox_users": [
+                {
+                    "username": "reception",
+                    "password_env": "LIAISON_PRACTICE_SECRET_E2E_INBOX_PASSWORD",
+                }
+            ],
         },
         {
             "ods_code": "H00001",
@@ -145,7 +150,7 @@ def adapters_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Adapter
                 "LIAISON_MESH_SHARED_KEY": MESH_SHARED_KEY,
                 "LIAISON_MESH_POLL_INTERVAL_SECONDS": "1",
                 "LIAISON_MESH_TRACKING_INTERVAL_SECONDS": "1",
-                "E2E_INBOX_PASSWORD": INBOX_PASSWORD,
+                "LIAISON_PRACTICE_SECRET_E2E_INBOX_PASSWORD": INBOX_PASSWORD,
             },
         )
         path = workdir / "practices.yaml"

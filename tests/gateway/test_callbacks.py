@@ -24,11 +24,11 @@ SECRETS = {"A81001": "a81001-callback-secret-0123456789", "A81002": "a81002-othe
 def practices(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     with UnitOfWork(api.app.state.session_factory) as uow:  # type: ignore[attr-defined]
         for ods, secret in SECRETS.items():
-            monkeypatch.setenv(f"{ods}_CALLBACK_SECRET", secret)
+            monkeypatch.setenv(f"LIAISON_PRACTICE_SECRET_{ods}_CALLBACK", secret)
             entry = PracticeSettings(
                 adapter="fhir",
                 base_url="https://gp.example/fhir",
-                callback_secret_env=f"{ods}_CALLBACK_SECRET",
+                callback_secret_env=f"LIAISON_PRACTICE_SECRET_{ods}_CALLBACK",
             )
             write_practice(uow, ods, entry, source="api")
         write_practice(

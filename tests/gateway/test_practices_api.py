@@ -10,13 +10,14 @@ import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from gateway.api.auth import issue_token
+from gateway.api.auth import ALL_SCOPES, issue_token
 from gateway.cli import app as cli
 from gateway.cli import sample_recommendation
 from gateway.domain.inbox_accounts import sign_in
 from gateway.domain.isolation import BreakerPolicy
 from gateway.domain.practice_access import record_call
 from gateway.practice_directory import load_directory, seed
+from gateway.security.clients import PRACTICE_ADMIN_SCOPE
 from gateway.settings import Settings, get_settings
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.conftest import row_counts
@@ -25,7 +26,7 @@ from tests.gateway.conftest import row_counts
 ISSUE_EXAMPLE = """
 practices:
   - {ods_code: A81001, adapter: fhir, base_url: "https://gp.example/fhir",
-     auth: {type: bearer, token_env: A81001_TOKEN}}
+     auth: {type: bearer, token_env: LIAISON_PRACTICE_SECRET_A81001_TOKEN}}
   - {ods_code: A81002, adapter: mesh, mailbox: X26ABC2, workflow_id: LIAISON_MEDREC}
   - {ods_code: A81003, adapter: inbox}
   - {ods_code: Y00001, adapter: simulator}
@@ -34,6 +35,17 @@ practices:
 
 def _uow(api: TestClient) -> UnitOfWork:
     return UnitOfWork(api.app.state.session_factory)  # type: ignore[attr-defined]
+
+
+def _practice_admin(settings: Settings) -> dict[str, str]:
+    """A client that may change practices' connections (scope practice-admin; none by default)."""
+    token = issue_token(
+        settings,
+        client_id="directory-admin",
+        organisation_ods="RX3",
+        scopes=(*ALL_SCOPES, PRACTICE_ADMIN_SCOPE),
+    )
+    return {"Authorization": f"Bearer {token}"}
 
 
 def test_every_practice_is_listed_with_its_breaker(api: TestClient) -> None:
@@ -45,19 +57,25 @@ def test_every_practice_is_listed_with_its_breaker(api: TestClient) -> None:
     assert practices["Y00001"]["health"]["breaker"]["state"] == "closed"
 
 
-def test_put_creates_then_replaces_a_practice_showing_only_references(api: TestClient) -> None:
+def test_put_creates_then_replaces_a_practice_showing_only_references(
+    api: TestClient, settings: Settings
+) -> None:
     entry: dict[str, Any] = {
         "adapter": "fhir",
         "base_url": "https://gp.example/fhir",
-        "auth": {"type": "bearer", "token_env": "A81001_TOKEN"},
+        "auth": {"type": "bearer", "token_env": "LIAISON_PRACTICE_SECRET_A81001_TOKEN"},
         "rate_limit_per_minute": 60,
-        "callback_secret_env": "A81001_CALLBACK_SECRET",
+        "callback_secret_env": "LIAISON_PRACTICE_SECRET_A81001_CALLBACK_SECRET",
     }
-    created = api.put("/ops/practices/A81001", json=entry)
+    created = api.put("/ops/practices/A81001", json=entry, headers=_practice_admin(settings))
     assert created.status_code == 201, created.text
-    assert created.json()["auth"] == {"type": "bearer", "token_env": "A81001_TOKEN"}
+    assert created.json()["auth"] == {
+        "type": "bearer",
+        "token_env": "LIAISON_PRACTICE_SECRET_A81001_TOKEN",
+    }
     assert created.json()["source"] == "api"
 
+    # An operational field alone: the ops scope suffices.
     replaced = api.put("/ops/practices/A81001", json={**entry, "rate_limit_per_minute": 30})
     assert replaced.status_code == 200
     got = api.get("/ops/practices/A81001").json()
@@ -150,7 +168,10 @@ def test_the_issues_yaml_example_seeds_the_directory(
     with _uow(api) as uow:
         assert seed(uow, load_directory(path), settings=settings) == 4
     got = {p["ods_code"]: p for p in api.get("/ops/practices").json()["practices"]}
-    assert got["A81001"]["auth"] == {"type": "bearer", "token_env": "A81001_TOKEN"}
+    assert got["A81001"]["auth"] == {
+        "type": "bearer",
+        "token_env": "LIAISON_PRACTICE_SECRET_A81001_TOKEN",
+    }
     assert (got["A81002"]["mailbox"], got["A81002"]["workflow_id"]) == ("X26ABC2", "LIAISON_MEDREC")
     assert got["A81003"]["adapter"] == "inbox"
 
@@ -160,7 +181,11 @@ def test_start_up_seeding_keeps_what_engineers_changed_but_import_overwrites(
 ) -> None:
     path = tmp_path / "practices.yaml"
     path.write_text(ISSUE_EXAMPLE)
-    api.put("/ops/practices/A81003", json={"adapter": "inbox", "rate_limit_per_minute": 5})
+    api.put(
+        "/ops/practices/A81003",
+        json={"adapter": "inbox", "rate_limit_per_minute": 5},
+        headers=_practice_admin(settings),
+    )
     with _uow(api) as uow:
         seed(uow, load_directory(path), settings=settings)
     assert api.get("/ops/practices/A81003").json()["rate_limit_per_minute"] == 5
@@ -181,7 +206,9 @@ def test_a_yaml_typo_is_refused_naming_the_field(tmp_path: Path) -> None:
 def test_yaml_inbox_users_get_argon2_hashes_from_a_password_reference(
     api: TestClient, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("A81003_NURSE_PASSWORD", "correct horse battery staple")
+    monkeypatch.setenv(
+        "LIAISON_PRACTICE_SECRET_A81003_NURSE_PASSWORD", "correct horse battery staple"
+    )
     path = tmp_path / "practices.yaml"
     path.write_text(
         yaml.safe_dump(
@@ -191,7 +218,10 @@ def test_yaml_inbox_users_get_argon2_hashes_from_a_password_reference(
                         "ods_code": "A81003",
                         "adapter": "inbox",
                         "inbox_users": [
-                            {"username": "nurse", "password_env": "A81003_NURSE_PASSWORD"}
+                            {
+                                "username": "nurse",
+                                "password_env": "LIAISON_PRACTICE_SECRET_A81003_NURSE_PASSWORD",
+                            }
                         ],
                     }
                 ]
@@ -233,7 +263,7 @@ def test_the_practices_commands(
                 "--base-url",
                 "https://b.example/fhir",
                 "--token-env",
-                "B82001_TOKEN",
+                "LIAISON_PRACTICE_SECRET_B82001_TOKEN",
                 "--rate-limit",
                 "30",
             ],
@@ -271,7 +301,7 @@ def test_the_practices_commands(
         get_settings.cache_clear()
     got = api.get("/ops/practices/B82001").json()
     assert (got["rate_limit_per_minute"], got["source"]) == (10, "cli")
-    assert got["auth"]["token_env"] == "B82001_TOKEN"
+    assert got["auth"]["token_env"] == "LIAISON_PRACTICE_SECRET_B82001_TOKEN"
 
 
 def test_refused_puts_leave_no_rows(api: TestClient) -> None:

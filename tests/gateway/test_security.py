@@ -255,6 +255,7 @@ def test_production_refuses_tokens_of_unregistered_clients(tmp_path: Any) -> Non
         broker_url="memory://",
         secret_key="s" * 48,
         notify_api_key="live-" + "n" * 40,
+        public_base_url="https://liaison.example.nhs.uk",
         data_dir=tmp_path,
     )
     upgrade(settings.database_url)
@@ -383,7 +384,9 @@ def test_production_refuses_every_dev_default_secret() -> None:
         for name, spec in Settings.model_fields.items()
         if SECRET_NAME.search(name) and isinstance(spec.default, str) and spec.default
     }
-    fine = Settings(environment="production", **real)
+    fine = Settings(
+        environment="production", public_base_url="https://liaison.example.nhs.uk", **real
+    )
     assert fine.environment == "production"
 
 

@@ -317,11 +317,13 @@ CALLBACK_SECRETS = {
 def two_practices(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     with UnitOfWork(api.app.state.session_factory) as uow:  # type: ignore[attr-defined]
         for ods, secret in CALLBACK_SECRETS.items():
-            monkeypatch.setenv(f"{ods}_CALLBACK_SECRET", secret)
+            monkeypatch.setenv(f"LIAISON_PRACTICE_SECRET_{ods}_CALLBACK", secret)
             write_practice(
                 uow,
                 ods,
-                PracticeSettings(adapter="inbox", callback_secret_env=f"{ods}_CALLBACK_SECRET"),
+                PracticeSettings(
+                    adapter="inbox", callback_secret_env=f"LIAISON_PRACTICE_SECRET_{ods}_CALLBACK"
+                ),
                 source="api",
             )
             uow.session.flush()

@@ -1,0 +1,69 @@
+"""Production refuses to start with a weak setting, naming it: a retired signing key or a
+metrics token anyone could guess, MESH without certificate checks, a public address that is
+not https, CORS open to every site, a rate limit switched off."""
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.settings import Settings
+
+# A production configuration that starts: the refusals below each change one setting.
+STRONG: dict[str, Any] = {
+    "environment": "production",
+    "secret_key": "s" * 48,
+    "notify_api_key": "live-" + "n" * 40,
+    "public_base_url": "https://liaison.example.nhs.uk",
+}
+
+
+def test_a_strong_production_configuration_starts() -> None:
+    settings = Settings(
+        **STRONG,
+        previous_secret_keys=["r" * 32],
+        metrics_token="m" * 32,
+        cors_allow_origins=["https://app.example.nhs.uk"],
+    )
+    assert settings.environment == "production"
+
+
+@pytest.mark.parametrize(
+    ("weak", "setting"),
+    [
+        ({"previous_secret_keys": ["r" * 48, "short-retired-key"]}, "LIAISON_PREVIOUS_SECRET_KEYS"),
+        ({"metrics_token": "x"}, "LIAISON_METRICS_TOKEN"),
+        ({"metrics_token": "m" * 31}, "LIAISON_METRICS_TOKEN"),
+        ({"mesh_verify_tls": False}, "LIAISON_MESH_VERIFY_TLS"),
+        ({"public_base_url": "http://liaison.example.nhs.uk"}, "LIAISON_PUBLIC_BASE_URL"),
+        ({"cors_allow_origins": ["*"]}, "LIAISON_CORS_ALLOW_ORIGINS"),
+        ({"cors_allow_origins": ["https://a.example", "null"]}, "LIAISON_CORS_ALLOW_ORIGINS"),
+        ({"client_rate_limit_per_minute": 0}, "LIAISON_CLIENT_RATE_LIMIT_PER_MINUTE"),
+        ({"token_rate_limit_per_minute": 0}, "LIAISON_TOKEN_RATE_LIMIT_PER_MINUTE"),
+    ],
+)
+def test_production_refuses_a_weak_setting_naming_it(weak: dict[str, Any], setting: str) -> None:
+    with pytest.raises(ValidationError, match="weak settings") as refused:
+        Settings(**{**STRONG, **weak})
+    assert setting in str(refused.value)
+    # The message names the setting, never its value.
+    for value in weak.values():
+        if isinstance(value, str) and len(value) > 1 and not value.startswith("http"):
+            assert value not in str(refused.value)
+
+
+def test_every_weakness_is_named_at_once() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(**STRONG, mesh_verify_tls=False, metrics_token="x", cors_allow_origins=["*"])
+    message = str(refused.value)
+    for setting in (
+        "LIAISON_MESH_VERIFY_TLS",
+        "LIAISON_METRICS_TOKEN",
+        "LIAISON_CORS_ALLOW_ORIGINS",
+    ):
+        assert setting in message
+
+
+def test_development_keeps_its_convenient_settings() -> None:
+    settings = Settings(mesh_verify_tls=False, metrics_token="x", client_rate_limit_per_minute=0)
+    assert settings.public_base_url.startswith("http://")
