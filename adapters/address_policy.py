@@ -17,10 +17,11 @@ A host whose last label is numeric but is not a valid address is refused outrigh
 (the WHATWG parser fails such hosts too).
 
 Refused: loopback, private (RFC 1918, RFC 4193), link-local (RFC 3927, RFC 4291),
-shared address space / CGNAT (RFC 6598), multicast, unspecified, IPv4-mapped IPv6
-(RFC 4291 section 2.5.5.2), IPv6 forms embedding a refused IPv4 address (NAT64 RFC 6052,
-6to4 RFC 3056, Teredo RFC 4380), anything else not globally reachable (IANA special-purpose
-registries, via `ipaddress.is_global`), and names under `localhost` (RFC 6761 section 6.3).
+shared address space / CGNAT (RFC 6598), multicast, unspecified, IPv4-mapped and
+IPv4-compatible IPv6 (RFC 4291 sections 2.5.5.2 and 2.5.5.1), IPv6 forms embedding a
+refused IPv4 address (NAT64 RFC 6052, 6to4 RFC 3056, Teredo RFC 4380), anything else not
+globally reachable (IANA special-purpose registries, via `ipaddress.is_global`), and names
+under `localhost` (RFC 6761 section 6.3).
 The only way through for an internal target is an operator's allow-list of `host` or
 `host:port` entries.
 """
@@ -123,6 +124,8 @@ def address_refusal(address: IPAddress) -> str | None:
         return _ipv4_refusal(address)
     if address.ipv4_mapped is not None:
         return "IPv4-mapped"
+    if int(address) >> 32 == 0 and int(address) > 1:
+        return "IPv4-compatible"  # ::a.b.c.d, deprecated by RFC 4291 section 2.5.5.1
     checks = (
         (address.is_unspecified, "unspecified"),
         (address.is_loopback, "loopback"),

@@ -105,9 +105,11 @@ STRUCTURAL_FIELDS = frozenset(
     }
 )
 # What one authenticated request may teach: a person has a few names, each short
-# (FHIR HumanName parts; Liaison's own fields allow 200 characters).
+# (FHIR HumanName parts; Liaison's own fields allow 200 characters), so a body cannot
+# crowd out the names other requests taught.
 MAX_REQUEST_NAMES = 32
 MAX_NAME_LENGTH = 200
+MAX_REQUEST_WORDS = 32
 
 
 class _Words:
@@ -118,15 +120,13 @@ class _Words:
         self._words: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def remember(self, names: Iterable[str]) -> None:
+    def remember(self, names: Iterable[str], *, max_words: int | None = None) -> None:
+        words = [w for name in names for w in _WORD.findall(name) if len(w) >= 2]
         with self._lock:
-            for name in names:
-                for word in _WORD.findall(name):
-                    if len(word) < 2:
-                        continue
-                    for variant in (word, word.upper()):
-                        self._words[variant] = None
-                        self._words.move_to_end(variant)
+            for word in words[:max_words]:
+                for variant in (word, word.upper()):
+                    self._words[variant] = None
+                    self._words.move_to_end(variant)
             while len(self._words) > self._capacity:
                 self._words.popitem(last=False)
 
@@ -156,7 +156,7 @@ class KnownNames:
     def remember_from_request(self, names: Iterable[str]) -> None:
         """Names in an authenticated caller's body: a few short ones at most."""
         short = [n for n in names if len(n) <= MAX_NAME_LENGTH]
-        self._requests.remember(short[:MAX_REQUEST_NAMES])
+        self._requests.remember(short[:MAX_REQUEST_NAMES], max_words=MAX_REQUEST_WORDS)
 
     def __contains__(self, word: str) -> bool:
         return word in self._stored or word in self._requests

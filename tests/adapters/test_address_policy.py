@@ -82,6 +82,7 @@ def test_malformed_numeric_hosts_are_refused_not_resolved(host: str) -> None:
         ("[ff02::1]", "multicast"),
         ("[::ffff:127.0.0.1]", "IPv4-mapped"),
         ("[::ffff:8.8.8.8]", "IPv4-mapped"),
+        ("[::127.0.0.1]", "IPv4-compatible"),
         ("[64:ff9b::7f00:1]", "127.0.0.1"),  # NAT64 of loopback
         ("[2002:7f00:1::]", "127.0.0.1"),  # 6to4 of loopback
         ("255.255.255.255", "refused"),  # limited broadcast

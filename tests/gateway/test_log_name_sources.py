@@ -142,3 +142,12 @@ def test_stored_names_are_still_redacted_everywhere_else() -> None:
         "client_id": "demo-app",
         "status": 404,
     }
+
+
+def test_one_authenticated_body_teaches_a_few_short_names_at_most() -> None:
+    long_name = "Zq" + "y" * 199  # longer than any name field allows
+    words = _flood_words(500)
+    known_names.remember_from_request([long_name, " ".join(words), *words, "Morwenna"])
+    assert long_name not in known_names
+    assert [w for w in words if w in known_names] == words[:32]
+    assert "Morwenna" not in known_names  # past the cap
