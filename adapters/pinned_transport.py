@@ -79,6 +79,21 @@ def destination(url: httpx.URL, allowed: AllowedHosts, resolve: Resolver) -> IPA
     return addresses[0]
 
 
+def pinned(request: httpx.Request, address: IPAddress) -> httpx.Request:
+    """`request`, to be sent to `address`: the URL carries the address, while the `Host`
+    header and the TLS server name (checked against the certificate) keep the name."""
+    url = request.url
+    # An address spelled in the URL is named in its canonical form.
+    server_name = url.host if parse_address(url.host) is None else str(address)
+    return httpx.Request(
+        request.method,
+        url.copy_with(host=str(address)),
+        headers=request.headers,  # `Host` still names the original host
+        stream=request.stream,
+        extensions={**request.extensions, "sni_hostname": server_name},
+    )
+
+
 class PinnedTransport(httpx.BaseTransport):
     def __init__(
         self,
@@ -101,16 +116,7 @@ class PinnedTransport(httpx.BaseTransport):
             raise UnresolvableHost(str(exc), request=request) from exc
         if address is None:
             return self._inner.handle_request(request)  # the operator's own exception
-        # TLS for the name in the URL; an address spelled in the URL in its canonical form.
-        server_name = url.host if parse_address(url.host) is None else str(address)
-        pinned = httpx.Request(
-            request.method,
-            url.copy_with(host=str(address)),
-            headers=request.headers,  # `Host` still names the original host
-            stream=request.stream,
-            extensions={**request.extensions, "sni_hostname": server_name},
-        )
-        return self._inner.handle_request(pinned)
+        return self._inner.handle_request(pinned(request, address))
 
     def close(self) -> None:
         self._inner.close()
