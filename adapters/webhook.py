@@ -10,6 +10,10 @@ Each request carries
 A receiver checks the signature with `verify` and refuses timestamps older than a few
 minutes, which stops a captured request being replayed later. Short retries happen here
 (Tenacity); longer ones are the caller's, like deliveries.
+
+Requests go only to public internet addresses, checked on every request and sent to the
+address that was checked (adapters.pinned_transport); `allowed_hosts` lists the operator's
+exceptions. Redirects are never followed.
 """
 
 import hashlib
@@ -20,8 +24,10 @@ from typing import Final
 
 import httpx
 
+from adapters.address_policy import AllowedHosts
 from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
 from adapters.notification import OutgoingMessage
+from adapters.pinned_transport import PinnedTransport, RefusedDestination, Resolver, system_resolver
 from adapters.retry import short_retry
 from adapters.tls import shared_tls_context
 
@@ -78,18 +84,24 @@ class WebhookChannel:
         clock: Callable[[], float] = time.time,
         retry_attempts: int = 3,
         retry_max_wait: float = 2.0,
+        allowed_hosts: AllowedHosts = AllowedHosts(),
+        resolve: Resolver = system_resolver,
     ) -> None:
+        """`transport` is the one that connects (tests pass a double); every request
+        reaches it through the address check."""
         if not secret:
             raise ValueError("a webhook needs a signing secret")
         self._secret = secret
         self._clock = clock
         self._retry_attempts = retry_attempts
         self._retry_max_wait = retry_max_wait
+        inner = transport or httpx.HTTPTransport(verify=shared_tls_context())
         self._http = httpx.Client(
             timeout=timeout,
-            transport=transport,
+            transport=PinnedTransport(allowed=allowed_hosts, inner=inner, resolve=resolve),
             follow_redirects=False,
-            verify=shared_tls_context(),
+            # Proxies from the environment are not used: they would connect, not us.
+            trust_env=False,
         )
 
     def send(self, message: OutgoingMessage) -> str:
@@ -113,6 +125,9 @@ class WebhookChannel:
         host = httpx.URL(url).host
         try:
             response = self._http.post(url, content=body, headers=headers)
+        except RefusedDestination as exc:
+            # The same answer whatever listens there, so the status reveals nothing.
+            raise PermanentAdapterError(f"webhook to {host} refused: {exc}") from exc
         except httpx.TransportError as exc:
             raise TransientAdapterError(f"webhook to {host}: {type(exc).__name__}") from exc
         status = response.status_code

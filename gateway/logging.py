@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 
 from gateway.security.context import install_tracking
-from gateway.security.redaction import redact
+from gateway.security.redaction import redact_fields
 
 CORRELATION_HEADER = "X-Correlation-ID"
 # Celery already uses `correlation_id` for the task id (AMQP property), hence our own name.
@@ -72,8 +72,9 @@ def correlation(correlation_id: str | None) -> Iterator[str]:
 def redact_event(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: every value, at any depth, through the redactor."""
-    return {key: redact(value, key=key) for key, value in event_dict.items()}
+    """structlog processor: every value, at any depth, through the redactor, except the
+    structural fields Liaison sets itself (route, client id, status...)."""
+    return redact_fields(event_dict)
 
 
 def _shared_processors() -> list[Any]:

@@ -12,9 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.address_policy import split_host_port
 from gateway.domain.practice_endpoints import endpoint_problem, is_practice_secret_reference
 
 # Dev-only secrets: usable on a laptop, refused when LIAISON_ENVIRONMENT=production.
@@ -138,6 +139,10 @@ class Settings(BaseSettings):
     working_day_seconds: float | None = Field(default=None, gt=0)
     # Signed webhooks to case-management apps.
     webhook_timeout_seconds: float = 10.0
+    # Webhooks reach public internet addresses only; these JSON-listed `host` or `host:port`
+    # entries are the only exceptions (tests, local development), in every environment:
+    # LIAISON_WEBHOOK_ALLOWED_HOSTS='["127.0.0.1:9000", "hooks.internal"]'.
+    webhook_allowed_hosts: list[str] = []
 
     worker_pool: Literal["prefork", "threads", "solo"] = "prefork"
     worker_concurrency: int = Field(default=4, ge=1)
@@ -180,6 +185,13 @@ class Settings(BaseSettings):
     alert_dead_letter_threshold: int = Field(default=1, ge=1)  # per practice, last hour
     alert_circuit_open_minutes: float = Field(default=15.0, ge=0)
     alert_outbox_lag_seconds: float = Field(default=120.0, gt=0)
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _host_or_host_port(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            split_host_port(entry)  # ValueError names the entry
+        return entries
 
     def adapter_retry(self, adapter: str) -> AdapterRetry:
         """What LIAISON_RETRY_POLICIES sets for this adapter kind (all None when nothing)."""

@@ -126,7 +126,7 @@ def make_runtime(database_url: str, peers: Peers, **overrides: Any) -> Runtime:
         retry_policy=RetryPolicy(
             settings.retry_base_seconds, settings.retry_cap_seconds, settings.retry_budget_seconds
         ),
-        webhook=webhook_factory(5.0),
+        webhook=webhook_factory(5.0, settings.webhook_allowed_hosts),
     )
 
 

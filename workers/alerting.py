@@ -5,6 +5,10 @@ practitioners' email) and/or a signed webhook (`LIAISON_ALERT_WEBHOOK_URL`, e.g.
 tool's incoming hook or an incident system). A notice that cannot be sent stays due and is
 tried again at the next evaluation; its reference is the same each time (the email's
 Message-ID, the webhook's `Liaison-Event-Id`), so a receiver can drop a repeat.
+
+The alert webhook's URL is the operator's own setting, not a tenant's, so its host and port
+are allowed even when internal (a chat tool on the operator's network); tenants' webhooks
+are still held to public hosts (adapters.address_policy).
 """
 
 import hashlib
@@ -12,9 +16,14 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
+import httpx
+
+from adapters.address_policy import DEFAULT_PORTS, AllowedHosts
 from adapters.errors import AdapterError
 from adapters.notification import NotificationChannel, OutgoingMessage
+from adapters.webhook import WebhookChannel
 from gateway.domain import alerts
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
@@ -47,6 +56,15 @@ def webhook_secret(rt: Runtime) -> str:
     ).hexdigest()
 
 
+@lru_cache(maxsize=4)
+def _alert_webhook(secret: str, url: str, timeout: float) -> NotificationChannel:
+    parsed = httpx.URL(url)
+    port = parsed.port or DEFAULT_PORTS.get(parsed.scheme, 0)
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    allowed = AllowedHosts.parse([f"{host}:{port}"])
+    return WebhookChannel(secret=secret, timeout=timeout, allowed_hosts=allowed)
+
+
 def _destinations(rt: Runtime) -> list[_Destination]:
     found: list[_Destination] = []
     if rt.settings.alert_email:
@@ -54,7 +72,14 @@ def _destinations(rt: Runtime) -> list[_Destination]:
     if rt.settings.alert_webhook_url:
         found.append(
             _Destination(
-                "webhook", rt.webhook(webhook_secret(rt)), rt.settings.alert_webhook_url, True
+                "webhook",
+                _alert_webhook(
+                    webhook_secret(rt),
+                    rt.settings.alert_webhook_url,
+                    rt.settings.webhook_timeout_seconds,
+                ),
+                rt.settings.alert_webhook_url,
+                True,
             )
         )
     return found

@@ -28,6 +28,7 @@ from gateway.domain.retry_policy import next_attempt
 from gateway.settings import Settings
 from gateway.store.models import ChaseUp
 from gateway.store.unit_of_work import UnitOfWork
+from workers.attempt_errors import stored_error
 from workers.practice_gate import breaker_policy, record_outcome
 from workers.runtime import PracticeEndpoint, Runtime
 
@@ -138,7 +139,10 @@ def send_chase_up(rt: Runtime, chase_up_id: str) -> str:
         chase_up = uow.follow_ups.get_chase_up(chase_up_id)
         assert chase_up is not None
         now = _now()
-        record_outcome(uow, rt.settings, chase_up.practice_ods, error, now=now)
+        error_text = stored_error(uow, chase_up.recommendation_id, error)
+        record_outcome(
+            uow, rt.settings, chase_up.practice_ods, error, now=now, error_text=error_text
+        )
         if error is None:
             mark_sent(uow, chase_up, now=now, remote_reference=remote_reference)
         else:
@@ -152,7 +156,7 @@ def send_chase_up(rt: Runtime, chase_up_id: str) -> str:
                     draw=random.random(),
                     retry_after=error.retry_after if isinstance(error, RateLimited) else None,
                 )
-            chase_up.lease_until, chase_up.last_error = None, str(error)
+            chase_up.lease_until, chase_up.last_error = None, error_text
             if decision is not None and decision.retry:
                 chase_up.state, chase_up.next_attempt_at = "pending", decision.next_attempt_at
             else:

@@ -15,6 +15,7 @@ from gateway.domain.retry_policy import next_attempt
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
+from workers.attempt_errors import stored_error
 from workers.practice_gate import admit_delivery, record_outcome
 from workers.runtime import PracticeEndpoint, Runtime
 
@@ -110,9 +111,13 @@ def _record(
     in_transit: bool = False,
 ) -> None:
     with UnitOfWork(rt.session_factory) as uow:
-        record_outcome(uow, rt.settings, endpoint.ods_code, error, now=finished)
         delivery = uow.deliveries.get(delivery_id)
         assert delivery is not None
+        # GP systems echo the patient's details in their diagnostics: kept without them.
+        error_text = stored_error(uow, delivery.recommendation_id, error)
+        record_outcome(
+            uow, rt.settings, endpoint.ods_code, error, now=finished, error_text=error_text
+        )
         outcome = "success"
         if isinstance(error, PermanentAdapterError):
             outcome = "permanent"
@@ -129,7 +134,7 @@ def _record(
                 finished_at=finished,
                 outcome=outcome,
                 status_code=error.status_code if error else None,
-                error=str(error) if error else None,
+                error=error_text,
             )
         )
         delivery.lease_until = None
@@ -149,7 +154,7 @@ def _record(
                     now=finished,
                 )
         else:
-            delivery.last_error = str(error)
+            delivery.last_error = error_text
             decision = None
             if not isinstance(error, PermanentAdapterError):
                 decision = next_attempt(
@@ -173,7 +178,7 @@ def _record(
                         delivery.recommendation_id,
                         "delivery-failed",
                         source="delivery",
-                        detail=f"{why}: {error}",
+                        detail=f"{why}: {error_text}",
                     ),
                     now=finished,
                 )

@@ -67,12 +67,15 @@ def record_outcome(
     error: AdapterError | None,
     *,
     now: datetime,
+    error_text: str | None = None,
 ) -> None:
+    """`error_text`: what to keep of the error (workers.attempt_errors), when it may name
+    the patient."""
     record_call(
         uow,
         ods_code,
         healthy=healthy(error),
-        error=str(error) if error is not None else None,
+        error=error_text if error_text is not None else (str(error) if error else None),
         now=now,
         policy=breaker_policy(settings),
     )

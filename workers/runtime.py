@@ -1,12 +1,13 @@
 """Per-process dependencies of the tasks, built on first use (after the worker forks)."""
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.address_policy import AllowedHosts
 from adapters.govuk_notify import GovUkNotifyChannel
 from adapters.gp_system import GPSystem
 from adapters.mesh import MeshMailbox
@@ -101,12 +102,16 @@ def channels_for(settings: Settings) -> dict[str, NotificationChannel]:
     }
 
 
-def webhook_factory(timeout: float = 10.0) -> Callable[[str], NotificationChannel]:
-    """A signed-webhook channel per signing secret, reused across tasks (httpx pools)."""
+def webhook_factory(
+    timeout: float = 10.0, allowed_hosts: Sequence[str] = ()
+) -> Callable[[str], NotificationChannel]:
+    """A signed-webhook channel per signing secret, reused across tasks (httpx pools).
+    Channels reach public internet hosts only, and the operator's `allowed_hosts`."""
+    allowed = AllowedHosts.parse(allowed_hosts)
 
     @lru_cache(maxsize=256)
     def build(secret: str) -> NotificationChannel:
-        return WebhookChannel(secret=secret, timeout=timeout)
+        return WebhookChannel(secret=secret, timeout=timeout, allowed_hosts=allowed)
 
     return build
 
@@ -123,6 +128,6 @@ def runtime() -> Runtime:
         retry_policy=RetryPolicy(
             settings.retry_base_seconds, settings.retry_cap_seconds, settings.retry_budget_seconds
         ),
-        webhook=webhook_factory(settings.webhook_timeout_seconds),
+        webhook=webhook_factory(settings.webhook_timeout_seconds, settings.webhook_allowed_hosts),
         mesh_mailbox=mesh,
     )

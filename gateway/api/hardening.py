@@ -2,8 +2,9 @@
 
 Outermost first:
 - `RequestContextMiddleware`: the correlation id (echoed as `X-Correlation-ID`), the
-  request's audit context, one JSON access-log line (route template, never the query
-  string), and the names found in a JSON request body handed to the log redactor;
+  request's audit context, one JSON access-log line (method, route template, status,
+  duration, client id: never the path, the query string or the body), and the names found
+  in a JSON request body handed to the log redactor once the caller is authenticated;
 - `SecurityHeaders`: nosniff, no framing, no referrer, a Content-Security-Policy, no-store
   on everything that is not public;
 - `StrictContentType`: a body must be declared as what its route reads (415 otherwise);
@@ -34,7 +35,7 @@ from gateway.security.context import (
     end_request,
     install_tracking,
 )
-from gateway.security.redaction import remember_names_in
+from gateway.security.redaction import names_in
 from gateway.settings import Settings
 
 # Routes anyone may call without credentials: (path template, methods). Everything else must
@@ -77,6 +78,10 @@ _DOCS_CSP = (
 )
 
 access_log = get_logger("liaison.access")
+# RFC 9110 section 9 and PATCH (RFC 5789); any other method token is logged as "other".
+_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
 _MAX_BUCKETS = 10_000
 
 
@@ -163,15 +168,16 @@ class RequestContextMiddleware:
         body = bytearray()
 
         async def receive_and_learn() -> Message:
-            # Names in a JSON body are remembered before any handler can log or raise with
-            # them; the body-size limit further in caps what is buffered here.
+            # Names in a JSON body are found as it arrives and taught to the log redactor
+            # once the caller is authenticated (RequestContext), before a handler can log or
+            # raise with them; the body-size limit further in caps what is buffered here.
             message = await receive()
             if reads_json and message["type"] == "http.request":
                 if len(body) <= self.max_body_bytes:
                     body.extend(message.get("body", b""))
                 if not message.get("more_body", False) and len(body) <= self.max_body_bytes:
                     with contextlib.suppress(ValueError):  # not JSON: the route will say so
-                        remember_names_in(json.loads(body))
+                        context.note_body_names(names_in(json.loads(body)))
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -187,9 +193,11 @@ class RequestContextMiddleware:
                 await self.app(scope, receive_and_learn, send_with_id)
             finally:
                 actor = context.actor
+                # Only these fields, all Liaison's own values: never the path, the query or
+                # anything from the body.
                 access_log.info(
                     "request",
-                    method=scope["method"],
+                    method=scope["method"] if scope["method"] in _METHODS else "other",
                     route=route_template(scope) or "(no route)",
                     status=status,
                     duration_ms=round((time.monotonic() - started) * 1000, 1),

@@ -4,7 +4,8 @@ The API's middleware opens a `RequestContext`; the authentication dependency (or
 practice inbox's sign-in) says who is acting with `note_actor`; and ORM events note every
 recommendation the request loads or writes, through any repository, so routes added later
 are audited without having to remember to. Outside a request (workers, CLI) nothing is
-noted. Every process also feeds the names in loaded recommendations to the log redactor.
+noted. Every process also feeds the names in loaded recommendations to the log redactor,
+and a request's body names are taught to it only once the caller is authenticated.
 """
 
 import threading
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from gateway.security.redaction import remember_names_in
+from gateway.security.redaction import known_names, remember_names_in
 from gateway.store.models import Delivery, FhirResource, Recommendation
 
 # Enough for the largest page any route returns; beyond it a request is recorded as a bulk
@@ -37,6 +38,23 @@ class RequestContext:
     actor: Actor | None = None
     recommendations: dict[str, None] = field(default_factory=dict)  # ordered set
     overflowed: bool = False
+    # Names found in the request's JSON body, taught to the log redactor once the caller is
+    # known (an anonymous body must not blind log lines or crowd real names out).
+    body_names: list[str] = field(default_factory=list)
+
+    def note_body_names(self, names: list[str]) -> None:
+        self.body_names = names
+        self._teach_names()
+
+    def note_actor(self, actor: Actor) -> None:
+        self.actor = actor
+        self._teach_names()
+
+    def _teach_names(self) -> None:
+        # Whichever comes second, the body or the authentication, teaches the names.
+        if self.actor is not None and self.body_names:
+            known_names.remember_from_request(self.body_names)
+            self.body_names = []
 
     def note_recommendation(self, recommendation_id: str | None) -> None:
         if not recommendation_id or recommendation_id in self.recommendations:
@@ -66,7 +84,7 @@ def note_actor(actor: Actor) -> None:
     """Say who is acting in this request (no-op outside one)."""
     context = _current.get()
     if context is not None:
-        context.actor = actor
+        context.note_actor(actor)
 
 
 def note_recommendation(recommendation_id: str | None) -> None:

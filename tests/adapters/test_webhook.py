@@ -3,10 +3,12 @@ classified. (End to end against a real HTTP receiver: tests/workers/test_notifyi
 
 import hashlib
 import hmac
+import ipaddress
 
 import httpx
 import pytest
 
+from adapters.address_policy import AllowedHosts, IPAddress
 from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
 from adapters.notification import OutgoingMessage
 from adapters.webhook import (
@@ -20,6 +22,12 @@ from adapters.webhook import (
 
 SECRET = "0123456789abcdef0123456789abcdef"
 NOW = 1_790_000_000
+PUBLIC = ipaddress.ip_address("93.184.215.14")
+
+
+def public_dns(host: str, port: int) -> list[IPAddress]:
+    """A resolver that answers every name with one public address."""
+    return [PUBLIC]
 
 
 def _message() -> OutgoingMessage:
@@ -56,7 +64,11 @@ def test_each_post_is_signed_and_carries_a_stable_event_id() -> None:
         return httpx.Response(503 if len(seen) == 1 else 204)
 
     channel = WebhookChannel(
-        secret=SECRET, transport=httpx.MockTransport(app), clock=lambda: NOW, retry_max_wait=0.01
+        secret=SECRET,
+        transport=httpx.MockTransport(app),
+        clock=lambda: NOW,
+        retry_max_wait=0.01,
+        resolve=public_dns,
     )
     assert channel.send(_message()) == "note-1"
     assert len(seen) == 2  # one short in-process retry absorbed the 503
@@ -83,6 +95,7 @@ def test_failures_say_whether_to_retry(status: int, error: type[Exception]) -> N
             lambda _: httpx.Response(status, headers={"Retry-After": "9"})
         ),
         retry_attempts=1,
+        resolve=public_dns,
     )
     with pytest.raises(error) as raised:
         channel.send(_message())
@@ -97,6 +110,105 @@ def test_an_unreachable_app_is_transient() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    channel = WebhookChannel(secret=SECRET, transport=httpx.MockTransport(refuse), retry_attempts=1)
+    channel = WebhookChannel(
+        secret=SECRET, transport=httpx.MockTransport(refuse), retry_attempts=1, resolve=public_dns
+    )
     with pytest.raises(TransientAdapterError):
         channel.send(_message())
+
+
+def _to(url: str) -> OutgoingMessage:
+    return OutgoingMessage(reference="note-2", kind="delivered", to=url, subject="s", body="{}")
+
+
+def test_each_request_goes_to_the_address_checked_with_the_original_host_name() -> None:
+    seen: list[httpx.Request] = []
+
+    def app(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    channel = WebhookChannel(
+        secret=SECRET, transport=httpx.MockTransport(app), retry_attempts=1, resolve=public_dns
+    )
+    channel.send(_to("https://app.example:8443/hooks?token=abc"))
+
+    [request] = seen
+    assert request.url.host == str(PUBLIC)  # connected to the pinned address
+    assert request.url.port == 8443
+    assert request.url.raw_path == b"/hooks?token=abc"
+    assert request.headers["Host"] == "app.example:8443"
+    assert request.extensions["sni_hostname"] == "app.example"  # TLS checks the name
+
+
+@pytest.mark.parametrize(
+    "answer", ["127.0.0.1", "169.254.169.254", "10.0.0.5", "::1", "::ffff:127.0.0.1"]
+)
+def test_a_name_that_now_resolves_inside_is_refused_before_connecting(answer: str) -> None:
+    """DNS rebinding: public when subscribed, internal when sent."""
+    seen: list[httpx.Request] = []
+
+    def app(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    channel = WebhookChannel(
+        secret=SECRET,
+        transport=httpx.MockTransport(app),
+        retry_attempts=3,
+        resolve=lambda _host, _port: [PUBLIC, ipaddress.ip_address(answer)],
+    )
+    with pytest.raises(PermanentAdapterError) as raised:
+        channel.send(_to("https://app.example/hooks"))
+    assert seen == []
+    assert "app.example" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:6379/",
+        "http://2130706433:6379/",
+        "http://0x7f000001:6379/",
+        "http://127.1:6379/",
+        "http://0:6379/",
+        "http://[::1]:6379/",
+        "http://[::ffff:127.0.0.1]:6379/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost.:6379/",
+        "https://user:pass@app.example/hooks",
+    ],
+)
+def test_internal_urls_are_refused_at_connect_time(url: str) -> None:
+    seen: list[httpx.Request] = []
+
+    def app(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    channel = WebhookChannel(
+        secret=SECRET, transport=httpx.MockTransport(app), retry_attempts=1, resolve=public_dns
+    )
+    with pytest.raises(PermanentAdapterError):
+        channel.send(_to(url))
+    assert seen == []
+
+
+def test_the_operators_allowed_hosts_are_reached_as_named() -> None:
+    seen: list[httpx.Request] = []
+
+    def app(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    channel = WebhookChannel(
+        secret=SECRET,
+        transport=httpx.MockTransport(app),
+        retry_attempts=1,
+        allowed_hosts=AllowedHosts.parse(["127.0.0.1:9000"]),
+    )
+    channel.send(_to("http://127.0.0.1:9000/hooks"))
+    assert [str(r.url) for r in seen] == ["http://127.0.0.1:9000/hooks"]
+    with pytest.raises(PermanentAdapterError):
+        channel.send(_to("http://127.0.0.1:9001/hooks"))  # another port is not allowed
+    assert len(seen) == 1

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import time_machine
 from fastapi import FastAPI, Request, Response
@@ -322,12 +323,8 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]], list[int]]]:
         yield f"{url}/hooks/liaison", received, answers
 
 
-def test_the_case_management_app_gets_each_event_signed_once_despite_failures(
-    rt: Runtime, receiver: tuple[str, list[dict[str, Any]], list[int]]
-) -> None:
-    url, received, answers = receiver
-    rec_id = submit(rt, "Y00002")
-    run_notify_tasks(rt, queued_notifications(rt))  # the care team's flag, before subscribing
+def _subscribe(rt: Runtime, url: str) -> None:
+    # Straight into the store, as a subscription made before the API checked URLs would be.
     with UnitOfWork(rt.session_factory) as uow:
         now = datetime.now(UTC)
         uow.engagement.set_webhook(
@@ -340,6 +337,25 @@ def test_the_case_management_app_gets_each_event_signed_once_despite_failures(
             )
         )
         uow.commit()
+
+
+def _host_port(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.host}:{parsed.port}"
+
+
+def test_the_case_management_app_gets_each_event_signed_once_despite_failures(
+    tmp_path: Path, peers: Peers, receiver: tuple[str, list[dict[str, Any]], list[int]]
+) -> None:
+    url, received, answers = receiver
+    peers.reset()
+    # The receiver listens on loopback: the operator's allow-list is what lets it in.
+    rt = make_runtime(
+        f"sqlite:///{tmp_path}/hooks.db", peers, webhook_allowed_hosts=[_host_port(url)]
+    )
+    rec_id = submit(rt, "Y00002")
+    run_notify_tasks(rt, queued_notifications(rt))  # the care team's flag, before subscribing
+    _subscribe(rt, url)
     _apply(rt, rec_id, "delivered")
     answers.extend([503, 503, 503])  # more than the in-process retries absorb
     with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
@@ -362,6 +378,33 @@ def test_the_case_management_app_gets_each_event_signed_once_despite_failures(
     # Ids and status words only: nothing that identifies the service user.
     assert "9434765919" not in json.dumps(body)
     assert "Taylor" not in json.dumps(body)
+
+
+def test_a_webhook_into_liaisons_own_network_is_never_posted(
+    rt: Runtime, receiver: tuple[str, list[dict[str, Any]], list[int]]
+) -> None:
+    """A stored subscription to a loopback listener, with no allow-list: the worker refuses
+    before connecting, and the notification says why, the same whether anything listens."""
+    url, received, _answers = receiver
+    rec_id = submit(rt, "Y00002")
+    run_notify_tasks(rt, queued_notifications(rt))
+    port = httpx.URL(url).port
+    _subscribe(rt, url.replace("127.0.0.1", "2130706433"))  # another spelling, same place
+    _apply(rt, rec_id, "delivered")
+    outcomes = run_notify_tasks(rt, queued_notifications(rt))
+
+    assert received == []
+    assert "failed" in outcomes
+    with UnitOfWork(rt.session_factory) as uow:
+        [(status, error)] = [
+            (n.status, n.error)
+            for n in uow.notifications.for_recommendation(rec_id)
+            if n.channel == "webhook"
+        ]
+    assert status == "failed"
+    assert error is not None
+    assert "public internet host" in error
+    assert str(port) not in error  # nothing about whether that port answered
 
 
 def test_each_message_kind_uses_its_own_notify_template(tmp_path: Path, peers: Peers) -> None:
