@@ -64,7 +64,11 @@ def _reminder_rows(rt: Runtime, rec_id: str) -> list[tuple[str, str, str]]:
 READY = ("delivered", "accepted", "prescription-issued", "ready-to-collect")
 
 
-def test_an_uncollected_prescription_is_reminded_up_to_the_limit(rt: Runtime) -> None:
+def _reminder_texts(peers: Peers) -> list[str]:
+    return [t["body"] for t in peers.texts() if "still waiting to be collected" in t["body"]]
+
+
+def test_an_uncollected_prescription_is_reminded_up_to_the_limit(rt: Runtime, peers: Peers) -> None:
     rec_id = submit(rt)
     _walk(rt, rec_id, *READY)
     assert _remind(rt) == 1
@@ -74,6 +78,8 @@ def test_an_uncollected_prescription_is_reminded_up_to_the_limit(rt: Runtime) ->
         "collection-reminder-1",
         "collection-reminder-2",
     ]
+    run_notify_tasks(rt, queued_notifications(rt))
+    assert len(_reminder_texts(peers)) == 2
 
 
 @pytest.mark.parametrize("ending", ["collected", "cancelled"])
@@ -83,7 +89,7 @@ def test_no_reminder_once_collected_or_cancelled(rt: Runtime, peers: Peers, endi
     assert _remind(rt) == 0
     assert _reminder_rows(rt, rec_id) == []
     run_notify_tasks(rt, queued_notifications(rt))
-    assert not [t for t in peers.texts() if "still waiting to be collected" in t["body"]]
+    assert _reminder_texts(peers) == []
 
 
 def test_a_service_user_who_did_not_agree_gets_no_reminder(rt: Runtime, peers: Peers) -> None:
@@ -98,3 +104,15 @@ def test_a_service_user_who_did_not_agree_gets_no_reminder(rt: Runtime, peers: P
     run_notify_tasks(rt, queued_notifications(rt))
     assert _reminder_rows(rt, rec_id) == [("collection-reminder-1", "service-user", "suppressed")]
     assert peers.texts() == []
+
+
+def test_a_reminder_raised_before_collection_is_not_sent_after_it(
+    rt: Runtime, peers: Peers
+) -> None:
+    rec_id = submit(rt)
+    _walk(rt, rec_id, *READY)
+    assert _remind(rt) == 1
+    _walk(rt, rec_id, "collected")  # before the notify task gets to the reminder
+    run_notify_tasks(rt, queued_notifications(rt))
+    assert _reminder_rows(rt, rec_id) == [("collection-reminder-1", "service-user", "suppressed")]
+    assert _reminder_texts(peers) == []
