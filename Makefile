@@ -30,6 +30,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy gateway adapters fhir_profiles workers
+	$(BIN)/lint-imports
 
 # Both profiles: the services tests run when PostgreSQL and Redis answer, and must run
 # when CI=true (tests/conftest.py turns a missing service into a failure there).

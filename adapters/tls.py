@@ -3,8 +3,8 @@
 httpx builds a fresh `ssl.SSLContext` (and reads the whole CA bundle) for each client it
 makes; a worker makes one client per practice endpoint and per webhook secret, and the
 delivery profile had 7.7 % of the workers' samples in `ssl.create_default_context`
-(docs/BENCHMARKS.md, fix 4). The context is the one httpx would build: certifi's CAs,
-hostname checks on.
+(docs/BENCHMARKS.md, "one TLS context per process"). The context is the one httpx
+would build: certifi's CAs, hostname checks on.
 """
 
 import ssl

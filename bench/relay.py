@@ -1,7 +1,7 @@
 """The outbox relay alone: how many outbox rows a second `workers.relay.relay_outbox` marks
 and hands to the broker, on PostgreSQL, with a publish that does nothing (the broker's
-round trips are figure 2's business). Made to judge fix 3 in docs/BENCHMARKS.md; not part
-of `make bench`. Prints one line; writes nothing.
+round trips are figure 2's business). Made to judge the relay batching recorded in
+docs/BENCHMARKS.md; not part of `make bench`. Prints one line; writes nothing.
 
     .venv/bin/python -m bench.relay --recommendations 600
 """

@@ -130,7 +130,8 @@ def _check_facts(facts: RecommendationFacts) -> None:
     if facts.medication.duration_days is not None and facts.medication.duration_days <= 0:
         raise ValueError("duration_days must be positive when given")
     if facts.consent is None or not facts.consent.share_with_gp:
-        # Nothing goes to a practice without the service user's consent (DESIGN.md).
+        # Nothing goes to a practice without the service user's consent (UK GDPR Art. 6/9; the
+        # service user agreed the referral with the practitioner).
         raise ValueError("consent to share with the GP practice is required")
     if facts.consent.recorded_at.utcoffset() is None:
         raise ValueError("consent.recorded_at must be timezone-aware")
@@ -425,7 +426,8 @@ def gp_summary(facts: RecommendationFacts, *, imported: ImportedCodes = NO_IMPOR
         ),
     ]
     if not findings:
-        # Source: shared/REFERENCE.md (CYP1A2 induction by tobacco smoke; SPS, UKMi advice).
+        # Source: SPS "Managing specific interactions with smoking" (CYP1A2 induction by
+        # tobacco smoke; UKMi advice).
         lines.append(
             "Stopping smoking can raise the blood levels of some medicines, such as clozapine "
             "and olanzapine; none was recognised in the list above, but please review them."

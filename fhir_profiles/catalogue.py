@@ -3,7 +3,7 @@
 The catalogue is data: the CodeSystem `definitions/CodeSystem-medication-catalogue.json`
 (every NRT form, varenicline 0.5 mg / 1 mg / titration pack, bupropion 150 mg MR), whose
 displays follow the dm+d virtual medicinal product naming style. No dm+d code for any of
-these products has been verified from a named public source (shared/REFERENCE.md), so none is
+these products has been verified from a named public source, so none is
 shipped: the builders send the product name as `medicationCodeableConcept.text` plus Liaison's
 own catalogue coding. A deployment loads dm+d codes from its own dm+d release with
 `liaison catalogue import` (see `imported_codes`); a Product then carries the code and the

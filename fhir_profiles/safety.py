@@ -22,7 +22,8 @@ from fhir_profiles.recommendation import CurrentMedicine
 
 Severity = Literal["high", "moderate", "low"]
 SEVERITY_ORDER: Final[Mapping[str, int]] = {"high": 0, "moderate": 1, "low": 2}
-# dm+d ids are SNOMED CT-compatible: EPS sends them under SNOMED's system (REFERENCE.md).
+# dm+d ids are SNOMED CT-compatible: EPS sends them under SNOMED's system (NHS England EPS
+# FHIR API examples, github.com/NHSDigital/electronic-prescription-service-api).
 _DMD_SYSTEMS: Final = frozenset({systems.DMD, systems.SNOMED_CT})
 
 

@@ -19,6 +19,10 @@ SNOMED_CT: Final = "http://snomed.info/sct"
 DMD: Final = "https://dmd.nhs.uk"
 # Source: NHS England Prescription Status Update API (eps-prescription-status-update-api).
 PSU_BUSINESS_STATUS: Final = "https://fhir.nhs.uk/CodeSystem/task-businessStatus-nppt"
+# Source: the same API: a PSU Task names the prescription in `basedOn` (the short-form
+# prescription id) and the line item in `focus`, never a Liaison identifier.
+PRESCRIPTION_ORDER_NUMBER: Final = "https://fhir.nhs.uk/Id/prescription-order-number"
+PRESCRIPTION_ORDER_ITEM_NUMBER: Final = "https://fhir.nhs.uk/Id/prescription-order-item-number"
 # Source: base FHIR R4 Task code system.
 TASK_CODE: Final = "http://hl7.org/fhir/CodeSystem/task-code"
 # Source: base FHIR R4 ValueSet detectedissue-category (http://hl7.org/fhir/R4/valueset-
@@ -55,5 +59,5 @@ UKCORE_MEDICATION_REQUEST: Final = (
 UKCORE_TASK: Final = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Task"
 
 # Source: SNOMED CT 710081004 |Smoking cessation therapy (regime/therapy)|, seen in UK Core
-# examples (REFERENCE.md, shared/).
+# examples (github.com/NHSDigital/FHIR-R4-UKCORE-STAGING-MAIN).
 SCT_SMOKING_CESSATION_THERAPY: Final = "710081004"

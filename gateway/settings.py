@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     notify_template_appointment_needed_email: str | None = None
     notify_template_collection_reminder_sms: str | None = None
     notify_template_collection_reminder_email: str | None = None
+    notify_template_not_dispensed_sms: str | None = None
+    notify_template_not_dispensed_email: str | None = None
     # Who hears what, when (gateway.domain.audience). Quiet hours are UK local time; equal
     # start and end switch them off.
     quiet_hours_start: time = time(21, 0)

@@ -56,7 +56,7 @@ def make_celery() -> Celery:
                 "schedule": settings.poll_interval_seconds,
                 "options": {"expires": 30},
             },
-            # GP adapters (issue 4): Liaison's MESH inbox, and MESH's daily handshake.
+            # GP adapters: Liaison's MESH inbox, and MESH's daily handshake.
             "mesh-inbox": {
                 "task": "liaison.read_mesh_inbox",
                 "schedule": settings.mesh_poll_interval_seconds,
@@ -67,7 +67,7 @@ def make_celery() -> Celery:
                 "schedule": settings.mesh_handshake_interval_seconds,
                 "options": {"expires": 3600},
             },
-            # Follow-up (issue 6): chase silent practices, remind, send daily digests.
+            # Follow-up: chase silent practices, remind, send daily digests.
             "chase-due": {
                 "task": "liaison.chase_due",
                 "schedule": settings.chase_check_seconds,
@@ -83,7 +83,7 @@ def make_celery() -> Celery:
                 "schedule": settings.digest_check_seconds,
                 "options": {"expires": 30},
             },
-            # Integration engineers (issue 8): alert rules, each alert sent once.
+            # Integration engineers: alert rules, each alert sent once.
             "check-alerts": {
                 "task": "liaison.check_alerts",
                 "schedule": settings.alert_check_seconds,

@@ -26,7 +26,7 @@ def relay_outbox(rt: Runtime, publish: Publish, *, batch: int = 200) -> int:
         ]
         deliveries = uow.deliveries.get_many([ref for _, kind, ref, _ in rows if kind == "deliver"])
         # The timeline rows go to the database together at commit, not in one round trip
-        # each before the next recommendation's lock (docs/BENCHMARKS.md, fix 3).
+        # each before the next recommendation's lock (docs/BENCHMARKS.md, the relay profile).
         with uow.session.no_autoflush:
             for _, kind, ref_id, _ in rows:
                 delivery = deliveries.get(ref_id) if kind == "deliver" else None

@@ -66,11 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(preferences.router)
     app.include_router(webhooks.router)
     app.include_router(practice_stats.router)
-    # GP adapters (issue 4): the practice directory, signed callbacks, the practice inbox.
+    # GP adapters: the practice directory, signed callbacks, the practice inbox.
     app.include_router(practices.router)
     app.include_router(callbacks.router)
     app.include_router(inbox.router)
-    # Integration engineers (issue 8): /metrics and the /console pages.
+    # Integration engineers: /metrics and the /console pages.
     app.include_router(metrics.router)
     console.install(app)
     app.add_middleware(

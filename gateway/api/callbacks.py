@@ -32,6 +32,8 @@ class CallbackResult(BaseModel):
     unchanged: int
     ignored: list[str]  # recommendation ids that are not this practice's
     unrecognised: int  # Tasks that carry no Liaison recommendation or status
+    # Pharmacy (Prescription Status Update) Tasks that no single open request matched.
+    unmatched: int = 0
 
 
 class _BadBody(Exception):
@@ -162,5 +164,6 @@ def _handle(
         unchanged=outcome.unchanged,
         ignored=outcome.ignored,
         unrecognised=unrecognised,
+        unmatched=outcome.unmatched,
     )
     return JSONResponse(result.model_dump())

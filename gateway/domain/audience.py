@@ -1,7 +1,7 @@
 """Who hears about which event, on which channel, and when. Pure rules.
 
 - Service user (only if they consented, on the channel they chose): prescription ready,
-  "please book a GP appointment", reminders to collect.
+  "please book a GP appointment", reminders to collect, the pharmacy could not supply it.
 - Practitioner (email; each message at once or in a daily digest, as they choose): every
   step the practice takes, delivery failures and chase-ups sent.
 - Care team contact (email): clinical-safety flags.
@@ -27,6 +27,7 @@ AUDIENCE: Final[dict[str, tuple[str, ...]]] = {
     "prescription-issued": ("practitioner",),
     "ready-to-collect": ("practitioner", "service-user"),
     "collected": ("practitioner",),
+    "not-dispensed": ("practitioner", "service-user"),
     "delivery-failed": ("practitioner",),
     "chase-up": ("practitioner",),
     "collection-reminder": ("service-user",),

@@ -11,6 +11,7 @@ from typing import Final
 
 from adapters.mesh import InboundMessage, TrackingOutcome, parse_reply
 from fhir_profiles.task_status import StatusReport
+from gateway.domain.prescription_match import AWAITING_PRESCRIPTION, Candidate, match_prescription
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
@@ -26,6 +27,8 @@ class ReplyOutcome:
     applied: int = 0
     unchanged: int = 0  # already known, or refused by the lifecycle (recorded as refused)
     ignored: list[str] = field(default_factory=list)  # recommendation ids not for this practice
+    # Pharmacy updates naming no request Liaison could be sure of (see prescription_match).
+    unmatched: int = 0
 
 
 def apply_reports(
@@ -33,22 +36,57 @@ def apply_reports(
 ) -> ReplyOutcome:
     outcome = ReplyOutcome()
     for report in reports:
-        recommendation = uow.recommendations.get(report.recommendation_id)
+        recommendation_id = report.recommendation_id or _pharmacy_match(uow, ods_code, report)
+        if recommendation_id is None:
+            outcome.unmatched += 1
+            continue
+        recommendation = uow.recommendations.get(recommendation_id)
         if recommendation is None or recommendation.practice_ods != ods_code:
-            outcome.ignored.append(report.recommendation_id)
+            outcome.ignored.append(recommendation_id)
             continue
         change = StatusChange(
-            report.recommendation_id,
+            recommendation_id,
             report.status,
             source=source,
-            detail=report.detail,
+            detail=report.detail or _pharmacy_detail(report),
             pharmacy=report.pharmacy,
+            prescription_id=report.prescription_id,
         )
         if apply_status(uow, change, now=now):
             outcome.applied += 1
         else:
             outcome.unchanged += 1
     return outcome
+
+
+def _pharmacy_detail(report: StatusReport) -> str | None:
+    """What the timeline says of a pharmacy's update: its prescription and pharmacy codes."""
+    if report.recommendation_id is not None or report.prescription_id is None:
+        return None
+    by = f" by pharmacy {report.pharmacy_ods}" if report.pharmacy_ods else ""
+    return f"reported{by} for prescription {report.prescription_id}"
+
+
+def _pharmacy_match(uow: UnitOfWork, ods_code: str, report: StatusReport) -> str | None:
+    """The request a PSU-shaped report (no Liaison id) is about, among this practice's."""
+    if report.nhs_number is None or report.prescription_id is None:
+        return None
+    candidates = [
+        Candidate(
+            recommendation_id=r.id,
+            nhs_number=str(r.payload.get("service_user", {}).get("nhs_number", "")),
+            status=r.status,
+            created_at=r.created_at,
+            prescription_id=r.payload.get("prescription_id"),
+        )
+        for r in uow.recommendations.at_practice_with_status(ods_code, AWAITING_PRESCRIPTION)
+    ]
+    return match_prescription(
+        candidates,
+        nhs_number=report.nhs_number,
+        prescription_id=report.prescription_id,
+        observed_at=report.observed_at,
+    )
 
 
 def record_tracking(

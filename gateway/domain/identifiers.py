@@ -1,7 +1,7 @@
 """Identifier and contact checks for the FHIR intake; each returns the normalised value or
 raises ValueError saying what is wrong (never echoing the value: it is personal data).
 
-NHS numbers use the `nhs-number` package (modulus 11, shared/REFERENCE.md), UK mobiles
+NHS numbers use the `nhs-number` package (modulus 11, NHS Data Dictionary "NHS Number"), UK mobiles
 `phonenumbers`, emails `email-validator` without DNS lookups (no I/O here).
 """
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-# The public status words (DESIGN.md). "Expired" is not a status: it is derived
-# (gateway.domain.reengagement) so the public set stays as designed.
+# The public status words (the REST contract in openapi.yaml). "Expired" is not a status:
+# it is derived (gateway.domain.reengagement) so the public set stays as designed.
 STATUSES: Final = (
     "received",
     "queued",
@@ -27,6 +27,7 @@ STATUSES: Final = (
     "prescription-issued",
     "ready-to-collect",
     "collected",
+    "not-dispensed",
     "cancelled",
     "delivery-failed",
 )
@@ -85,6 +86,14 @@ TABLE: Final = tuple(Transition(*row) for row in (
     ("appointment-needed",  "collected",            "collected"),
     # Withdrawn by the practitioner, or closed as expired when re-opened.
     ("ready-to-collect",    "cancelled",            "cancelled"),
+    # The pharmacy could not supply it (Prescription Status Update "Not Dispensed"). The
+    # practice may issue again, another pharmacy may supply it, or the practitioner withdraws.
+    ("prescription-issued", "not-dispensed",        "not-dispensed"),
+    ("ready-to-collect",    "not-dispensed",        "not-dispensed"),
+    ("not-dispensed",       "prescription-issued",  "prescription-issued"),
+    ("not-dispensed",       "ready-to-collect",     "ready-to-collect"),
+    ("not-dispensed",       "collected",            "collected"),
+    ("not-dispensed",       "cancelled",            "cancelled"),
     # An integration engineer's replay, or a late receipt from the practice.
     ("delivery-failed",     "queued",               "requeued"),
     ("delivery-failed",     "delivered",            "delivered"),
@@ -108,6 +117,7 @@ AWAITING_PRACTICE: Final = (
     "appointment-needed",
     "prescription-issued",
     "ready-to-collect",
+    "not-dispensed",
 )
 
 

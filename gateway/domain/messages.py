@@ -68,6 +68,13 @@ PRACTITIONER: Final[dict[str, Template]] = {
         "Prescription collected",
         "The service user has collected the prescription for {product}{where}." + _REF,
     ),
+    "not-dispensed": Template(
+        "The pharmacy could not supply the prescription",
+        "The pharmacy could not supply the prescription for {product}. Please agree "
+        "what happens next with the service user and GP practice {practice}: another "
+        "pharmacy, or a different product. The service user has been told the pharmacy "
+        "could not supply it (if they agreed to messages)." + _REF,
+    ),
     "delivery-failed": Template(
         "Recommendation could not be delivered",
         "Liaison could not deliver the recommendation for {product} to GP practice "
@@ -92,6 +99,11 @@ SERVICE_USER: Final[dict[str, Template]] = {
         "Please book a GP appointment",
         "Hello, your GP practice would like to see you. Please call them to book an "
         "appointment. Your care worker can help if you would like.",
+    ),
+    "not-dispensed": Template(
+        "About your prescription",
+        "Hello, the pharmacy could not supply your prescription this time. Your care worker "
+        "will be in touch about what to do next, or you can call your GP practice.",
     ),
     "collection-reminder": Template(
         "Your prescription is waiting for you",

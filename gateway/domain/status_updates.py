@@ -23,6 +23,7 @@ class StatusChange:
     source: str  # intake | relay | delivery | poll | callback | inbox | practitioner
     detail: str | None = None
     pharmacy: str | None = None
+    prescription_id: str | None = None  # the pharmacy's prescription order number, if told
 
 
 def apply_status(uow: UnitOfWork, change: StatusChange, *, now: datetime) -> bool:
@@ -49,6 +50,11 @@ def apply_status(uow: UnitOfWork, change: StatusChange, *, now: datetime) -> boo
     recommendation.updated_at = now
     if change.pharmacy:
         recommendation.payload = {**recommendation.payload, "pharmacy": change.pharmacy}
+    if change.prescription_id:
+        recommendation.payload = {
+            **recommendation.payload,
+            "prescription_id": change.prescription_id,
+        }
     uow.recommendations.add_event(
         StatusEvent(
             recommendation_id=recommendation.id,

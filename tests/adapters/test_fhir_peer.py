@@ -138,3 +138,26 @@ def test_calls_per_poll_follow_pages_not_requests(peer: MedplumPeer, cursor_now:
 def test_the_peer_is_healthy(peer: MedplumPeer, tmp_path: Path) -> None:
     with _gp(peer) as gp:
         assert gp.health()
+
+
+@pytest.mark.parametrize("word", ["ready to collect", "Ready to collect", " READY TO COLLECT"])
+def test_a_pharmacy_word_in_any_case_on_an_independent_server_reads_as_ready(
+    peer: MedplumPeer, cursor_now: str, word: str
+) -> None:
+    delivery = _delivery()
+    with _gp(peer) as gp:
+        gp.submit(delivery)
+        [task] = _find(peer, "Task", delivery.recommendation_id)
+        # As a pharmacy system would set it: the Prescription Status Update word, as sent in
+        # NHS England's own example ("Ready to collect"), not Liaison's own code.
+        task["status"] = "in-progress"
+        task["businessStatus"] = {
+            "coding": [
+                {"system": "https://fhir.nhs.uk/CodeSystem/task-businessStatus-nppt", "code": word}
+            ]
+        }
+        assert httpx.put(f"{peer.base_url}/Task/{task['id']}", json=task).status_code == 200
+        batch = gp.fetch_updates(ods_code="A81001", since=cursor_now)
+    assert (delivery.recommendation_id, "ready-to-collect") in [
+        (r.recommendation_id, r.status) for r in batch.reports
+    ]

@@ -101,10 +101,11 @@ def test_the_liaison_status_code_system_holds_every_public_status_word() -> None
     codes = {
         code for _, code in expand(f"{systems.LIAISON_CANONICAL}/ValueSet/liaison-status") or ()
     }
-    # DESIGN.md's status words.
+    # The public status words of the REST contract.
     assert codes == {
         "received", "queued", "delivered", "accepted", "rejected", "appointment-needed",
-        "prescription-issued", "ready-to-collect", "collected", "cancelled", "delivery-failed",
+        "prescription-issued", "ready-to-collect", "collected", "not-dispensed", "cancelled",
+        "delivery-failed",
     }  # fmt: skip
 
 

@@ -1,8 +1,11 @@
 """`liaison migrate` creates the embedded broker's queues, so processes starting together on
 a fresh broker.db have no queue row left to race over (a lost race killed the worker)."""
 
+import socket
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from gateway.broker_queues import declare_queues
 from gateway.queue_depth import QUEUES, queue_depths
@@ -23,9 +26,17 @@ def test_every_queue_exists_after_declaring_and_a_second_declare_adds_none(
     assert queue_depths(url) == dict.fromkeys(QUEUES, 0)
 
 
-def test_a_network_broker_is_left_alone(tmp_path: Path) -> None:
-    # Nothing listens on this port: declaring must not even try to connect.
-    declare_queues("redis://127.0.0.1:1/0")
+@pytest.mark.parametrize("scheme", ["redis", "amqp"])
+def test_a_network_broker_is_left_alone(scheme: str) -> None:
+    # Celery declares a network broker's queues itself: `liaison migrate` must not connect.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(0.5)
+        port = listener.getsockname()[1]
+        declare_queues(f"{scheme}://127.0.0.1:{port}/0")
+        with pytest.raises(TimeoutError):
+            listener.accept()
 
 
 def test_the_broker_files_folder_is_made_when_missing(tmp_path: Path) -> None:

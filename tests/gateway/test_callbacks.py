@@ -89,7 +89,13 @@ def test_a_validly_signed_task_moves_the_request_on(api: TestClient) -> None:
     response = _post(api, "A81001", _task(rec_id, "accepted"), secret=SECRETS["A81001"])
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"applied": 1, "unchanged": 0, "ignored": [], "unrecognised": 0}
+    assert response.json() == {
+        "applied": 1,
+        "unchanged": 0,
+        "ignored": [],
+        "unrecognised": 0,
+        "unmatched": 0,
+    }
     body = api.get(f"/v1/recommendations/{rec_id}").json()
     assert body["status"] == "accepted"
     assert body["timeline"][-1]["status"] == "accepted"

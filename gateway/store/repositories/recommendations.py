@@ -57,6 +57,15 @@ class RecommendationRepository:
         ).all()
         return rows, total
 
+    def at_practice_with_status(
+        self, practice_ods: str, statuses: Sequence[str]
+    ) -> Sequence[Recommendation]:
+        """A practice's requests in `statuses` (indexed by practice and status)."""
+        stmt = select(Recommendation).where(
+            Recommendation.practice_ods == practice_ods, Recommendation.status.in_(statuses)
+        )
+        return self._session.scalars(stmt.order_by(Recommendation.created_at)).all()
+
     def practices_with_status(self, statuses: Sequence[str]) -> list[str]:
         stmt = (
             select(Recommendation.practice_ods)
