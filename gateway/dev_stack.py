@@ -57,7 +57,7 @@ def peers(settings: Settings) -> list[Peer]:
 
 def banner(
     settings: Settings,
-    peers: list[Peer],
+    outside: list[Peer],
     *,
     ready: bool,
     token: str,
@@ -79,7 +79,7 @@ def banner(
             f"  Practice inbox  {base}/inbox  (practice {ods_code}, username {username}, "
             f"password {password})"
         )
-    lines += [f"  {peer.label:<15} {peer.where}" for peer in peers]
+    lines += [f"  {peer.label:<15} {peer.where}" for peer in outside]
     lines += [
         f"  Demo token      {token}",
         f"                  (client {settings.demo_client_id}; scopes recommendations, fhir, "
