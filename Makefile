@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint unit install install-dev openapi clean peers chaos fuzz bench
+.PHONY: run test lint unit install install-dev openapi clean peers browser chaos fuzz bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,13 @@ $(PEERS_STAMP): tests/peers/medplum/package.json tests/peers/medplum/package-loc
 
 peers: $(PEERS_STAMP)
 
-test: lint peers
+# Debian's Chromium for the browser tests (tests/e2e/*_browser.py): Playwright drives it by
+# executable_path and never downloads a browser of its own. Installed here when missing, as
+# `make bench` does for wrk, so a fresh machine needs nothing but `make test`.
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: lint peers browser
 	$(BIN)/pytest -q -ra
 
 # The full chaos run (1,000 recommendations, Redis then RabbitMQ, PostgreSQL restarted too);

@@ -17,11 +17,18 @@ import httpx
 import typer
 import uvicorn
 
-from gateway import catalogue_commands, client_commands, metrics, ops_commands, practice_commands
+from gateway import (
+    catalogue_commands,
+    client_commands,
+    dev_stack,
+    metrics,
+    ops_commands,
+    practice_commands,
+)
 from gateway.api.auth import issue_token
 from gateway.broker_queues import declare_queues
 from gateway.logging import configure_logging
-from gateway.practice_directory import PracticeEntryRefused, entries_for, seed
+from gateway.practice_directory import PracticeEntryRefused, dev_inbox_account, entries_for, seed
 from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
@@ -41,7 +48,9 @@ catalogue_commands.register(app)  # `catalogue import|list`: dm+d codes from a r
 TERMINAL_FOR_DEMO = {"collected", "rejected", "cancelled", "delivery-failed"}
 
 
-def _migrate(settings: Settings) -> int:
+def _migrate(settings: Settings) -> tuple[int, tuple[str, str, str] | None]:
+    """Schema, queues, the practice directory and, in development, the demo client and the
+    demo inbox account. Returns how many practices were written and that account."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     declare_queues(settings.broker_url)
@@ -50,8 +59,9 @@ def _migrate(settings: Settings) -> int:
         with UnitOfWork(make_session_factory(engine)) as uow:
             count = seed(uow, entries_for(settings), settings=settings)
             client_commands.seed_demo_client(uow, settings)  # development only
+            inbox = dev_inbox_account(uow, settings)  # development only
             uow.commit()
-            return count
+            return count, inbox
     finally:
         engine.dispose()
 
@@ -60,7 +70,7 @@ def _migrate(settings: Settings) -> int:
 def migrate() -> None:
     """Create or upgrade the database schema and seed the practice directory."""
     try:
-        count = _migrate(get_settings())
+        count, _ = _migrate(get_settings())
     except PracticeEntryRefused as refused:
         typer.echo(f"the practice directory is refused: {refused}", err=True)
         raise typer.Exit(2) from refused
@@ -194,10 +204,11 @@ def _wait_ready(url: str, timeout: float) -> bool:
 
 @app.command()
 def dev() -> None:
-    """Start the whole embedded stack: API, worker, beat, GP simulator, mail and SMS sinks."""
+    """Start the whole embedded stack: API, worker, beat, GP simulator, and a stand-in for
+    each outside service not configured (local SMTP sink, GOV.UK Notify stand-in)."""
     settings = get_settings()
     try:
-        _migrate(settings)
+        _, inbox = _migrate(settings)
     except PracticeEntryRefused as refused:
         typer.echo(f"the practice directory is refused: {refused}", err=True)
         raise typer.Exit(2) from refused
@@ -207,7 +218,8 @@ def dev() -> None:
     if settings.is_embedded:
         env.setdefault("LIAISON_WORKER_POOL", "threads")
     me = [sys.executable, "-m", "gateway.cli"]
-    names = ["simulator", "mailsink", "notifysink", "api", "worker", "beat"]
+    peers = dev_stack.peers(settings)
+    names = [peer.stand_in for peer in peers if peer.stand_in] + ["api", "worker", "beat"]
     procs = [subprocess.Popen([*me, name], env=env) for name in names]
 
     def stop(*_: Any) -> None:
@@ -223,18 +235,11 @@ def dev() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    base = settings.public_base_url
-    ready = _wait_ready(f"{base}/healthz", 60)
-    typer.echo(
-        f"\nLiaison is {'up' if ready else 'starting (slowly)'}:\n"
-        f"  API            {base}/docs\n"
-        f"  GP simulator   {settings.simulator_base_url}  (received: "
-        f"http://{settings.simulator_host}:{settings.simulator_port}/_sim/received)\n"
-        f"  Mail sink      http://127.0.0.1:{settings.mail_view_port}/\n"
-        f"  SMS sink       {settings.notify_base_url}/_sink/messages\n"
-        f"  Demo token     {issue_token(settings, client_id=settings.demo_client_id, organisation_ods=settings.demo_client_ods)}\n"  # noqa: E501
-        f"Try `liaison demo` in another terminal. Ctrl-C stops everything.\n"
+    ready = _wait_ready(f"{settings.public_base_url}/healthz", 60)
+    token = issue_token(
+        settings, client_id=settings.demo_client_id, organisation_ods=settings.demo_client_ods
     )
+    typer.echo(dev_stack.banner(settings, peers, ready=ready, token=token, inbox=inbox))
     while True:
         for name, proc in zip(names, procs, strict=True):
             if proc.poll() is not None:

@@ -2,8 +2,9 @@
 
 Stored in the database and managed through `GET/PUT /ops/practices/{ods}` and
 `liaison practices list|set|import`; seeded at start-up from the YAML file named by
-LIAISON_PRACTICE_DIRECTORY. Without a file, development mode gets the simulator's five
-scripted practices so that `make run` works with no set-up.
+LIAISON_PRACTICE_DIRECTORY. Without a file, development mode gets the simulator's eight
+scripted practices and one practice on the inbox route with a demo account, so that
+`make run` works with no set-up.
 
 Credentials are held by reference only (`token_env`, `private_key_env`,
 `callback_secret_env`, `password_env`: names of environment variables in the reserved
@@ -19,6 +20,7 @@ Start-up seeding never overwrites a practice last changed through the API or CLI
 `source` says which); `liaison practices import` does, because an operator asked for it.
 """
 
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,7 +28,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from gateway.domain.inbox_accounts import hash_password
+from gateway.domain.inbox_accounts import hash_password, password_matches
 from gateway.domain.practice_endpoints import PRACTICE_SECRET_PREFIX, secret_reference_problem
 from gateway.settings import Settings
 from gateway.store.models import InboxUser, Practice
@@ -216,6 +218,31 @@ def dev_directory(settings: Settings) -> list[PracticeEntry]:
     ]
 
 
+# Development only: a practice on the inbox route and its one account, whose password is made
+# on first use, kept in the data directory and printed by `liaison dev`.
+DEV_INBOX_PRACTICE = "Y00100"
+DEV_INBOX_USERNAME = "reception"
+
+
+def dev_inbox_account(uow: UnitOfWork, settings: Settings) -> tuple[str, str, str] | None:
+    """(ODS code, username, password) of the development inbox account, created or reset to
+    the kept password; None outside the development directory. The caller commits."""
+    if settings.environment != "development" or settings.practice_directory is not None:
+        return None
+    path = settings.data_dir / "demo-inbox-password"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(12))
+    password = path.read_text().strip()
+    user = uow.inbox.user(DEV_INBOX_PRACTICE, DEV_INBOX_USERNAME)
+    if user is None or not password_matches(user.password_hash, password):
+        ensure_inbox_user(
+            uow, DEV_INBOX_PRACTICE, DEV_INBOX_USERNAME, hash_password(password), replace=True
+        )
+    return DEV_INBOX_PRACTICE, DEV_INBOX_USERNAME, password
+
+
 def load_directory(path: Path) -> list[PracticeEntry]:
     data: Any = yaml.safe_load(path.read_text())
     return DirectoryFile.model_validate(data).practices
@@ -340,5 +367,8 @@ def entries_for(settings: Settings) -> list[PracticeEntry]:
     if settings.practice_directory is not None:
         return load_directory(settings.practice_directory)
     if settings.environment == "development":
-        return dev_directory(settings)
+        return [
+            *dev_directory(settings),
+            PracticeEntry(ods_code=DEV_INBOX_PRACTICE, adapter="inbox"),
+        ]
     return []

@@ -268,6 +268,11 @@ class Settings(BaseSettings):
                 found.append((name, "0 switches the limit off"))
         return found
 
+    def is_configured(self, *names: str) -> bool:
+        """Whether any of these settings was given (environment or arguments) rather than
+        left at its default: `liaison dev` then uses that real service, not a stand-in."""
+        return any(name in self.model_fields_set for name in names)
+
     def practice_secret(self, reference: str | None) -> str | None:
         """A practice credential named by reference (an environment variable's name) in the
         practice directory; the directory and the database never hold the secret itself.

@@ -3,6 +3,7 @@
 import hashlib
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 from gateway.api import (
@@ -22,7 +23,7 @@ from gateway.api import (
     reengagement,
     webhooks,
 )
-from gateway.api.hardening import install_hardening
+from gateway.api.hardening import DOCS_ASSETS, install_hardening
 from gateway.api.problems import BodySizeLimit, install_problem_handlers
 from gateway.settings import Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
@@ -35,7 +36,12 @@ def inbox_session_key(settings: Settings) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's files served from the installed package,
+    # not a CDN: NHS networks often block CDNs, and a development machine may be offline.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        # Swagger UI's online validator badge would load from validator.swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
         title="Liaison",
         version="0.1.0",
         description=(

@@ -74,6 +74,46 @@ def _conformance(resource_type: str) -> dict[str, Any]:
     }
 
 
+# GET /fhir/AuditEvent (gateway.api.audit): the audit trail, for the ops scope. Parameters as
+# R4 defines them (https://hl7.org/fhir/R4/auditevent.html#search).
+_AUDIT_EVENT: Final[dict[str, Any]] = {
+    "type": "AuditEvent",
+    "documentation": (
+        "The append-only audit trail: one record per request to a protected route and "
+        "recommendation it touched (who, client, organisation, route, outcome, correlation "
+        "id). Needs the 'ops' scope; records carry ids, never patient details."
+    ),
+    "interaction": [{"code": "read"}, {"code": "search-type"}],
+    "searchParam": [
+        {
+            "name": "entity",
+            "type": "reference",
+            "definition": "http://hl7.org/fhir/SearchParameter/AuditEvent-entity",
+            "documentation": (
+                "The recommendation the request touched: its id, or "
+                f"{systems.RECOMMENDATION_ID}|<id>."
+            ),
+        },
+        {
+            "name": "agent",
+            "type": "reference",
+            "definition": "http://hl7.org/fhir/SearchParameter/AuditEvent-agent",
+            "documentation": "The calling client's id.",
+        },
+        {
+            "name": "date",
+            "type": "date",
+            "definition": "http://hl7.org/fhir/SearchParameter/AuditEvent-date",
+            "documentation": (
+                "When it was recorded: ge/gt/le/lt/eq + YYYY-MM-DD or a dateTime; give it "
+                "twice for a range. Pages: _count (default 50, at most 200) and the next "
+                "link's _offset."
+            ),
+        },
+    ],
+}
+
+
 def capability_statement(base_url: str) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
@@ -121,11 +161,12 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                         "OAuth 2.0 bearer token (POST /oauth2/token) with the 'fhir' scope; "
                         "creating a MedicationRequest also needs 'recommendations'. A caller "
                         "sees only its own organisation's recommendations (a GP practice "
-                        "system: those addressed to its practice)."
+                        "system: those addressed to its practice). AuditEvent needs 'ops'."
                     ),
                 },
                 "resource": [_stored(t) for t in STORED_TYPES]
-                + [_conformance(t) for t in CONFORMANCE_TYPES],
+                + [_conformance(t) for t in CONFORMANCE_TYPES]
+                + [_AUDIT_EVENT],
             }
         ],
     }

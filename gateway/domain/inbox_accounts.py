@@ -33,7 +33,7 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def password_matches(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -54,12 +54,12 @@ def sign_in(
     attempts are counted, and five in a row lock the account for 15 minutes)."""
     user = uow.inbox.user(ods_code.strip().upper(), username.strip())
     if user is None or not user.active:
-        _verify(_DUMMY_HASH, password)
+        password_matches(_DUMMY_HASH, password)
         return None
     if user.locked_until is not None and user.locked_until > now:
-        _verify(_DUMMY_HASH, password)
+        password_matches(_DUMMY_HASH, password)
         return None
-    if not _verify(user.password_hash, password):
+    if not password_matches(user.password_hash, password):
         user.failed_sign_ins += 1
         if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
             user.locked_until = now + LOCKOUT

@@ -26,6 +26,9 @@ class Stack:
     broker_url: str
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The interpreter whose installed `gateway` runs the processes (another virtualenv's, to
+    # test a production install).
+    python: str = sys.executable
 
     def __post_init__(self) -> None:
         self.api_port = free_port()
@@ -67,7 +70,7 @@ class Stack:
 
     def liaison(self, *args: str, timeout: float = 60) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", *args],
+            [self.python, "-m", "gateway.cli", *args],
             env=self.env,
             cwd=self.workdir,
             capture_output=True,
@@ -91,7 +94,7 @@ class Stack:
         # Each process leads its own group, so a test can kill a worker with its children.
         log = log or (self.workdir / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", name],
+            [self.python, "-m", "gateway.cli", name],
             env=self.env,
             cwd=self.workdir,
             stdout=log,

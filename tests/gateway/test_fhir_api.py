@@ -85,6 +85,7 @@ def test_metadata_is_a_public_valid_r4_capability_statement(api: TestClient) -> 
         "StructureDefinition",
         "CodeSystem",
         "ValueSet",
+        "AuditEvent",
     }
 
 
@@ -115,6 +116,12 @@ def _value_for(
         return "status", resource["status"]
     if param == "url":
         return "url", resource["url"]
+    if param == "entity":
+        return "entity", recommendation_id
+    if param == "agent":
+        return "agent", resource["agent"][0]["who"]["identifier"]["value"]
+    if param == "date":
+        return "date", "ge2000-01-01"
     raise AssertionError(f"the test has no value for {param}")
 
 
@@ -127,6 +134,9 @@ def test_every_search_parameter_the_statement_lists_works(api: TestClient) -> No
         resource_type = resource["type"]
         if resource_type in accepted["links"]["fhir"]:
             example = api.get(accepted["links"]["fhir"][resource_type]).json()
+        elif resource_type == "AuditEvent":  # the latest record about the recommendation
+            found = _fhir(api, "/fhir/AuditEvent", entity=recommendation_id)
+            example = found["entry"][0]["resource"]
         else:
             example = _fhir(api, f"/fhir/{resource_type}")["entry"][0]["resource"]
         for param in resource["searchParam"]:

@@ -187,3 +187,41 @@ def test_signing_out_ends_the_session(inbox: TestClient) -> None:
     token = _csrf(inbox.get("/inbox").text)
     inbox.post("/inbox/logout", data={"csrf_token": token}, follow_redirects=False)
     assert inbox.get("/inbox", follow_redirects=False).status_code == 303
+
+
+def test_a_safety_flagged_request_is_listed_first_and_opens_with_the_flag(
+    inbox: TestClient,
+) -> None:
+    from gateway.api.auth import issue_token
+
+    token = issue_token(inbox.app.state.settings, client_id="demo-app", organisation_ods="RX3")  # type: ignore[attr-defined]
+    ids = []
+    # The unflagged request arrives first; the one on clozapine must still come first.
+    for key, medicines in (
+        ("plain", [{"name": "sertraline"}]),
+        ("flagged", [{"name": "clozapine"}]),
+    ):
+        body = {**sample_recommendation("A81003"), "current_medications": medicines}
+        response = inbox.post(
+            "/v1/recommendations",
+            json=body,
+            headers={"Idempotency-Key": f"inbox-{key}", "Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 202, response.text
+        ids.append(str(response.json()["id"]))
+    with _uow(inbox) as uow:
+        for rec_id in ids:
+            apply_status(
+                uow, StatusChange(rec_id, "delivered", source="delivery"), now=datetime.now(UTC)
+            )
+        uow.commit()
+    plain, flagged = ids
+    assert _sign_in(inbox) == 303
+
+    listing = inbox.get("/inbox").text
+    assert listing.index(flagged) < listing.index(plain)
+    assert listing.count("Safety alert") == 1
+    detail = inbox.get(f"/inbox/requests/{flagged}").text
+    assert 'aria-label="Clinical safety alert"' in detail
+    assert "clozapine" in detail.lower()
+    assert 'aria-label="Clinical safety alert"' not in inbox.get(f"/inbox/requests/{plain}").text

@@ -44,7 +44,7 @@ EXPECTED_PUBLIC = {
     ("/redoc", "HEAD"),
 }
 # Mounted static files (style sheets, scripts): public, and nothing else may be mounted.
-EXPECTED_STATIC_MOUNTS = {"/console/static", "/inbox/static"}
+EXPECTED_STATIC_MOUNTS = {"/console/static", "/inbox/static", "/docs/assets"}
 EVERY_SCOPE = (*ALL_SCOPES, "gp-practice")
 PARAMETER_VALUES = {
     "ods_code": "Y00001",

@@ -1,0 +1,90 @@
+"""What `liaison dev` starts beside Liaison's own processes, and the banner it prints.
+
+Each outside service of the development stack has a stand-in (a `liaison` sub-command) that
+is started only when no real service is configured for it: a developer who points
+LIAISON_SMTP_HOST/PORT at a real relay, or LIAISON_NOTIFY_BASE_URL at a Notify-compatible
+server, gets that service, and no stand-in competing for its port. One function per service,
+"start unless configured", each returning a `Peer`.
+"""
+
+from dataclasses import dataclass
+
+from gateway.settings import Settings
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One outside service: the stand-in to start (a `liaison` sub-command), or None when a
+    real service is configured; and the banner line that says which one is used."""
+
+    label: str
+    stand_in: str | None
+    where: str
+
+
+def gp_simulator(settings: Settings) -> Peer:
+    """The GP simulator serves the development directory's Y0000n practices: always started."""
+    received = f"http://{settings.simulator_host}:{settings.simulator_port}/_sim/received"
+    return Peer(
+        "GP simulator", "simulator", f"{settings.simulator_base_url}  (received: {received})"
+    )
+
+
+def mail(settings: Settings) -> Peer:
+    """The local SMTP sink, unless LIAISON_SMTP_HOST or LIAISON_SMTP_PORT names a relay."""
+    relay = f"{settings.smtp_host}:{settings.smtp_port}"
+    if settings.is_configured("smtp_host", "smtp_port"):
+        return Peer("Email", None, f"SMTP relay {relay} (configured; no local mail sink)")
+    return Peer(
+        "Email", "mailsink", f"mail sink http://127.0.0.1:{settings.mail_view_port}/ ({relay})"
+    )
+
+
+def notify(settings: Settings) -> Peer:
+    """The local GOV.UK Notify stand-in, unless LIAISON_NOTIFY_BASE_URL names a server."""
+    if settings.is_configured("notify_base_url"):
+        return Peer(
+            "SMS",
+            None,
+            f"Notify API {settings.notify_base_url} (configured; no local Notify stand-in)",
+        )
+    return Peer("SMS", "notifysink", f"Notify stand-in {settings.notify_base_url}/_sink/messages")
+
+
+def peers(settings: Settings) -> list[Peer]:
+    return [gp_simulator(settings), mail(settings), notify(settings)]
+
+
+def banner(
+    settings: Settings,
+    outside: list[Peer],
+    *,
+    ready: bool,
+    token: str,
+    inbox: tuple[str, str, str] | None,
+) -> str:
+    """What a newcomer needs, each with how to use it. `inbox` is the development inbox
+    practice's (ODS code, username, password), when there is one."""
+    base = settings.public_base_url.rstrip("/")
+    hours = settings.token_ttl_seconds / 3600
+    lines = [
+        f"\nLiaison is {'up' if ready else 'starting (slowly)'}:",
+        f"  API docs        {base}/docs",
+        f"  Console         {base}/console/  (sign in by pasting the demo token: it has the "
+        "ops scope)",
+    ]
+    if inbox is not None:
+        ods_code, username, password = inbox
+        lines.append(
+            f"  Practice inbox  {base}/inbox  (practice {ods_code}, username {username}, "
+            f"password {password})"
+        )
+    lines += [f"  {peer.label:<15} {peer.where}" for peer in outside]
+    lines += [
+        f"  Demo token      {token}",
+        f"                  (client {settings.demo_client_id}; scopes recommendations, fhir, "
+        f"ops; valid {hours:g} h; `liaison token --client {settings.demo_client_id}` "
+        "prints a new one)",
+        "Try `liaison demo` in another terminal. Ctrl-C stops everything.",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,58 @@
+"""What `liaison dev` starts: a stand-in for each outside service left unconfigured, the real
+service when one is configured, and a banner that says which, with how to sign in."""
+
+import pytest
+
+from gateway import dev_stack
+from gateway.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _nothing_configured_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LIAISON_SMTP_HOST", "LIAISON_SMTP_PORT", "LIAISON_NOTIFY_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _stand_ins(settings: Settings) -> list[str | None]:
+    return [peer.stand_in for peer in dev_stack.peers(settings)]
+
+
+def test_with_nothing_configured_every_stand_in_starts() -> None:
+    assert _stand_ins(Settings()) == ["simulator", "mailsink", "notifysink"]
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        ({"smtp_host": "relay.example.nhs.uk"}, ["simulator", None, "notifysink"]),
+        ({"smtp_port": 2525}, ["simulator", None, "notifysink"]),
+        ({"notify_base_url": "https://notify.example"}, ["simulator", "mailsink", None]),
+        # Configured even when the value equals the default: someone said to use a real one.
+        ({"smtp_port": 8025}, ["simulator", None, "notifysink"]),
+    ],
+)
+def test_a_configured_service_replaces_its_stand_in(
+    configured: dict[str, object], expected: list[str | None]
+) -> None:
+    assert _stand_ins(Settings(**configured)) == expected  # type: ignore[arg-type]
+
+
+def test_the_banner_names_the_real_services_and_how_to_sign_in() -> None:
+    settings = Settings(smtp_host="relay.example.nhs.uk", notify_base_url="https://notify.example")
+    text = dev_stack.banner(
+        settings,
+        dev_stack.peers(settings),
+        ready=True,
+        token="the-token",
+        inbox=("Y00100", "reception", "the-password"),
+    )
+    assert "SMTP relay relay.example.nhs.uk:8025 (configured; no local mail sink)" in text
+    assert "Notify API https://notify.example (configured; no local Notify stand-in)" in text
+    assert (
+        "http://127.0.0.1:8000/console/  (sign in by pasting the demo token: it has the ops" in text
+    )
+    assert (
+        "http://127.0.0.1:8000/inbox  (practice Y00100, username reception, password "
+        "the-password)" in text
+    )
+    assert "Demo token      the-token" in text
