@@ -182,7 +182,8 @@ class Notification(Base):
     event: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
-    # pending | sending | sent | failed | suppressed | held (waiting for a daily digest)
+    # pending | sending | sent | failed | suppressed | held (waiting for a daily digest) |
+    # superseded (the recommendation moved on before it went; `error` says why)
     status: Mapped[str] = mapped_column(String(16), index=True)
     attempt_count: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None]
