@@ -151,7 +151,8 @@ def record_status(status: str, *, since_intake: datetime, at: datetime) -> None:
 
 
 def record_notification(channel: str, status: str) -> None:
-    """`status` as the notification was left: sent | failed | pending (to be retried)."""
+    """`status` as the notification was left: sent | failed | pending (to be retried) |
+    superseded (no longer true when its time came)."""
     outcome = "retrying" if status == "pending" else status
     _instruments().notifications.labels(channel=channel, outcome=outcome).inc()
 

@@ -27,6 +27,7 @@ from gateway.domain.audience import (
 )
 from gateway.domain.messages import Wording, compose, compose_digest
 from gateway.domain.retry_policy import next_attempt
+from gateway.domain.supersession import superseded_because
 from gateway.store.models import Notification, Recommendation
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
@@ -91,6 +92,11 @@ def _wait(notification: Notification, *, status: str, until: datetime | None) ->
     notification.status, notification.not_before, notification.lease_until = status, until, None
 
 
+def _supersede(notification: Notification, reason: str) -> None:
+    notification.status, notification.error = "superseded", reason
+    notification.lease_until, notification.not_before = None, None
+
+
 def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
     now = _now()
     with UnitOfWork(rt.session_factory) as uow:
@@ -102,10 +108,13 @@ def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
         assert rec is not None
         kind = event_kind(notification.event)
         outcome: _Prepared | str
-        if kind == "collection-reminder" and rec.status != "ready-to-collect":
-            notification.status, notification.lease_until = "suppressed", None
-            notification.error = f"no longer waiting to be collected ({rec.status})"
-            outcome = "suppressed"
+        if reason := superseded_because(
+            notification.event, recipient=notification.recipient, status=rec.status
+        ):
+            # Checked at the moment of sending, whatever made it wait (quiet hours, a
+            # digest, a retry): the person is never told something no longer true.
+            _supersede(notification, reason)
+            outcome = "superseded"
         elif (
             notification.recipient == "practitioner"
             and notification.batch_id is None
@@ -159,6 +168,8 @@ def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
                 name = "notify-email"
             outcome = _Prepared(rt.channel(name), message)
         uow.commit()
+        if outcome == "superseded":
+            metrics.record_notification(notification.channel, "superseded")
     return outcome
 
 
@@ -186,7 +197,8 @@ def _after_failure(
 
 def send_notification(rt: Runtime, notification_id: str) -> str:
     """Returns what happened: sent | failed | pending (will retry) | held | deferred |
-    suppressed | skipped (someone else has it, or it is done)."""
+    suppressed | superseded (no longer true: not sent) | skipped (someone else has it, or
+    it is done)."""
     prepared = _prepare(rt, notification_id)
     if isinstance(prepared, str):
         return prepared
@@ -211,6 +223,11 @@ def send_notification(rt: Runtime, notification_id: str) -> str:
         return notification.status
 
 
+def _count_superseded(count: int) -> None:
+    for _ in range(count):
+        metrics.record_notification("email", "superseded")
+
+
 def digests_due(rt: Runtime, *, limit: int = 200) -> list[tuple[str, str]]:
     with UnitOfWork(rt.session_factory) as uow:
         return uow.notifications.digest_recipients_due(now=_now(), limit=limit)
@@ -232,13 +249,23 @@ def send_digest(rt: Runtime, organisation_ods: str, practitioner_id: str) -> str
             return "skipped"
         wordings: list[Wording] = []
         latest: Recommendation | None = None
+        superseded = 0
         for item in items:
             rec = uow.recommendations.get(item.recommendation_id)
             assert rec is not None
+            reason = superseded_because(item.event, recipient=item.recipient, status=rec.status)
+            if reason is not None:
+                # Out of the batch: the digest tells only what still holds.
+                _supersede(item, reason)
+                item.batch_id, superseded = None, superseded + 1
+                continue
             wordings.append(_wording(uow, item, rec))
             if latest is None or rec.created_at >= latest.created_at:
                 latest = rec
-        assert latest is not None
+        if latest is None:
+            uow.commit()  # every held message had been overtaken: nothing to send
+            _count_superseded(superseded)
+            return "superseded"
         digest = compose_digest(wordings, date_text=now.astimezone(UK).date().isoformat())
         message = OutgoingMessage(
             reference=batch_id,
@@ -248,6 +275,7 @@ def send_digest(rt: Runtime, organisation_ods: str, practitioner_id: str) -> str
             body=digest.body,
         )
         uow.commit()
+    _count_superseded(superseded)
     error: AdapterError | None = None
     provider_id: str | None = None
     try:

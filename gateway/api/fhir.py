@@ -1,5 +1,6 @@
-"""/fhir: the CapabilityStatement, read and search of the resources Liaison stores, read and
-search of its own definitions, and FHIR-native intake (POST /fhir/MedicationRequest).
+"""/fhir: the CapabilityStatement, read, search, history and vread of the resources Liaison
+stores, read and search of its own definitions, and FHIR-native intake
+(POST /fhir/MedicationRequest).
 
 Every response is `application/fhir+json`; every error an OperationOutcome whose
 `issue.expression` names the element at fault. A caller sees only resources of its own
@@ -7,6 +8,7 @@ organisation's recommendations (a GP practice system: those addressed to its pra
 anything else is answered exactly like a resource that does not exist.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from fhir_profiles.issues import Issue
 from gateway.api.auth import Principal
 from gateway.api.dependencies import FhirClient, RecommendationsClient, UnitOfWorkDep
 from gateway.api.fhir_capability import capability_statement
+from gateway.api.fhir_history import history_bundle, served
 from gateway.api.fhir_params import (
     CONFORMANCE_TYPES,
     STORED_TYPES,
@@ -35,6 +38,8 @@ from gateway.store.repositories.fhir_search import Tenant
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 FHIR_JSON: Final = "application/fhir+json"
+# FHIR ids are at most 64 characters; Liaison's version ids are small positive integers.
+_VERSION_ID: Final = re.compile(r"[1-9][0-9]{0,8}")
 _FHIR_RESPONSE: Final[dict[int | str, dict[str, Any]]] = {
     200: {"content": {FHIR_JSON: {}}, "description": "A FHIR resource"}
 }
@@ -224,6 +229,92 @@ def search(
     return JSONResponse(_bundle(request, entries, total, next_cursor), media_type=FHIR_JSON)
 
 
+def _visible(
+    uow: UnitOfWorkDep, principal: Principal, resource_type: str, resource_id: str
+) -> FhirResource | None:
+    """The stored resource if it exists and the caller may see it; else None (answered as a
+    resource that does not exist, so nothing leaks about other organisations')."""
+    resource = uow.recommendations.get_resource(resource_type, resource_id)
+    owner = uow.recommendations.get(resource.recommendation_id) if resource else None
+    if resource is None or owner is None or not tenant_of(principal).owns(owner):
+        return None
+    return resource
+
+
+def _history_unsupported(resource_type: str) -> JSONResponse:
+    return operation_outcome(
+        404,
+        [Issue(resource_type, "has no version history here: it is a published definition")],
+        code="not-supported",
+    )
+
+
+@router.get(
+    "/{resource_type}/{resource_id}/_history",
+    response_class=JSONResponse,
+    responses=_FHIR_RESPONSE,
+)
+def history(
+    resource_type: str,
+    resource_id: str,
+    request: Request,
+    uow: UnitOfWorkDep,
+    principal: FhirClient,
+) -> JSONResponse:
+    """Every version of one resource, newest first (a `history` Bundle)."""
+    if resource_type in CONFORMANCE_TYPES:
+        return _history_unsupported(resource_type)
+    if resource_type not in STORED_TYPES:
+        return _unsupported(resource_type)
+    given = [name for name, _ in request.query_params.multi_items()]
+    if given:
+        # A resource has a handful of versions: all are returned, newest first.
+        return operation_outcome(
+            400,
+            [Issue(given[0], "is not a history parameter this server supports")],
+            code="not-supported",
+        )
+    resource = _visible(uow, principal, resource_type, resource_id)
+    if resource is None:
+        return _not_found(resource_type, resource_id)
+    bundle = history_bundle(
+        _base(request), str(request.url), resource, uow.recommendations.resource_versions(resource)
+    )
+    return JSONResponse(bundle, media_type=FHIR_JSON)
+
+
+@router.get(
+    "/{resource_type}/{resource_id}/_history/{version_id}",
+    response_class=JSONResponse,
+    responses=_FHIR_RESPONSE,
+)
+def vread(
+    resource_type: str,
+    resource_id: str,
+    version_id: str,
+    uow: UnitOfWorkDep,
+    principal: FhirClient,
+) -> JSONResponse:
+    """One version of one resource, as it was."""
+    if resource_type in CONFORMANCE_TYPES:
+        return _history_unsupported(resource_type)
+    if resource_type not in STORED_TYPES:
+        return _unsupported(resource_type)
+    resource = _visible(uow, principal, resource_type, resource_id)
+    if resource is None:
+        return _not_found(resource_type, resource_id)
+    found = None
+    if _VERSION_ID.fullmatch(version_id):
+        found = uow.recommendations.resource_version(resource, int(version_id))
+    if found is None:
+        return _not_found(resource_type, f"{resource_id}/_history/{version_id}")
+    return JSONResponse(
+        served(resource, found),
+        media_type=FHIR_JSON,
+        headers={"ETag": f'W/"{found.version_id}"'},
+    )
+
+
 @router.get("/{resource_type}/{resource_id}", response_class=JSONResponse, responses=_FHIR_RESPONSE)
 def read(
     resource_type: str, resource_id: str, uow: UnitOfWorkDep, principal: FhirClient
@@ -236,9 +327,8 @@ def read(
         return JSONResponse(thaw(found), media_type=FHIR_JSON)
     if resource_type not in STORED_TYPES:
         return _unsupported(resource_type)
-    resource = uow.recommendations.get_resource(resource_type, resource_id)
-    owner = uow.recommendations.get(resource.recommendation_id) if resource else None
-    if resource is None or owner is None or not tenant_of(principal).owns(owner):
+    resource = _visible(uow, principal, resource_type, resource_id)
+    if resource is None:
         return _not_found(resource_type, resource_id)
     return JSONResponse(
         _with_meta(resource), media_type=FHIR_JSON, headers={"ETag": f'W/"{resource.version_id}"'}

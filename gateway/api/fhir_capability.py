@@ -25,10 +25,14 @@ _DOCUMENTATION: Final[dict[str, str]] = {
         "POST /fhir/MedicationRequest conforming to Liaison-MedicationRequest-Submission: it "
         "enters the same intake as POST /v1/recommendations and is idempotent on its "
         "identifier (the same resource again answers 200 with the first result; a different "
-        "one with the same identifier is refused with 409)."
+        "one with the same identifier is refused with 409). Its status becomes cancelled "
+        "when the recommendation is withdrawn or declined, completed when collected."
     ),
     "CommunicationRequest": "The plain-language request to the GP practice.",
-    "Task": "Tracks what the practice and pharmacy did (businessStatus).",
+    "Task": (
+        "Tracks fulfilment: every status change makes a new version, with the FHIR Task "
+        "status, Liaison's status word as businessStatus and lastModified."
+    ),
     "DetectedIssue": "A clinical-safety flag: medicines whose levels change when smoking stops.",
 }
 
@@ -48,7 +52,15 @@ def _search_params(resource_type: str) -> list[dict[str, Any]]:
 
 
 def _stored(resource_type: str) -> dict[str, Any]:
-    interactions = [{"code": "read"}, {"code": "search-type"}]
+    interactions = [
+        {"code": "read"},
+        {"code": "vread", "documentation": "GET [type]/[id]/_history/[vid]."},
+        {
+            "code": "history-instance",
+            "documentation": "GET [type]/[id]/_history: every version, newest first.",
+        },
+        {"code": "search-type"},
+    ]
     if resource_type == "MedicationRequest":
         interactions.append({"code": "create", "documentation": "Idempotent on identifier."})
     return {
@@ -58,7 +70,7 @@ def _stored(resource_type: str) -> dict[str, Any]:
         "documentation": _DOCUMENTATION[resource_type],
         "interaction": interactions,
         "versioning": "versioned",
-        "readHistory": False,
+        "readHistory": True,
         "updateCreate": False,
         "conditionalCreate": False,
         "searchParam": _search_params(resource_type),
@@ -128,7 +140,8 @@ def capability_statement(base_url: str) -> dict[str, Any]:
         "publisher": "Liaison",
         "description": (
             "Read and search the FHIR R4 resources Liaison sends to GP practices, create a "
-            "stop-smoking medicine proposal, and read Liaison's profiles and terminology."
+            "stop-smoking medicine proposal, follow a request's Task through its versions, "
+            "and read Liaison's profiles and terminology."
         ),
         "kind": "instance",
         "software": {"name": "Liaison", "version": VERSION},

@@ -101,6 +101,8 @@ def get_recommendation(
                     "status": n.status,
                     "at": n.sent_at or n.created_at,
                     "not_before": n.not_before if n.status in ("pending", "held") else None,
+                    # Liaison's own words; a failed send's error may quote the provider.
+                    "reason": n.error if n.status in ("suppressed", "superseded") else None,
                 }
             )
             for n in uow.notifications.for_recommendation(recommendation.id)

@@ -124,9 +124,12 @@ class NotificationOut(BaseModel):
     recipient: Literal["practitioner", "service-user", "care-team", "case-management"]
     channel: str
     event: str
-    # held: waiting for the practitioner's daily digest
-    status: Literal["pending", "sending", "sent", "failed", "suppressed", "held"]
+    # held: waiting for the practitioner's daily digest; superseded: not sent because the
+    # recommendation moved on and it no longer held (see `reason`)
+    status: Literal["pending", "sending", "sent", "failed", "suppressed", "held", "superseded"]
     at: datetime
+    # Why it was suppressed or superseded (never personal data).
+    reason: str | None = None
     # Not sent before this (quiet hours for texts, a digest's time, a retry's backoff).
     not_before: datetime | None = None
 

@@ -171,7 +171,10 @@ def act(
     )
     if task is None:
         raise InboxRefusal("the request has no Task", field="recommendation")
-    updated = {
+    # The answer is put as a GP system would put it on its Task, and read back as a poll
+    # reads one, so the inbox and a practice's own system land on the same status words.
+    # Storing the Task's next version is apply_status's job, as for every other source.
+    answer = {
         **task.body,
         **task_fields_for(
             action.status,
@@ -179,17 +182,9 @@ def act(
             pharmacy=pharmacy if action.takes_pharmacy else None,
         ),
     }
-    updated["meta"] = {
-        **updated.get("meta", {}),
-        "versionId": str(task.version_id + 1),
-        "lastUpdated": now.isoformat(),
-    }
-    report = interpret_task(updated)
+    report = interpret_task(answer)
     if report is None or report.status != action.status:
         raise InboxRefusal("the practice's answer could not be read back")
-    task.body = updated
-    task.version_id += 1
-    task.last_updated = now
     applied = apply_status(
         uow,
         StatusChange(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway import metrics
+from gateway.domain import fulfilment_tracking
 from gateway.domain.audience import addressees
 from gateway.domain.lifecycle import decide
 from gateway.store.models import Notification, Recommendation, StatusEvent
@@ -64,6 +65,15 @@ def apply_status(uow: UnitOfWork, change: StatusChange, *, now: datetime) -> boo
             applied=True,
             at=now,
         )
+    )
+    # The stored Task and MedicationRequest move in the same transaction as the status.
+    fulfilment_tracking.track(
+        uow,
+        recommendation,
+        change.status,
+        now=now,
+        detail=change.detail,
+        pharmacy=change.pharmacy,
     )
     metrics.record_status(change.status, since_intake=recommendation.created_at, at=now)
     assert decision.event is not None

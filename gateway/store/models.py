@@ -112,6 +112,20 @@ class FhirResource(Base):
     last_updated: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class FhirResourceVersion(Base):
+    """A version of a stored FHIR resource that a later one replaced (FHIR history and
+    vread); the current version stays in `fhir_resources`. Never pruned."""
+
+    __tablename__ = "fhir_resource_versions"
+
+    resource_id: Mapped[str] = mapped_column(ForeignKey("fhir_resources.id"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    resource_type: Mapped[str] = mapped_column(String(40))
+    recommendation_id: Mapped[str] = mapped_column(ForeignKey("recommendations.id"), index=True)
+    body: Mapped[dict[str, Any]]
+    last_updated: Mapped[datetime]
+
+
 class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_state_next", "state", "next_attempt_at"),)
@@ -182,7 +196,8 @@ class Notification(Base):
     event: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
-    # pending | sending | sent | failed | suppressed | held (waiting for a daily digest)
+    # pending | sending | sent | failed | suppressed | held (waiting for a daily digest) |
+    # superseded (the recommendation moved on before it went; `error` says why)
     status: Mapped[str] = mapped_column(String(16), index=True)
     attempt_count: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None]

@@ -24,14 +24,18 @@ from tests.e2e.stack import Stack, wait_for
 pytestmark = pytest.mark.e2e
 
 PRACTICES = ("Y00001", "Y00002", "Y00003", "Y00004", "Y00006", "Y00007", "Y00008")
-# A "working day" of 4 s; the simulator moves a request on every 3 s. Reminders every 8 s,
-# so a prescription collected 3 s after it was ready needs none.
+# A "working day" of 4 s; the simulator moves a request on every 5 s, so a loaded machine
+# still tells the service user their prescription is ready before it is collected (a
+# message overtaken by a later status is superseded, not sent). Reminders every 12 s, so a
+# prescription collected 5 s after it was ready needs none. The slow practice acts after
+# 25 s, before its second chase-up would be due (4 s + 8 working days of 4 s).
 KNOBS = {
+    "LIAISON_SIMULATOR_STEP_SECONDS": "5",
     "LIAISON_WORKING_DAY_SECONDS": "4",
-    "LIAISON_CHASE_AGAIN_AFTER_DAYS": "5",
+    "LIAISON_CHASE_AGAIN_AFTER_DAYS": "8",
     "LIAISON_CHASE_UP_LIMIT": "2",
     "LIAISON_CHASE_CHECK_SECONDS": "1",
-    "LIAISON_COLLECTION_REMINDER_AFTER_SECONDS": "8",
+    "LIAISON_COLLECTION_REMINDER_AFTER_SECONDS": "12",
     "LIAISON_COLLECTION_REMINDER_LIMIT": "2",
     "LIAISON_REMINDER_CHECK_SECONDS": "1",
     "LIAISON_RETRY_BUDGET_SECONDS": "4",

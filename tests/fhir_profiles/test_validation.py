@@ -239,6 +239,8 @@ _BREAKS: dict[str, Callable[[], Resource]] = {
             telecom=[{"system": "phone", "value": "07700900123"}]
         )
     ),
+    # A proposal is over as cancelled or completed, never "stopped" (nothing was given).
+    "lia-rec-2": lambda: _mr(lambda r: r.update(status="stopped")),
     "lia-nhs-1": lambda: _mr(lambda r: r["subject"]["identifier"].update(value="9434765918")),
     "lia-ods-1": lambda: {
         **_resources().task,

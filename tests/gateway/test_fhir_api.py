@@ -75,9 +75,18 @@ def test_metadata_is_a_public_valid_r4_capability_statement(api: TestClient) -> 
     by_type = {r["type"]: r for r in statement["rest"][0]["resource"]}
     assert {i["code"] for i in by_type["MedicationRequest"]["interaction"]} == {
         "read",
+        "vread",
+        "history-instance",
         "search-type",
         "create",
     }
+    assert {i["code"] for i in by_type["Task"]["interaction"]} == {
+        "read",
+        "vread",
+        "history-instance",
+        "search-type",
+    }
+    assert by_type["Task"]["readHistory"] is True
     assert systems.PROFILE_MEDICATION_REQUEST in by_type["MedicationRequest"]["supportedProfile"]
     assert set(by_type) >= {
         "Task",

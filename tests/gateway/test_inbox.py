@@ -123,7 +123,9 @@ def test_staff_see_their_practices_requests_and_accept_one(inbox: TestClient) ->
         report = interpret_task(task.body)
         assert report is not None
         assert report.status == "accepted"
-        assert task.version_id == 2
+        # A version per step: as sent (1), delivered (2), accepted in the inbox (3).
+        assert task.version_id == 3
+        assert task.body["status"] == "accepted"
         [event] = [e for e in uow.recommendations.timeline(ours) if e.status == "accepted"]
         assert event.source == "inbox"
     # Another practice's request cannot be moved on, even with a valid form.

@@ -1,17 +1,29 @@
 """Queries over recommendations, their FHIR resources, timeline and idempotency keys."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.store.models import (
     FhirResource,
+    FhirResourceVersion,
     IdempotencyKey,
     Recommendation,
     StatusEvent,
 )
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One version of a stored FHIR resource, as history and vread serve it."""
+
+    version_id: int
+    body: dict[str, Any]
+    last_updated: datetime
 
 
 class RecommendationRepository:
@@ -92,6 +104,46 @@ class RecommendationRepository:
         if resource is None or resource.resource_type != resource_type:
             return None
         return resource
+
+    def update_resource(
+        self, resource: FhirResource, body: dict[str, Any], *, now: datetime
+    ) -> None:
+        """Make `body` the resource's next version; the one it replaces is kept for
+        history and vread. The caller holds the recommendation's row lock."""
+        self._session.add(
+            FhirResourceVersion(
+                resource_id=resource.id,
+                version_id=resource.version_id,
+                resource_type=resource.resource_type,
+                recommendation_id=resource.recommendation_id,
+                body=resource.body,
+                last_updated=resource.last_updated,
+            )
+        )
+        resource.body = body
+        resource.version_id += 1
+        # lastUpdated never goes backwards, whichever machine's clock made the change.
+        resource.last_updated = max(now, resource.last_updated)
+
+    def resource_versions(self, resource: FhirResource) -> list[StoredVersion]:
+        """Every version of `resource`, newest first (the current one included)."""
+        stmt = (
+            select(FhirResourceVersion)
+            .where(FhirResourceVersion.resource_id == resource.id)
+            .order_by(FhirResourceVersion.version_id.desc())
+        )
+        earlier = [
+            StoredVersion(v.version_id, v.body, v.last_updated) for v in self._session.scalars(stmt)
+        ]
+        return [StoredVersion(resource.version_id, resource.body, resource.last_updated), *earlier]
+
+    def resource_version(self, resource: FhirResource, version_id: int) -> StoredVersion | None:
+        if version_id == resource.version_id:
+            return StoredVersion(resource.version_id, resource.body, resource.last_updated)
+        found = self._session.get(FhirResourceVersion, (resource.id, version_id))
+        if found is None:
+            return None
+        return StoredVersion(found.version_id, found.body, found.last_updated)
 
     # Timeline
 

@@ -1,0 +1,141 @@
+"""Liaison's own Task and MedicationRequest as a recommendation moves on. Pure: resources in,
+resources out.
+
+The Task Liaison stores "tracks fulfilment": each status word sets `Task.status` (R4 Task
+status codes, http://hl7.org/fhir/R4/valueset-task-status.html), `businessStatus` (the
+status word itself, coded in Liaison's status CodeSystem) and `lastModified`. The
+MedicationRequest (a proposal) changes only when the proposal is over: withdrawn or
+declined -> `cancelled`, collected -> `completed` (R4 medicationrequest-status,
+http://hl7.org/fhir/R4/valueset-medicationrequest-status.html). Both are validated against
+base R4 and Liaison's profiles before they are handed back.
+"""
+
+import copy
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from fhir_profiles import systems
+from fhir_profiles.task_status import GP_REPORTED
+from fhir_profiles.terminology import display
+from fhir_profiles.validation import validate_resource
+
+# Status words only Liaison sets, and the R4 Task.status each means. The words a GP system
+# reports keep the Task.status it sets for them (task_status.GP_REPORTED), so Liaison's own
+# Task says what a conforming GP system's copy says.
+_LIAISON_SET: Final[dict[str, str]] = {
+    # Liaison holds the request; the practice has not got it yet.
+    "received": "requested",
+    "queued": "requested",
+    # "A potential performer has claimed ownership of the task and is evaluating whether to
+    # perform it" (R4 task-status `received`): the practice's system has the request.
+    "delivered": "received",
+    "cancelled": "cancelled",
+    # "The task was attempted but could not be completed due to some error." An integration
+    # engineer's replay can still send it again: the next status word sets the Task again.
+    "delivery-failed": "failed",
+}
+
+TASK_STATUS: Final[dict[str, str]] = {
+    **_LIAISON_SET,
+    **{word: shape.task_status for word, shape in GP_REPORTED.items()},
+}
+
+# The proposal is over only when it was withdrawn, declined or fulfilled; in every other
+# status it stays `active` (a failed delivery can be replayed).
+MEDICATION_REQUEST_STATUS: Final[dict[str, str]] = {
+    "cancelled": "cancelled",
+    "rejected": "cancelled",
+    "collected": "completed",
+}
+
+_REASONS: Final[dict[str, str]] = {
+    "rejected": "Rejected by the practice",
+    "cancelled": "Cancelled by the practitioner",
+    "delivery-failed": "Liaison could not deliver the request within its retry budget",
+}
+
+
+def _instant(value: datetime, *, like: str | None) -> str:
+    # FHIRPath compares date-times of different precision as unknown, which would break
+    # inv-1 (lastModified >= authoredOn): write lastModified to authoredOn's precision.
+    timespec = "seconds" if like and "." not in like else "microseconds"
+    return value.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def _parse(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _text(value: str | None) -> str | None:
+    # FHIR strings may not be empty or only white space.
+    return value.strip() if value and value.strip() else None
+
+
+def _without_version(meta: Mapping[str, Any] | None) -> dict[str, Any]:
+    # versionId and lastUpdated belong to the stored row; the server sets them when serving.
+    return {k: v for k, v in (meta or {}).items() if k not in ("versionId", "lastUpdated")}
+
+
+def task_at(
+    task: Mapping[str, Any],
+    status: str,
+    *,
+    now: datetime,
+    detail: str | None = None,
+    pharmacy: str | None = None,
+) -> dict[str, Any]:
+    """`task` as it stands once the recommendation is `status`. `detail` is the practice's
+    reason (rejected) or the practitioner's (cancelled); `pharmacy` where the prescription
+    went, when known. Raises KeyError for an unknown status word, InvalidResource if the
+    result breaks a profile rule."""
+    updated = copy.deepcopy(dict(task))
+    updated["meta"] = _without_version(updated.get("meta"))
+    updated["status"] = TASK_STATUS[status]
+    shown = display(systems.LIAISON_STATUS, status) or status
+    updated["businessStatus"] = {
+        "coding": [{"system": systems.LIAISON_STATUS, "code": status, "display": shown}],
+        "text": shown,
+    }
+    if status in _REASONS:
+        reason = _text(detail) if status != "delivery-failed" else None
+        updated["statusReason"] = {"text": reason or _REASONS[status]}
+    else:
+        updated.pop("statusReason", None)
+    place = _text(pharmacy)
+    if place:
+        updated["output"] = [
+            {
+                "type": {"coding": [{"system": systems.PHARMACY_OUTPUT, "code": "pharmacy"}]},
+                "valueString": place,
+            }
+        ]
+    # Task inv-1: lastModified >= authoredOn; another machine's clock may lag the intake's.
+    authored_text = updated.get("authoredOn")
+    authored = _parse(authored_text)
+    updated["lastModified"] = _instant(
+        max(now, authored) if authored else now,
+        like=authored_text if isinstance(authored_text, str) else None,
+    )
+    validate_resource(updated)
+    return updated
+
+
+def medication_request_at(
+    medication_request: Mapping[str, Any], status: str
+) -> dict[str, Any] | None:
+    """The MedicationRequest once the recommendation is `status`, or None when its own
+    status does not change."""
+    wanted = MEDICATION_REQUEST_STATUS.get(status, "active")
+    if medication_request.get("status") == wanted:
+        return None
+    updated = copy.deepcopy(dict(medication_request))
+    updated["meta"] = _without_version(updated.get("meta"))
+    updated["status"] = wanted
+    validate_resource(updated)
+    return updated
