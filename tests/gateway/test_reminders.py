@@ -114,5 +114,6 @@ def test_a_reminder_raised_before_collection_is_not_sent_after_it(
     assert _remind(rt) == 1
     _walk(rt, rec_id, "collected")  # before the notify task gets to the reminder
     run_notify_tasks(rt, queued_notifications(rt))
-    assert _reminder_rows(rt, rec_id) == [("collection-reminder-1", "service-user", "suppressed")]
+    # Recorded as superseded (it no longer holds), not as suppressed (never allowed).
+    assert _reminder_rows(rt, rec_id) == [("collection-reminder-1", "service-user", "superseded")]
     assert _reminder_texts(peers) == []
