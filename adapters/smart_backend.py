@@ -37,7 +37,7 @@ class SmartBackendAuth(httpx.Auth):
         token_url: str,
         client_id: str,
         private_key_pem: str,
-        scope: str,
+        scope: str | None,
         key_id: str | None = None,
         algorithm: str = "RS384",
         clock: Callable[[], float] = time.time,
@@ -79,16 +79,16 @@ class SmartBackendAuth(httpx.Auth):
         return None
 
     def _token_request(self) -> httpx.Request:
+        form = {
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": self.assertion(),
+        }
+        # NHS England's platform takes no scope: the API key's registration decides access.
+        if self._scope is not None:
+            form["scope"] = self._scope
         return httpx.Request(
-            "POST",
-            self._token_url,
-            data={
-                "grant_type": "client_credentials",
-                "scope": self._scope,
-                "client_assertion_type": ASSERTION_TYPE,
-                "client_assertion": self.assertion(),
-            },
-            headers={"Accept": "application/json"},
+            "POST", self._token_url, data=form, headers={"Accept": "application/json"}
         )
 
     def _store(self, response: httpx.Response) -> str:

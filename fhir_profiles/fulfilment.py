@@ -34,6 +34,10 @@ _LIAISON_SET: Final[dict[str, str]] = {
     # "The task was attempted but could not be completed due to some error." An integration
     # engineer's replay can still send it again: the next status word sets the Task again.
     "delivery-failed": "failed",
+    # Stopped before anything left: the identity did not match PDS, or PDS names no practice
+    # Liaison may send to. Nothing was attempted at a practice, but the task cannot be done.
+    "identity-mismatch": "failed",
+    "no-usable-practice": "failed",
 }
 
 TASK_STATUS: Final[dict[str, str]] = {
@@ -53,6 +57,8 @@ _REASONS: Final[dict[str, str]] = {
     "rejected": "Rejected by the practice",
     "cancelled": "Cancelled by the practitioner",
     "delivery-failed": "Liaison could not deliver the request within its retry budget",
+    "identity-mismatch": "The service user's details did not match the national record (PDS)",
+    "no-usable-practice": "The national record (PDS) names no practice Liaison can send to",
 }
 
 

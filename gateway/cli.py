@@ -190,6 +190,35 @@ def notifysink() -> None:
     )
 
 
+@app.command("pds-standin")
+def pds_standin() -> None:
+    """Run the local stand-in for PDS FHIR R4 (development only; canned patients)."""
+    from adapters.dev_pds import main as run_pds
+
+    run_pds("127.0.0.1", get_settings().pds_standin_port)
+
+
+@app.command("ods-standin")
+def ods_standin() -> None:
+    """Run the local stand-in for the ODS ORD API (development only; canned practices)."""
+    from adapters.dev_ods import main as run_ods
+
+    run_ods("127.0.0.1", get_settings().ods_standin_port)
+
+
+def _registry_stand_ins(settings: Settings, env: dict[str, str]) -> list[str]:
+    """Start the PDS and ODS stand-ins unless a real one is configured (then it is used as
+    it is), pointing the other processes at them through `env`."""
+    names: list[str] = []
+    if settings.pds_mode == "on" and settings.pds_base_url is None:
+        env["LIAISON_PDS_BASE_URL"] = settings.pds_standin_url
+        names.append("pds-standin")
+    if settings.ods_base_url is None:
+        env["LIAISON_ODS_BASE_URL"] = settings.ods_standin_url
+        names.append("ods-standin")
+    return names
+
+
 def _wait_ready(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -219,7 +248,8 @@ def dev() -> None:
         env.setdefault("LIAISON_WORKER_POOL", "threads")
     me = [sys.executable, "-m", "gateway.cli"]
     peers = dev_stack.peers(settings)
-    names = [peer.stand_in for peer in peers if peer.stand_in] + ["api", "worker", "beat"]
+    names = [*_registry_stand_ins(settings, env)]
+    names += [peer.stand_in for peer in peers if peer.stand_in] + ["api", "worker", "beat"]
     procs = [subprocess.Popen([*me, name], env=env) for name in names]
 
     def stop(*_: Any) -> None:
@@ -240,6 +270,10 @@ def dev() -> None:
         settings, client_id=settings.demo_client_id, organisation_ods=settings.demo_client_ods
     )
     typer.echo(dev_stack.banner(settings, peers, ready=ready, token=token, inbox=inbox))
+    typer.echo(
+        f"  PDS: {env.get('LIAISON_PDS_BASE_URL', 'off (gp_practice is trusted as given)')}\n"
+        f"  ODS: {env.get('LIAISON_ODS_BASE_URL', 'not consulted')}\n"
+    )
     while True:
         for name, proc in zip(names, procs, strict=True):
             if proc.poll() is not None:
@@ -249,9 +283,13 @@ def dev() -> None:
 
 
 def sample_recommendation(ods_code: str) -> dict[str, Any]:
+    """A demo recommendation for practice `ods_code`, about the canned patient the PDS
+    stand-in registers there (so PDS's registered practice agrees with the one given)."""
+    from adapters.dev_pds.patients import registered_at  # the demo's data, development only
+
     return {
         "service_user": {
-            "nhs_number": "9434765919",
+            "nhs_number": registered_at(ods_code),
             "name": {"given": "Sam", "family": "Taylor"},
             "birth_date": "1974-03-02",
             "contact": {"mobile": "+447700900123", "email": "sam@example.org", "preferred": "sms"},

@@ -75,6 +75,7 @@ class _Instruments:
     to_delivered: Histogram
     to_ready: Histogram
     notifications: Counter
+    lookups: Counter
 
 
 @lru_cache(maxsize=1)
@@ -111,6 +112,12 @@ def _instruments() -> _Instruments:
             ["channel", "outcome"],
             registry=_registry,
         ),
+        lookups=Counter(
+            "liaison_registry_lookups",
+            "Look-ups of PDS (registered practice) and ODS (practice state), by outcome.",
+            ["service", "outcome"],
+            registry=_registry,
+        ),
     )
 
 
@@ -139,6 +146,11 @@ def record_attempt(adapter: str, error: AdapterError | None) -> None:
     instruments.attempts.labels(adapter=adapter, outcome=attempt_outcome(error)).inc()
     if error is not None:
         instruments.failures.labels(adapter=adapter, error_class=error_class(error)).inc()
+
+
+def record_lookup(service: str, error: AdapterError | None) -> None:
+    """One call to PDS or ODS ("pds" | "ods"), with the same outcome words as attempts."""
+    _instruments().lookups.labels(service=service, outcome=attempt_outcome(error)).inc()
 
 
 def record_status(status: str, *, since_intake: datetime, at: datetime) -> None:

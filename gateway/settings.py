@@ -159,6 +159,28 @@ class Settings(BaseSettings):
     mesh_poll_interval_seconds: float = 300.0  # MESH asks clients to poll about every 5 min
     mesh_tracking_interval_seconds: float = 300.0
     mesh_handshake_interval_seconds: float = 24 * 3600.0
+    # The registered practice from PDS (adapters.pds) and the practice's state from ODS
+    # (adapters.ods); docs/PDS_ODS.md. `pds_base_url` alone: a server that needs no token
+    # (NHS England's sandbox, the local stand-in), refused in production. With the token
+    # settings: application-restricted access (a signed JWT to the platform's token URL).
+    # pds_mode "off": no PDS at all, the practitioner's ODS code is trusted (a deployment
+    # not yet onboarded); it must be chosen explicitly in production.
+    pds_mode: Literal["on", "off"] = "on"
+    pds_base_url: str | None = None
+    pds_token_url: str | None = None
+    pds_api_key: str | None = None
+    pds_private_key_path: Path | None = None
+    pds_key_id: str | None = None
+    # PDS unreachable: the delivery waits this long at first, doubling up to the cap.
+    pds_retry_base_seconds: float = Field(default=5.0, gt=0)
+    pds_retry_cap_seconds: float = Field(default=300.0, gt=0)
+    # The ORD API's base, e.g. https://directory.spineservices.nhs.uk/ORD/2-0-0 (open data;
+    # unset: practices are not checked with ODS). Answers are cached this long.
+    ods_base_url: str | None = None
+    ods_cache_seconds: float = Field(default=6 * 3600.0, ge=0)
+    # Where `liaison dev` runs the local PDS and ODS stand-ins when neither URL is set.
+    pds_standin_port: int = 8028
+    ods_standin_port: int = 8029
     # Per-practice isolation: circuit breaker, concurrency and rate limit.
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_open_seconds: float = Field(default=60.0, gt=0)
@@ -232,6 +254,7 @@ class Settings(BaseSettings):
                     and value == spec.default
                 ):
                     unsafe.append(env_name)
+            unsafe += self._unsafe_pds_settings()
             if len(self.secret_key) < MIN_SECRET_LENGTH:
                 unsafe.append(f"LIAISON_SECRET_KEY (shorter than {MIN_SECRET_LENGTH} characters)")
             if unsafe:
@@ -273,6 +296,26 @@ class Settings(BaseSettings):
         left at its default: `liaison dev` then uses that real service, not a stand-in."""
         return any(name in self.model_fields_set for name in names)
 
+    def _unsafe_pds_settings(self) -> list[str]:
+        """In production PDS is either off by choice or reached with application-restricted
+        access: never the tokenless sandbox mode, never silently unconfigured."""
+        if self.pds_mode == "off":
+            return []
+        needed = {
+            "LIAISON_PDS_BASE_URL": self.pds_base_url,
+            "LIAISON_PDS_TOKEN_URL": self.pds_token_url,
+            "LIAISON_PDS_API_KEY": self.pds_api_key,
+            "LIAISON_PDS_PRIVATE_KEY_PATH": self.pds_private_key_path,
+            "LIAISON_PDS_KEY_ID": self.pds_key_id,
+        }
+        missing = [name for name, value in needed.items() if not value]
+        return [f"{name} (unset: set it, or LIAISON_PDS_MODE=off)" for name in missing]
+
+    @property
+    def pds_enabled(self) -> bool:
+        """Whether the worker routes by the practice PDS names."""
+        return self.pds_mode == "on" and self.pds_base_url is not None
+
     def practice_secret(self, reference: str | None) -> str | None:
         """A practice credential named by reference (an environment variable's name) in the
         practice directory; the directory and the database never hold the secret itself.
@@ -303,6 +346,14 @@ class Settings(BaseSettings):
     @property
     def is_embedded(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def pds_standin_url(self) -> str:
+        return f"http://127.0.0.1:{self.pds_standin_port}/personal-demographics/FHIR/R4"
+
+    @property
+    def ods_standin_url(self) -> str:
+        return f"http://127.0.0.1:{self.ods_standin_port}/ORD/2-0-0"
 
     @property
     def simulator_base_url(self) -> str:

@@ -30,6 +30,7 @@ from gateway.store.models import ChaseUp
 from gateway.store.unit_of_work import UnitOfWork
 from workers.attempt_errors import stored_error
 from workers.practice_gate import breaker_policy, record_outcome
+from workers.re_registration import follow_before_chase
 from workers.runtime import PracticeEndpoint, Runtime
 
 
@@ -123,7 +124,11 @@ def _working_days_waited(settings: Settings, chase_after_days: int, chase_up: Ch
 
 
 def send_chase_up(rt: Runtime, chase_up_id: str) -> str:
-    """Returns sent | stopped | pending (will retry) | failed | skipped."""
+    """Returns sent | stopped | pending (will retry) | failed | skipped | moved."""
+    # A service user who re-registered is followed to the new practice (PDS, again).
+    moved = follow_before_chase(rt, chase_up_id)
+    if moved is not None:
+        return moved
     prepared = _prepare(rt, chase_up_id, _now())
     if isinstance(prepared, str):
         return prepared

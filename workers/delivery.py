@@ -17,6 +17,7 @@ from gateway.store.models import DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
 from workers.attempt_errors import stored_error
 from workers.practice_gate import admit_delivery, record_outcome
+from workers.resolving import ensure_routed
 from workers.runtime import PracticeEndpoint, Runtime
 
 
@@ -38,6 +39,13 @@ def _prepare(
             return None
         delivery = uow.deliveries.get(delivery_id)
         assert delivery is not None
+        if delivery.practice_ods is None:
+            # Not routed (PDS was switched off while it waited): it needs a person.
+            delivery.state, delivery.lease_until = "retrying", None
+            delivery.next_attempt_at = now + lease
+            delivery.last_error = "no practice to send to: PDS is not configured"
+            uow.commit()
+            return "unrouted"
         practice = uow.practices.get(delivery.practice_ods)
         assert practice is not None
         by_type = {
@@ -67,6 +75,10 @@ def _prepare(
 
 def deliver(rt: Runtime, delivery_id: str) -> str:
     """Make one attempt at a delivery. Returns the outcome (for logs and tests)."""
+    # The registered practice first (PDS, ODS): it may reroute, stop or defer the delivery.
+    held = ensure_routed(rt, delivery_id)
+    if held is not None:
+        return held
     prepared = _prepare(rt, delivery_id, _now())
     if prepared is None or isinstance(prepared, str):
         return prepared or "skipped"

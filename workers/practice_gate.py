@@ -33,6 +33,8 @@ def admit_delivery(uow: UnitOfWork, settings: Settings, delivery_id: str, *, now
     if delivery is None:
         return True  # the claim will find nothing
     ods_code = delivery.practice_ods
+    if ods_code is None:
+        return True  # not routed yet: workers.resolving decides before any call
     if uow.gp_links.lock_practice(ods_code) is None:
         return True
     # Read again under the practice's lock: another worker may have just taken it.

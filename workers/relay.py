@@ -64,7 +64,7 @@ def _hold_back(
     held: set[str] = set()
     by_practice: dict[str, list[Delivery]] = {}
     for delivery in deliveries:
-        if delivery.state == "pending":
+        if delivery.state == "pending" and delivery.practice_ods is not None:
             by_practice.setdefault(delivery.practice_ods, []).append(delivery)
     policy = breaker_policy(rt.settings)
     for ods_code, waiting in by_practice.items():

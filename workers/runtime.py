@@ -12,6 +12,8 @@ from adapters.govuk_notify import GovUkNotifyChannel
 from adapters.gp_system import GPSystem
 from adapters.mesh import MeshMailbox
 from adapters.notification import NotificationChannel
+from adapters.ods import OdsClient
+from adapters.pds import PdsClient, application_restricted_auth
 from adapters.smtp_email import SmtpEmailChannel
 from adapters.webhook import WebhookChannel
 from gateway.domain.retry_policy import RetryPolicy
@@ -34,6 +36,9 @@ class Runtime:
     webhook: Callable[[str], NotificationChannel] = field(default_factory=lambda: webhook_factory())
     # Liaison's own MESH mailbox (None when not configured): replies, tracking, handshakes.
     mesh_mailbox: Callable[[], MeshMailbox | None] = field(default=lambda: None)
+    # PDS and ODS (workers.resolving); None: not configured (PDS off: the given practice).
+    pds: Callable[[], PdsClient | None] = field(default=lambda: None)
+    ods: Callable[[], OdsClient | None] = field(default=lambda: None)
 
     def delivery_retry_policy(self, adapter: str) -> RetryPolicy:
         """`retry_policy`, with what LIAISON_RETRY_POLICIES sets for this adapter kind."""
@@ -116,6 +121,43 @@ def webhook_factory(
     return build
 
 
+def pds_factory(settings: Settings) -> Callable[[], PdsClient | None]:
+    """One PDS client per process. Token settings: application-restricted access; a base URL
+    alone: a server that needs no token (sandbox, stand-in; refused in production)."""
+
+    @lru_cache(maxsize=1)
+    def build() -> PdsClient | None:
+        if not settings.pds_enabled or settings.pds_base_url is None:
+            return None
+        auth = None
+        if settings.pds_token_url and settings.pds_api_key and settings.pds_private_key_path:
+            auth = application_restricted_auth(
+                token_url=settings.pds_token_url,
+                api_key=settings.pds_api_key,
+                private_key_pem=settings.pds_private_key_path.read_text(),
+                key_id=settings.pds_key_id or "",
+            )
+        return PdsClient(
+            base_url=settings.pds_base_url, auth=auth, timeout=settings.http_timeout_seconds
+        )
+
+    return build
+
+
+def ods_factory(settings: Settings) -> Callable[[], OdsClient | None]:
+    @lru_cache(maxsize=1)
+    def build() -> OdsClient | None:
+        if settings.ods_base_url is None:
+            return None
+        return OdsClient(
+            base_url=settings.ods_base_url,
+            timeout=settings.http_timeout_seconds,
+            cache_seconds=settings.ods_cache_seconds,
+        )
+
+    return build
+
+
 @lru_cache(maxsize=1)
 def runtime() -> Runtime:
     settings = get_settings()
@@ -130,4 +172,6 @@ def runtime() -> Runtime:
         ),
         webhook=webhook_factory(settings.webhook_timeout_seconds, settings.webhook_allowed_hosts),
         mesh_mailbox=mesh,
+        pds=pds_factory(settings),
+        ods=ods_factory(settings),
     )

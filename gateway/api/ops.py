@@ -16,13 +16,15 @@ from gateway.store.repositories.deliveries import DeliveryCriteria
 router = APIRouter(prefix="/ops", tags=["ops"])
 
 # The words engineers filter by, mapped to stored delivery states.
-STATES = ("pending", "in-flight", "retrying", "dead", "delivered", "replayed")
+# "stopped": PDS or ODS left no one to send it to (never replayed to a guess).
+STATES = ("pending", "in-flight", "retrying", "dead", "delivered", "replayed", "stopped")
 
 
 class DeliveryOut(BaseModel):
     id: str
     recommendation_id: str
-    practice_ods: str
+    # None while the worker waits for PDS to name the registered practice.
+    practice_ods: str | None
     state: str
     attempt_count: int
     next_attempt_at: datetime | None

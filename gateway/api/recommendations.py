@@ -22,6 +22,7 @@ from gateway.api.schemas import (
 )
 from gateway.domain import intake
 from gateway.domain.lifecycle import STATUSES
+from gateway.domain.routing import routing_view
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Recommendation
 from gateway.store.unit_of_work import UnitOfWork
@@ -64,6 +65,7 @@ def submit_recommendation(
             organisation_ods=principal.organisation_ods,
             idempotency_key=idempotency_key,
             payload=body.model_dump(mode="json"),
+            registered_practice_from_pds=request.app.state.settings.pds_enabled,
         ),
         now=datetime.now(UTC),
     )
@@ -84,6 +86,7 @@ def get_recommendation(
         id=recommendation.id,
         status=recommendation.status,
         practice_ods=recommendation.practice_ods,
+        routing=routing_view(recommendation.payload),
         practitioner_id=recommendation.practitioner_id,
         product=product.name if product else recommendation.product,
         created_at=recommendation.created_at,

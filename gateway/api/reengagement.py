@@ -140,6 +140,7 @@ def reopen_recommendation(
             payload=_merged(predecessor.payload, body),
             now=datetime.now(UTC),
             policy=expiry_policy(settings),
+            registered_practice_from_pds=settings.pds_enabled,
         )
     except ReopenRefused as exc:
         raise HTTPException(409, str(exc)) from exc

@@ -94,7 +94,8 @@ class Consent(Strict):
 class RecommendationIn(Strict):
     service_user: ServiceUserIn
     practitioner: PractitionerIn
-    gp_practice: PracticeRef
+    # Optional: the worker asks PDS for the registered practice, which wins over this one.
+    gp_practice: PracticeRef | None = None
     medication: MedicationIn
     plan: Literal["quit", "reduce", "temporary-abstinence"]
     current_medications: Annotated[list[CurrentMedication], Field(max_length=50)] = []
@@ -157,10 +158,25 @@ class AttemptsSummary(BaseModel):
     next_attempt_at: datetime | None
 
 
+class RoutingOut(BaseModel):
+    """Where the worker routed the recommendation, after asking PDS (and ODS)."""
+
+    ods_code: str
+    name: str | None
+    telephone: str | None
+    # What the practitioner gave, and whether PDS's registered practice replaced it.
+    given_ods_code: str | None
+    corrected: bool
+    source: Literal["pds"]
+    notes: list[str]
+
+
 class RecommendationOut(BaseModel):
     id: str
     status: str
-    practice_ods: str
+    # None until the worker has asked PDS for the registered practice.
+    practice_ods: str | None
+    routing: RoutingOut | None = None
     practitioner_id: str
     product: str
     created_at: datetime
@@ -182,7 +198,7 @@ class RecommendationOut(BaseModel):
 class RecommendationSummary(BaseModel):
     id: str
     status: str
-    practice_ods: str
+    practice_ods: str | None
     practitioner_id: str
     product: str
     created_at: datetime

@@ -32,6 +32,12 @@ AUDIENCE: Final[dict[str, tuple[str, ...]]] = {
     "chase-up": ("practitioner",),
     "collection-reminder": ("service-user",),
     "clinical-safety-flag": ("care-team",),
+    # Routing by PDS (gateway.domain.registration).
+    "practice-corrected": ("practitioner",),
+    "re-registered": ("practitioner",),
+    "chase-up-stopped": ("practitioner",),
+    "identity-mismatch": ("practitioner",),
+    "no-usable-practice": ("practitioner",),
 }
 
 _NUMBERED = re.compile(r"^(?P<kind>.+)-(?P<number>\d+)$")

@@ -33,6 +33,10 @@ from gateway.store.models import (
 )
 from gateway.store.unit_of_work import UnitOfWork
 
+# Shape-valid ODS code the resources are checked with while the practice is unknown; never
+# stored or sent (gateway.domain.routing builds the real ones).
+UNROUTED_PLACEHOLDER = "X00000"
+
 
 class IntakeError(Exception):
     """The request cannot be accepted as it is; `field` names what is wrong."""
@@ -57,6 +61,9 @@ class IntakeCommand:
     idempotency_key: str | None
     payload: dict[str, Any]  # the validated request body, JSON-ready
     predecessor_id: str | None = None  # set when re-opening (gateway.domain.reengagement)
+    # The worker routes by the practice PDS names (workers.resolving): the practitioner's
+    # ODS code is then optional, and one Liaison does not know is kept only as given.
+    registered_practice_from_pds: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,9 +78,21 @@ def request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def given_practice(payload: dict[str, Any]) -> str | None:
+    """The ODS code the practitioner gave, if any (PDS has the last word: registration)."""
+    practice = payload.get("gp_practice") or {}
+    code = practice.get("ods_code")
+    return str(code) if code else None
+
+
 def facts_from_payload(
-    payload: dict[str, Any], *, recommendation_id: str, authored_on: datetime
+    payload: dict[str, Any],
+    *,
+    recommendation_id: str,
+    authored_on: datetime,
+    gp_ods_code: str | None = None,
 ) -> RecommendationFacts:
+    """`gp_ods_code`: the practice the resources are addressed to (default: the one given)."""
     user = payload["service_user"]
     practitioner = payload["practitioner"]
     medication = payload["medication"]
@@ -92,7 +111,7 @@ def facts_from_payload(
             email=practitioner["email"],
             organisation_ods=practitioner["organisation_ods"],
         ),
-        gp_ods_code=payload["gp_practice"]["ods_code"],
+        gp_ods_code=gp_ods_code or given_practice(payload) or UNROUTED_PLACEHOLDER,
         medication=MedicationChoice(
             product=medication["product"],
             dose_text=medication["dose_text"],
@@ -145,20 +164,40 @@ def _replay(uow: UnitOfWork, command: IntakeCommand, digest: str) -> IntakeResul
     return IntakeResult(existing.id, existing.status, replayed=True)
 
 
+def _practice_to_start_with(uow: UnitOfWork, command: IntakeCommand) -> str | None:
+    """The practice the request is addressed to until PDS is asked (None: not known yet)."""
+    ods = given_practice(command.payload)
+    known = ods is not None and uow.practices.get(ods) is not None
+    if command.registered_practice_from_pds:
+        return ods if known else None
+    if ods is None:
+        raise IntakeError(
+            "the GP practice's ODS code is required: this deployment does not look up the "
+            "registered practice (PDS is not configured)",
+            field="gp_practice.ods_code",
+        )
+    if not known:
+        raise UnknownPractice(
+            f"no GP practice with ODS code {ods} in the practice directory",
+            field="gp_practice.ods_code",
+        )
+    return ods
+
+
 def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeResult:
     digest = request_hash(command.payload)
     replayed = _replay(uow, command, digest)
     if replayed:
         return replayed
-    ods = command.payload["gp_practice"]["ods_code"]
-    if uow.practices.get(ods) is None:
-        raise UnknownPractice(
-            f"no GP practice with ODS code {ods} in the practice directory",
-            field="gp_practice.ods_code",
-        )
+    ods = _practice_to_start_with(uow, command)
     recommendation_id = str(uuid.uuid4())
     facts = facts_from_payload(
-        command.payload, recommendation_id=recommendation_id, authored_on=now
+        command.payload,
+        recommendation_id=recommendation_id,
+        authored_on=now,
+        # Not known yet: the resources are checked now, addressed to a placeholder, and are
+        # built for real and stored once the worker has the registered practice.
+        gp_ods_code=ods or UNROUTED_PLACEHOLDER,
     )
     # build_resources validates each resource against its profile and base R4 and raises
     # InvalidResource on a builder bug: nothing invalid is ever stored or sent.
@@ -184,7 +223,7 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
     )
     uow.recommendations.add(recommendation)
     uow.session.flush()
-    for body in resources.all():
+    for body in resources.all() if ods is not None else ():
         uow.recommendations.add_resource(
             FhirResource(
                 id=body["id"],

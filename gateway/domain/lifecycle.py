@@ -30,6 +30,11 @@ STATUSES: Final = (
     "not-dispensed",
     "cancelled",
     "delivery-failed",
+    # Stopped before anything left, after asking PDS and ODS (gateway.domain.registration):
+    # the identity given does not match PDS (nothing is sent about the wrong person), or
+    # there is no practice to send to (deceased, restricted record, closed practice...).
+    "identity-mismatch",
+    "no-usable-practice",
 )
 
 
@@ -98,6 +103,11 @@ TABLE: Final = tuple(Transition(*row) for row in (
     ("delivery-failed",     "queued",               "requeued"),
     ("delivery-failed",     "delivered",            "delivered"),
     ("delivery-failed",     "cancelled",            "cancelled"),
+    # The worker asks PDS before the first delivery: it may stop there.
+    ("received",            "identity-mismatch",    "identity-mismatch"),
+    ("queued",              "identity-mismatch",    "identity-mismatch"),
+    ("received",            "no-usable-practice",   "no-usable-practice"),
+    ("queued",              "no-usable-practice",   "no-usable-practice"),
 ))
 # fmt: on
 

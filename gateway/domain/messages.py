@@ -22,7 +22,8 @@ class Wording:
 
 @dataclass(frozen=True)
 class Template:
-    """`str.format` text. Fields: product, practice, reason, where, number, ref, medicines."""
+    """`str.format` text. Fields: product, practice, given_practice, reason, where, number,
+    ref, medicines; for service users: where, phone."""
 
     subject: str
     body: str
@@ -81,6 +82,36 @@ PRACTITIONER: Final[dict[str, Template]] = {
         "{practice}: {reason}. The integration team can see it and can replay it; you can "
         "also re-open it, for example to send it to a different practice." + _REF,
     ),
+    "practice-corrected": Template(
+        "Sent to the service user's registered GP practice",
+        "PDS (the national record of where people are registered) registers the service "
+        "user at GP practice {practice}, not {given_practice} as given. Liaison is sending the "
+        "recommendation for {product} to {practice}; you may want to update your records." + _REF,
+    ),
+    "re-registered": Template(
+        "The service user has moved to another GP practice",
+        "Before chasing, Liaison checked PDS: the service user is now registered at GP "
+        "practice {practice}. Liaison has sent the recommendation for {product} there and "
+        "stopped chasing their previous practice." + _REF,
+    ),
+    "chase-up-stopped": Template(
+        "Liaison stopped chasing the GP practice",
+        "Before chasing GP practice {practice} about the recommendation for {product}, "
+        "Liaison checked PDS and ODS and found no practice to chase any more (the practice "
+        "has closed with no successor, or the service user's record has changed: the "
+        "recommendation's timeline says which). No reminder was sent." + _REF,
+    ),
+    "identity-mismatch": Template(
+        "Recommendation stopped: the service user's details do not match",
+        "Liaison stopped the recommendation for {product} before anything was sent: "
+        "{reason}. Please check the NHS number and birth date in your record, then submit "
+        "the recommendation again." + _REF,
+    ),
+    "no-usable-practice": Template(
+        "Recommendation stopped: no GP practice to send it to",
+        "Liaison could not send the recommendation for {product} to a GP practice: "
+        "{reason}. Nothing was sent." + _REF,
+    ),
     "chase-up": Template(
         "Liaison chased the GP practice",
         "GP practice {practice} has not yet acted on your recommendation for {product}, so "
@@ -97,8 +128,8 @@ SERVICE_USER: Final[dict[str, Template]] = {
     ),
     "appointment-needed": Template(
         "Please book a GP appointment",
-        "Hello, your GP practice would like to see you. Please call them to book an "
-        "appointment. Your care worker can help if you would like.",
+        "Hello, your GP practice would like to see you. Please call your practice{phone} to "
+        "book an appointment. Your care worker can help if you would like.",
     ),
     "not-dispensed": Template(
         "About your prescription",
@@ -179,6 +210,27 @@ def denied_words(text: str) -> list[str]:
     return [m.group(0) for m in _DENIED.finditer(text)]
 
 
+def practice_label(payload: dict[str, Any]) -> str:
+    """The practice a recommendation went to, named as ODS names it: "NAME (ODS)"."""
+    routing = payload.get("routing") or {}
+    if routing.get("ods_code"):
+        name = routing.get("name")
+        return f"{name} ({routing['ods_code']})" if name else str(routing["ods_code"])
+    return str((payload.get("gp_practice") or {}).get("ods_code") or "not yet known")
+
+
+def practice_telephone(payload: dict[str, Any]) -> str | None:
+    """The practice's telephone number from ODS, when Liaison asked."""
+    telephone = (payload.get("routing") or {}).get("telephone")
+    return str(telephone) if telephone else None
+
+
+def nominated_pharmacy(payload: dict[str, Any]) -> str | None:
+    """The nominated pharmacy PDS names, by its ODS name (when ODS gave one)."""
+    name = (payload.get("nominated_pharmacy") or {}).get("name")
+    return str(name).title() if name else None
+
+
 def _safe_place(pharmacy: str | None) -> str | None:
     # A pharmacy called "Stop Smoking Clinic" would say more than the service user agreed to.
     if pharmacy and not denied_words(pharmacy):
@@ -200,7 +252,8 @@ def _fields(
         "event": event,
         "ref": recommendation_id,
         "product": product_name,
-        "practice": str(payload.get("gp_practice", {}).get("ods_code", "")),
+        "practice": practice_label(payload),
+        "given_practice": str((payload.get("gp_practice") or {}).get("ods_code") or "none"),
         "reason": detail or "no reason given",
         "where": f" at {pharmacy}" if pharmacy else "",
         "number": str(event_number(event) or 1),
@@ -228,12 +281,18 @@ def compose(
     pharmacy: str | None,
 ) -> Wording:
     kind = event_kind(event)
+    # The pharmacy the prescription went to, else the one PDS says the service user nominated.
+    pharmacy = pharmacy or nominated_pharmacy(payload)
     if recipient == "service-user":
         place = _safe_place(pharmacy)
         template = SERVICE_USER.get(kind, _SERVICE_USER_FALLBACK)
+        telephone = practice_telephone(payload)
         wording = render(
             template,
-            {"where": f" at {place}" if place else " at your usual pharmacy"},
+            {
+                "where": f" at {place}" if place else " at your usual pharmacy",
+                "phone": f" on {telephone}" if telephone else "",
+            },
         )
         if denied_words(wording.subject + " " + wording.body):
             # Defence in depth: never send it; the generic wording says nothing.

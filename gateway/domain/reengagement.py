@@ -88,6 +88,7 @@ def reopen(
     payload: dict[str, Any],
     now: datetime,
     policy: ExpiryPolicy,
+    registered_practice_from_pds: bool = False,
 ) -> intake.IntakeResult:
     """Create the successor of `predecessor` with `payload` (already validated) and commit.
 
@@ -100,6 +101,7 @@ def reopen(
         idempotency_key=idempotency_key,
         payload=payload,
         predecessor_id=predecessor.id,
+        registered_practice_from_pds=registered_practice_from_pds,
     )
     if idempotency_key is not None and uow.recommendations.find_idempotency_key(
         client_id=client_id, key=idempotency_key

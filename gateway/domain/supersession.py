@@ -76,6 +76,17 @@ HOLDS_IN: Final[dict[str, Currency]] = {
         _only("not-dispensed"), "the prescription was issued again or supplied after all"),
     "collection-reminder": Currency(
         _only("ready-to-collect"), "the prescription is no longer waiting to be collected"),
+    # Routing by PDS: reports of what Liaison found and did; the two stops are final.
+    "practice-corrected": Currency(
+        EVERY_STATUS, "a report of a step that happened: it stays true"),
+    "re-registered": Currency(
+        EVERY_STATUS, "a report of a step that happened: it stays true"),
+    "chase-up-stopped": Currency(
+        EVERY_STATUS, "a report of a step that happened: it stays true"),
+    "identity-mismatch": Currency(
+        EVERY_STATUS, "identity-mismatch is final: nothing can make it untrue"),
+    "no-usable-practice": Currency(
+        EVERY_STATUS, "no-usable-practice is final: nothing can make it untrue"),
     "clinical-safety-flag": Currency(
         EVERY_STATUS, "a safety warning about stopping smoking: it always holds"),
 }

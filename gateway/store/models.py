@@ -86,7 +86,9 @@ class Recommendation(Base):
     organisation_ods: Mapped[str] = mapped_column(String(10))
     client_id: Mapped[str] = mapped_column(String(100))
     practitioner_id: Mapped[str] = mapped_column(String(100), index=True)
-    practice_ods: Mapped[str] = mapped_column(ForeignKey("practices.ods_code"))
+    # The practice it is routed to: None until the worker has asked PDS (the practitioner
+    # may not know it), then the registered practice (gateway.domain.registration).
+    practice_ods: Mapped[str | None] = mapped_column(ForeignKey("practices.ods_code"))
     product: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(32), index=True)
     # The accepted request body. Holds personal data: never logged, read only to build
@@ -132,7 +134,8 @@ class Delivery(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     recommendation_id: Mapped[str] = mapped_column(ForeignKey("recommendations.id"), index=True)
-    practice_ods: Mapped[str] = mapped_column(ForeignKey("practices.ods_code"), index=True)
+    # None until routed by the registered practice (workers.resolving).
+    practice_ods: Mapped[str | None] = mapped_column(ForeignKey("practices.ods_code"), index=True)
     # The identifier the GP system sees (conditional create, MESH local id). A replay keeps
     # its original's, so a request that did arrive before the failure is not created twice.
     external_id: Mapped[str | None] = mapped_column(String(36), index=True)
@@ -153,6 +156,24 @@ class Delivery(Base):
     remote_checked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RegistrationCheck(Base):
+    """One look at PDS (and ODS) before a delivery or a chase-up: where the recommendation
+    was routed and why, or why it stopped or waits. Holds ODS codes and reasons, never an
+    NHS number, a name or a birth date."""
+
+    __tablename__ = "registration_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recommendation_id: Mapped[str] = mapped_column(ForeignKey("recommendations.id"), index=True)
+    delivery_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # routed | corrected | stopped | waiting
+    outcome: Mapped[str] = mapped_column(String(16))
+    given_ods: Mapped[str | None] = mapped_column(String(10))
+    practice_ods: Mapped[str | None] = mapped_column(String(10))
+    detail: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DeliveryAttempt(Base):

@@ -21,6 +21,7 @@ from gateway.store.repositories.outbox import OutboxRepository
 from gateway.store.repositories.practice_health import PracticeHealth
 from gateway.store.repositories.practices import PracticeRepository
 from gateway.store.repositories.recommendations import RecommendationRepository
+from gateway.store.repositories.registrations import RegistrationRepository
 from gateway.store.repositories.replays import ReplayRepository
 
 
@@ -48,6 +49,7 @@ class UnitOfWork:
         self.alerts = AlertRepository(self.session)
         self.console_sessions = ConsoleSessionRepository(self.session)
         self.practice_health = PracticeHealth(self.session)
+        self.registrations = RegistrationRepository(self.session)
         return self
 
     def __exit__(

@@ -16,7 +16,16 @@ import httpx
 
 from tests.conftest import free_port
 
-SERVICES = ("simulator", "mailsink", "notifysink", "api", "worker", "beat")
+SERVICES = (
+    "pds-standin",
+    "ods-standin",
+    "simulator",
+    "mailsink",
+    "notifysink",
+    "api",
+    "worker",
+    "beat",
+)
 
 
 @dataclass
@@ -36,6 +45,8 @@ class Stack:
         self.smtp_port = free_port()
         self.mail_view_port = free_port()
         self.notify_port = free_port()
+        self.pds_port = free_port()
+        self.ods_port = free_port()
         self.env = {
             **os.environ,
             "LIAISON_DATA_DIR": str(self.workdir / "data"),
@@ -53,6 +64,14 @@ class Stack:
             "LIAISON_MAIL_VIEW_PORT": str(self.mail_view_port),
             "LIAISON_NOTIFY_BASE_URL": f"http://127.0.0.1:{self.notify_port}",
             "LIAISON_WORKER_CONCURRENCY": "8",
+            # The registered practice comes from the PDS stand-in, the practice's state from
+            # the ODS stand-in, each its own process over HTTP.
+            "LIAISON_PDS_STANDIN_PORT": str(self.pds_port),
+            "LIAISON_PDS_BASE_URL": f"{self.pds_url}/personal-demographics/FHIR/R4",
+            "LIAISON_PDS_RETRY_BASE_SECONDS": "1",
+            "LIAISON_PDS_RETRY_CAP_SECONDS": "2",
+            "LIAISON_ODS_STANDIN_PORT": str(self.ods_port),
+            "LIAISON_ODS_BASE_URL": f"http://127.0.0.1:{self.ods_port}/ORD/2-0-0",
             # No quiet hours: texts to service users would otherwise wait for 08:00 when the
             # suite runs at night (quiet hours are covered by time-travel tests).
             "LIAISON_QUIET_HOURS_START": "00:00",
@@ -63,6 +82,10 @@ class Stack:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def pds_url(self) -> str:
+        return f"http://127.0.0.1:{self.pds_port}"
 
     @property
     def simulator_url(self) -> str:
@@ -87,6 +110,8 @@ class Stack:
             self.spawn(name, log)
         self.wait_http(f"{self.api_url}/readyz")
         self.wait_http(f"{self.simulator_url}/fhir/metadata")
+        self.wait_http(f"{self.pds_url}/_pds/requests")
+        self.wait_http(f"http://127.0.0.1:{self.ods_port}/ORD/2-0-0/organisations/Y00001")
         self.wait_http(f"http://127.0.0.1:{self.mail_view_port}/messages")
         self.wait_http(f"http://127.0.0.1:{self.notify_port}/_sink/messages")
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from adapters.dev_pds.patients import registered_at
 from gateway.cli import sample_recommendation
 from tests.e2e.conftest import INBOX_PASSWORD, AdaptersStack
 from tests.e2e.stack import wait_for
@@ -96,7 +97,8 @@ def test_mark_ready_tells_the_practitioner_and_the_service_user(
         page = browser.new_page()
         try:
             _sign_in_with_the_keyboard(page, stack.api_url)
-            row = page.get_by_role("row").filter(has_text="943 476 5919")
+            nhs = registered_at("A81003")  # the patient PDS registers at this practice
+            row = page.get_by_role("row").filter(has_text=f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}")
             expect(row).to_contain_text("Varenicline")
             row.get_by_role("link", name="Sam Taylor").click()
             expect(page.get_by_role("heading", level=1)).to_contain_text("Sam Taylor")

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.dev_pds.patients import BIRTH_DATE, registered_at
 from gateway.api.oauth import JWT_BEARER
 from gateway.cli import sample_recommendation
 from gateway.security import keys
@@ -40,12 +41,20 @@ FORBIDDEN = (
     "morwenna.treloar@example.org",
     "Morwenna",
     "Treloar",
+    # What PDS (its stand-in) holds for the other two patients: number, name, birth date.
+    "Taylor",
+    registered_at("Y00002"),
+    registered_at("Y00003"),
+    BIRTH_DATE,
+    BIRTH_DATE.replace("-", ""),
 )
 
 
 def _payload(ods: str) -> dict[str, Any]:
     payload = sample_recommendation(ods)
-    payload["service_user"]["nhs_number"] = PATIENT["nhs"]
+    # PDS routes by the NHS number: Y00001's patient is PATIENT, the others PDS's own.
+    if ods == "Y00001":
+        payload["service_user"]["nhs_number"] = PATIENT["nhs"]
     payload["service_user"]["name"] = {"given": PATIENT["given"], "family": PATIENT["family"]}
     payload["service_user"]["contact"] = {
         "mobile": PATIENT["mobile"],
@@ -110,6 +119,7 @@ def _run(flow: Flow) -> None:
         bad["service_user"]["nhs_number"] = "9434765918"  # wrong check digit
         assert flow.call(client, "POST", "/v1/recommendations", json=bad).status_code == 422
         unknown = _payload("Z99999")
+        unknown["gp_practice"] = {"ods_code": "not an ODS code"}
         assert flow.call(client, "POST", "/v1/recommendations", json=unknown).status_code == 422
         assert flow.call(client, "GET", f"/v1/recommendations/{NHS_NUMBER}").status_code == 404
         flow.call(

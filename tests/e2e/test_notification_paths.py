@@ -188,7 +188,8 @@ def test_appointment_needed_service_user_asked_to_book_practitioner_told(
         what="both told about the appointment",
     )
     [text] = _texts_to(stack, "Y00003")
-    assert "Please call them to book an appointment" in text["body"]
+    # The practice's telephone number comes from ODS (its stand-in).
+    assert "Please call your practice on 0113 496 0003 to book an appointment" in text["body"]
     assert len(_mail_for(stack, rec_id, "GP practice wants to see the service user")) == 1
 
 

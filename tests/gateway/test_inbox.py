@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.dev_pds.patients import registered_at
 from fhir_profiles.task_status import interpret_task
 from gateway.cli import sample_recommendation
 from gateway.domain.inbox_accounts import hash_password
@@ -106,7 +107,8 @@ def test_staff_see_their_practices_requests_and_accept_one(inbox: TestClient) ->
     assert ours in listing.text
     assert theirs not in listing.text
     assert "Sam Taylor" in listing.text
-    assert "943 476 5919" in listing.text
+    nhs = registered_at("A81003")  # the sample recommendation's service user for A81003
+    assert f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}" in listing.text
     assert inbox.get(f"/inbox/requests/{theirs}").status_code == 404
 
     page = inbox.get(f"/inbox/requests/{ours}")

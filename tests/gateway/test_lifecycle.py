@@ -59,7 +59,14 @@ def test_the_table_uses_only_the_public_status_words_once_each() -> None:
     assert len(pairs) == len(set(pairs))
     assert {s for pair in pairs for s in pair} == set(STATUSES)
     assert all(t.event for t in TABLE)
-    assert set(TERMINAL) == {"rejected", "collected", "cancelled"}
+    # Stopped before anything left (PDS/ODS): nothing more can happen to those either.
+    assert set(TERMINAL) == {
+        "rejected",
+        "collected",
+        "cancelled",
+        "identity-mismatch",
+        "no-usable-practice",
+    }
     # Everything but the end states can still move; only the start has no way in.
     reachable = {t.target for t in TABLE}
     assert set(STATUSES) - reachable == {"received"}

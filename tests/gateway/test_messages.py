@@ -91,8 +91,10 @@ def test_no_service_user_message_names_a_medicine_smoking_or_mental_health(
 def test_every_service_user_template_is_checked_and_short() -> None:
     for kind, template in SERVICE_USER.items():
         assert _forbidden_in(template.subject + " " + template.body) == [], kind
-        # Two SMS fragments at most once the pharmacy's name is in.
-        rendered = template.body.format(where=" at a pharmacy with a long name, High St")
+        # Two SMS fragments at most once the pharmacy's name and the practice's number are in.
+        rendered = template.body.format(
+            where=" at a pharmacy with a long name, High St", phone=" on 0113 496 0001"
+        )
         assert len(rendered) <= 306, kind
 
 

@@ -15,6 +15,8 @@ STRONG: dict[str, Any] = {
     "secret_key": "s" * 48,
     "notify_api_key": "live-" + "n" * 40,
     "public_base_url": "https://liaison.example.nhs.uk",
+    # Not yet onboarded to PDS: an explicit choice production accepts.
+    "pds_mode": "off",
 }
 
 

@@ -257,6 +257,7 @@ def test_production_refuses_tokens_of_unregistered_clients(tmp_path: Any) -> Non
         notify_api_key="live-" + "n" * 40,
         public_base_url="https://liaison.example.nhs.uk",
         data_dir=tmp_path,
+        pds_mode="off",
     )
     upgrade(settings.database_url)
     token = issue_token(settings, client_id="nobody", organisation_ods="RX3")
@@ -385,7 +386,10 @@ def test_production_refuses_every_dev_default_secret() -> None:
         if SECRET_NAME.search(name) and isinstance(spec.default, str) and spec.default
     }
     fine = Settings(
-        environment="production", public_base_url="https://liaison.example.nhs.uk", **real
+        environment="production",
+        public_base_url="https://liaison.example.nhs.uk",
+        pds_mode="off",
+        **real,
     )
     assert fine.environment == "production"
 
@@ -402,3 +406,33 @@ def test_token_buckets_stay_bounded_under_a_flood_of_addresses() -> None:
     # The most recent callers are still remembered, and still limited.
     with pytest.raises(Exception, match="rate limit"):
         limiter.check("address-24999", now=25.0)
+
+
+def _production(**settings: Any) -> Settings:
+    return Settings(
+        environment="production",
+        secret_key="s" * 48,
+        notify_api_key="live-" + "n" * 40,
+        public_base_url="https://liaison.example.nhs.uk",
+        **settings,
+    )
+
+
+def test_production_refuses_pds_unconfigured_or_in_tokenless_sandbox_mode() -> None:
+    with pytest.raises(ValueError, match="LIAISON_PDS_BASE_URL"):
+        _production()
+    # Only a base URL is the sandbox mode: no access token, refused in production.
+    with pytest.raises(ValueError, match="LIAISON_PDS_TOKEN_URL"):
+        _production(pds_base_url="https://pds.example/personal-demographics/FHIR/R4")
+
+
+def test_production_starts_with_application_restricted_pds_or_pds_explicitly_off() -> None:
+    onboarded = _production(
+        pds_base_url="https://pds.example/personal-demographics/FHIR/R4",
+        pds_token_url="https://auth.example/oauth2/token",
+        pds_api_key="live-api-key",
+        pds_private_key_path="/run/secrets/pds.pem",
+        pds_key_id="liaison-1",
+    )
+    assert onboarded.pds_enabled
+    assert not _production(pds_mode="off").pds_enabled

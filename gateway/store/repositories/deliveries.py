@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from gateway.store.models import Delivery, DeliveryAttempt
 
 CLAIMABLE = ("pending", "retrying")
+# Shown for deliveries whose practice is not known yet (waiting for PDS: workers.resolving).
+UNROUTED = "unrouted"
 Ts = TypeVarTuple("Ts")
 
 
@@ -157,14 +159,15 @@ class DeliverySearch:
         stmt = _filtered(select(Delivery.practice_ods, func.count()), criteria).group_by(
             Delivery.practice_ods
         )
-        return {ods: int(n) for ods, n in self._session.execute(stmt).tuples()}
+        return {ods or UNROUTED: int(n) for ods, n in self._session.execute(stmt).tuples()}
 
     def counts(self) -> list[tuple[str, str, int, datetime | None]]:
         """(practice, state, count, oldest created_at) for every practice and state."""
         stmt = select(
             Delivery.practice_ods, Delivery.state, func.count(), func.min(Delivery.created_at)
         ).group_by(Delivery.practice_ods, Delivery.state)
-        return [(p, s, int(n), oldest) for p, s, n, oldest in self._session.execute(stmt).tuples()]
+        rows = self._session.execute(stmt).tuples()
+        return [(p or UNROUTED, s, int(n), oldest) for p, s, n, oldest in rows]
 
     def replays_of(self, delivery_id: str) -> Sequence[Delivery]:
         stmt = (

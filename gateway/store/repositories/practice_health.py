@@ -24,7 +24,7 @@ class PracticeHealth:
             .where(Delivery.delivered_at.is_not(None))
             .group_by(Delivery.practice_ods)
         )
-        return {ods: _aware(at) for ods, at in self._session.execute(stmt).tuples() if at}
+        return {ods: _aware(at) for ods, at in self._session.execute(stmt).tuples() if at and ods}
 
     def dead_letters_since(self, since: datetime) -> dict[str, int]:
         """Deliveries dead-lettered since `since` and not replayed yet, per practice. A dead
@@ -35,7 +35,7 @@ class PracticeHealth:
             .where(Delivery.state == "dead", Delivery.updated_at >= since)
             .group_by(Delivery.practice_ods)
         )
-        return {ods: int(n) for ods, n in self._session.execute(stmt).tuples()}
+        return {ods: int(n) for ods, n in self._session.execute(stmt).tuples() if ods}
 
     def open_circuits(self) -> dict[str, str]:
         """Practices whose circuit breaker is not closed: ODS code -> open | half-open."""
