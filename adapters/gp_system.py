@@ -1,9 +1,18 @@
 """The port every GP system adapter implements (FHIR REST, MESH, simulator, inbox)."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from fhir_profiles.task_status import StatusReport
+
+
+class DeliveryPurpose(StrEnum):
+    """Why a delivery goes to the practice. A withdrawal tells the practice, through the
+    route that carried the request, that the request no longer stands."""
+
+    REQUEST = "request"
+    WITHDRAWAL = "withdrawal"
 
 
 @dataclass(frozen=True)
@@ -15,6 +24,9 @@ class Delivery:
     recommendation_id: str
     ods_code: str
     bundle: dict[str, Any]
+    purpose: DeliveryPurpose = DeliveryPurpose.REQUEST
+    # Why the request was withdrawn, in words fit for the practice (purpose WITHDRAWAL only).
+    withdrawal_reason: str | None = None
 
 
 @dataclass(frozen=True)
