@@ -50,6 +50,7 @@ _PER_PRACTICE: Final = {
     "N00001": "9990000239",
     "M81001": "9990000247",
     "H00001": "9990000255",
+    "Y00100": "9990000263",  # the development practice inbox (liaison dev's banner)
 }
 
 
