@@ -25,7 +25,6 @@ from gateway.api.schemas import (
 from gateway.domain import intake, withdrawals
 from gateway.domain.lifecycle import STATUSES
 from gateway.domain.routing import routing_view
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Recommendation
 from gateway.store.unit_of_work import UnitOfWork
 
@@ -204,16 +203,10 @@ def cancel_recommendation(
         )
     reason = (body or CancelIn()).reason
     now = datetime.now(UTC)
-    applied = apply_status(
-        uow,
-        StatusChange(recommendation.id, "cancelled", source="practitioner", detail=reason),
-        now=now,
-    )
-    if not applied:
+    if not withdrawals.cancel(uow, recommendation.id, reason=reason, now=now):
         raise HTTPException(
             409, f"a recommendation in status {recommendation.status!r} can no longer be cancelled"
         )
-    withdrawals.withdraw(uow, recommendation.id, reason=reason, now=now)
     uow.commit()
     return Accepted(
         id=recommendation.id, status="cancelled", links=_links(request, recommendation.id)

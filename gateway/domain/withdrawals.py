@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from adapters.gp_system import DeliveryPurpose
+from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery, StatusEvent
 from gateway.store.unit_of_work import UnitOfWork
 
@@ -34,6 +35,20 @@ REREGISTERED_REASON: Final = "The service user is now registered with another pr
 class WithdrawalPlan:
     withdrawals: list[str]  # new withdrawal delivery ids, queued
     stopped: list[str]  # request deliveries stopped before they were sent
+
+
+def cancel(uow: UnitOfWork, recommendation_id: str, *, reason: str, now: datetime) -> bool:
+    """The practitioner cancels: the status moves to `cancelled` (the reason on Liaison's
+    own Task) and the practice that has the request is told. False if the lifecycle refuses
+    it. Cancelling what is already cancelled is not this function's to repeat."""
+    applied = apply_status(
+        uow,
+        StatusChange(recommendation_id, "cancelled", source="practitioner", detail=reason),
+        now=now,
+    )
+    if applied:
+        withdraw(uow, recommendation_id, reason=reason, now=now)
+    return applied
 
 
 def _requests(deliveries: Sequence[Delivery]) -> dict[str, list[Delivery]]:
