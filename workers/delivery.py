@@ -14,7 +14,7 @@ from gateway import metrics
 from gateway.domain import withdrawals
 from gateway.domain.retry_policy import next_attempt
 from gateway.domain.status_updates import StatusChange, apply_status
-from gateway.store.models import DeliveryAttempt
+from gateway.store.models import Delivery, DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
 from workers import withdrawing
 from workers.attempt_errors import stored_error
@@ -179,62 +179,82 @@ def _record(
             )
         )
         delivery.lease_until = None
+        delivery.last_error = error_text
         if error is None:
-            delivery.state = "delivered"
-            delivery.delivered_at = finished
-            delivery.remote_reference = remote_reference
-            delivery.last_error = None
-            delivery.next_attempt_at = None
-            if withdrawing.is_withdrawal(delivery):
-                withdrawing.on_success(
-                    uow,
-                    delivery,
-                    in_transit=in_transit,
-                    found=remote_reference is not None,
-                    now=finished,
-                )
-            elif in_transit:
-                # Store-and-forward (MESH): "delivered" waits for the practice's acknowledgement.
-                delivery.remote_status = "accepted"
-            else:
-                apply_status(
-                    uow,
-                    StatusChange(delivery.recommendation_id, "delivered", source="delivery"),
-                    now=finished,
-                )
+            _on_success(uow, delivery, remote_reference, in_transit=in_transit, now=finished)
         else:
-            delivery.last_error = error_text
-            decision = None
-            if not isinstance(error, PermanentAdapterError):
-                decision = next_attempt(
-                    rt.delivery_retry_policy(endpoint.adapter),
-                    attempt=attempt_number,
-                    first_attempt_at=delivery.first_attempt_at or started,
-                    now=finished,
-                    draw=random.random(),
-                    retry_after=error.retry_after if isinstance(error, RateLimited) else None,
-                )
-            if decision is not None and decision.retry:
-                delivery.state = "retrying"
-                delivery.next_attempt_at = decision.next_attempt_at
-            else:
-                delivery.state = "dead"
-                delivery.next_attempt_at = None
-                why = decision.reason if decision else "the practice system refused it"
-                if withdrawing.is_withdrawal(delivery):
-                    withdrawing.on_dead(uow, delivery, f"{why}: {error_text}", now=finished)
-                    uow.commit()
-                    metrics.record_attempt(endpoint.adapter, error)
-                    return
-                apply_status(
-                    uow,
-                    StatusChange(
-                        delivery.recommendation_id,
-                        "delivery-failed",
-                        source="delivery",
-                        detail=f"{why}: {error_text}",
-                    ),
-                    now=finished,
-                )
+            _on_failure(rt, uow, delivery, endpoint, attempt_number, started, finished, error)
         uow.commit()
     metrics.record_attempt(endpoint.adapter, error)
+
+
+def _on_success(
+    uow: UnitOfWork,
+    delivery: Delivery,
+    remote_reference: str | None,
+    *,
+    in_transit: bool,
+    now: datetime,
+) -> None:
+    delivery.state = "delivered"
+    delivery.delivered_at = now
+    delivery.remote_reference = remote_reference
+    delivery.last_error = None
+    delivery.next_attempt_at = None
+    if withdrawing.is_withdrawal(delivery):
+        found = remote_reference is not None
+        withdrawing.on_success(uow, delivery, in_transit=in_transit, found=found, now=now)
+    elif in_transit:
+        # Store-and-forward (MESH): "delivered" waits for the practice's acknowledgement.
+        delivery.remote_status = "accepted"
+    else:
+        apply_status(
+            uow,
+            StatusChange(delivery.recommendation_id, "delivered", source="delivery"),
+            now=now,
+        )
+
+
+def _on_failure(
+    rt: Runtime,
+    uow: UnitOfWork,
+    delivery: Delivery,
+    endpoint: PracticeEndpoint,
+    attempt_number: int,
+    started: datetime,
+    finished: datetime,
+    error: AdapterError,
+) -> None:
+    """Retry within the budget, or dead-letter: a dead request fails the recommendation, a
+    dead withdrawal leaves it cancelled and says so on its timeline."""
+    error_text = delivery.last_error
+    decision = None
+    if not isinstance(error, PermanentAdapterError):
+        decision = next_attempt(
+            rt.delivery_retry_policy(endpoint.adapter),
+            attempt=attempt_number,
+            first_attempt_at=delivery.first_attempt_at or started,
+            now=finished,
+            draw=random.random(),
+            retry_after=error.retry_after if isinstance(error, RateLimited) else None,
+        )
+    if decision is not None and decision.retry:
+        delivery.state = "retrying"
+        delivery.next_attempt_at = decision.next_attempt_at
+        return
+    delivery.state = "dead"
+    delivery.next_attempt_at = None
+    why = decision.reason if decision else "the practice system refused it"
+    if withdrawing.is_withdrawal(delivery):
+        withdrawing.on_dead(uow, delivery, f"{why}: {error_text}", now=finished)
+        return
+    apply_status(
+        uow,
+        StatusChange(
+            delivery.recommendation_id,
+            "delivery-failed",
+            source="delivery",
+            detail=f"{why}: {error_text}",
+        ),
+        now=finished,
+    )

@@ -41,6 +41,7 @@ def create_app(
     app = FastAPI(title="Liaison GP practice simulator", docs_url=None, redoc_url=None)
     app.state.store = store
     app.include_router(_fhir_routes(store), prefix="/fhir")
+    app.include_router(_withdrawal_routes(store), prefix="/fhir")
     app.include_router(_simulator_routes(store), prefix="/_sim")
     return app
 
@@ -103,6 +104,25 @@ def _fhir_routes(store: SimulatorStore) -> APIRouter:
             }
         )
 
+    @router.get("/{resource_type}/{resource_id}")
+    def read(resource_type: str, resource_id: str) -> FhirResponse:
+        if resource_type not in READABLE:
+            return _refusal(FhirError(404, "not-supported", f"{resource_type} is not served"))
+        fault = store.record_call("read", store.ods_code_of(resource_type, resource_id))
+        if fault:
+            return _fault(fault)
+        resource = store.read(resource_type, resource_id)
+        if resource is None:
+            return _refusal(FhirError(404, "not-found", f"{resource_type}/{resource_id}"))
+        return FhirResponse(resource)
+
+    return router
+
+
+def _withdrawal_routes(store: SimulatorStore) -> APIRouter:
+    """What a withdrawal needs: find a request's resources by identifier, update them."""
+    router = APIRouter()
+
     @router.get("/MedicationRequest")
     def search_medication_requests(request: Request) -> FhirResponse:
         token = request.query_params.get("identifier")
@@ -133,18 +153,6 @@ def _fhir_routes(store: SimulatorStore) -> APIRouter:
             return _refusal(error)
         version = updated["meta"]["versionId"]
         return FhirResponse(updated, headers={"ETag": f'W/"{version}"'})
-
-    @router.get("/{resource_type}/{resource_id}")
-    def read(resource_type: str, resource_id: str) -> FhirResponse:
-        if resource_type not in READABLE:
-            return _refusal(FhirError(404, "not-supported", f"{resource_type} is not served"))
-        fault = store.record_call("read", store.ods_code_of(resource_type, resource_id))
-        if fault:
-            return _fault(fault)
-        resource = store.read(resource_type, resource_id)
-        if resource is None:
-            return _refusal(FhirError(404, "not-found", f"{resource_type}/{resource_id}"))
-        return FhirResponse(resource)
 
     return router
 
