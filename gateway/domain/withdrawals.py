@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from adapters.gp_system import DeliveryPurpose
-from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.domain.status_updates import StatusChange, apply_status, record_event
 from gateway.store.models import Delivery, StatusEvent
 from gateway.store.unit_of_work import UnitOfWork
 
@@ -218,3 +218,6 @@ def record_dead(uow: UnitOfWork, withdrawal: Delivery, why: str, *, now: datetim
         "the practice may still act on the request: telephone it, or replay the withdrawal",
         now=now,
     )
+    recommendation = uow.recommendations.get(withdrawal.recommendation_id)
+    assert recommendation is not None
+    record_event(uow, recommendation, "withdrawal-failed", now=now)

@@ -211,6 +211,8 @@ def test_a_withdrawal_past_its_budget_is_dead_lettered_and_a_replay_sends_it(
         rec = uow.recommendations.get(rec_id)
         assert rec is not None
         assert rec.status == "cancelled"  # not "delivery-failed": the request stays cancelled
+        told = {(n.event, n.recipient) for n in uow.notifications.for_recommendation(rec_id)}
+        assert ("withdrawal-failed", "practitioner") in told
         replay_id = replay_delivery(uow, withdrawal.id, now=datetime.now(UTC))
         uow.commit()
 
