@@ -125,7 +125,11 @@ def run_batch_step(uow: UnitOfWork, batch_id: str, *, now: datetime, size: int =
         return False
     rows, _ = uow.delivery_search.find(criteria_from(batch.criteria), limit=size)
     for row in rows:
-        replay_delivery(uow, row.id, now=now, batch_id=batch.id)
+        try:
+            replay_delivery(uow, row.id, now=now, batch_id=batch.id)
+        except NotReplayable as refused:
+            # A request withdrawn since it failed: never sent again, and out of the dead list.
+            row.state, row.last_error = "stopped", str(refused)
     batch.replayed += len(rows)
     batch.updated_at = now
     more = len(rows) == size

@@ -103,6 +103,11 @@ def withdraw(
                 delivery.state, delivery.next_attempt_at = STOPPED, None
                 delivery.last_error = "stopped before it was sent: the request was withdrawn"
                 plan.stopped.append(delivery.id)
+            elif delivery.state == "dead":
+                # Nothing to replay any more: the withdrawal is what the practice needs now.
+                delivery.state = STOPPED
+                delivery.last_error = f"withdrawn after it failed: {delivery.last_error or ''}"
+                plan.stopped.append(delivery.id)
         if not _may_have_arrived(group):
             continue
         withdrawn = _latest(group)

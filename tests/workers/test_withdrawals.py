@@ -403,3 +403,25 @@ def test_re_opening_a_failed_request_withdraws_the_old_one_from_the_practice(
     assert withdrawal.withdraws_id == request.id
     assert len(_deliveries(rt, result.recommendation_id, "request")) == 1
     assert delivery.deliver(rt, withdrawal.id) == "delivered"
+
+
+def test_cancelling_a_failed_request_withdraws_it_and_takes_it_off_the_dead_list(
+    tmp_path: Path, peers: Peers
+) -> None:
+    peers.reset()
+    rt = make_runtime(f"sqlite:///{tmp_path}/failed.db", peers, retry_budget_seconds=0.0)
+    rec_id = submit(rt, "Y00001")
+    (request,) = _deliveries(rt, rec_id, "request")
+    _practice_down(peers, "Y00001", 600)
+    try:
+        delivery.deliver(rt, request.id)
+    finally:
+        _practice_down(peers, "Y00001", 0)
+    assert _state(rt, request.id).state == "dead"
+
+    assert _cancel(rt, rec_id)
+
+    # A bulk replay of dead deliveries can no longer send the cancelled request again.
+    assert _state(rt, request.id).state == "stopped"
+    (withdrawal,) = _deliveries(rt, rec_id, "withdrawal")
+    assert withdrawal.withdraws_id == request.id
