@@ -214,6 +214,16 @@ def record_sent(
     note(uow, withdrawal.recommendation_id, detail, now=now)
 
 
+def record_acknowledged(uow: UnitOfWork, withdrawal: Delivery, *, now: datetime) -> None:
+    """A store-and-forward route (MESH) says the practice's system has the withdrawal."""
+    note(
+        uow,
+        withdrawal.recommendation_id,
+        f"withdrawal acknowledged by the practice {withdrawal.practice_ods}",
+        now=now,
+    )
+
+
 def record_dead(uow: UnitOfWork, withdrawal: Delivery, why: str, *, now: datetime) -> None:
     """The withdrawal's budget is spent: the practice may still show an active request."""
     note(

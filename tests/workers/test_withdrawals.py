@@ -17,6 +17,7 @@ from adapters.gp_system import DeliveryPurpose, SubmitReceipt, UpdateBatch
 from adapters.mesh import WITHDRAWAL_NOT_SUPPORTED, MeshGPSystem
 from fhir_profiles import systems
 from gateway.domain import withdrawals
+from gateway.domain.gp_replies import record_tracking
 from gateway.domain.reengagement import ExpiryPolicy, reopen
 from gateway.domain.replay import NotReplayable, replay_delivery
 from gateway.store.models import Delivery
@@ -425,3 +426,23 @@ def test_cancelling_a_failed_request_withdraws_it_and_takes_it_off_the_dead_list
     assert _state(rt, request.id).state == "stopped"
     (withdrawal,) = _deliveries(rt, rec_id, "withdrawal")
     assert withdrawal.withdraws_id == request.id
+
+
+def test_mesh_tracking_a_withdrawal_records_it_acknowledged_and_leaves_it_cancelled(
+    rt: Runtime,
+) -> None:
+    rec_id = _delivered(rt)
+    assert _cancel(rt, rec_id)
+    (withdrawal,) = _deliveries(rt, rec_id, "withdrawal")
+    with UnitOfWork(rt.session_factory) as uow:
+        row = uow.deliveries.get(withdrawal.id)
+        assert row is not None
+        row.state, row.remote_status = "delivered", "accepted"  # as MESH took it
+        assert record_tracking(uow, row, "acknowledged", now=datetime.now(UTC))
+        uow.commit()
+        rec = uow.recommendations.get(rec_id)
+        assert rec is not None
+        assert rec.status == "cancelled"
+        refused = [e for e in uow.recommendations.timeline(rec_id) if not e.applied]
+    assert refused == []
+    assert "withdrawal acknowledged by the practice Y00001" in _timeline(rt, rec_id)
