@@ -204,6 +204,11 @@ def cancel_recommendation(
     reason = (body or CancelIn()).reason
     now = datetime.now(UTC)
     if not withdrawals.cancel(uow, recommendation.id, reason=reason, now=now):
+        if recommendation.status == "cancelled":
+            # Another cancel committed first (read again under its lock): the same answer.
+            return Accepted(
+                id=recommendation.id, status="cancelled", links=_links(request, recommendation.id)
+            )
         raise HTTPException(
             409, f"a recommendation in status {recommendation.status!r} can no longer be cancelled"
         )

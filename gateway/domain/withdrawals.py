@@ -26,7 +26,7 @@ STOPPED: Final = "stopped"
 # States in which a request delivery may still be sent (or sent again) by a worker.
 _SENDABLE: Final = frozenset({"pending", "retrying", "in-flight"})
 
-CANCELLED_REASON: Final = "Withdrawn by the practitioner who recommended it"
+CANCELLED_REASON: Final = "Cancelled by the practitioner"
 REOPENED_REASON: Final = "Replaced by a new request from the practitioner"
 REREGISTERED_REASON: Final = "The service user is now registered with another practice"
 
