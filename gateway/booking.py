@@ -290,8 +290,9 @@ class Booking:
     def check_attendance(
         self, uow: UnitOfWork, appointment: Appointment, *, now: datetime
     ) -> str | None:
-        """Read the practice's Appointment once it has ended; apply what it says happened.
-        Returns the outcome applied, or None while the practice has recorded nothing."""
+        """Read the practice's Appointment; apply what it says happened (attended, did not
+        attend, cancelled by the practice). Returns the outcome applied, or None while the
+        practice has recorded nothing."""
         recommendation = uow.recommendations.get_for_update(appointment.recommendation_id)
         appointment.checked_at = now
         if recommendation is None or recommendation.status != rules.BOOKED:

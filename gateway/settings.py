@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     notify_template_collection_reminder_email: str | None = None
     notify_template_not_dispensed_sms: str | None = None
     notify_template_not_dispensed_email: str | None = None
+    notify_template_appointment_booked_sms: str | None = None
+    notify_template_appointment_booked_email: str | None = None
+    notify_template_appointment_cancelled_sms: str | None = None
+    notify_template_appointment_cancelled_email: str | None = None
     # Who hears what, when (gateway.domain.audience). Quiet hours are UK local time; equal
     # start and end switch them off.
     quiet_hours_start: time = time(21, 0)

@@ -16,6 +16,7 @@ from adapters.gp_simulator.app import create_app as create_simulator
 from gateway.api.app import create_app
 from gateway.api.auth import issue_token
 from gateway.cli import sample_recommendation
+from gateway.domain.messages import SERVICE_USER
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.practice_directory import dev_directory, seed
 from gateway.settings import Settings
@@ -26,6 +27,7 @@ from gateway.store.models import Notification
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.conftest import row_counts
 from tests.live_server import serving
+from workers.runtime import notify_templates
 
 TRUST = {"name": "Example Mental Health Trust", "telephone": "0113 000 0000"}
 
@@ -249,3 +251,8 @@ def test_attendance_the_practice_records_is_read_from_its_appointment(
     assert api.get(f"/v1/recommendations/{rec_id}/appointment").json()["outcome_source"] == (
         "practice"
     )
+
+
+def test_every_service_user_message_kind_has_a_notify_template() -> None:
+    for medium in ("sms", "email"):
+        assert set(SERVICE_USER) <= set(notify_templates(Settings(), medium))

@@ -47,13 +47,15 @@ class AppointmentRepository:
         )
         return self._session.scalars(stmt).all()
 
-    def awaiting_outcome(
-        self, ended_before: datetime, *, limit: int = 100
-    ) -> Sequence[Appointment]:
-        """Booked appointments that have ended: the practice may have recorded attendance."""
+    def due_for_check(self, checked_before: datetime, *, limit: int = 100) -> Sequence[Appointment]:
+        """Booked appointments not read from the practice since `checked_before`, least
+        recently read first: the practice may have recorded attendance, or cancelled."""
         stmt = (
             select(Appointment)
-            .where(Appointment.state == "booked", Appointment.end_at < ended_before)
+            .where(
+                Appointment.state == "booked",
+                (Appointment.checked_at.is_(None)) | (Appointment.checked_at < checked_before),
+            )
             .order_by(Appointment.checked_at.is_not(None), Appointment.checked_at)
             .limit(limit)
         )
