@@ -50,6 +50,7 @@ _PER_PRACTICE: Final = {
     "N00001": "9990000239",
     "M81001": "9990000247",
     "H00001": "9990000255",
+    "Y00100": "9990000263",  # the development practice inbox (liaison dev's banner)
 }
 
 
@@ -123,30 +124,31 @@ def moved(patient: CannedPatient, ods_code: str) -> CannedPatient:
     return replace(patient, practice=ods_code)
 
 
-def resource(patient: CannedPatient, *, version: int) -> dict[str, Any]:
-    """The patient as PDS's `GET /Patient/{id}` returns it (sandbox/mocks/Patient.json)."""
-    body: dict[str, Any] = {
+_NHS_NUMBER_VERIFIED: Final = {
+    "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
+    "valueCodeableConcept": {
+        "coding": [
+            {
+                "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
+                "version": "1.0.0",
+                "code": "01",
+                "display": "Number present and verified",
+            }
+        ]
+    },
+}
+
+
+def _identity(patient: CannedPatient, version: int) -> dict[str, Any]:
+    """What PDS returns for every record, restricted or not: number, name, birth date."""
+    return {
         "resourceType": "Patient",
         "id": patient.nhs_number,
         "identifier": [
             {
                 "system": "https://fhir.nhs.uk/Id/nhs-number",
                 "value": patient.nhs_number,
-                "extension": [
-                    {
-                        "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus",
-                        "valueCodeableConcept": {
-                            "coding": [
-                                {
-                                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus",
-                                    "version": "1.0.0",
-                                    "code": "01",
-                                    "display": "Number present and verified",
-                                }
-                            ]
-                        },
-                    }
-                ],
+                "extension": [_NHS_NUMBER_VERIFIED],
             }
         ],
         "meta": {
@@ -171,6 +173,11 @@ def resource(patient: CannedPatient, *, version: int) -> dict[str, Any]:
         "gender": "female",
         "birthDate": patient.birth_date,
     }
+
+
+def resource(patient: CannedPatient, *, version: int) -> dict[str, Any]:
+    """The patient as PDS's `GET /Patient/{id}` returns it (sandbox/mocks/Patient.json)."""
+    body = _identity(patient, version)
     if patient.deceased_at:
         body["deceasedDateTime"] = patient.deceased_at
     if patient.restricted:
