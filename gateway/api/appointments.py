@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
 from gateway.api.problems import problem
+from gateway.api.schemas import AppointmentOut, Place
 from gateway.booking import Booking, BookingRefused, BookingRequest
 from gateway.domain import booking as rules
 from gateway.store.appointment_models import Appointment
@@ -20,11 +21,6 @@ from gateway.store.unit_of_work import UnitOfWork
 router = APIRouter(prefix="/v1/recommendations", tags=["appointments"])
 
 _TEXT = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class Place(BaseModel):
-    name: str | None
-    address: str | None
 
 
 class SlotOut(BaseModel):
@@ -59,19 +55,6 @@ class AppointmentIn(BaseModel):
 
 class OutcomeIn(BaseModel):
     outcome: Literal["attended", "did-not-attend"]
-
-
-class AppointmentOut(BaseModel):
-    id: str
-    recommendation_id: str
-    practice_ods: str
-    state: str
-    start: datetime
-    end: datetime
-    location: Place
-    practitioner: str | None
-    outcome_source: str | None
-    recommendation_status: str
 
 
 def _owned(uow: UnitOfWork, recommendation_id: str, organisation_ods: str) -> Recommendation:

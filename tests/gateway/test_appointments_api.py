@@ -12,13 +12,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from adapters.gp_connect_appointments import GpConnectAppointments, GpConnectOptions
 from adapters.gp_simulator.app import create_app as create_simulator
 from gateway.api.app import create_app
 from gateway.api.auth import issue_token
+from gateway.booking import Booking
 from gateway.cli import sample_recommendation
-from gateway.domain.messages import SERVICE_USER
+from gateway.domain.messages import SERVICE_USER, compose, denied_words
+from gateway.domain.retry_policy import RetryPolicy
 from gateway.domain.status_updates import StatusChange, apply_status
-from gateway.practice_directory import dev_directory, seed
+from gateway.practice_directory import AppointmentManagement, dev_directory, seed
 from gateway.settings import Settings
 from gateway.store.appointment_models import Appointment
 from gateway.store.database import make_engine, make_session_factory
@@ -27,7 +30,8 @@ from gateway.store.models import Notification
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.conftest import row_counts
 from tests.live_server import serving
-from workers.runtime import notify_templates
+from workers.appointments import check_attendance
+from workers.runtime import Runtime, channel_factory, gp_system_factory, notify_templates
 
 TRUST = {"name": "Example Mental Health Trust", "telephone": "0113 000 0000"}
 
@@ -256,3 +260,112 @@ def test_attendance_the_practice_records_is_read_from_its_appointment(
 def test_every_service_user_message_kind_has_a_notify_template() -> None:
     for medium in ("sms", "email"):
         assert set(SERVICE_USER) <= set(notify_templates(Settings(), medium))
+
+
+def _runtime(api: TestClient) -> Runtime:
+    settings = api.app.state.settings  # type: ignore[attr-defined]
+    return Runtime(
+        settings=settings.model_copy(update={"gpconnect_attendance_check_seconds": 3600}),
+        session_factory=api.app.state.session_factory,  # type: ignore[attr-defined]
+        gp_system_for=gp_system_factory(settings),
+        channel=channel_factory(settings),
+        retry_policy=RetryPolicy(1, 1, 1),
+    )
+
+
+def test_beat_reads_a_missed_appointment_once_per_interval_and_tells_the_practitioner(
+    api: TestClient, simulator: str
+) -> None:
+    rec_id = _asked_to_see(api)
+    booked = _book(api, rec_id, _first_slot(api, rec_id)).json()
+    rt = _runtime(api)
+    assert check_attendance(rt) == 0  # read: nothing recorded yet
+    (at_practice,) = httpx.get(f"{simulator}/_sim/appointments").json()
+    httpx.put(
+        f"{simulator}/_sim/gpconnect/Y00003/appointments/{at_practice['id']}/attendance",
+        json={"status": "noshow"},
+    ).raise_for_status()
+    assert check_attendance(rt) == 0  # read within the interval: not asked again
+    assert check_attendance(rt, now=_now() + timedelta(hours=2)) == 1
+    view = api.get(f"/v1/recommendations/{rec_id}").json()
+    assert view["status"] == "did-not-attend"
+    assert view["appointment"]["id"] == booked["id"]
+    assert view["appointment"]["state"] == "did-not-attend"
+    assert ("did-not-attend", "practitioner") in _told(api, rec_id)
+    # Once the recommendation has moved on, the practice is not asked again.
+    assert check_attendance(rt, now=_now() + timedelta(hours=4)) == 0
+
+
+def test_a_practice_whose_endpoint_keeps_failing_is_503_then_not_called(
+    api: TestClient,
+) -> None:
+    calls: list[str] = []
+
+    def failing(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(503)
+
+    def factory(ods: str, endpoint: AppointmentManagement) -> GpConnectAppointments:
+        options = GpConnectOptions(
+            base_url=endpoint.base_url,
+            consumer_asid="1",
+            provider_asid=endpoint.provider_asid,
+            consumer_url="https://liaison.example",
+            retry_attempts=1,
+        )
+        return GpConnectAppointments(options, transport=httpx.MockTransport(failing))
+
+    settings = api.app.state.settings  # type: ignore[attr-defined]
+    api.app.state.booking = Booking(  # type: ignore[attr-defined]
+        settings.model_copy(update={"breaker_failure_threshold": 2}), factory
+    )
+    rec_id = _asked_to_see(api)
+    for _ in range(2):
+        answer = api.get(f"/v1/recommendations/{rec_id}/slots")
+        assert answer.status_code == 503
+        assert "did not answer" in answer.json()["detail"]
+    assert len(calls) == 2
+    stopped = api.get(f"/v1/recommendations/{rec_id}/slots")
+    assert stopped.status_code == 503
+    assert "keeps failing" in stopped.json()["detail"]
+    assert int(stopped.headers["Retry-After"]) >= 1
+    assert len(calls) == 2  # the open breaker sent nothing
+
+
+def test_the_confirmation_names_time_and_surgery_and_nothing_else() -> None:
+    payload = {
+        "appointment": {
+            "start": "2026-12-08T09:15:00+00:00",
+            "location_name": "Riverside Surgery",
+            "location_address": "1 Station Road, Leeds, LS1 1AA",
+        },
+        "routing": {"ods_code": "Y00003", "telephone": "0113 496 0003"},
+    }
+    wording = compose(
+        event="appointment-booked",
+        recipient="service-user",
+        recommendation_id="rec-1",
+        detail=None,
+        payload=payload,
+        product_name="Varenicline 1 mg tablets",
+        pharmacy=None,
+    )
+    assert wording.body == (
+        "Hello, your appointment at your GP practice is booked for Tuesday 8 December 2026 "
+        "at 09:15 at Riverside Surgery, 1 Station Road, Leeds, LS1 1AA. If you cannot make it, "
+        "please tell your care worker or call the practice on 0113 496 0003."
+    )
+    assert denied_words(wording.subject + wording.body) == []
+    # A surgery whose name would say why is not named.
+    payload["appointment"]["location_name"] = "Stop Smoking Clinic"
+    hidden = compose(
+        event="appointment-booked",
+        recipient="service-user",
+        recommendation_id="rec-1",
+        detail=None,
+        payload=payload,
+        product_name="Varenicline 1 mg tablets",
+        pharmacy=None,
+    )
+    assert "Clinic" not in hidden.body
+    assert "at your GP practice." in hidden.body

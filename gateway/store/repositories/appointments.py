@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.store.appointment_models import Appointment
+from gateway.store.models import Recommendation
 
 
 class AppointmentRepository:
@@ -49,10 +50,14 @@ class AppointmentRepository:
 
     def due_for_check(self, checked_before: datetime, *, limit: int = 100) -> Sequence[Appointment]:
         """Booked appointments not read from the practice since `checked_before`, least
-        recently read first: the practice may have recorded attendance, or cancelled."""
+        recently read first: the practice may have recorded attendance, or cancelled. Only
+        those whose recommendation still waits on them (`appointment-booked`): once it has
+        moved on (withdrawn, or the practice acted), the answer would change nothing."""
         stmt = (
             select(Appointment)
+            .join(Recommendation, Recommendation.id == Appointment.recommendation_id)
             .where(
+                Recommendation.status == "appointment-booked",
                 Appointment.state == "booked",
                 (Appointment.checked_at.is_(None)) | (Appointment.checked_at < checked_before),
             )
