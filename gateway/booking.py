@@ -45,10 +45,17 @@ class BookingRefused(Exception):
     """Why the request cannot be done now; `status` is the HTTP status the API answers."""
 
     def __init__(
-        self, status: int, title: str, detail: str, *, retry_after: float | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        retry_after: float | None = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.retry_after = status, title, detail, retry_after
+        self.field = field  # the request field a 422 is about
 
 
 @dataclass(frozen=True)
@@ -144,7 +151,10 @@ class Booking:
         except PermanentAdapterError as failure:
             error = failure
             raise BookingRefused(
-                422, "refused by the practice", f"practice {ods}'s system refused: {failure}"
+                422,
+                "refused by the practice",
+                f"practice {ods}'s system refused: {failure}",
+                field="body",
             ) from failure
         except AdapterError as failure:
             error = failure
@@ -206,6 +216,7 @@ class Booking:
                     422,
                     "patient not found at the practice",
                     f"practice {ods}'s system has no patient with the service user's NHS number",
+                    field="service_user.nhs_number",
                 )
             return slot, client.book(
                 requester,

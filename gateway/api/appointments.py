@@ -66,7 +66,8 @@ def _owned(uow: UnitOfWork, recommendation_id: str, organisation_ods: str) -> Re
 
 def _refused(error: BookingRefused) -> JSONResponse:
     headers = {"Retry-After": str(int(error.retry_after))} if error.retry_after else None
-    return problem(error.status, error.title, error.detail, headers=headers)
+    errors = [{"field": error.field, "detail": error.detail}] if error.field else None
+    return problem(error.status, error.title, error.detail, errors=errors, headers=headers)
 
 
 def appointment_view(appointment: Appointment, status: str) -> AppointmentOut:
@@ -109,11 +110,18 @@ def list_slots(
     """Free slots at the service user's practice (GP Connect search for free slots), for a
     recommendation whose practice asks to see them (`appointment-needed`, `did-not-attend`)."""
     now = datetime.now().astimezone()
-    start = start or now
-    end = end or start + rules.DEFAULT_WINDOW
-    why = rules.window_problem(start, end, now=now)
+    try:
+        start = start or now
+        end = end or start + rules.DEFAULT_WINDOW
+        why = rules.window_problem(start, end, now=now)
+    except OverflowError:
+        start = end = now
+        why = ("start", "a date is out of range")
     if why is not None:
-        return problem(422, "bad window", f"start/end: {why}")
+        field, text = why
+        return problem(
+            422, "bad window", f"{field}: {text}", errors=[{"field": field, "detail": text}]
+        )
     try:
         recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
         slots = _booking(request).slots(uow, recommendation, max(start, now), end)

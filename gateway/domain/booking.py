@@ -54,14 +54,16 @@ def cancellation_reason() -> str:
     return "Cancelled by the patient's care team"
 
 
-def window_problem(start: datetime, end: datetime, *, now: datetime) -> str | None:
-    """Why slots cannot be searched in [start, end], or None."""
-    if start.tzinfo is None or end.tzinfo is None:
-        return "start and end need a timezone offset"
+def window_problem(start: datetime, end: datetime, *, now: datetime) -> tuple[str, str] | None:
+    """(field, why) when slots cannot be searched in [start, end], or None."""
+    if start.tzinfo is None:
+        return "start", "needs a timezone offset"
+    if end.tzinfo is None:
+        return "end", "needs a timezone offset"
     if end <= start:
-        return "end must be after start"
+        return "end", "must be after start"
     if end - start > MAX_WINDOW:
-        return "the window may cover at most 14 days (GP Connect's limit)"
+        return "end", "the window may cover at most 14 days (GP Connect's limit)"
     if end <= now:
-        return "the window has passed: only future slots can be booked"
+        return "end", "the window has passed: only future slots can be booked"
     return None

@@ -369,3 +369,10 @@ def test_the_confirmation_names_time_and_surgery_and_nothing_else() -> None:
     )
     assert "Clinic" not in hidden.body
     assert "at your GP practice." in hidden.body
+
+
+def test_a_window_at_the_end_of_the_calendar_is_422_not_an_error(api: TestClient) -> None:
+    rec_id = _asked_to_see(api)
+    refused = api.get(f"/v1/recommendations/{rec_id}/slots?start=9999-12-31T23:59:59%2B00:00")
+    assert refused.status_code == 422
+    assert "out of range" in refused.json()["detail"]
