@@ -46,12 +46,12 @@ def accounts(postgres_url: str, tmp_path: Path) -> Iterator[UnitOfWork]:
 def test_forty_parallel_wrong_passwords_lock_the_account_after_five(
     accounts: UnitOfWork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    factory = accounts._session_factory  # noqa: SLF001 (one factory for every thread)
+    factory = accounts._session_factory  # one factory for every thread
     real_checks: list[str] = []
     real_matches = inbox_accounts.password_matches
 
     def counting(password_hash: str, password: str) -> bool:
-        if password_hash != inbox_accounts._DUMMY_HASH:  # noqa: SLF001
+        if password_hash != inbox_accounts._DUMMY_HASH:
             real_checks.append(password)
         return real_matches(password_hash, password)
 
@@ -100,7 +100,7 @@ def test_forty_parallel_wrong_passwords_lock_the_account_after_five(
 
 
 def test_a_lockout_that_has_lapsed_lets_the_right_password_in(accounts: UnitOfWork) -> None:
-    factory = accounts._session_factory  # noqa: SLF001
+    factory = accounts._session_factory
     now = datetime.now(UTC)
     with UnitOfWork(factory) as uow:
         for _ in range(MAX_FAILED_SIGN_INS):
