@@ -84,7 +84,8 @@ def test_forty_parallel_wrong_passwords_lock_the_account_after_five(
         # Every guess was counted, none lost to a read-modify-write race...
         assert user.failed_sign_ins == GUESSES
         # ...and the account is locked: even the right password is refused now.
-        assert user.locked_until is not None and user.locked_until > datetime.now(UTC)
+        assert user.locked_until is not None
+        assert user.locked_until > datetime.now(UTC)
         # ...and only five guesses were ever checked against the account's password.
         assert len(real_checks) == MAX_FAILED_SIGN_INS
         assert (
