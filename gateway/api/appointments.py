@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
 from gateway.api.problems import problem
 from gateway.api.schemas import AppointmentOut, Place
+from gateway.api.text_rules import ShortText
 from gateway.booking import Booking, BookingRefused, BookingRequest
 from gateway.domain import booking as rules
 from gateway.store.appointment_models import Appointment
@@ -20,7 +21,7 @@ from gateway.store.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/v1/recommendations", tags=["appointments"])
 
-_TEXT = Annotated[str, Field(min_length=1, max_length=200)]
+_TEXT = ShortText
 
 
 class SlotOut(BaseModel):

@@ -112,7 +112,8 @@ def _write(
 
 
 _DATE = re.compile(
-    r"^(eq|ne|gt|ge|lt|le|sa|eb)?(\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2}))?)$"
+    r"^(eq|ne|gt|ge|lt|le|sa|eb)?(\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2}))?)$",
+    re.ASCII,
 )
 
 
@@ -149,8 +150,10 @@ def _date_bounds(values: list[str]) -> tuple[datetime | None, bool, datetime | N
                 end = start
             else:
                 start = datetime.combine(date.fromisoformat(text), time(), UTC)
-                end = start + timedelta(days=1)
-        except ValueError as exc:
+                latest = datetime.max.replace(tzinfo=UTC)
+                # 9999-12-31 has no next day: its range ends at the last instant there is.
+                end = latest if latest - start < timedelta(days=1) else start + timedelta(days=1)
+        except (ValueError, OverflowError) as exc:
             raise _BadParameter("date", f"date: {value!r} is not a valid date") from exc
         if prefix == "eq":
             since, since_inclusive = start, True

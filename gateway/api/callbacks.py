@@ -7,11 +7,12 @@ applied in one transaction, through the same lifecycle as polls and the practice
 """
 
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -103,9 +104,11 @@ _SIGNED_BODY = {
         ],
     },
 )
-async def gp_callback(
-    request: Request, ods_code: str = Path(pattern=ODS_PATTERN, max_length=10)
-) -> JSONResponse:
+async def gp_callback(request: Request, ods_code: str) -> JSONResponse:
+    # The path is checked with the signature, not before it: a caller that cannot sign
+    # learns nothing of what a valid request looks like (always 401).
+    if not re.fullmatch(ODS_PATTERN, ods_code):
+        return problem(401, "Unauthorized", "not signed with this practice's callback secret")
     body = await request.body()
     settings: Settings = request.app.state.settings
     return await run_in_threadpool(

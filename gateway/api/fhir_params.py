@@ -79,41 +79,69 @@ class SearchError(ValueError):
         self.parameter = parameter
 
 
+# ASCII digits only (re.ASCII): "\d" alone would take any script's digits.
 _DATE: Final = re.compile(
     r"(?P<prefix>eq|ne|gt|ge|lt|le)?(?P<year>\d{4})(-(?P<month>\d{2})(-(?P<day>\d{2})"
-    r"(T(?P<time>\d{2}:\d{2}(:\d{2}(\.\d+)?)?)(?P<zone>Z|[+-]\d{2}:\d{2}))?)?)?"
+    r"(T(?P<time>\d{2}:\d{2}(:\d{2}(\.\d+)?)?)(?P<zone>Z|[+-]\d{2}:\d{2}))?)?)?",
+    re.ASCII,
 )
+# The instants Python (and so Liaison) can hold; a bound past either end is clamped to it.
+_EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
+_LATEST: Final = datetime.max.replace(tzinfo=UTC)
 
 
-def _date_bound(raw: str) -> DateBound:
+def _date_bound(raw: str, parameter: str = "_lastUpdated") -> DateBound:
+    """One FHIR date search value (https://hl7.org/fhir/R4/search.html#date) as the range
+    it stands for. Raises SearchError naming `parameter` for anything else."""
     # An unencoded "+" in a query string arrives as a space.
     found = _DATE.fullmatch(raw.strip().replace(" ", "+"))
     if found is None:
-        raise SearchError("_lastUpdated", "must be [prefix]YYYY[-MM[-DD[Thh:mm[:ss]zone]]]")
+        raise SearchError(parameter, "must be [prefix]YYYY[-MM[-DD[Thh:mm[:ss]zone]]]")
+    try:
+        return _range(found)
+    except (ValueError, OverflowError) as error:
+        raise SearchError(parameter, "is not a valid date") from error
+
+
+def _after(moment: datetime, step: timedelta) -> datetime:
+    return _LATEST if _LATEST - moment < step else moment + step
+
+
+def _range(found: re.Match[str]) -> DateBound:
     comparator: Comparator = found["prefix"] or "eq"  # type: ignore[assignment]
     year, month, day = int(found["year"]), int(found["month"] or 1), int(found["day"] or 1)
-    try:
-        if found["time"]:
-            text = f"{found['year']}-{found['month']}-{found['day']}T{found['time']}"
-            zone = "+00:00" if found["zone"] == "Z" else found["zone"]
-            low = datetime.fromisoformat(text + zone).astimezone(UTC)
-            clock = found["time"]
-            if "." in clock:
-                step = timedelta(microseconds=1)
-            elif clock.count(":") == 2:
-                step = timedelta(seconds=1)
-            else:
-                step = timedelta(minutes=1)
-            return DateBound(comparator, low, low + step)
-        low = datetime(year, month, day, tzinfo=UTC)
-    except ValueError as error:
-        raise SearchError("_lastUpdated", "is not a valid date") from error
+    if found["time"]:
+        text = f"{found['year']}-{found['month']}-{found['day']}T{found['time']}"
+        zone = "+00:00" if found["zone"] == "Z" else found["zone"]
+        local = datetime.fromisoformat(text + zone)
+        # 9999-12-31T23:59-23:59 is after the last instant Python holds in UTC.
+        offset = local.utcoffset() or timedelta(0)
+        naive = local.replace(tzinfo=None)
+        if offset < timedelta(0) and datetime.max - naive < -offset:
+            low = _LATEST
+        elif offset > timedelta(0) and naive - datetime.min < offset:
+            low = _EARLIEST
+        else:
+            low = local.astimezone(UTC)
+        clock = found["time"]
+        if "." in clock:
+            step = timedelta(microseconds=1)
+        elif clock.count(":") == 2:
+            step = timedelta(seconds=1)
+        else:
+            step = timedelta(minutes=1)
+        return DateBound(comparator, low, _after(low, step))
+    low = datetime(year, month, day, tzinfo=UTC)
     if found["day"]:
-        high = low + timedelta(days=1)
+        high = _after(low, timedelta(days=1))
     elif found["month"]:
-        high = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        high = (
+            _LATEST
+            if year == 9999 and month == 12
+            else datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        )
     else:
-        high = datetime(year + 1, 1, 1, tzinfo=UTC)
+        high = _LATEST if year == 9999 else datetime(year + 1, 1, 1, tzinfo=UTC)
     return DateBound(comparator, low, high)
 
 
@@ -145,7 +173,8 @@ def _decode_cursor(value: str) -> tuple[datetime, str]:
 
 
 def _count(values: list[str]) -> int:
-    if len(values) > 1 or not values[0].isdigit():
+    # isdigit() is true of "²" and of other scripts' digits: ASCII digits only.
+    if len(values) > 1 or not re.fullmatch(r"[0-9]{1,6}", values[0]):
         raise SearchError("_count", f"must be one whole number from 0 to {MAX_COUNT}")
     return min(int(values[0]), MAX_COUNT)
 

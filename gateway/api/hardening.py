@@ -7,6 +7,8 @@ Outermost first:
   in a JSON request body handed to the log redactor once the caller is authenticated;
 - `SecurityHeaders`: nosniff, no framing, no referrer, a Content-Security-Policy, no-store
   on everything that is not public;
+- `RefuseHostileInput` (gateway.api.hostile_input): control characters in the URL, NUL in
+  a body, JSON nested too deep: 400 before any route;
 - `StrictContentType`: a body must be declared as what its route reads (415 otherwise);
 - the audit trail (gateway.api.audit) and the body-size limit (gateway.api.problems).
 
@@ -27,6 +29,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.auth import RateLimited
+from gateway.api.hostile_input import RefuseHostileInput, body_problem
 from gateway.api.problems import problem
 from gateway.logging import CORRELATION_HEADER, accepted_correlation_id, correlation, get_logger
 from gateway.security.context import (
@@ -177,8 +180,10 @@ class RequestContextMiddleware:
                 if len(body) <= self.max_body_bytes:
                     body.extend(message.get("body", b""))
                 if not message.get("more_body", False) and len(body) <= self.max_body_bytes:
-                    with contextlib.suppress(ValueError):  # not JSON: the route will say so
-                        context.note_body_names(names_in(json.loads(body)))
+                    # Not JSON, or nested too deep: RefuseHostileInput or the route says so.
+                    with contextlib.suppress(ValueError, RecursionError):
+                        if body_problem(bytes(body), "application/json") is None:
+                            context.note_body_names(names_in(json.loads(body)))
             return message
 
         async def send_with_id(message: Message) -> None:
@@ -313,5 +318,6 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST", "PUT"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
+    app.add_middleware(RefuseHostileInput, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, production=settings.environment == "production")
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -4,10 +4,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.api.dependencies import OpsClient, SettingsDep, UnitOfWorkDep
 from gateway.api.links import public_request_url
+from gateway.api.text_rules import in_utc
 from gateway.domain import replay
 from gateway.queue_depth import queue_depths
 from gateway.store.models import Delivery
@@ -69,7 +70,8 @@ class ReplayCriteria(BaseModel):
     practice_ods: Annotated[str, Field(max_length=10)] | None = None
     recommendation_id: Annotated[str, Field(max_length=36)] | None = None
     error_contains: Annotated[str, Field(max_length=200)] | None = None
-    created_before: datetime | None = None
+    # With its time zone: a bare local time would be read as UTC or as the server's zone.
+    created_before: Annotated[AwareDatetime, AfterValidator(in_utc)] | None = None
     dry_run: bool = Field(default=False, description="only report what would be replayed")
 
 

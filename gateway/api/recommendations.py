@@ -24,6 +24,7 @@ from gateway.api.schemas import (
     Strict,
     TimelineEntry,
 )
+from gateway.api.text_rules import plain_text
 from gateway.domain import intake, withdrawals
 from gateway.domain.lifecycle import STATUSES
 from gateway.domain.routing import routing_view
@@ -178,6 +179,7 @@ def list_recommendations(
 
 
 def _reason_text(value: str) -> str:
+    plain_text(value)
     text = " ".join(value.split())
     if not text:
         raise ValueError("reason: give the reason in words, or leave it out")

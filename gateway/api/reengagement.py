@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 
 from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
 from gateway.api.links import public_url
@@ -23,6 +23,7 @@ from gateway.api.schemas import (
     RecommendationIn,
     Strict,
 )
+from gateway.api.text_rules import plain_text
 from gateway.domain.chase_ups import ChasePolicy, WorkingDays
 from gateway.domain.reengagement import (
     ExpiryPolicy,
@@ -49,7 +50,7 @@ class ReopenIn(Strict):
     current_medications: Annotated[list[CurrentMedication], Field(max_length=50)] | None = None
     consent: Consent | None = None
     contact: Contact | None = Field(default=None, description="the service user's contact")
-    note: Annotated[str, Field(max_length=2000)] | None = None
+    note: Annotated[str, Field(max_length=2000), AfterValidator(plain_text)] | None = None
 
 
 def expiry_policy(settings: Settings) -> ExpiryPolicy:

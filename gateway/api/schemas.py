@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from fhir_profiles.catalogue import find_product
+from gateway.api.text_rules import ShortText, plain_text
 from gateway.domain.identifiers import nhs_number_of, ods_code_of, uk_mobile_of
 
 
@@ -19,7 +20,6 @@ NhsNumber = Annotated[str, AfterValidator(nhs_number_of)]
 OdsCode = Annotated[str, AfterValidator(ods_code_of)]
 UkMobile = Annotated[str, AfterValidator(uk_mobile_of)]
 ProductKey = Annotated[str, AfterValidator(_known_product)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Strict(BaseModel):
@@ -57,7 +57,7 @@ class PracticeRef(Strict):
 
 class MedicationIn(Strict):
     product: ProductKey
-    dose_text: Annotated[str, Field(min_length=1, max_length=500)]
+    dose_text: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(plain_text)]
     duration_days: Annotated[int, Field(ge=1, le=365)] | None = None
 
 
@@ -100,7 +100,7 @@ class RecommendationIn(Strict):
     plan: Literal["quit", "reduce", "temporary-abstinence"]
     current_medications: Annotated[list[CurrentMedication], Field(max_length=50)] = []
     consent: Consent
-    note: Annotated[str, Field(max_length=2000)] | None = None
+    note: Annotated[str, Field(max_length=2000), AfterValidator(plain_text)] | None = None
     care_team: CareTeamContactIn | None = None
 
 

@@ -13,6 +13,7 @@ import nhs_number
 import phonenumbers
 
 _ODS: Final = re.compile(r"[A-Z0-9]{3,10}")
+_TEN_DIGITS: Final = re.compile(r"[0-9]{10}")
 # Ofcom reserves 07700 900000-900999 for drama and testing; phonenumbers calls them
 # invalid, but they are the numbers UK test data is written with.
 _OFCOM_DRAMA_MOBILE: Final = re.compile(r"\+447700900\d{3}")
@@ -20,7 +21,8 @@ _OFCOM_DRAMA_MOBILE: Final = re.compile(r"\+447700900\d{3}")
 
 def nhs_number_of(value: str) -> str:
     digits = value.replace(" ", "").replace("-", "")
-    if not (len(digits) == 10 and digits.isdigit() and nhs_number.is_valid(digits)):
+    # ASCII digits only: isdigit() is true of other scripts' digits and of "²".
+    if not (_TEN_DIGITS.fullmatch(digits) and nhs_number.is_valid(digits)):
         raise ValueError("not a valid NHS number (10 digits with a mod-11 check digit)")
     return digits
 

@@ -1,10 +1,11 @@
 """The overview and the deliveries: counts, the filtered list, one delivery, its replay."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import Form, HTTPException, Request
+from fastapi import Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from gateway.api import ops
@@ -15,6 +16,7 @@ from gateway.domain import replay
 
 STATES = ("pending", "in-flight", "retrying", "dead")
 PAGE_SIZE = 50
+MAX_AGE_SECONDS = 10 * 365 * 24 * 3600  # as /ops/deliveries allows
 AGES = (
     ("", "any age"),
     ("300", "older than 5 minutes"),
@@ -62,10 +64,12 @@ def search_params(
             found[name] = None
     age = blank(older_than_seconds)
     if age is not None:
-        if age.isdigit():
+        if re.fullmatch(r"[0-9]{1,9}", age) and int(age) <= MAX_AGE_SECONDS:
             found["older_than_seconds"] = int(age)
         else:
-            problems.append("older_than_seconds: a whole number of seconds")
+            problems.append(
+                f"older_than_seconds: a whole number of seconds up to {MAX_AGE_SECONDS}"
+            )
     return found, problems
 
 
@@ -78,8 +82,8 @@ def deliveries(
     recommendation_id: str | None = None,
     error: str | None = None,
     older_than_seconds: str | None = None,
-    offset: int = 0,
-    limit: int = PAGE_SIZE,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
 ) -> HTMLResponse:
     filters, problems = search_params(state, practice, recommendation_id, error, older_than_seconds)
     offset, limit = max(0, offset), min(max(1, limit), 200)

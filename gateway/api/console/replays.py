@@ -11,6 +11,7 @@ from gateway.api import ops
 from gateway.api.console.deliveries import search_params
 from gateway.api.console.pages import blank, error_page, render_page, router
 from gateway.api.console.session import Engineer, EngineerDep, check_form, unit_of_work
+from gateway.api.text_rules import in_utc
 
 
 def _replay_criteria(
@@ -77,13 +78,19 @@ def start_replay(
     recommendation_id: Annotated[str, Form(max_length=36)] = "",
     error: Annotated[str, Form(max_length=200)] = "",
     created_before: Annotated[str, Form(max_length=64)] = "",
-    confirmed_total: Annotated[int, Form(ge=0)] = 0,
+    confirmed_total: Annotated[int, Form(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     check_form(engineer, csrf_token)
     try:
         before = datetime.fromisoformat(created_before) if created_before else None
+        if before is not None:
+            if before.tzinfo is None:
+                raise ValueError("no time zone")
+            before = in_utc(before)
     except ValueError:
-        return error_page(request, engineer, 422, "created_before: not a date and time")
+        return error_page(
+            request, engineer, 422, "created_before: a date and time with its time zone"
+        )
     criteria = _replay_criteria(practice, recommendation_id, error, before, dry_run=True)
     with unit_of_work(request) as uow:
         plan = ops.replay_many(criteria, uow, engineer.principal)
