@@ -344,7 +344,13 @@ class Booking:
         }[outcome]
         apply_status(
             uow,
-            StatusChange(recommendation.id, target, source=source, detail=detail),
+            # The practice's answer was read by polling it, as Task status is.
+            StatusChange(
+                recommendation.id,
+                target,
+                source="poll" if source == "practice" else source,
+                detail=detail,
+            ),
             now=now,
         )
         return appointment
