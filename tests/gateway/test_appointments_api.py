@@ -130,10 +130,15 @@ def test_booking_keeps_time_and_place_and_tells_service_user_and_practitioner(
         _told(api, rec_id)
     )
     # The reminders scheduler's query: booked appointments by start time.
+    start = datetime.fromisoformat(slot["start"])
+    window = (start - timedelta(minutes=1), start + timedelta(days=1))
     with _uow(api) as uow:
-        start = datetime.fromisoformat(slot["start"])
-        due = uow.appointments.booked_starting(start - timedelta(minutes=1), start + timedelta(1))
+        due = uow.appointments.booked_starting(*window)
         assert [a.recommendation_id for a in due] == [rec_id]
+    # Withdrawn: no reminder schedule sees it any more.
+    assert api.post(f"/v1/recommendations/{rec_id}/cancel").status_code == 200
+    with _uow(api) as uow:
+        assert uow.appointments.booked_starting(*window) == []
     (at_practice,) = httpx.get(f"{simulator}/_sim/appointments").json()
     assert "reason" not in at_practice
     assert "mental" not in (at_practice["description"] + at_practice["comment"]).lower()
