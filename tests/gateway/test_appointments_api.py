@@ -381,3 +381,18 @@ def test_a_window_at_the_end_of_the_calendar_is_422_not_an_error(api: TestClient
     refused = api.get(f"/v1/recommendations/{rec_id}/slots?start=9999-12-31T23:59:59%2B00:00")
     assert refused.status_code == 422
     assert "out of range" in refused.json()["detail"]
+
+
+def test_repeating_a_booking_answers_the_same_booking_and_books_nothing_twice(
+    api: TestClient, simulator: str
+) -> None:
+    rec_id = _asked_to_see(api)
+    slot = _first_slot(api, rec_id)
+    first = _book(api, rec_id, slot)
+    assert first.status_code == 201
+    again = _book(api, rec_id, slot)
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert len(httpx.get(f"{simulator}/_sim/appointments").json()) == 1
+    other = dict(slot, id="190001010900")
+    assert _book(api, rec_id, other).status_code == 409  # another slot: already booked
