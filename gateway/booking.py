@@ -356,6 +356,17 @@ class Booking:
         return appointment
 
 
+def with_booking_offer(uow: UnitOfWork, recommendation: Recommendation) -> dict[str, Any]:
+    """The payload, marked when the practice offers GP Connect booking and the recommendation
+    can be booked now, so the practitioner's message says they can book it through Liaison."""
+    if recommendation.status not in rules.BOOKABLE_IN:
+        return recommendation.payload
+    practice = uow.practices.get(recommendation.practice_ods or "")
+    if practice is None or settings_of(practice).appointments is None:
+        return recommendation.payload
+    return {**recommendation.payload, "booking_offered": True}
+
+
 def _require_status(recommendation: Recommendation, allowed: frozenset[str], what: str) -> None:
     if recommendation.status not in allowed:
         raise BookingRefused(

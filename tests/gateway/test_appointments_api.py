@@ -16,7 +16,7 @@ from adapters.gp_connect_appointments import GpConnectAppointments, GpConnectOpt
 from adapters.gp_simulator.app import create_app as create_simulator
 from gateway.api.app import create_app
 from gateway.api.auth import issue_token
-from gateway.booking import Booking
+from gateway.booking import Booking, with_booking_offer
 from gateway.cli import sample_recommendation
 from gateway.domain.messages import SERVICE_USER, compose, denied_words
 from gateway.domain.retry_policy import RetryPolicy
@@ -396,3 +396,25 @@ def test_repeating_a_booking_answers_the_same_booking_and_books_nothing_twice(
     assert len(httpx.get(f"{simulator}/_sim/appointments").json()) == 1
     other = dict(slot, id="190001010900")
     assert _book(api, rec_id, other).status_code == 409  # another slot: already booked
+
+
+def test_the_practitioner_is_told_they_can_book_only_where_the_practice_offers_it(
+    api: TestClient,
+) -> None:
+    def practitioner_message(rec_id: str) -> str:
+        with _uow(api) as uow:
+            rec = uow.recommendations.get(rec_id)
+            assert rec is not None
+            return compose(
+                event="appointment-needed",
+                recipient="practitioner",
+                recommendation_id=rec_id,
+                detail=None,
+                payload=with_booking_offer(uow, rec),
+                product_name="Varenicline 1 mg tablets",
+                pharmacy=None,
+            ).body
+
+    offered = "The practice offers online booking"
+    assert offered in practitioner_message(_asked_to_see(api, "Y00003"))
+    assert offered not in practitioner_message(_asked_to_see(api, "Y00001"))
