@@ -18,13 +18,13 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from adapters import fhir_orders
+from adapters import fhir_orders, fhir_withdrawal
 from adapters.errors import (
     PermanentAdapterError,
     RateLimited,
     TransientAdapterError,
 )
-from adapters.gp_system import Delivery, SubmitReceipt, UpdateBatch
+from adapters.gp_system import Delivery, DeliveryPurpose, SubmitReceipt, UpdateBatch
 from adapters.retry import short_retry
 from adapters.tls import shared_tls_context
 from fhir_profiles import systems
@@ -76,12 +76,51 @@ class FhirRestGPSystem:
         )
 
     def submit(self, delivery: Delivery) -> SubmitReceipt:
+        if delivery.purpose is DeliveryPurpose.WITHDRAWAL:
+            return self._withdraw(delivery)
         response = self._with_retries(
             lambda: self._request(
                 "POST", self._base, json=delivery.bundle, headers={"Content-Type": FHIR_JSON}
             )
         )
         return _receipt(response)
+
+    def _withdraw(self, delivery: Delivery) -> SubmitReceipt:
+        """Cancel the practice's Task and MedicationRequest for the request (adapters.
+        fhir_withdrawal). `remote_reference` is the Task's id, None when the practice holds no
+        copy; `created` says whether anything changed now (False on a repeat)."""
+        reason = delivery.withdrawal_reason or "Withdrawn by the practitioner"
+        token = fhir_withdrawal.identifier_token(delivery.delivery_id)
+        found: list[dict[str, Any]] = []
+        for resource_type in fhir_withdrawal.WITHDRAWN_TYPES:
+            url = str(httpx.URL(f"{self._base}/{resource_type}", params={"identifier": token}))
+            page = _json(self._with_retries(partial(self._request, "GET", url)))
+            found += fhir_withdrawal.matches(page, resource_type, delivery.delivery_id)
+        changed = 0
+        for resource in found:
+            updated = fhir_withdrawal.cancelled(resource, reason, now=datetime.now(UTC))
+            if updated is None:
+                continue
+            headers = {"Content-Type": FHIR_JSON}
+            version = fhir_withdrawal.version_of(resource)
+            if version:
+                headers["If-Match"] = f'W/"{version}"'
+            url = f"{self._base}/{resource['resourceType']}/{resource['id']}"
+            try:
+                self._with_retries(
+                    partial(self._request, "PUT", url, json=updated, headers=headers)
+                )
+            except PermanentAdapterError as error:
+                if error.status_code in (409, 412):
+                    # Changed at the practice since it was read: read it again next attempt.
+                    raise TransientAdapterError(
+                        str(error), status_code=error.status_code
+                    ) from error
+                raise
+            changed += 1
+        tasks = [r for r in found if r["resourceType"] == "Task"]
+        reference = str((tasks or found)[0]["id"]) if found else None
+        return SubmitReceipt(remote_reference=reference, status_code=200, created=changed > 0)
 
     def fetch_updates(self, *, ods_code: str, since: str | None) -> UpdateBatch:
         cursors = _Cursors.read(since, with_orders=self._search_orders)

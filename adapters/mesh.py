@@ -31,7 +31,7 @@ from adapters.errors import (
     RateLimited,
     TransientAdapterError,
 )
-from adapters.gp_system import Delivery, SubmitReceipt, UpdateBatch
+from adapters.gp_system import Delivery, DeliveryPurpose, SubmitReceipt, UpdateBatch
 from fhir_profiles.task_status import StatusReport, interpret_task
 
 # MESH deletes a message nobody acknowledged after 5 days and tells the sender.
@@ -40,6 +40,9 @@ DEFAULT_RETRY_AFTER: Final = 60.0
 FHIR_JSON: Final = "application/fhir+json"
 # No patient detail in MESH headers: they are visible to every relay and in tracking.
 SUBJECT: Final = "Liaison: stop-smoking medicine recommendation"
+WITHDRAWAL_NOT_SUPPORTED: Final = (
+    "withdrawal over MESH is not supported yet: telephone the practice to withdraw the request"
+)
 
 T = TypeVar("T")
 TrackingOutcome = Literal["accepted", "acknowledged", "expired", "failed"]
@@ -264,6 +267,10 @@ class MeshGPSystem:
         self._workflow_id = workflow_id
 
     def submit(self, delivery: Delivery) -> SubmitReceipt:
+        if delivery.purpose is DeliveryPurpose.WITHDRAWAL:
+            # A withdrawal over MESH is a new version of the document the practice filed;
+            # until this adapter builds one, it says so rather than send the request again.
+            raise PermanentAdapterError(WITHDRAWAL_NOT_SUPPORTED)
         # MESH has no conditional create: ask whether this delivery id was sent already (a
         # worker that died after MESH accepted it), so a retry never sends it twice.
         existing = self._mailbox.find_sent(delivery.delivery_id)

@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
 from adapters.gp_system import Delivery as OutgoingDelivery
-from fhir_profiles.builders import ResourceSet, build_transaction_bundle
+from fhir_profiles.builders import build_transaction_bundle
 from gateway import metrics
+from gateway.domain import withdrawals
 from gateway.domain.retry_policy import next_attempt
 from gateway.domain.status_updates import StatusChange, apply_status
-from gateway.store.models import DeliveryAttempt
+from gateway.store.models import Delivery, DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
+from workers import withdrawing
 from workers.attempt_errors import stored_error
 from workers.practice_gate import admit_delivery, record_outcome
 from workers.resolving import ensure_routed
@@ -30,6 +32,9 @@ def _prepare(
 ) -> tuple[OutgoingDelivery, PracticeEndpoint, int] | str | None:
     with UnitOfWork(rt.session_factory) as uow:
         lease = timedelta(seconds=rt.settings.delivery_lease_seconds)
+        held = _held_for_withdrawal(uow, delivery_id, now=now)
+        if held is not None:
+            return held
         # Per-practice isolation: a practice that is failing, busy or over its rate limit
         # gets this delivery deferred, not a worker held waiting for it.
         if not admit_delivery(uow, rt.settings, delivery_id, now=now):
@@ -48,35 +53,59 @@ def _prepare(
             return "unrouted"
         practice = uow.practices.get(delivery.practice_ods)
         assert practice is not None
-        by_type = {
-            r.resource_type: r.body
-            for r in uow.recommendations.resources_for(delivery.recommendation_id)
-        }
-        resources = ResourceSet(
-            medication_request=by_type["MedicationRequest"],
-            communication_request=by_type["CommunicationRequest"],
-            task=by_type["Task"],
-            # The clinical-safety flag the MedicationRequest points at travels with it.
-            detected_issue=by_type.get("DetectedIssue"),
-        )
-        # The GP system sees the original delivery's id on every retry and replay.
-        external_id = delivery.external_id or delivery.id
-        outgoing = OutgoingDelivery(
-            delivery_id=external_id,
-            recommendation_id=delivery.recommendation_id,
-            ods_code=delivery.practice_ods,
-            bundle=build_transaction_bundle(resources, delivery_id=external_id),
-        )
+        if withdrawing.is_withdrawal(delivery):
+            outgoing = withdrawing.outgoing(uow, delivery)
+        else:
+            # The GP system sees the original delivery's id on every retry and replay.
+            external_id = delivery.external_id or delivery.id
+            outgoing = OutgoingDelivery(
+                delivery_id=external_id,
+                recommendation_id=delivery.recommendation_id,
+                ods_code=delivery.practice_ods,
+                bundle=build_transaction_bundle(
+                    withdrawing.resource_set(uow, delivery.recommendation_id),
+                    delivery_id=external_id,
+                ),
+            )
         endpoint = PracticeEndpoint.of(practice)
         attempt_number = delivery.attempt_count
         uow.commit()
     return outgoing, endpoint, attempt_number
 
 
+def _held_for_withdrawal(uow: UnitOfWork, delivery_id: str, *, now: datetime) -> str | None:
+    """A request that was withdrawn while it waited is stopped, never sent. A withdrawal
+    never overtakes its request: while the request is mid-attempt, the withdrawal waits for
+    the attempt's lease. Neither makes an attempt or spends retry budget."""
+    delivery = uow.deliveries.get(delivery_id)
+    if delivery is None or delivery.state not in ("pending", "retrying"):
+        return None
+    if not withdrawing.is_withdrawal(delivery):
+        if not withdrawals.request_withdrawn(uow, delivery):
+            return None
+        delivery.state, delivery.next_attempt_at = withdrawals.STOPPED, None
+        delivery.last_error = "stopped before it was sent: the request was withdrawn"
+        uow.commit()
+        return "stopped"
+    until = withdrawals.request_is_sending(uow, delivery, now=now)
+    if until is None:
+        return None
+    delivery.state, delivery.next_attempt_at = "retrying", until
+    uow.commit()
+    return "deferred"
+
+
+def _is_withdrawal(rt: Runtime, delivery_id: str) -> bool:
+    with UnitOfWork(rt.session_factory) as uow:
+        delivery = uow.deliveries.get(delivery_id)
+        return delivery is not None and withdrawing.is_withdrawal(delivery)
+
+
 def deliver(rt: Runtime, delivery_id: str) -> str:
     """Make one attempt at a delivery. Returns the outcome (for logs and tests)."""
     # The registered practice first (PDS, ODS): it may reroute, stop or defer the delivery.
-    held = ensure_routed(rt, delivery_id)
+    # A withdrawal goes where its request went, whatever PDS says now.
+    held = None if _is_withdrawal(rt, delivery_id) else ensure_routed(rt, delivery_id)
     if held is not None:
         return held
     prepared = _prepare(rt, delivery_id, _now())
@@ -150,49 +179,82 @@ def _record(
             )
         )
         delivery.lease_until = None
+        delivery.last_error = error_text
         if error is None:
-            delivery.state = "delivered"
-            delivery.delivered_at = finished
-            delivery.remote_reference = remote_reference
-            delivery.last_error = None
-            delivery.next_attempt_at = None
-            if in_transit:
-                # Store-and-forward (MESH): "delivered" waits for the practice's acknowledgement.
-                delivery.remote_status = "accepted"
-            else:
-                apply_status(
-                    uow,
-                    StatusChange(delivery.recommendation_id, "delivered", source="delivery"),
-                    now=finished,
-                )
+            _on_success(uow, delivery, remote_reference, in_transit=in_transit, now=finished)
         else:
-            delivery.last_error = error_text
-            decision = None
-            if not isinstance(error, PermanentAdapterError):
-                decision = next_attempt(
-                    rt.delivery_retry_policy(endpoint.adapter),
-                    attempt=attempt_number,
-                    first_attempt_at=delivery.first_attempt_at or started,
-                    now=finished,
-                    draw=random.random(),
-                    retry_after=error.retry_after if isinstance(error, RateLimited) else None,
-                )
-            if decision is not None and decision.retry:
-                delivery.state = "retrying"
-                delivery.next_attempt_at = decision.next_attempt_at
-            else:
-                delivery.state = "dead"
-                delivery.next_attempt_at = None
-                why = decision.reason if decision else "the practice system refused it"
-                apply_status(
-                    uow,
-                    StatusChange(
-                        delivery.recommendation_id,
-                        "delivery-failed",
-                        source="delivery",
-                        detail=f"{why}: {error_text}",
-                    ),
-                    now=finished,
-                )
+            _on_failure(rt, uow, delivery, endpoint, attempt_number, started, finished, error)
         uow.commit()
     metrics.record_attempt(endpoint.adapter, error)
+
+
+def _on_success(
+    uow: UnitOfWork,
+    delivery: Delivery,
+    remote_reference: str | None,
+    *,
+    in_transit: bool,
+    now: datetime,
+) -> None:
+    delivery.state = "delivered"
+    delivery.delivered_at = now
+    delivery.remote_reference = remote_reference
+    delivery.last_error = None
+    delivery.next_attempt_at = None
+    if withdrawing.is_withdrawal(delivery):
+        found = remote_reference is not None
+        withdrawing.on_success(uow, delivery, in_transit=in_transit, found=found, now=now)
+    elif in_transit:
+        # Store-and-forward (MESH): "delivered" waits for the practice's acknowledgement.
+        delivery.remote_status = "accepted"
+    else:
+        apply_status(
+            uow,
+            StatusChange(delivery.recommendation_id, "delivered", source="delivery"),
+            now=now,
+        )
+
+
+def _on_failure(
+    rt: Runtime,
+    uow: UnitOfWork,
+    delivery: Delivery,
+    endpoint: PracticeEndpoint,
+    attempt_number: int,
+    started: datetime,
+    finished: datetime,
+    error: AdapterError,
+) -> None:
+    """Retry within the budget, or dead-letter: a dead request fails the recommendation, a
+    dead withdrawal leaves it cancelled and says so on its timeline."""
+    error_text = delivery.last_error
+    decision = None
+    if not isinstance(error, PermanentAdapterError):
+        decision = next_attempt(
+            rt.delivery_retry_policy(endpoint.adapter),
+            attempt=attempt_number,
+            first_attempt_at=delivery.first_attempt_at or started,
+            now=finished,
+            draw=random.random(),
+            retry_after=error.retry_after if isinstance(error, RateLimited) else None,
+        )
+    if decision is not None and decision.retry:
+        delivery.state = "retrying"
+        delivery.next_attempt_at = decision.next_attempt_at
+        return
+    delivery.state = "dead"
+    delivery.next_attempt_at = None
+    why = decision.reason if decision else "the practice system refused it"
+    if withdrawing.is_withdrawal(delivery):
+        withdrawing.on_dead(uow, delivery, f"{why}: {error_text}", now=finished)
+        return
+    apply_status(
+        uow,
+        StatusChange(
+            delivery.recommendation_id,
+            "delivery-failed",
+            source="delivery",
+            detail=f"{why}: {error_text}",
+        ),
+        now=finished,
+    )

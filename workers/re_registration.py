@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 
 from adapters.errors import AdapterError
 from gateway import metrics
+from gateway.domain import withdrawals
 from gateway.domain.registration import Routed, Stopped, route
 from gateway.domain.routing import apply_route
 from gateway.domain.status_updates import record_event
@@ -129,8 +130,15 @@ def _move(
             now=now,
             event="re-registered",
         )
-        # Telling the old practice to withdraw its copy needs a withdrawal message through
-        # its own route; until then the timeline says the request there is superseded.
+        # The old practice is told, through the route that carried the request, that it no
+        # longer stands there (gateway.domain.withdrawals).
+        withdrawals.withdraw(
+            uow,
+            chase_up.recommendation_id,
+            reason=withdrawals.REREGISTERED_REASON,
+            now=now,
+            practice_ods=old,
+        )
         rec = uow.recommendations.get(chase_up.recommendation_id)
         assert rec is not None
         uow.recommendations.add_event(

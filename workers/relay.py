@@ -30,7 +30,8 @@ def relay_outbox(rt: Runtime, publish: Publish, *, batch: int = 200) -> int:
         with uow.session.no_autoflush:
             for _, kind, ref_id, _ in rows:
                 delivery = deliveries.get(ref_id) if kind == "deliver" else None
-                if delivery is not None:
+                # A withdrawal leaves the recommendation's status as it is (cancelled).
+                if delivery is not None and delivery.purpose != "withdrawal":
                     apply_status(
                         uow,
                         StatusChange(delivery.recommendation_id, "queued", source="relay"),

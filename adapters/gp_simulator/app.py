@@ -45,6 +45,7 @@ def create_app(
     book = AppointmentBook(clock=store.clock)
     app.state.appointments = book
     app.include_router(_fhir_routes(store), prefix="/fhir")
+    app.include_router(_withdrawal_routes(store), prefix="/fhir")
     app.include_router(appointment_routes.build(book), prefix="/gpconnect")
     app.include_router(_simulator_routes(store), prefix="/_sim")
     app.include_router(appointment_routes.simulator_controls(book), prefix="/_sim")
@@ -80,6 +81,9 @@ def _fhir_routes(store: SimulatorStore) -> APIRouter:
             return _refusal(error)
         snapshot = query.snapshot or store.clock()
         candidates = store.tasks_as_of(snapshot, ods_code=query.owner_value)
+        if params.get("identifier"):
+            wanted = {task["id"] for task in store.find("Task", params["identifier"])}
+            candidates = [task for task in candidates if task["id"] in wanted]
         found = search.matching(candidates, query)
         page = found[query.offset : query.offset + query.count]
         links = [{"relation": "self", "url": str(request.url)}]
@@ -117,6 +121,44 @@ def _fhir_routes(store: SimulatorStore) -> APIRouter:
         if resource is None:
             return _refusal(FhirError(404, "not-found", f"{resource_type}/{resource_id}"))
         return FhirResponse(resource)
+
+    return router
+
+
+def _withdrawal_routes(store: SimulatorStore) -> APIRouter:
+    """What a withdrawal needs: find a request's resources by identifier, update them."""
+    router = APIRouter()
+
+    @router.get("/MedicationRequest")
+    def search_medication_requests(request: Request) -> FhirResponse:
+        token = request.query_params.get("identifier")
+        if not token:
+            return _refusal(FhirError(400, "not-supported", "search by identifier only"))
+        found = store.find("MedicationRequest", token)
+        practice = store.ods_code_of("MedicationRequest", found[0]["id"]) if found else None
+        fault = store.record_call("search", practice)
+        if fault:
+            return _fault(fault)
+        return FhirResponse(search.searchset(found, str(request.url), _base(request)))
+
+    @router.put("/{resource_type}/{resource_id}")
+    async def update(request: Request, resource_type: str, resource_id: str) -> FhirResponse:
+        if resource_type not in READABLE:
+            return _refusal(FhirError(404, "not-supported", f"{resource_type} is not served"))
+        fault = store.record_call("put", store.ods_code_of(resource_type, resource_id))
+        if fault:
+            return _fault(fault)
+        try:
+            body = json.loads(await request.body())
+            updated = store.update(
+                resource_type, resource_id, body, if_match=request.headers.get("if-match")
+            )
+        except ValueError:
+            return _refusal(FhirError(400, "structure", "body is not JSON"))
+        except FhirError as error:
+            return _refusal(error)
+        version = updated["meta"]["versionId"]
+        return FhirResponse(updated, headers={"ETag": f'W/"{version}"'})
 
     return router
 
@@ -172,6 +214,10 @@ def _transaction(store: SimulatorStore, body: bytes) -> FhirResponse:
         return _refusal(error)
 
 
+def _base(request: Request) -> str:
+    return f"{str(request.base_url).rstrip('/')}/fhir"
+
+
 def _outcome(code: str, diagnostics: str) -> dict[str, Any]:
     return {
         "resourceType": "OperationOutcome",
@@ -191,12 +237,17 @@ def _fault(status_code: int) -> FhirResponse:
 
 
 def _capability_statement(now: datetime) -> dict[str, Any]:
-    def stored(resource_type: str) -> dict[str, Any]:
-        return {
+    def stored(resource_type: str, *, updated: bool = False) -> dict[str, Any]:
+        resource: dict[str, Any] = {
             "type": resource_type,
             "interaction": [{"code": "read"}],
             "conditionalCreate": True,
         }
+        if updated:
+            resource["interaction"] += [{"code": "update"}, {"code": "search-type"}]
+            resource["versioning"] = "versioned-update"
+            resource["searchParam"] = [{"name": "identifier", "type": "token"}]
+        return resource
 
     return {
         "resourceType": "CapabilityStatement",
@@ -213,14 +264,20 @@ def _capability_statement(now: datetime) -> dict[str, Any]:
                 "resource": [
                     {
                         "type": "Task",
-                        "interaction": [{"code": "read"}, {"code": "search-type"}],
+                        "interaction": [
+                            {"code": "read"},
+                            {"code": "update"},
+                            {"code": "search-type"},
+                        ],
+                        "versioning": "versioned-update",
                         "conditionalCreate": True,
                         "searchParam": [
                             {"name": "owner", "type": "reference"},
+                            {"name": "identifier", "type": "token"},
                             {"name": "_lastUpdated", "type": "date"},
                         ],
                     },
-                    stored("MedicationRequest"),
+                    stored("MedicationRequest", updated=True),
                     stored("CommunicationRequest"),
                 ],
             }

@@ -64,6 +64,24 @@ def matching(tasks: list[dict[str, Any]], query: TaskQuery) -> list[dict[str, An
     return sorted(selected, key=lambda task: (_last_updated(task), str(task.get("id"))))
 
 
+def searchset(found: list[dict[str, Any]], url: str, base: str) -> dict[str, Any]:
+    """One page holding every match (searches by identifier match a handful at most)."""
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(found),
+        "link": [{"relation": "self", "url": url}],
+        "entry": [
+            {
+                "fullUrl": f"{base}/{r['resourceType']}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in found
+        ],
+    }
+
+
 def page_token(snapshot: datetime, offset: int) -> str:
     raw = f"{snapshot.isoformat()}|{offset}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from adapters.gp_simulator import scripts
 from fhir_profiles import systems
 
-CallKind = Literal["post", "search", "read"]
+CallKind = Literal["post", "search", "read", "put"]
 IdentifierKey = tuple[str, str | None, str]  # (resource type, system or None for any, value)
 
 
@@ -83,6 +83,8 @@ class SimulatorStore:
             # stored resource (bench/polling.py polls 100 practices holding 10,000 requests).
             self._tasks_by_ods: dict[str | None, list[str]] = {}
             self._by_identifier: dict[IdentifierKey, list[str]] = {}
+            # Resources replaced by an update (a withdrawal cancels them): as updated, and when.
+            self._updated: dict[tuple[str, str], tuple[dict[str, Any], datetime]] = {}
             self._received: list[dict[str, Any]] = []
             self._calls: Counter[str] = Counter()
             self._kinds: Counter[str] = Counter()
@@ -131,6 +133,7 @@ class SimulatorStore:
                 "posts": self._kinds["post"],
                 "searches": self._kinds["search"],
                 "reads": self._kinds["read"],
+                "updates": self._kinds["put"],
             }
 
     def received(self) -> list[dict[str, Any]]:
@@ -147,6 +150,44 @@ class SimulatorStore:
         with self._lock:
             stored = self._resources.get((resource_type, resource_id))
             return self._render(stored, now) if stored else None
+
+    def find(self, resource_type: str, token: str) -> list[dict[str, Any]]:
+        """Resources of `resource_type` carrying the identifier `token` (`system|value` or
+        `value`), as they stand now (FHIR R4 token search on `identifier`)."""
+        now = self.clock()
+        with self._lock:
+            ids = self._by_identifier.get(_identifier_key(resource_type, token), [])
+            return [self._render(self._resources[(resource_type, i)], now) for i in ids]
+
+    def update(
+        self, resource_type: str, resource_id: str, body: Any, *, if_match: str | None
+    ) -> dict[str, Any]:
+        """Replace a stored resource (FHIR R4 update, http://hl7.org/fhir/R4/http.html#update),
+        version-aware when `If-Match` is sent (http.html#concurrency). The practice's record
+        then says what the update says: a cancelled Task's script stops."""
+        if not isinstance(body, dict) or body.get("resourceType") != resource_type:
+            raise FhirError(400, "invalid", f"the body must be a {resource_type}")
+        if body.get("id") != resource_id:
+            raise FhirError(400, "invalid", "the body's id must match the URL's")
+        now = self.clock()
+        with self._lock:
+            stored = self._resources.get((resource_type, resource_id))
+            if stored is None:
+                # Update as create is not offered: a client must not create by id here.
+                raise FhirError(404, "not-found", f"{resource_type}/{resource_id}")
+            current = self._render(stored, now)["meta"]["versionId"]
+            if if_match is not None and if_match not in (f'W/"{current}"', f'"{current}"'):
+                raise FhirError(
+                    412, "conflict", f"{resource_type}/{resource_id} is at version {current}"
+                )
+            updated = deepcopy(body)
+            updated["meta"] = {
+                **updated.get("meta", {}),
+                "versionId": str(int(current) + 1),
+                "lastUpdated": scripts.instant(now),
+            }
+            self._updated[(resource_type, resource_id)] = (updated, now)
+            return deepcopy(updated)
 
     def tasks_as_of(self, moment: datetime, *, ods_code: str | None) -> list[dict[str, Any]]:
         """Every Task that existed at `moment`, as it stood then; narrowed to one practice's
@@ -240,6 +281,10 @@ class SimulatorStore:
         )
 
     def _render(self, stored: Stored, now: datetime) -> dict[str, Any]:
+        key = (str(stored.resource["resourceType"]), str(stored.resource["id"]))
+        updated = self._updated.get(key)
+        if updated is not None and updated[1] <= now:
+            return deepcopy(updated[0])
         if stored.resource["resourceType"] != "Task":
             return deepcopy(stored.resource)
         return scripts.task_as_of(

@@ -36,6 +36,7 @@ STATUS_WORDS = {
     "prescription-issued": "Prescription issued",
     "ready-to-collect": "Ready to collect",
     "rejected": "Rejected",
+    "cancelled": "Withdrawn",
 }
 
 
@@ -233,7 +234,8 @@ def act(
             return _render(
                 request,
                 "inbox/detail.html",
-                status_code=422,
+                # 409 when the request no longer allows it (withdrawn), 422 for the form.
+                status_code=refusal.status_code,
                 item=item,
                 errors=[(refusal.field, str(refusal))],
                 chosen=action,

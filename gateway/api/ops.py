@@ -16,7 +16,8 @@ from gateway.store.repositories.deliveries import DeliveryCriteria
 router = APIRouter(prefix="/ops", tags=["ops"])
 
 # The words engineers filter by, mapped to stored delivery states.
-# "stopped": PDS or ODS left no one to send it to (never replayed to a guess).
+# "stopped": PDS or ODS left no one to send it to (never replayed to a guess), or the request
+# was withdrawn before it was sent.
 STATES = ("pending", "in-flight", "retrying", "dead", "delivered", "replayed", "stopped")
 
 
@@ -33,6 +34,10 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
     replay_of: str | None
     external_id: str | None
+    # request | withdrawal: a withdrawal tells the practice the request `withdraws` no
+    # longer stands.
+    purpose: str = "request"
+    withdraws: str | None = None
 
 
 class AttemptOut(BaseModel):
@@ -94,6 +99,8 @@ def _delivery_out(d: Delivery) -> DeliveryOut:
         delivered_at=d.delivered_at,
         replay_of=d.replay_of,
         external_id=d.external_id,
+        purpose=d.purpose,
+        withdraws=d.withdraws_id,
     )
 
 

@@ -3,7 +3,8 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
+from pydantic import AfterValidator, Field
 
 from fhir_profiles.catalogue import find_product
 from gateway.api.appointments import appointment_view
@@ -20,12 +21,12 @@ from gateway.api.schemas import (
     RecommendationOut,
     RecommendationPage,
     RecommendationSummary,
+    Strict,
     TimelineEntry,
 )
-from gateway.domain import intake
+from gateway.domain import intake, withdrawals
 from gateway.domain.lifecycle import STATUSES
 from gateway.domain.routing import routing_view
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Recommendation
 from gateway.store.unit_of_work import UnitOfWork
 
@@ -176,21 +177,46 @@ def list_recommendations(
     )
 
 
+def _reason_text(value: str) -> str:
+    text = " ".join(value.split())
+    if not text:
+        raise ValueError("reason: give the reason in words, or leave it out")
+    return text
+
+
+class CancelIn(Strict):
+    """Why the request is withdrawn, in words for the practice (sent to it with the
+    withdrawal, shown on its copy of the request). Optional."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_reason_text)] = (
+        withdrawals.CANCELLED_REASON
+    )
+
+
 @router.post("/{recommendation_id}/cancel", response_model=Accepted)
 def cancel_recommendation(
-    recommendation_id: str, request: Request, uow: UnitOfWorkDep, principal: RecommendationsClient
+    recommendation_id: str,
+    request: Request,
+    uow: UnitOfWorkDep,
+    principal: RecommendationsClient,
+    body: Annotated[CancelIn | None, Body()] = None,
 ) -> Accepted:
+    """Cancel the recommendation and withdraw the request from the practice that has it,
+    through the route that carried it (a withdrawal delivery, retried like any other).
+    Cancelling again changes nothing and sends nothing more."""
     recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
     if recommendation.status == "cancelled":
         return Accepted(
             id=recommendation.id, status="cancelled", links=_links(request, recommendation.id)
         )
-    applied = apply_status(
-        uow,
-        StatusChange(recommendation.id, "cancelled", source="practitioner"),
-        now=datetime.now(UTC),
-    )
-    if not applied:
+    reason = (body or CancelIn()).reason
+    now = datetime.now(UTC)
+    if not withdrawals.cancel(uow, recommendation.id, reason=reason, now=now):
+        if recommendation.status == "cancelled":
+            # Another cancel committed first (read again under its lock): the same answer.
+            return Accepted(
+                id=recommendation.id, status="cancelled", links=_links(request, recommendation.id)
+            )
         raise HTTPException(
             409, f"a recommendation in status {recommendation.status!r} can no longer be cancelled"
         )

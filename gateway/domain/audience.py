@@ -29,6 +29,8 @@ AUDIENCE: Final[dict[str, tuple[str, ...]]] = {
     "collected": ("practitioner",),
     "not-dispensed": ("practitioner", "service-user"),
     "delivery-failed": ("practitioner",),
+    # A withdrawal that could not reach the practice (gateway.domain.withdrawals).
+    "withdrawal-failed": ("practitioner",),
     "chase-up": ("practitioner",),
     "collection-reminder": ("service-user",),
     "clinical-safety-flag": ("care-team",),

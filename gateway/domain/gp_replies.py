@@ -11,6 +11,7 @@ from typing import Final
 
 from adapters.mesh import InboundMessage, TrackingOutcome, parse_reply
 from fhir_profiles.task_status import StatusReport
+from gateway.domain import withdrawals
 from gateway.domain.prescription_match import AWAITING_PRESCRIPTION, Candidate, match_prescription
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery
@@ -97,6 +98,10 @@ def record_tracking(
     if fate == delivery.remote_status:
         return False
     delivery.remote_status = fate
+    if fate == "acknowledged" and delivery.purpose == withdrawals.WITHDRAWAL:
+        # The recommendation stays cancelled: its timeline says the practice has it.
+        withdrawals.record_acknowledged(uow, delivery, now=now)
+        return True
     if fate == "acknowledged":
         # The practice has downloaded it: now it is delivered.
         apply_status(
@@ -116,6 +121,9 @@ def _dead_letter(uow: UnitOfWork, delivery: Delivery, why: str, *, now: datetime
     # and the practitioner is told.
     delivery.state = "dead"
     delivery.last_error = why
+    if delivery.purpose == withdrawals.WITHDRAWAL:
+        withdrawals.record_dead(uow, delivery, why, now=now)
+        return
     apply_status(
         uow,
         StatusChange(delivery.recommendation_id, "delivery-failed", source="mesh", detail=why),

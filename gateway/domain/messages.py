@@ -83,6 +83,13 @@ PRACTITIONER: Final[dict[str, Template]] = {
         "{practice}: {reason}. The integration team can see it and can replay it; you can "
         "also re-open it, for example to send it to a different practice." + _REF,
     ),
+    "withdrawal-failed": Template(
+        "Withdrawal could not reach the GP practice",
+        "Liaison could not tell the GP practice that had your recommendation for {product} "
+        "that it is withdrawn, so the practice may still act on it. Please telephone the "
+        "practice (the recommendation's timeline names it). The integration team can see "
+        "the withdrawal and can replay it." + _REF,
+    ),
     "practice-corrected": Template(
         "Sent to the service user's registered GP practice",
         "PDS (the national record of where people are registered) registers the service "

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from fhir_profiles.catalogue import find_product
 from fhir_profiles.task_status import interpret_task, task_fields_for
+from gateway.domain import withdrawals
 from gateway.domain.lifecycle import decide
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Recommendation
@@ -69,12 +70,22 @@ class InboxItem:
     practitioner_organisation: str
     pharmacy: str | None
     actions: list[Action]
+    # Set when the request was withdrawn from this practice: why, in the practitioner's words.
+    withdrawn_reason: str | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_reason is not None
 
 
 class InboxRefusal(Exception):
-    def __init__(self, message: str, *, field: str = "action") -> None:
+    """An action the inbox refuses: 422 for a form to correct, 409 when the request itself
+    no longer allows it (withdrawn)."""
+
+    def __init__(self, message: str, *, field: str = "action", status_code: int = 422) -> None:
         super().__init__(message)
         self.field = field
+        self.status_code = status_code
 
 
 def _nhs_number(value: str) -> str:
@@ -82,7 +93,14 @@ def _nhs_number(value: str) -> str:
     return f"{digits[:3]} {digits[3:6]} {digits[6:]}" if len(digits) == 10 else value
 
 
-def _item(uow: UnitOfWork, recommendation: Recommendation) -> InboxItem:
+def _withdrawal_reason(uow: UnitOfWork, recommendation_id: str, practice_ods: str) -> str | None:
+    withdrawal = withdrawals.withdrawn_at(uow, recommendation_id, practice_ods)
+    if withdrawal is None:
+        return None
+    return withdrawal.withdrawal_reason or withdrawals.CANCELLED_REASON
+
+
+def _item(uow: UnitOfWork, recommendation: Recommendation, practice_ods: str) -> InboxItem:
     payload: dict[str, Any] = recommendation.payload
     user = payload["service_user"]
     medication = payload["medication"]
@@ -102,9 +120,10 @@ def _item(uow: UnitOfWork, recommendation: Recommendation) -> InboxItem:
     ]
     product = find_product(recommendation.product)
     birth = user.get("birth_date")
+    withdrawn = _withdrawal_reason(uow, recommendation.id, practice_ods)
     return InboxItem(
         recommendation_id=recommendation.id,
-        status=recommendation.status,
+        status="cancelled" if withdrawn else recommendation.status,
         received_at=recommendation.created_at,
         patient_name=f"{user['name']['given']} {user['name']['family']}",
         nhs_number=_nhs_number(str(user["nhs_number"])),
@@ -118,24 +137,40 @@ def _item(uow: UnitOfWork, recommendation: Recommendation) -> InboxItem:
         practitioner=str(practitioner.get("name", "")),
         practitioner_organisation=str(practitioner.get("organisation_ods", "")),
         pharmacy=payload.get("pharmacy"),
-        actions=[a for a in ACTIONS if decide(recommendation.status, a.status).applied],
+        actions=[]
+        if withdrawn
+        else [a for a in ACTIONS if decide(recommendation.status, a.status).applied],
+        withdrawn_reason=withdrawn,
     )
 
 
 def pending(uow: UnitOfWork, practice_ods: str) -> list[InboxItem]:
     """The practice's requests still waiting for it, oldest first; safety-flagged first."""
-    items = [_item(uow, r) for r in uow.inbox.requests(practice_ods, SHOWN)]
-    return sorted(items, key=lambda item: (not item.safety_flags, item.received_at))
+    withdrawn = [_item(uow, r, practice_ods) for r in uow.inbox.withdrawn(practice_ods)]
+    gone = {i.recommendation_id for i in withdrawn}
+    items = [
+        _item(uow, r, practice_ods)
+        for r in uow.inbox.requests(practice_ods, SHOWN)
+        if r.id not in gone
+    ]
+    waiting = sorted(items, key=lambda item: (not item.safety_flags, item.received_at))
+    # Withdrawn requests stay listed, marked so, after those still waiting: staff who saw one
+    # earlier find out why it is no longer for them.
+    return waiting + withdrawn
 
 
 def item(uow: UnitOfWork, practice_ods: str, recommendation_id: str) -> InboxItem | None:
     recommendation = uow.recommendations.get(recommendation_id)
     # Another practice's request is as invisible as one that does not exist.
-    if recommendation is None or recommendation.practice_ods != practice_ods:
+    if recommendation is None:
+        return None
+    if withdrawals.withdrawn_at(uow, recommendation.id, practice_ods) is not None:
+        return _item(uow, recommendation, practice_ods)
+    if recommendation.practice_ods != practice_ods:
         return None
     if recommendation.status not in (*SHOWN, "ready-to-collect", "rejected"):
         return None
-    return _item(uow, recommendation)
+    return _item(uow, recommendation, practice_ods)
 
 
 def act(
@@ -153,6 +188,14 @@ def act(
     if action is None:
         raise InboxRefusal(f"unknown action {action_name!r}")
     recommendation = uow.recommendations.get_for_update(recommendation_id)
+    if recommendation is not None and withdrawals.withdrawn_at(
+        uow, recommendation.id, practice_ods
+    ):
+        raise InboxRefusal(
+            "this request was withdrawn by the practitioner; there is nothing to do with it",
+            field="recommendation",
+            status_code=409,
+        )
     if recommendation is None or recommendation.practice_ods != practice_ods:
         raise InboxRefusal("no such request for this practice", field="recommendation")
     reason = (reason or "").strip() or None

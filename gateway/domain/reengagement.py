@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from sqlalchemy.exc import IntegrityError
 
-from gateway.domain import intake
+from gateway.domain import intake, withdrawals
 from gateway.domain.chase_ups import CHASED_STATUS, ChasePolicy
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Recommendation
@@ -118,8 +118,9 @@ def reopen(
             f"{', '.join(sorted(REOPENABLE))} or expired ones can be re-opened"
         )
     if predecessor.status not in ("rejected", "cancelled"):
-        # Closed so the old request is no longer polled, chased, reminded or replayed.
-        apply_status(
+        # Closed so the old request is no longer polled, chased, reminded or replayed, and
+        # withdrawn from the practice that has it: the successor replaces it there.
+        closed = apply_status(
             uow,
             StatusChange(
                 predecessor.id,
@@ -129,6 +130,8 @@ def reopen(
             ),
             now=now,
         )
+        if closed:
+            withdrawals.withdraw(uow, predecessor.id, reason=withdrawals.REOPENED_REASON, now=now)
     try:
         return intake.submit(uow, command, now=now)
     except IntegrityError as exc:

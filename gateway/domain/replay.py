@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gateway.domain import withdrawals
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery, ReplayBatch
 from gateway.store.repositories.deliveries import DeliveryCriteria
@@ -39,6 +40,10 @@ def replay_delivery(
         raise NotReplayable(
             f"delivery {delivery_id} is {original.state}; only dead deliveries are replayed"
         )
+    if original.purpose == withdrawals.REQUEST and withdrawals.request_withdrawn(uow, original):
+        raise NotReplayable(
+            f"delivery {delivery_id} carries a request that was withdrawn; it is not sent again"
+        )
     original.state = "replayed"
     replay = Delivery(
         id=str(uuid.uuid4()),
@@ -48,11 +53,20 @@ def replay_delivery(
         recommendation_id=original.recommendation_id,
         practice_ods=original.practice_ods,
         state="pending",
+        purpose=original.purpose,
+        withdrawal_reason=original.withdrawal_reason,
+        withdraws_id=original.withdraws_id,
         created_at=now,
         updated_at=now,
     )
     uow.deliveries.add(replay)
     uow.outbox.add(kind="deliver", ref_id=replay.id)
+    if original.purpose == withdrawals.WITHDRAWAL:
+        # The recommendation stays cancelled: only the withdrawal goes again.
+        withdrawals.note(
+            uow, original.recommendation_id, f"withdrawal replayed ({original.id})", now=now
+        )
+        return replay.id
     apply_status(
         uow,
         StatusChange(
@@ -111,7 +125,11 @@ def run_batch_step(uow: UnitOfWork, batch_id: str, *, now: datetime, size: int =
         return False
     rows, _ = uow.delivery_search.find(criteria_from(batch.criteria), limit=size)
     for row in rows:
-        replay_delivery(uow, row.id, now=now, batch_id=batch.id)
+        try:
+            replay_delivery(uow, row.id, now=now, batch_id=batch.id)
+        except NotReplayable as refused:
+            # A request withdrawn since it failed: never sent again, and out of the dead list.
+            row.state, row.last_error = "stopped", str(refused)
     batch.replayed += len(rows)
     batch.updated_at = now
     more = len(rows) == size

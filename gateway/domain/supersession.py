@@ -69,6 +69,8 @@ HOLDS_IN: Final[dict[str, Currency]] = {
         EVERY_STATUS, "collected is final: nothing can make it untrue"),
     "delivery-failed": Currency(
         _only("delivery-failed"), "the recommendation is no longer failed (replayed or closed)"),
+    "withdrawal-failed": Currency(
+        EVERY_STATUS, "a report of a step that happened: the practice may still hold it"),
     # The statuses chase-ups are raised in (gateway.domain.chase_ups.CHASED_STATUS).
     "chase-up": Currency(
         _only("delivered"), "the practice has acted (or it was closed): it is no longer chased"),

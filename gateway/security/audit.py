@@ -8,7 +8,7 @@ the trail learns who touched which recommendation when, never whose it was.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from fhir_profiles import systems
 from gateway.security.context import RequestContext
@@ -101,18 +101,30 @@ def record_request(
     return len(records)
 
 
-def as_audit_event(record: AuditRecord) -> dict[str, Any]:
-    """A FHIR R4 AuditEvent for one record."""
+_PROVIDER_ROLE: Final = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-RoleClass",
+            "code": "PROV",
+            "display": "healthcare provider",
+        }
+    ]
+}
+_APPLICATION_ROLE: Final = {
+    "coding": [
+        {
+            "system": "http://dicom.nema.org/resources/ontology/DCM",
+            "code": "110150",
+            "display": "Application",
+        }
+    ]
+}
+
+
+def _agents(record: AuditRecord) -> list[dict[str, Any]]:
+    """The calling application, and the organisation it acted for when known."""
     agent: dict[str, Any] = {
-        "type": {
-            "coding": [
-                {
-                    "system": "http://dicom.nema.org/resources/ontology/DCM",
-                    "code": "110150",
-                    "display": "Application",
-                }
-            ]
-        },
+        "type": _APPLICATION_ROLE,
         "who": (
             {
                 "identifier": {"system": CLIENT_ID_SYSTEM, "value": record.client_id},
@@ -127,44 +139,42 @@ def as_audit_event(record: AuditRecord) -> dict[str, Any]:
         agent["altId"] = record.user
     if record.remote_addr:
         agent["network"] = {"address": record.remote_addr, "type": "2"}
-    agents = [agent]
-    if record.organisation_ods:
-        agents.append(
-            {
-                "type": {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/v3-RoleClass",
-                            "code": "PROV",
-                            "display": "healthcare provider",
-                        }
-                    ]
-                },
-                "who": {
-                    "identifier": {
-                        "system": systems.ODS_ORGANIZATION_CODE,
-                        "value": record.organisation_ods,
-                    }
-                },
-                "requestor": False,
+    if not record.organisation_ods:
+        return [agent]
+    organisation = {
+        "type": _PROVIDER_ROLE,
+        "who": {
+            "identifier": {
+                "system": systems.ODS_ORGANIZATION_CODE,
+                "value": record.organisation_ods,
             }
-        )
+        },
+        "requestor": False,
+    }
+    return [agent, organisation]
+
+
+def _entity(record: AuditRecord) -> dict[str, Any]:
+    """The route called and, when it named one, the recommendation it touched."""
+    detail = [{"type": "route", "valueString": record.route}]
+    if record.correlation_id:
+        detail.append({"type": "correlation-id", "valueString": record.correlation_id})
     entity: dict[str, Any] = {
         "type": _ENTITY_TYPE,
         "description": f"{record.method} {record.route}",
-        "detail": [
-            {"type": "route", "valueString": record.route},
-            *(
-                [{"type": "correlation-id", "valueString": record.correlation_id}]
-                if record.correlation_id
-                else []
-            ),
-        ],
+        "detail": detail,
     }
     if record.recommendation_id:
         entity["what"] = {
             "identifier": {"system": systems.RECOMMENDATION_ID, "value": record.recommendation_id}
         }
+    return entity
+
+
+def as_audit_event(record: AuditRecord) -> dict[str, Any]:
+    """A FHIR R4 AuditEvent for one record."""
+    agents = _agents(record)
+    entity = _entity(record)
     return {
         "resourceType": "AuditEvent",
         "id": str(record.id),

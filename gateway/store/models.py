@@ -154,6 +154,11 @@ class Delivery(Base):
     # acknowledged | expired | failed; and when Liaison last asked.
     remote_status: Mapped[str | None] = mapped_column(String(32))
     remote_checked_at: Mapped[datetime | None]
+    # request | withdrawal (adapters.gp_system.DeliveryPurpose). A withdrawal tells the
+    # practice that the request delivery `withdraws_id` no longer stands, and why.
+    purpose: Mapped[str] = mapped_column(String(16), default="request")
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    withdraws_id: Mapped[str | None] = mapped_column(String(36), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from adapters.errors import PermanentAdapterError, TransientAdapterError
 from adapters.fhir_rest import FhirRestGPSystem
 from adapters.gp_simulator import create_app
 from adapters.gp_simulator.scripts import PHARMACY, REJECTION_REASON
-from adapters.gp_system import Delivery
+from adapters.gp_system import Delivery, DeliveryPurpose
 from fhir_profiles import systems
 
 START = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -249,6 +250,7 @@ def test_flaky_practice_is_handled_by_the_short_retries(simulator: Simulator) ->
         "posts": 3,
         "searches": 0,
         "reads": 0,
+        "updates": 0,
     }
     # The failed call stored nothing, so each delivery exists exactly once.
     delivery_ids = [
@@ -342,3 +344,80 @@ def test_metadata_and_reset(simulator: Simulator) -> None:
     assert (metadata["resourceType"], metadata["fhirVersion"]) == ("CapabilityStatement", "4.0.1")
     assert simulator.get("/_sim/received") == []
     assert simulator.get("/_sim/stats")["posts"] == 0
+
+
+def _withdrawal(sent: Delivery, reason: str = "The service user has stopped smoking") -> Delivery:
+    return dataclass_replace(sent, purpose=DeliveryPurpose.WITHDRAWAL, withdrawal_reason=reason)
+
+
+def _by_delivery(simulator: Simulator, resource_type: str, delivery_id: str) -> dict[str, Any]:
+    found = simulator.get(
+        f"/fhir/{resource_type}", identifier=f"{systems.DELIVERY_ID}|{delivery_id}"
+    )
+    (entry,) = found["entry"]
+    resource: dict[str, Any] = entry["resource"]
+    return resource
+
+
+def test_a_withdrawal_cancels_the_practices_task_and_medication_request(
+    simulator: Simulator,
+) -> None:
+    gp = simulator.gp_system()
+    sent = delivery("Y00001", 40)
+    gp.submit(sent)
+    simulator.clock.advance(STEP)  # the practice accepts it
+
+    receipt = gp.submit(_withdrawal(sent))
+
+    task = _by_delivery(simulator, "Task", sent.delivery_id)
+    order = _by_delivery(simulator, "MedicationRequest", sent.delivery_id)
+    assert receipt.created
+    assert receipt.remote_reference == task["id"]
+    assert task["status"] == "cancelled"
+    assert task["statusReason"] == {"text": "The service user has stopped smoking"}
+    assert order["status"] == "cancelled"
+    # The practice's script stops: a withdrawn request is never prescribed later.
+    simulator.clock.advance(STEP * 5)
+    assert _by_delivery(simulator, "Task", sent.delivery_id)["status"] == "cancelled"
+    reports = gp.fetch_updates(ods_code="Y00001", since=None).reports
+    assert [r.status for r in reports if r.recommendation_id == sent.recommendation_id] == []
+
+
+def test_a_repeated_withdrawal_changes_nothing_more(simulator: Simulator) -> None:
+    gp = simulator.gp_system()
+    sent = delivery("Y00001", 41)
+    gp.submit(sent)
+    gp.submit(_withdrawal(sent))
+    before = simulator.get("/_sim/stats")["updates"]
+
+    again = gp.submit(_withdrawal(sent))
+
+    assert not again.created
+    assert again.remote_reference is not None
+    assert simulator.get("/_sim/stats")["updates"] == before
+
+
+def test_withdrawing_a_request_the_practice_never_got_finds_nothing_to_cancel(
+    simulator: Simulator,
+) -> None:
+    receipt = simulator.gp_system().submit(_withdrawal(delivery("Y00001", 42)))
+
+    assert receipt.remote_reference is None
+    assert not receipt.created
+
+
+def test_an_update_against_a_stale_version_is_refused_with_412(simulator: Simulator) -> None:
+    gp = simulator.gp_system()
+    sent = delivery("Y00001", 43)
+    gp.submit(sent)
+    task = _by_delivery(simulator, "Task", sent.delivery_id)
+    simulator.clock.advance(STEP)  # the practice moves the Task on: a new version
+
+    response = simulator.http.put(
+        f"/fhir/Task/{task['id']}",
+        json={**task, "status": "cancelled"},
+        headers={"If-Match": f'W/"{task["meta"]["versionId"]}"'},
+    )
+
+    assert response.status_code == 412
+    assert _by_delivery(simulator, "Task", sent.delivery_id)["status"] == "accepted"

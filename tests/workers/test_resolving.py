@@ -222,14 +222,31 @@ def test_before_a_chase_up_a_re_registered_service_user_is_followed_to_the_new_p
         stopped = uow.follow_ups.get_chase_up(chase.id)
         assert stopped is not None
         assert stopped.state == "stopped"
-        first, second = uow.deliveries.for_recommendation(rec)
-        assert (first.practice_ods, second.practice_ods) == ("Y00001", "Y00003")
-        second_id = second.id
+        deliveries = uow.deliveries.for_recommendation(rec)
+        requests = sorted(d.practice_ods or "" for d in deliveries if d.purpose == "request")
+        assert requests == ["Y00001", "Y00003"]
+        second_id = next(d.id for d in deliveries if d.practice_ods == "Y00003")
+        # The old practice is told the request no longer stands there.
+        (withdrawal,) = [d for d in deliveries if d.purpose == "withdrawal"]
+        assert withdrawal.practice_ods == "Y00001"
+        withdrawal_id = withdrawal.id
         events = {n.event for n in uow.notifications.for_recommendation(rec)}
     assert "re-registered" in events
     assert delivery.deliver(rt, second_id) == "delivered"
     received = {r["ods_code"] for r in peers[0].simulator_received() if r["type"] == "Task"}
     assert received == {"Y00001", "Y00003"}
+    assert delivery.deliver(rt, withdrawal_id) == "delivered"
+    base = f"http://127.0.0.1:{peers[0].simulator_port}/fhir"
+    tasks = httpx.get(
+        f"{base}/Task",
+        params={"identifier": f"https://liaison.example.org/fhir/Id/recommendation|{rec}"},
+    ).json()
+    status = {
+        e["resource"]["owner"]["identifier"]["value"]: e["resource"]["status"]
+        for e in tasks["entry"]
+    }
+    assert status["Y00001"] == "cancelled"
+    assert status["Y00003"] != "cancelled"
 
 
 def test_a_chase_up_is_not_sent_to_a_practice_that_has_closed_without_a_successor(

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.store.models import InboxUser, Recommendation
+from gateway.store.models import Delivery, InboxUser, Recommendation
 
 
 class InboxRepository:
@@ -40,3 +40,17 @@ class InboxRepository:
             .limit(limit)
         )
         return self._session.scalars(stmt).all()
+
+    def withdrawn(self, practice_ods: str, *, limit: int = 50) -> Sequence[Recommendation]:
+        """Requests withdrawn from this practice, latest withdrawal first."""
+        stmt = (
+            select(Recommendation)
+            .join(Delivery, Delivery.recommendation_id == Recommendation.id)
+            .where(
+                Delivery.purpose == "withdrawal",
+                Delivery.practice_ods == practice_ods,
+            )
+            .order_by(Delivery.created_at.desc())
+            .limit(limit)
+        )
+        return list(dict.fromkeys(self._session.scalars(stmt).all()))

@@ -40,7 +40,10 @@ class RecommendationRepository:
         # Serialises concurrent status updates for one recommendation on PostgreSQL;
         # SQLite already serialises writers.
         stmt = select(Recommendation).where(Recommendation.id == recommendation_id)
-        return self._session.scalars(stmt.with_for_update()).first()
+        # populate_existing: a row read earlier in this session is refreshed with what the
+        # lock returned, so a status changed by a concurrent writer is not decided on stale.
+        locked = stmt.with_for_update().execution_options(populate_existing=True)
+        return self._session.scalars(locked).first()
 
     def search(
         self,
