@@ -279,7 +279,9 @@ class Booking:
         return appointment
 
     def cancel(self, uow: UnitOfWork, recommendation: Recommendation) -> Appointment:
-        _require_status(recommendation, frozenset({rules.BOOKED}), "cancelled")
+        # A withdrawn recommendation's appointment stands until someone cancels it: the
+        # service user may still want to see their GP.
+        _require_status(recommendation, rules.CANCELLABLE_IN, "cancelled")
         appointment = _booked(uow, recommendation)
         endpoint = self.endpoint(uow, recommendation)
         requester = _requester(recommendation, None)
@@ -335,6 +337,8 @@ class Booking:
         appointment.updated_at = now
         if record is not None:
             appointment.remote_version = record.version_id
+        if recommendation.status != rules.BOOKED:
+            return appointment  # withdrawn already: the recommendation has nowhere to go
         # A cancelled appointment asks for one again; attendance is the lifecycle's word.
         target = "appointment-needed" if outcome == "cancelled" else outcome
         detail = {

@@ -418,3 +418,18 @@ def test_the_practitioner_is_told_they_can_book_only_where_the_practice_offers_i
     offered = "The practice offers online booking"
     assert offered in practitioner_message(_asked_to_see(api, "Y00003"))
     assert offered not in practitioner_message(_asked_to_see(api, "Y00001"))
+
+
+def test_a_withdrawn_recommendations_appointment_can_still_be_cancelled_at_the_practice(
+    api: TestClient, simulator: str
+) -> None:
+    rec_id = _asked_to_see(api)
+    assert _book(api, rec_id, _first_slot(api, rec_id)).status_code == 201
+    assert api.post(f"/v1/recommendations/{rec_id}/cancel").status_code == 200
+    cancelled = api.delete(f"/v1/recommendations/{rec_id}/appointment")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "cancelled"
+    assert cancelled.json()["recommendation_status"] == "cancelled"
+    (at_practice,) = httpx.get(f"{simulator}/_sim/appointments").json()
+    assert at_practice["status"] == "cancelled"
+    assert api.delete(f"/v1/recommendations/{rec_id}/appointment").status_code == 409
