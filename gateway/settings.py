@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # Per-client request budget (token bucket; 0 = off) and per-address token endpoint budget.
     client_rate_limit_per_minute: int = Field(default=6000, ge=0)
     token_rate_limit_per_minute: int = Field(default=120, ge=0)
+    # Practice inbox sign-in attempts per client address per minute (on top of the
+    # per-account lockout), so one address cannot try many accounts quickly.
+    inbox_sign_in_rate_limit_per_minute: int = Field(default=20, ge=0)
     # Browser origins allowed to call the API; empty = no CORS headers at all.
     cors_allow_origins: list[str] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -299,6 +302,10 @@ class Settings(BaseSettings):
         for name, limit in (
             ("LIAISON_CLIENT_RATE_LIMIT_PER_MINUTE", self.client_rate_limit_per_minute),
             ("LIAISON_TOKEN_RATE_LIMIT_PER_MINUTE", self.token_rate_limit_per_minute),
+            (
+                "LIAISON_INBOX_SIGN_IN_RATE_LIMIT_PER_MINUTE",
+                self.inbox_sign_in_rate_limit_per_minute,
+            ),
         ):
             if limit == 0:
                 found.append((name, "0 switches the limit off"))
