@@ -279,7 +279,9 @@ class Booking:
         return appointment
 
     def cancel(self, uow: UnitOfWork, recommendation: Recommendation) -> Appointment:
-        _require_status(recommendation, frozenset({rules.BOOKED}), "cancelled")
+        # A withdrawn recommendation's appointment stands until someone cancels it: the
+        # service user may still want to see their GP.
+        _require_status(recommendation, rules.CANCELLABLE_IN, "cancelled")
         appointment = _booked(uow, recommendation)
         endpoint = self.endpoint(uow, recommendation)
         requester = _requester(recommendation, None)
@@ -335,6 +337,8 @@ class Booking:
         appointment.updated_at = now
         if record is not None:
             appointment.remote_version = record.version_id
+        if recommendation.status != rules.BOOKED:
+            return appointment  # withdrawn already: the recommendation has nowhere to go
         # A cancelled appointment asks for one again; attendance is the lifecycle's word.
         target = "appointment-needed" if outcome == "cancelled" else outcome
         detail = {
@@ -344,10 +348,27 @@ class Booking:
         }[outcome]
         apply_status(
             uow,
-            StatusChange(recommendation.id, target, source=source, detail=detail),
+            # The practice's answer was read by polling it, as Task status is.
+            StatusChange(
+                recommendation.id,
+                target,
+                source="poll" if source == "practice" else source,
+                detail=detail,
+            ),
             now=now,
         )
         return appointment
+
+
+def with_booking_offer(uow: UnitOfWork, recommendation: Recommendation) -> dict[str, Any]:
+    """The payload, marked when the practice offers GP Connect booking and the recommendation
+    can be booked now, so the practitioner's message says they can book it through Liaison."""
+    if recommendation.status not in rules.BOOKABLE_IN:
+        return recommendation.payload
+    practice = uow.practices.get(recommendation.practice_ods or "")
+    if practice is None or settings_of(practice).appointments is None:
+        return recommendation.payload
+    return {**recommendation.payload, "booking_offered": True}
 
 
 def _require_status(recommendation: Recommendation, allowed: frozenset[str], what: str) -> None:

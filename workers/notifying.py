@@ -17,6 +17,7 @@ from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
 from adapters.notification import NotificationChannel, OutgoingMessage
 from fhir_profiles.catalogue import find_product
 from gateway import metrics
+from gateway.booking import with_booking_offer
 from gateway.domain.audience import (
     UK,
     QuietHours,
@@ -61,7 +62,7 @@ def _wording(uow: UnitOfWork, notification: Notification, rec: Recommendation) -
         recipient=notification.recipient,
         recommendation_id=rec.id,
         detail=detail,
-        payload=rec.payload,
+        payload=with_booking_offer(uow, rec),
         product_name=product.name if product else rec.product,
         pharmacy=rec.payload.get("pharmacy"),
     )

@@ -162,9 +162,21 @@ def book_appointment(
     principal: RecommendationsClient,
 ) -> AppointmentOut | JSONResponse:
     """Book a listed slot for the service user. The service user is sent the time and place
-    (if they agreed to messages); the practice is told only that their care team booked it."""
+    (if they agreed to messages); the practice is told only that their care team booked it.
+    Repeating the request for the slot already booked answers 200 with that booking."""
     try:
         recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
+        current = uow.appointments.current(recommendation.id)
+        if (
+            recommendation.status == rules.BOOKED
+            and current is not None
+            and current.state == "booked"
+            and body.slot_id in (current.slot_ids or {}).get("slots", [])
+        ):
+            # A repeat of the booking that was made (a retry after a lost answer): the same
+            # answer, and nothing is booked twice.
+            response.status_code = 200
+            return appointment_view(current, recommendation.status)
         appointment = _booking(request).book(
             uow,
             recommendation,

@@ -15,6 +15,9 @@ from typing import Final, Literal
 # missed appointment; a booking can be cancelled, or its outcome recorded, while it stands.
 BOOKABLE_IN: Final = frozenset({"appointment-needed", "did-not-attend"})
 BOOKED: Final = "appointment-booked"
+# Where a booked appointment can be cancelled: while it is waited on, and after the
+# recommendation was withdrawn (the appointment itself stands until cancelled).
+CANCELLABLE_IN: Final = frozenset({BOOKED, "cancelled"})
 # How far ahead slots are offered by default, and the most one search may cover (the
 # specification's two weeks).
 DEFAULT_WINDOW: Final = timedelta(days=7)

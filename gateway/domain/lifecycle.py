@@ -137,6 +137,8 @@ TABLE: Final = tuple(Transition(*row) for row in (
     ("did-not-attend",      "accepted",             "accepted"),
     ("did-not-attend",      "rejected",             "rejected"),
     ("did-not-attend",      "prescription-issued",  "prescription-issued"),
+    ("did-not-attend",      "ready-to-collect",     "ready-to-collect"),
+    ("did-not-attend",      "collected",            "collected"),
     ("did-not-attend",      "cancelled",            "cancelled"),
 ))
 # fmt: on

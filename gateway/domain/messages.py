@@ -24,7 +24,7 @@ class Wording:
 @dataclass(frozen=True)
 class Template:
     """`str.format` text. Fields: product, practice, given_practice, reason, where, number,
-    ref, medicines, appointment; for service users: where, phone, when, place."""
+    ref, medicines, appointment, booking; for service users: where, phone, when, place."""
 
     subject: str
     body: str
@@ -54,7 +54,7 @@ PRACTITIONER: Final[dict[str, Template]] = {
         "GP practice wants to see the service user",
         "GP practice {practice} asks to see the service user before prescribing {product}. "
         "The service user has been asked to book an appointment (if they agreed to "
-        "messages); you may want to help them do so." + _REF,
+        "messages); you may want to help them do so.{booking}" + _REF,
     ),
     "prescription-issued": Template(
         "Prescription issued",
@@ -313,6 +313,12 @@ def _fields(
         "product": product_name,
         "practice": practice_label(payload),
         "appointment": f"{appointment_when(payload)}, {appointment_place(payload)}",
+        "booking": (
+            " The practice offers online booking: your case-management app can list its "
+            "free slots and book one agreed with the service user."
+            if payload.get("booking_offered")
+            else ""
+        ),
         "given_practice": str((payload.get("gp_practice") or {}).get("ods_code") or "none"),
         "reason": detail or "no reason given",
         "where": f" at {pharmacy}" if pharmacy else "",

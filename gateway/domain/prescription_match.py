@@ -29,6 +29,10 @@ AWAITING_PRESCRIPTION: Final = (
     "prescription-issued",
     "ready-to-collect",
     "not-dispensed",
+    # After a booked appointment the practice may prescribe, and a pharmacy report it.
+    "appointment-booked",
+    "attended",
+    "did-not-attend",
 )
 
 

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -99,16 +100,18 @@ def test_booked_confirmed_privately_attendance_from_the_practice(
         booked[who] = answer.json()
         assert _status(api, ids[who]) == "appointment-booked"
 
-    # The private confirmation: time and place, nothing about why.
+    # The private confirmation: time and place, nothing about why. (The earlier "please call
+    # your practice" text may have gone before the booking, or been superseded by it.)
     [text] = wait_for(
-        lambda: [t for t in _texts_to(stack, MOBILES["attends"]) if "appointment" in t["body"]],
+        lambda: [t for t in _texts_to(stack, MOBILES["attends"]) if "is booked for" in t["body"]],
         timeout=60,
         what="confirmation",
     )
     start = datetime.fromisoformat(booked["attends"]["start"])
     assert "your appointment at your GP practice is booked for" in text["body"]
     assert "Riverside Surgery, 1 Station Road, Leeds, LS1 1AA" in text["body"]
-    assert f"{start.astimezone().day}" in text["body"]
+    local = start.astimezone(ZoneInfo("Europe/London"))
+    assert f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M}" in text["body"]
     assert denied_words(text["body"]) == []
 
     # The practice records what happened in its own system.

@@ -16,7 +16,7 @@ from adapters.gp_connect_appointments import GpConnectAppointments, GpConnectOpt
 from adapters.gp_simulator.app import create_app as create_simulator
 from gateway.api.app import create_app
 from gateway.api.auth import issue_token
-from gateway.booking import Booking
+from gateway.booking import Booking, with_booking_offer
 from gateway.cli import sample_recommendation
 from gateway.domain.messages import SERVICE_USER, compose, denied_words
 from gateway.domain.retry_policy import RetryPolicy
@@ -130,10 +130,15 @@ def test_booking_keeps_time_and_place_and_tells_service_user_and_practitioner(
         _told(api, rec_id)
     )
     # The reminders scheduler's query: booked appointments by start time.
+    start = datetime.fromisoformat(slot["start"])
+    window = (start - timedelta(minutes=1), start + timedelta(days=1))
     with _uow(api) as uow:
-        start = datetime.fromisoformat(slot["start"])
-        due = uow.appointments.booked_starting(start - timedelta(minutes=1), start + timedelta(1))
+        due = uow.appointments.booked_starting(*window)
         assert [a.recommendation_id for a in due] == [rec_id]
+    # Withdrawn: no reminder schedule sees it any more.
+    assert api.post(f"/v1/recommendations/{rec_id}/cancel").status_code == 200
+    with _uow(api) as uow:
+        assert uow.appointments.booked_starting(*window) == []
     (at_practice,) = httpx.get(f"{simulator}/_sim/appointments").json()
     assert "reason" not in at_practice
     assert "mental" not in (at_practice["description"] + at_practice["comment"]).lower()
@@ -376,3 +381,55 @@ def test_a_window_at_the_end_of_the_calendar_is_422_not_an_error(api: TestClient
     refused = api.get(f"/v1/recommendations/{rec_id}/slots?start=9999-12-31T23:59:59%2B00:00")
     assert refused.status_code == 422
     assert "out of range" in refused.json()["detail"]
+
+
+def test_repeating_a_booking_answers_the_same_booking_and_books_nothing_twice(
+    api: TestClient, simulator: str
+) -> None:
+    rec_id = _asked_to_see(api)
+    slot = _first_slot(api, rec_id)
+    first = _book(api, rec_id, slot)
+    assert first.status_code == 201
+    again = _book(api, rec_id, slot)
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert len(httpx.get(f"{simulator}/_sim/appointments").json()) == 1
+    other = dict(slot, id="190001010900")
+    assert _book(api, rec_id, other).status_code == 409  # another slot: already booked
+
+
+def test_the_practitioner_is_told_they_can_book_only_where_the_practice_offers_it(
+    api: TestClient,
+) -> None:
+    def practitioner_message(rec_id: str) -> str:
+        with _uow(api) as uow:
+            rec = uow.recommendations.get(rec_id)
+            assert rec is not None
+            return compose(
+                event="appointment-needed",
+                recipient="practitioner",
+                recommendation_id=rec_id,
+                detail=None,
+                payload=with_booking_offer(uow, rec),
+                product_name="Varenicline 1 mg tablets",
+                pharmacy=None,
+            ).body
+
+    offered = "The practice offers online booking"
+    assert offered in practitioner_message(_asked_to_see(api, "Y00003"))
+    assert offered not in practitioner_message(_asked_to_see(api, "Y00001"))
+
+
+def test_a_withdrawn_recommendations_appointment_can_still_be_cancelled_at_the_practice(
+    api: TestClient, simulator: str
+) -> None:
+    rec_id = _asked_to_see(api)
+    assert _book(api, rec_id, _first_slot(api, rec_id)).status_code == 201
+    assert api.post(f"/v1/recommendations/{rec_id}/cancel").status_code == 200
+    cancelled = api.delete(f"/v1/recommendations/{rec_id}/appointment")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "cancelled"
+    assert cancelled.json()["recommendation_status"] == "cancelled"
+    (at_practice,) = httpx.get(f"{simulator}/_sim/appointments").json()
+    assert at_practice["status"] == "cancelled"
+    assert api.delete(f"/v1/recommendations/{rec_id}/appointment").status_code == 409

@@ -36,10 +36,14 @@ class AppointmentRepository:
         return self._session.scalars(stmt).all()
 
     def booked_starting(self, after: datetime, before: datetime) -> Sequence[Appointment]:
-        """Booked appointments starting in [after, before): what a reminder schedule reads."""
+        """Booked appointments starting in [after, before) whose recommendation still waits
+        on them (`appointment-booked`): what a reminder schedule reads. One withdrawn, or
+        overtaken by the practice, is left out."""
         stmt = (
             select(Appointment)
+            .join(Recommendation, Recommendation.id == Appointment.recommendation_id)
             .where(
+                Recommendation.status == "appointment-booked",
                 Appointment.state == "booked",
                 Appointment.start_at >= after,
                 Appointment.start_at < before,
