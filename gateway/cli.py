@@ -81,6 +81,10 @@ def migrate() -> None:
 def api(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=32, help="API processes on the port (LIAISON_API_WORKERS)."),
+    ] = None,
 ) -> None:
     """Serve the REST and FHIR API."""
     settings = get_settings()
@@ -90,6 +94,8 @@ def api(
         factory=True,
         host=host or settings.api_host,
         port=port or settings.api_port,
+        # More than one: uvicorn's supervisor forks that many processes sharing the socket.
+        workers=workers or settings.api_workers,
         log_level="warning",
         # Logging is gateway.logging's (JSON, redacted); uvicorn's access log would print
         # raw paths and query strings, so the API logs its own access lines instead.

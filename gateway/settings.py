@@ -76,6 +76,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # API processes `liaison api` starts on the one port (uvicorn's workers). Each keeps its
+    # own per-client rate-limit buckets, so a client's budget is per process (docs/DEPLOYMENT.md).
+    api_workers: int = Field(default=1, ge=1, le=32)
     public_base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 64 * 1024
 
