@@ -38,6 +38,12 @@ _LIAISON_SET: Final[dict[str, str]] = {
     # Liaison may send to. Nothing was attempted at a practice, but the task cannot be done.
     "identity-mismatch": "failed",
     "no-usable-practice": "failed",
+    # Liaison booked the appointment the practice asked for (GP Connect Appointment
+    # Management): the task waits on it as it waited for the appointment to be asked for.
+    "appointment-booked": "on-hold",
+    "did-not-attend": "on-hold",
+    # The practice has seen the service user and is working on the request.
+    "attended": "in-progress",
 }
 
 TASK_STATUS: Final[dict[str, str]] = {

@@ -23,10 +23,14 @@ class Peer:
 
 
 def gp_simulator(settings: Settings) -> Peer:
-    """The GP simulator serves the development directory's Y0000n practices: always started."""
-    received = f"http://{settings.simulator_host}:{settings.simulator_port}/_sim/received"
+    """The GP simulator serves the development directory's Y0000n practices: always started.
+    Y00003 also offers GP Connect appointment booking (/v1/recommendations/{id}/slots)."""
+    root = f"http://{settings.simulator_host}:{settings.simulator_port}"
     return Peer(
-        "GP simulator", "simulator", f"{settings.simulator_base_url}  (received: {received})"
+        "GP simulator",
+        "simulator",
+        f"{settings.simulator_base_url}  (received: {root}/_sim/received; "
+        f"Y00003 books appointments: {root}/_sim/appointments)",
     )
 
 

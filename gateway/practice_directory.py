@@ -89,6 +89,19 @@ class SmartBackendAuth(BaseModel):
 Auth = Annotated[BearerAuth | SmartBackendAuth, Field(discriminator="type")]
 
 
+class AppointmentManagement(BaseModel):
+    """The practice offers GP Connect Appointment Management (FHIR STU3): Liaison may search
+    its free slots and book on the service user's behalf."""
+
+    model_config = ConfigDict(extra="forbid")
+    # The provider's service root (Spine Directory Service `nhsMhsEndPoint`), e.g.
+    # https://provider.example.nhs.uk/GP0001/STU3/1.
+    base_url: str = Field(pattern=r"^https?://", max_length=500)
+    provider_asid: str = Field(pattern=r"^[0-9]{1,20}$")
+    # GPConnect-OrganisationType-1 code sent as a slot search filter (and in the booking).
+    organisation_type: str | None = Field(default=None, pattern=r"^[a-z-]{1,40}$")
+
+
 class PracticeSettings(BaseModel):
     """Everything about one practice except its ODS code (the body of PUT /ops/practices)."""
 
@@ -108,6 +121,7 @@ class PracticeSettings(BaseModel):
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
     max_in_flight: int | None = Field(default=None, ge=1, le=100)
     chase_after_days: int = Field(default=3, ge=1, le=60)
+    appointments: AppointmentManagement | None = None
 
     @model_validator(mode="after")
     def _fits_adapter(self) -> "PracticeSettings":
@@ -185,6 +199,8 @@ def endpoint_problems(entry: PracticeSettings, settings: Settings) -> list[tuple
         urls.append(("base_url", entry.base_url or settings.simulator_base_url))
     if isinstance(entry.auth, SmartBackendAuth):
         urls.append(("auth.token_url", entry.auth.token_url))
+    if entry.appointments is not None:
+        urls.append(("appointments.base_url", entry.appointments.base_url))
     return [
         (field, why)
         for field, url in urls
@@ -206,13 +222,27 @@ _OPTIONS = (
     "workflow_id",
     "callback_secret_env",
     "max_in_flight",
+    "appointments",
 )
+
+
+# The simulated practice that asks to see the patient also offers GP Connect booking.
+DEV_BOOKING_PRACTICE = "Y00003"
+DEV_PROVIDER_ASID = "918999198738"
 
 
 def dev_directory(settings: Settings) -> list[PracticeEntry]:
     return [
         PracticeEntry(
-            ods_code=f"Y0000{n}", adapter="simulator", base_url=settings.simulator_base_url
+            ods_code=f"Y0000{n}",
+            adapter="simulator",
+            base_url=settings.simulator_base_url,
+            appointments=AppointmentManagement(
+                base_url=settings.simulator_gpconnect_url(f"Y0000{n}"),
+                provider_asid=DEV_PROVIDER_ASID,
+            )
+            if f"Y0000{n}" == DEV_BOOKING_PRACTICE
+            else None,
         )
         for n in range(1, 9)
     ]

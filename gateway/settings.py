@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # Per-client request budget (token bucket; 0 = off) and per-address token endpoint budget.
     client_rate_limit_per_minute: int = Field(default=6000, ge=0)
     token_rate_limit_per_minute: int = Field(default=120, ge=0)
+    # Practice inbox sign-in attempts per client address per minute (on top of the
+    # per-account lockout), so one address cannot try many accounts quickly.
+    inbox_sign_in_rate_limit_per_minute: int = Field(default=20, ge=0)
     # Browser origins allowed to call the API; empty = no CORS headers at all.
     cors_allow_origins: list[str] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -121,6 +124,10 @@ class Settings(BaseSettings):
     notify_template_collection_reminder_email: str | None = None
     notify_template_not_dispensed_sms: str | None = None
     notify_template_not_dispensed_email: str | None = None
+    notify_template_appointment_booked_sms: str | None = None
+    notify_template_appointment_booked_email: str | None = None
+    notify_template_appointment_cancelled_sms: str | None = None
+    notify_template_appointment_cancelled_email: str | None = None
     # Who hears what, when (gateway.domain.audience). Quiet hours are UK local time; equal
     # start and end switch them off.
     quiet_hours_start: time = time(21, 0)
@@ -184,6 +191,12 @@ class Settings(BaseSettings):
     # Where `liaison dev` runs the local PDS and ODS stand-ins when neither URL is set.
     pds_standin_port: int = 8028
     ods_standin_port: int = 8029
+    # GP Connect Appointment Management (gateway.booking): Liaison's ASID on Spine, the
+    # Spine Secure Proxy to go through (unset: the practice's endpoint directly, as with the
+    # simulator), how often booked appointments that have ended are read for attendance.
+    gpconnect_consumer_asid: str = Field(default="200000000359", pattern=r"^[0-9]{1,20}$")
+    gpconnect_ssp_url: str | None = Field(default=None, pattern=r"^https?://")
+    gpconnect_attendance_check_seconds: float = Field(default=60.0, gt=0)
     # Per-practice isolation: circuit breaker, concurrency and rate limit.
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_open_seconds: float = Field(default=60.0, gt=0)
@@ -289,6 +302,10 @@ class Settings(BaseSettings):
         for name, limit in (
             ("LIAISON_CLIENT_RATE_LIMIT_PER_MINUTE", self.client_rate_limit_per_minute),
             ("LIAISON_TOKEN_RATE_LIMIT_PER_MINUTE", self.token_rate_limit_per_minute),
+            (
+                "LIAISON_INBOX_SIGN_IN_RATE_LIMIT_PER_MINUTE",
+                self.inbox_sign_in_rate_limit_per_minute,
+            ),
         ):
             if limit == 0:
                 found.append((name, "0 switches the limit off"))
@@ -361,6 +378,10 @@ class Settings(BaseSettings):
     @property
     def simulator_base_url(self) -> str:
         return f"http://{self.simulator_host}:{self.simulator_port}/fhir"
+
+    def simulator_gpconnect_url(self, ods_code: str) -> str:
+        """The simulator's GP Connect service root for one practice."""
+        return f"http://{self.simulator_host}:{self.simulator_port}/gpconnect/{ods_code}/STU3/1"
 
 
 @lru_cache(maxsize=1)

@@ -78,6 +78,12 @@ def make_celery() -> Celery:
                 "schedule": settings.reminder_check_seconds,
                 "options": {"expires": 30},
             },
+            # Booked GP appointments: did the service user attend (GP Connect read)?
+            "check-attendance": {
+                "task": "liaison.check_attendance",
+                "schedule": settings.gpconnect_attendance_check_seconds,
+                "options": {"expires": 60},
+            },
             "digests-due": {
                 "task": "liaison.digests_due",
                 "schedule": settings.digest_check_seconds,

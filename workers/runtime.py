@@ -78,7 +78,14 @@ def notify_templates(settings: Settings, medium: str) -> dict[str, str]:
     generic = (
         settings.notify_sms_template_id if medium == "sms" else settings.notify_email_template_id
     )
-    kinds = ("ready-to-collect", "appointment-needed", "collection-reminder", "not-dispensed")
+    kinds = (
+        "ready-to-collect",
+        "appointment-needed",
+        "collection-reminder",
+        "not-dispensed",
+        "appointment-booked",
+        "appointment-cancelled",
+    )
     return {
         kind: getattr(settings, f"notify_template_{kind.replace('-', '_')}_{medium}") or generic
         for kind in kinds

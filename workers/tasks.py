@@ -2,7 +2,7 @@
 
 from celery import Task
 
-from workers import alerting, chasing, delivery, notifying, polling, relay, replaying
+from workers import alerting, appointments, chasing, delivery, notifying, polling, relay, replaying
 from workers.app import app
 from workers.runtime import runtime
 
@@ -83,6 +83,11 @@ def chase_up(chase_up_id: str) -> str:
 @app.task(name="liaison.remind_collections", max_retries=0)
 def remind_collections() -> int:
     return chasing.remind_collections(runtime())
+
+
+@app.task(name="liaison.check_attendance", max_retries=0)
+def check_attendance() -> int:
+    return appointments.check_attendance(runtime())
 
 
 @app.task(name="liaison.digests_due", max_retries=0)

@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from adapters.gp_simulator import scripts, search
+from adapters.gp_simulator import appointment_routes, scripts, search
+from adapters.gp_simulator.appointments import AppointmentBook
 from adapters.gp_simulator.store import FhirError, SimulatorStore, ods_code_of_bundle
 
 READABLE: Final = frozenset({"Task", "MedicationRequest", "CommunicationRequest"})
@@ -40,9 +41,14 @@ def create_app(
     store = SimulatorStore(step_seconds=step_seconds, clock=clock or _utc_now)
     app = FastAPI(title="Liaison GP practice simulator", docs_url=None, redoc_url=None)
     app.state.store = store
+    # GP Connect Appointment Management (FHIR STU3), one service root per practice.
+    book = AppointmentBook(clock=store.clock)
+    app.state.appointments = book
     app.include_router(_fhir_routes(store), prefix="/fhir")
     app.include_router(_withdrawal_routes(store), prefix="/fhir")
+    app.include_router(appointment_routes.build(book), prefix="/gpconnect")
     app.include_router(_simulator_routes(store), prefix="/_sim")
+    app.include_router(appointment_routes.simulator_controls(book), prefix="/_sim")
     return app
 
 

@@ -7,6 +7,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 from gateway.api import (
+    appointments,
     audit,
     callbacks,
     console,
@@ -25,6 +26,7 @@ from gateway.api import (
 )
 from gateway.api.hardening import DOCS_ASSETS, install_hardening
 from gateway.api.problems import BodySizeLimit, install_problem_handlers
+from gateway.booking import Booking
 from gateway.settings import Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
 
@@ -54,9 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.booking = Booking(settings)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(recommendations.router)
+    app.include_router(appointments.router)
     app.include_router(oauth.router)
     # Before fhir.router, whose /fhir/{resource_type} would otherwise catch AuditEvent.
     app.include_router(audit.router)

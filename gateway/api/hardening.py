@@ -288,6 +288,9 @@ def install_hardening(app: FastAPI, settings: Settings) -> None:
     install_tracking()  # the audit trail learns which recommendations each request touched
     app.state.client_rate_limiter = TokenBucketLimiter(settings.client_rate_limit_per_minute)
     app.state.token_rate_limiter = TokenBucketLimiter(settings.token_rate_limit_per_minute)
+    app.state.sign_in_rate_limiter = TokenBucketLimiter(
+        settings.inbox_sign_in_rate_limit_per_minute
+    )
 
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:

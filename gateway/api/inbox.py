@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from gateway.api.auth import RateLimited
 from gateway.domain import practice_inbox
 from gateway.domain.inbox_accounts import sign_in
 from gateway.security.context import Actor, note_actor
@@ -133,6 +134,14 @@ def login(
     ]
     if missing:
         return _render(request, "inbox/login.html", status_code=422, form=form, errors=missing)
+    address = request.client.host if request.client else "-"
+    try:
+        request.app.state.sign_in_rate_limiter.check(f"inbox-sign-in:{address}")
+    except RateLimited as limited:
+        errors = [("practice", f"Too many sign-in attempts: {limited.detail}")]
+        response = _render(request, "inbox/login.html", status_code=429, form=form, errors=errors)
+        response.headers["Retry-After"] = str(limited.retry_after)
+        return response
     with _uow(request) as uow:
         account = sign_in(
             uow, ods_code=practice, username=username, password=password, now=datetime.now(UTC)

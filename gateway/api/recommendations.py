@@ -7,11 +7,13 @@ from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Resp
 from pydantic import AfterValidator, Field
 
 from fhir_profiles.catalogue import find_product
+from gateway.api.appointments import appointment_view
 from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
 from gateway.api.links import public_base, public_request_url
 from gateway.api.reengagement import follow_up_view
 from gateway.api.schemas import (
     Accepted,
+    AppointmentOut,
     AttemptsSummary,
     Links,
     NotificationOut,
@@ -124,8 +126,14 @@ def get_recommendation(
             last_error=latest.last_error if latest else None,
             next_attempt_at=latest.next_attempt_at if latest else None,
         ),
+        appointment=_appointment(uow, recommendation),
         **follow_up_view(uow, recommendation, request.app.state.settings),
     )
+
+
+def _appointment(uow: UnitOfWork, recommendation: Recommendation) -> AppointmentOut | None:
+    booked = uow.appointments.current(recommendation.id)
+    return appointment_view(booked, recommendation.status) if booked is not None else None
 
 
 @router.get("", response_model=RecommendationPage)

@@ -171,6 +171,27 @@ class RoutingOut(BaseModel):
     notes: list[str]
 
 
+class Place(BaseModel):
+    name: str | None
+    address: str | None
+
+
+class AppointmentOut(BaseModel):
+    """An appointment booked through GP Connect Appointment Management: its time and place,
+    its state (booked | cancelled | attended | did-not-attend) and who said so."""
+
+    id: str
+    recommendation_id: str
+    practice_ods: str
+    state: str
+    start: datetime
+    end: datetime
+    location: Place
+    practitioner: str | None
+    outcome_source: str | None
+    recommendation_status: str
+
+
 class RecommendationOut(BaseModel):
     id: str
     status: str
@@ -193,6 +214,8 @@ class RecommendationOut(BaseModel):
     successor_id: str | None = None
     chain: list[ChainLink] = []
     expired: bool = False
+    # The latest appointment Liaison booked for it, if any (GET …/appointment).
+    appointment: AppointmentOut | None = None
 
 
 class RecommendationSummary(BaseModel):

@@ -40,6 +40,11 @@ AUDIENCE: Final[dict[str, tuple[str, ...]]] = {
     "chase-up-stopped": ("practitioner",),
     "identity-mismatch": ("practitioner",),
     "no-usable-practice": ("practitioner",),
+    # Booking through GP Connect Appointment Management (gateway.domain.booking).
+    "appointment-booked": ("practitioner", "service-user"),
+    "appointment-cancelled": ("practitioner", "service-user"),
+    "attended": ("practitioner",),
+    "did-not-attend": ("practitioner",),
 }
 
 _NUMBERED = re.compile(r"^(?P<kind>.+)-(?P<number>\d+)$")

@@ -50,24 +50,25 @@ class SignedIn:
 def sign_in(
     uow: UnitOfWork, *, ods_code: str, username: str, password: str, now: datetime
 ) -> SignedIn | None:
-    """The account, if the three match and it is not locked; the caller commits (failed
-    attempts are counted, and five in a row lock the account for 15 minutes)."""
+    """The account, if the three match and it is not locked. Each attempt is counted in
+    the database before the password is checked (and committed here, whatever the outcome),
+    so five wrong passwords lock the account for 15 minutes however many arrive at once."""
     user = uow.inbox.user(ods_code.strip().upper(), username.strip())
     if user is None or not user.active:
         password_matches(_DUMMY_HASH, password)
         return None
-    if user.locked_until is not None and user.locked_until > now:
+    user_id, password_hash = user.id, user.password_hash
+    attempts = uow.inbox.reserve_attempt(user_id, now=now)
+    uow.commit()
+    if attempts is None or attempts > MAX_FAILED_SIGN_INS:
         password_matches(_DUMMY_HASH, password)
         return None
-    if not password_matches(user.password_hash, password):
-        user.failed_sign_ins += 1
-        if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
-            user.locked_until = now + LOCKOUT
-            user.failed_sign_ins = 0
+    if not password_matches(password_hash, password):
+        if attempts >= MAX_FAILED_SIGN_INS:
+            uow.inbox.lock(user_id, until=now + LOCKOUT)
+            uow.commit()
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    user.failed_sign_ins = 0
-    user.locked_until = None
-    user.last_sign_in_at = now
-    return SignedIn(user.id, user.practice_ods, user.username)
+    rehashed = _hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None
+    uow.inbox.signed_in(user_id, now=now, password_hash=rehashed)
+    uow.commit()
+    return SignedIn(user_id, user.practice_ods, user.username)

@@ -35,6 +35,12 @@ STATUSES: Final = (
     # there is no practice to send to (deceased, restricted record, closed practice...).
     "identity-mismatch",
     "no-usable-practice",
+    # GP Connect Appointment Management (gateway.domain.booking): Liaison booked the
+    # appointment the practice asked for; the practice (or the practitioner) then says
+    # whether the service user came.
+    "appointment-booked",
+    "attended",
+    "did-not-attend",
 )
 
 
@@ -108,6 +114,30 @@ TABLE: Final = tuple(Transition(*row) for row in (
     ("queued",              "identity-mismatch",    "identity-mismatch"),
     ("received",            "no-usable-practice",   "no-usable-practice"),
     ("queued",              "no-usable-practice",   "no-usable-practice"),
+    # Booking the appointment the practice asked for; cancelling it asks for one again.
+    ("appointment-needed",  "appointment-booked",   "appointment-booked"),
+    ("appointment-booked",  "appointment-needed",   "appointment-cancelled"),
+    ("appointment-booked",  "attended",             "attended"),
+    ("appointment-booked",  "did-not-attend",       "did-not-attend"),
+    ("did-not-attend",      "appointment-booked",   "appointment-booked"),
+    ("did-not-attend",      "appointment-needed",   "appointment-cancelled"),
+    # After the appointment (or before it, if the practice acts first) the request goes on.
+    ("appointment-booked",  "accepted",             "accepted"),
+    ("appointment-booked",  "rejected",             "rejected"),
+    ("appointment-booked",  "prescription-issued",  "prescription-issued"),
+    ("appointment-booked",  "ready-to-collect",     "ready-to-collect"),
+    ("appointment-booked",  "collected",            "collected"),
+    ("appointment-booked",  "cancelled",            "cancelled"),
+    ("attended",            "accepted",             "accepted"),
+    ("attended",            "rejected",             "rejected"),
+    ("attended",            "prescription-issued",  "prescription-issued"),
+    ("attended",            "ready-to-collect",     "ready-to-collect"),
+    ("attended",            "collected",            "collected"),
+    ("attended",            "cancelled",            "cancelled"),
+    ("did-not-attend",      "accepted",             "accepted"),
+    ("did-not-attend",      "rejected",             "rejected"),
+    ("did-not-attend",      "prescription-issued",  "prescription-issued"),
+    ("did-not-attend",      "cancelled",            "cancelled"),
 ))
 # fmt: on
 
@@ -128,6 +158,9 @@ AWAITING_PRACTICE: Final = (
     "prescription-issued",
     "ready-to-collect",
     "not-dispensed",
+    "appointment-booked",
+    "attended",
+    "did-not-attend",
 )
 
 

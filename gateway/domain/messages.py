@@ -9,9 +9,10 @@ time, and a test runs every service-user template through it.
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
-from gateway.domain.audience import event_kind, event_number
+from gateway.domain.audience import UK, event_kind, event_number
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Wording:
 @dataclass(frozen=True)
 class Template:
     """`str.format` text. Fields: product, practice, given_practice, reason, where, number,
-    ref, medicines; for service users: where, phone."""
+    ref, medicines, appointment; for service users: where, phone, when, place."""
 
     subject: str
     body: str
@@ -119,6 +120,29 @@ PRACTITIONER: Final[dict[str, Template]] = {
         "Liaison could not send the recommendation for {product} to a GP practice: "
         "{reason}. Nothing was sent." + _REF,
     ),
+    "appointment-booked": Template(
+        "GP appointment booked",
+        "Liaison booked the appointment GP practice {practice} asked for: {appointment}. "
+        "The service user has been sent the time and place (if they agreed to messages)." + _REF,
+    ),
+    "appointment-cancelled": Template(
+        "GP appointment cancelled",
+        "The appointment at GP practice {practice} ({appointment}) was cancelled. The "
+        "practice still asks to see the service user: you can book another from your "
+        "case-management app." + _REF,
+    ),
+    "attended": Template(
+        "The service user attended their GP appointment",
+        "The service user attended the appointment at GP practice {practice} "
+        "({appointment}). Liaison will tell you what the practice does about {product}." + _REF,
+    ),
+    "did-not-attend": Template(
+        "The service user did not attend their GP appointment",
+        "The service user did not attend the appointment at GP practice {practice} "
+        "({appointment}). You may want to contact them; when they are ready you can book "
+        "another appointment from your case-management app (it lists the practice's free "
+        "slots)." + _REF,
+    ),
     "chase-up": Template(
         "Liaison chased the GP practice",
         "GP practice {practice} has not yet acted on your recommendation for {product}, so "
@@ -142,6 +166,16 @@ SERVICE_USER: Final[dict[str, Template]] = {
         "About your prescription",
         "Hello, the pharmacy could not supply your prescription this time. Your care worker "
         "will be in touch about what to do next, or you can call your GP practice.",
+    ),
+    "appointment-booked": Template(
+        "Your GP appointment",
+        "Hello, your appointment at your GP practice is booked for {when} at {place}. If you "
+        "cannot make it, please tell your care worker or call the practice{phone}.",
+    ),
+    "appointment-cancelled": Template(
+        "Your GP appointment",
+        "Hello, your appointment at your GP practice on {when} has been cancelled. Your care "
+        "worker will help you find another time.",
     ),
     "collection-reminder": Template(
         "Your prescription is waiting for you",
@@ -238,6 +272,24 @@ def nominated_pharmacy(payload: dict[str, Any]) -> str | None:
     return str(name).title() if name else None
 
 
+def appointment_when(payload: dict[str, Any]) -> str:
+    """The booked appointment's time in UK words ("Tuesday 8 December 2026 at 09:15")."""
+    start = (payload.get("appointment") or {}).get("start")
+    if not start:
+        return "the time agreed"
+    local = datetime.fromisoformat(str(start)).astimezone(UK)
+    return f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M}"
+
+
+def appointment_place(payload: dict[str, Any]) -> str:
+    """Where it is: the surgery's name and address, as the practice's Location gives them."""
+    booked = payload.get("appointment") or {}
+    words = [str(w) for w in (booked.get("location_name"), booked.get("location_address")) if w]
+    place = ", ".join(words)
+    # A surgery's name could say more than the service user agreed to (a "smoking clinic").
+    return place if place and not denied_words(place) else "your GP practice"
+
+
 def _safe_place(pharmacy: str | None) -> str | None:
     # A pharmacy called "Stop Smoking Clinic" would say more than the service user agreed to.
     if pharmacy and not denied_words(pharmacy):
@@ -260,6 +312,7 @@ def _fields(
         "ref": recommendation_id,
         "product": product_name,
         "practice": practice_label(payload),
+        "appointment": f"{appointment_when(payload)}, {appointment_place(payload)}",
         "given_practice": str((payload.get("gp_practice") or {}).get("ods_code") or "none"),
         "reason": detail or "no reason given",
         "where": f" at {pharmacy}" if pharmacy else "",
@@ -299,6 +352,8 @@ def compose(
             {
                 "where": f" at {place}" if place else " at your usual pharmacy",
                 "phone": f" on {telephone}" if telephone else "",
+                "when": appointment_when(payload),
+                "place": appointment_place(payload),
             },
         )
         if denied_words(wording.subject + " " + wording.body):

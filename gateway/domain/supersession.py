@@ -89,6 +89,16 @@ HOLDS_IN: Final[dict[str, Currency]] = {
         EVERY_STATUS, "identity-mismatch is final: nothing can make it untrue"),
     "no-usable-practice": Currency(
         EVERY_STATUS, "no-usable-practice is final: nothing can make it untrue"),
+    # Booking: the confirmation holds while the appointment stands; a cancellation and an
+    # attendance are reports of what happened; a missed appointment asks to book again.
+    "appointment-booked": Currency(
+        _only("appointment-booked"), "the appointment no longer stands (cancelled, or past)"),
+    "appointment-cancelled": Currency(
+        EVERY_STATUS - {"appointment-booked"}, "another appointment was booked since"),
+    "attended": Currency(
+        EVERY_STATUS, "a report of a step that happened: it stays true"),
+    "did-not-attend": Currency(
+        _only("did-not-attend"), "another appointment was booked, or the practice moved on"),
     "clinical-safety-flag": Currency(
         EVERY_STATUS, "a safety warning about stopping smoking: it always holds"),
 }

@@ -1,0 +1,3 @@
+"""The system of record. Every model module is imported here so `Base.metadata` holds them all."""
+
+from gateway.store import appointment_models as appointment_models

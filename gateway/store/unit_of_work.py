@@ -6,6 +6,7 @@ from typing import Self
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.store.repositories.alerts import AlertRepository
+from gateway.store.repositories.appointments import AppointmentRepository
 from gateway.store.repositories.audit import AuditRepository
 from gateway.store.repositories.catalogue_codes import CatalogueCodeRepository
 from gateway.store.repositories.clients import ClientRepository
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.console_sessions = ConsoleSessionRepository(self.session)
         self.practice_health = PracticeHealth(self.session)
         self.registrations = RegistrationRepository(self.session)
+        self.appointments = AppointmentRepository(self.session)
         return self
 
     def __exit__(

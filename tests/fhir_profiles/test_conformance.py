@@ -105,7 +105,8 @@ def test_the_liaison_status_code_system_holds_every_public_status_word() -> None
     assert codes == {
         "received", "queued", "delivered", "accepted", "rejected", "appointment-needed",
         "prescription-issued", "ready-to-collect", "collected", "not-dispensed", "cancelled",
-        "delivery-failed", "identity-mismatch", "no-usable-practice",
+        "delivery-failed", "identity-mismatch", "no-usable-practice", "appointment-booked",
+        "attended", "did-not-attend",
     }  # fmt: skip
 
 

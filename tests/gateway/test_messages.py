@@ -93,7 +93,10 @@ def test_every_service_user_template_is_checked_and_short() -> None:
         assert _forbidden_in(template.subject + " " + template.body) == [], kind
         # Two SMS fragments at most once the pharmacy's name and the practice's number are in.
         rendered = template.body.format(
-            where=" at a pharmacy with a long name, High St", phone=" on 0113 496 0001"
+            where=" at a pharmacy with a long name, High St",
+            phone=" on 0113 496 0001",
+            when="Wednesday 30 December 2026 at 11:45",
+            place="Riverside Surgery, 1 Station Road, Leeds, LS1 1AA",
         )
         assert len(rendered) <= 306, kind
 

@@ -1,8 +1,9 @@
 """The practice inbox: its staff accounts and the requests waiting for a practice."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.store.models import Delivery, InboxUser, Recommendation
@@ -29,6 +30,49 @@ class InboxRepository:
 
     def add_user(self, user: InboxUser) -> None:
         self._session.add(user)
+
+    def reserve_attempt(self, user_id: int, *, now: datetime) -> int | None:
+        """Count a sign-in attempt before its password is checked, in one statement, so
+        parallel guesses cannot all pass the lockout check first. Returns the attempts
+        since the last success (or lapsed lockout), or None while the account is locked."""
+        lapsed = InboxUser.locked_until.is_not(None) & (InboxUser.locked_until <= now)
+        stmt = (
+            update(InboxUser)
+            .where(
+                InboxUser.id == user_id,
+                or_(InboxUser.locked_until.is_(None), InboxUser.locked_until <= now),
+            )
+            .values(
+                failed_sign_ins=case((lapsed, 1), else_=InboxUser.failed_sign_ins + 1),
+                locked_until=None,
+            )
+            .returning(InboxUser.failed_sign_ins)
+            .execution_options(synchronize_session=False)
+        )
+        return self._session.execute(stmt).scalar_one_or_none()
+
+    def lock(self, user_id: int, *, until: datetime) -> None:
+        self._session.execute(
+            update(InboxUser)
+            .where(InboxUser.id == user_id)
+            .values(locked_until=until)
+            .execution_options(synchronize_session=False)
+        )
+
+    def signed_in(self, user_id: int, *, now: datetime, password_hash: str | None) -> None:
+        values: dict[str, object] = {
+            "failed_sign_ins": 0,
+            "locked_until": None,
+            "last_sign_in_at": now,
+        }
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        self._session.execute(
+            update(InboxUser)
+            .where(InboxUser.id == user_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
     def requests(
         self, practice_ods: str, statuses: Sequence[str], *, limit: int = 200

@@ -1,0 +1,150 @@
+"""Guessing a practice inbox password: parallel guesses cannot outrun the lockout, and one
+address cannot try account after account quickly. On PostgreSQL, where requests really do
+run at the same time."""
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.domain import inbox_accounts
+from gateway.domain.inbox_accounts import MAX_FAILED_SIGN_INS, hash_password, sign_in
+from gateway.practice_directory import (
+    PracticeSettings,
+    dev_directory,
+    ensure_inbox_user,
+    seed,
+    write_practice,
+)
+from gateway.settings import Settings
+from gateway.store.database import make_engine, make_session_factory
+from gateway.store.migrate import upgrade
+from gateway.store.unit_of_work import UnitOfWork
+from tests.gateway.test_inbox import PASSWORD, _sign_in
+
+GUESSES = 40
+
+
+@pytest.fixture
+def accounts(postgres_url: str, tmp_path: Path) -> Iterator[UnitOfWork]:
+    settings = Settings(database_url=postgres_url, broker_url="memory://", data_dir=tmp_path)
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    with UnitOfWork(factory) as uow:
+        seed(uow, dev_directory(settings))
+        write_practice(uow, "A81003", PracticeSettings(adapter="inbox"), source="api")
+        uow.session.flush()
+        ensure_inbox_user(uow, "A81003", "reception", hash_password(PASSWORD), replace=True)
+        uow.commit()
+    yield UnitOfWork(factory)
+    engine.dispose()
+
+
+def test_forty_parallel_wrong_passwords_lock_the_account_after_five(
+    accounts: UnitOfWork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory = accounts._session_factory  # one factory for every thread
+    real_checks: list[str] = []
+    real_matches = inbox_accounts.password_matches
+
+    def counting(password_hash: str, password: str) -> bool:
+        if password_hash != inbox_accounts._DUMMY_HASH:
+            real_checks.append(password)
+        return real_matches(password_hash, password)
+
+    monkeypatch.setattr(inbox_accounts, "password_matches", counting)
+    start = threading.Barrier(GUESSES)
+    checked: list[bool] = []
+
+    def guess() -> None:
+        start.wait()
+        with UnitOfWork(factory) as uow:
+            result = sign_in(
+                uow,
+                ods_code="A81003",
+                username="reception",
+                password="not the password",
+                now=datetime.now(UTC),
+            )
+            checked.append(result is None)
+
+    threads = [threading.Thread(target=guess) for _ in range(GUESSES)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert checked == [True] * GUESSES
+
+    with UnitOfWork(factory) as uow:
+        user = uow.inbox.user("A81003", "reception")
+        assert user is not None
+        # Every guess was counted, none lost to a read-modify-write race...
+        assert user.failed_sign_ins == GUESSES
+        # ...and the account is locked: even the right password is refused now.
+        assert user.locked_until is not None
+        assert user.locked_until > datetime.now(UTC)
+        # ...and only five guesses were ever checked against the account's password.
+        assert len(real_checks) == MAX_FAILED_SIGN_INS
+        assert (
+            sign_in(
+                uow,
+                ods_code="A81003",
+                username="reception",
+                password=PASSWORD,
+                now=datetime.now(UTC),
+            )
+            is None
+        )
+
+
+def test_a_lockout_that_has_lapsed_lets_the_right_password_in(accounts: UnitOfWork) -> None:
+    factory = accounts._session_factory
+    now = datetime.now(UTC)
+    with UnitOfWork(factory) as uow:
+        for _ in range(MAX_FAILED_SIGN_INS):
+            sign_in(uow, ods_code="A81003", username="reception", password="wrong", now=now)
+    later = datetime(now.year + 1, 1, 1, tzinfo=UTC)
+    with UnitOfWork(factory) as uow:
+        account = sign_in(
+            uow, ods_code="A81003", username="reception", password=PASSWORD, now=later
+        )
+        assert account is not None
+        user = uow.inbox.user("A81003", "reception")
+        assert user is not None
+        assert user.failed_sign_ins == 0
+        assert user.locked_until is None
+
+
+def test_one_address_trying_many_accounts_is_slowed_to_the_per_minute_limit(
+    tmp_path: Path,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from gateway.api.app import create_app
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/api.db",
+        broker_url="memory://",
+        data_dir=tmp_path,
+        inbox_sign_in_rate_limit_per_minute=3,
+    )
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        seed(uow, dev_directory(settings))
+        write_practice(uow, "A81003", PracticeSettings(adapter="inbox"), source="api")
+        uow.session.flush()
+        ensure_inbox_user(uow, "A81003", "reception", hash_password(PASSWORD), replace=True)
+        uow.commit()
+    engine.dispose()
+    with TestClient(create_app(settings)) as browser:
+        answers = [_sign_in(browser, password=f"guess {n}") for n in range(3)]
+        assert answers == [401, 401, 401]
+        page = browser.get("/inbox/login")
+        assert page.status_code == 200
+        # The fourth attempt from the address is refused before any password is checked,
+        # the right one too.
+        assert _sign_in(browser) == 429
