@@ -24,6 +24,9 @@ class Delivery:
     recommendation_id: str
     ods_code: str
     bundle: dict[str, Any]
+    # For a WITHDRAWAL, `delivery_id` and `bundle` are those of the request it withdraws (what
+    # the practice's copy carries and is found by); a route that needs an id of its own for
+    # the withdrawal message (a MESH local id) derives it from `delivery_id`, stably.
     purpose: DeliveryPurpose = DeliveryPurpose.REQUEST
     # Why the request was withdrawn, in words fit for the practice (purpose WITHDRAWAL only).
     withdrawal_reason: str | None = None

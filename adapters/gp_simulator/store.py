@@ -155,8 +155,20 @@ class SimulatorStore:
         """Resources of `resource_type` carrying the identifier `token` (`system|value` or
         `value`), as they stand now (FHIR R4 token search on `identifier`)."""
         now = self.clock()
+        key = _identifier_key(resource_type, token)
         with self._lock:
-            ids = self._by_identifier.get(_identifier_key(resource_type, token), [])
+            if key[1] is not None and key[2] == "":
+                # `system|`: any value in that system (R4 search.html#token).
+                ids = sorted(
+                    {
+                        i
+                        for k, found in self._by_identifier.items()
+                        if k[:2] == key[:2]
+                        for i in found
+                    }
+                )
+            else:
+                ids = self._by_identifier.get(key, [])
             return [self._render(self._resources[(resource_type, i)], now) for i in ids]
 
     def update(

@@ -1,7 +1,7 @@
 """/ops: what integration engineers watch and do. Ids only, never patient identifiers."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -118,6 +118,10 @@ def list_deliveries(
         str | None, Query(max_length=200, description="text in the last error")
     ] = None,
     older_than_seconds: Annotated[int | None, Query(ge=0, le=10 * 365 * 24 * 3600)] = None,
+    purpose: Annotated[
+        Literal["request", "withdrawal"] | None,
+        Query(description="the request itself, or its withdrawal"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> DeliveryPage:
@@ -133,6 +137,7 @@ def list_deliveries(
             if older_than_seconds is not None
             else None
         ),
+        purpose=purpose,
     )
     rows, total = uow.delivery_search.find(criteria, limit=limit, offset=offset)
     next_url = None

@@ -83,7 +83,12 @@ def get_recommendation(
     recommendation_id: str, request: Request, uow: UnitOfWorkDep, principal: RecommendationsClient
 ) -> RecommendationOut:
     recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
-    deliveries = uow.deliveries.for_recommendation(recommendation.id)
+    # The request's deliveries; a withdrawal's progress is on the timeline.
+    deliveries = [
+        d
+        for d in uow.deliveries.for_recommendation(recommendation.id)
+        if d.purpose == withdrawals.REQUEST
+    ]
     latest = deliveries[-1] if deliveries else None
     product = find_product(recommendation.product)
     return RecommendationOut(

@@ -421,3 +421,14 @@ def test_an_update_against_a_stale_version_is_refused_with_412(simulator: Simula
 
     assert response.status_code == 412
     assert _by_delivery(simulator, "Task", sent.delivery_id)["status"] == "accepted"
+
+
+def test_tasks_are_found_by_any_value_of_an_identifier_system(simulator: Simulator) -> None:
+    gp = simulator.gp_system(task_search="identifier")
+    gp.submit(delivery("Y00001", 50))
+    gp.submit(delivery("Y00003", 51))
+    simulator.clock.advance(STEP)
+
+    reports = gp.fetch_updates(ods_code="Y00001", since=None).reports
+
+    assert {r.recommendation_id for r in reports} >= {"rec-Y00001-50", "rec-Y00003-51"}

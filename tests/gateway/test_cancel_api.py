@@ -77,3 +77,19 @@ def test_a_request_not_yet_sent_is_stopped_and_no_withdrawal_is_queued(api: Test
     with UnitOfWork(api.app.state.session_factory) as uow:  # type: ignore[attr-defined]
         deliveries = [(d.purpose, d.state) for d in uow.deliveries.for_recommendation(rec_id)]
     assert deliveries == [("request", "stopped")]
+
+
+def test_the_attempts_summary_stays_the_requests_after_a_withdrawal(api: TestClient) -> None:
+    rec_id = _submitted(api)
+    with UnitOfWork(api.app.state.session_factory) as uow:  # type: ignore[attr-defined]
+        (request,) = uow.deliveries.for_recommendation(rec_id)
+        request.state, request.attempt_count = "delivered", 1
+        uow.commit()
+
+    api.post(f"/v1/recommendations/{rec_id}/cancel", json={"reason": "moved away"})
+
+    shown = api.get(f"/v1/recommendations/{rec_id}").json()
+    assert shown["attempts"]["deliveries"] == 1
+    assert shown["attempts"]["state"] == "delivered"
+    details = [e["detail"] or "" for e in shown["timeline"]]
+    assert any(d.startswith("withdrawal queued for the practice Y00001") for d in details)

@@ -60,3 +60,20 @@ def test_a_dead_withdrawal_shows_why_and_can_be_replayed(console: TestClient) ->
 
     assert WITHDRAWAL_NOT_SUPPORTED in page.text
     assert 'id="replay"' in page.text
+
+
+def test_ops_deliveries_filters_by_purpose(console: TestClient) -> None:
+    rec_id, request_id, withdrawal_id = _withdrawn(console)
+
+    def ids(purpose: str) -> list[str]:
+        found = console.get(
+            "/ops/deliveries", params={"recommendation_id": rec_id, "purpose": purpose}
+        )
+        assert found.status_code == 200, found.text
+        return [d["id"] for d in found.json()["items"]]
+
+    assert ids("withdrawal") == [withdrawal_id]
+    assert ids("request") == [request_id]
+    refused = console.get("/ops/deliveries", params={"purpose": "reminder"})
+    assert refused.status_code == 422
+    assert "purpose" in refused.text

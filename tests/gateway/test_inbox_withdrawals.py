@@ -2,9 +2,12 @@
 the practitioner's reason, without its action buttons, and refuses any action with 409.
 Delivered and withdrawn by the real delivery worker (the inbox adapter), not by hand."""
 
+from datetime import UTC, datetime
+
 from fastapi.testclient import TestClient
 
 from gateway.cli import sample_recommendation
+from gateway.domain import withdrawals
 from gateway.domain.retry_policy import RetryPolicy
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.test_inbox import _csrf, _sign_in, _status, inbox
@@ -98,3 +101,34 @@ def test_a_withdrawn_request_shows_withdrawn_with_its_reason_and_cannot_be_acted
         details = [e.detail or "" for e in uow.recommendations.timeline(rec_id)]
     assert any(d.startswith("withdrawal sent to the practice A81003") for d in details)
     assert any(d.startswith("withdrawal acknowledged by the practice A81003") for d in details)
+
+
+def test_a_request_withdrawn_from_the_old_practice_stays_live_at_the_new_one(
+    inbox: TestClient,
+) -> None:
+    # The service user re-registered: the request moves to A81004 and is withdrawn at A81003.
+    rec_id = _delivered_by_the_worker(inbox, _token(inbox))
+    with UnitOfWork(inbox.app.state.session_factory) as uow:  # type: ignore[attr-defined]
+        plan = withdrawals.withdraw(
+            uow,
+            rec_id,
+            reason=withdrawals.REREGISTERED_REASON,
+            now=datetime.now(UTC),
+            practice_ods="A81003",
+        )
+        rec = uow.recommendations.get(rec_id)
+        assert rec is not None
+        rec.practice_ods = "A81004"
+        uow.commit()
+    assert len(plan.withdrawals) == 1
+
+    assert _sign_in(inbox) == 303
+    old = inbox.get(f"/inbox/requests/{rec_id}")
+    assert "This request has been withdrawn" in old.text
+    assert withdrawals.REREGISTERED_REASON in old.text
+    inbox.post("/inbox/logout", data={"csrf_token": _csrf(old.text)})
+    assert _sign_in(inbox, ods="A81004") == 303
+    new = inbox.get(f"/inbox/requests/{rec_id}")
+    assert new.status_code == 200
+    assert "This request has been withdrawn" not in new.text
+    assert 'value="accept"' in new.text

@@ -123,6 +123,7 @@ class DeliveryCriteria:
     recommendation_id: str | None = None
     error_contains: str | None = None
     created_before: datetime | None = None
+    purpose: str | None = None  # request | withdrawal
 
 
 def _filtered(stmt: Select[*Ts], criteria: DeliveryCriteria) -> Select[*Ts]:
@@ -136,6 +137,8 @@ def _filtered(stmt: Select[*Ts], criteria: DeliveryCriteria) -> Select[*Ts]:
         stmt = stmt.where(Delivery.last_error.ilike(f"%{criteria.error_contains}%"))
     if criteria.created_before:
         stmt = stmt.where(Delivery.created_at <= criteria.created_before)
+    if criteria.purpose:
+        stmt = stmt.where(Delivery.purpose == criteria.purpose)
     return stmt
 
 
