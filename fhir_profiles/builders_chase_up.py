@@ -1,0 +1,127 @@
+"""Chase-ups (gateway.domain.chase_ups): a reminder to a practice that has not acted."""
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.communicationrequest import CommunicationRequest
+
+from fhir_profiles import systems
+from fhir_profiles.builders_common import FHIR_ID, format_date, serialise, urn
+from fhir_profiles.validation import validate_all
+
+CHASE_UP_ID: Final = f"{systems.LIAISON_CANONICAL}/Id/chase-up"
+
+
+@dataclass(frozen=True)
+class ChaseUpRequest:
+    resource: dict[str, Any]  # the CommunicationRequest, as Liaison keeps it
+    bundle: dict[str, Any]  # the transaction that delivers it (one conditional create)
+
+
+def build_chase_up(
+    *,
+    chase_up_id: str,
+    number: int,
+    original: Mapping[str, Any],
+    original_url: str,
+    medication_request_url: str,
+    authored_on: datetime,
+    first_sent_on: date,
+    working_days: int,
+) -> ChaseUpRequest:
+    """A new CommunicationRequest reminding the practice of `original` (the request's own
+    CommunicationRequest as Liaison stored it), and the transaction that delivers it.
+
+    The practice's system assigned its own ids to the original resources, so the chase-up
+    points at them by Liaison's absolute URLs (readable on Liaison's FHIR API) and by the
+    recommendation identifier, which both carry. Conditional create on the chase-up id makes
+    a retried send land once. Same input, same output.
+    """
+    if not FHIR_ID.fullmatch(chase_up_id):
+        raise ValueError("chase_up_id must be a FHIR id: 1-64 of A-Z a-z 0-9 - .")
+    if authored_on.tzinfo is None or authored_on.utcoffset() is None:
+        raise ValueError("authored_on must be timezone-aware")
+    if number < 1 or working_days < 0:
+        raise ValueError("number must be 1 or more and working_days not negative")
+    recommendation = next(
+        (
+            dict(i)
+            for i in original.get("identifier", [])
+            if i.get("system") == systems.RECOMMENDATION_ID
+        ),
+        None,
+    )
+    if recommendation is None:
+        raise ValueError("the original CommunicationRequest has no recommendation identifier")
+    summary = next(
+        (str(p["contentString"]) for p in original.get("payload", []) if "contentString" in p),
+        "",
+    )
+    text = (
+        f"Reminder {number}: on {format_date(first_sent_on)} Liaison sent this practice a "
+        f"request about a stop-smoking medicine (reference {recommendation['value']}). "
+        f"No response has been seen after {working_days} working days. Please accept it, "
+        "decline it with a reason, or ask to see the patient, by updating the linked Task "
+        "or in the Liaison practice inbox. The original request follows.\n\n" + summary
+    )
+    original_reference = {
+        "reference": original_url,
+        "type": "CommunicationRequest",
+        "identifier": recommendation,
+    }
+    data: dict[str, Any] = {
+        "resourceType": "CommunicationRequest",
+        "id": chase_up_id,
+        "meta": copy.deepcopy(
+            original.get("meta", {"profile": [systems.PROFILE_COMMUNICATION_REQUEST]})
+        ),
+        "identifier": [recommendation, {"system": CHASE_UP_ID, "value": chase_up_id}],
+        "groupIdentifier": recommendation,
+        "status": "active",
+        "priority": "routine" if number == 1 else "urgent",
+        "subject": copy.deepcopy(original.get("subject")),
+        "about": [
+            original_reference,
+            {"reference": medication_request_url, "type": "MedicationRequest"},
+        ],
+        "payload": [
+            {"contentString": text},
+            {"contentReference": dict(original_reference)},
+        ],
+        "authoredOn": authored_on.isoformat(),
+        "requester": copy.deepcopy(original.get("requester")),
+        "recipient": copy.deepcopy(original.get("recipient")),
+        "sender": copy.deepcopy(original.get("sender")),
+        "reasonCode": copy.deepcopy(original.get("reasonCode")),
+    }
+    for meta_field in ("versionId", "lastUpdated"):
+        data["meta"].pop(meta_field, None)
+    resource = serialise(CommunicationRequest, data)
+    validate_all([resource])
+    sent = copy.deepcopy(resource)
+    del sent["id"]
+    sent["identifier"] = [
+        *sent["identifier"],
+        {"system": systems.DELIVERY_ID, "value": chase_up_id},
+    ]
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": chase_up_id,
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": urn(chase_up_id),
+                "resource": sent,
+                "request": {
+                    "method": "POST",
+                    "url": "CommunicationRequest",
+                    "ifNoneExist": f"identifier={systems.DELIVERY_ID}|{chase_up_id}",
+                },
+            }
+        ],
+    }
+    return ChaseUpRequest(resource=resource, bundle=serialise(Bundle, bundle))

@@ -1,0 +1,204 @@
+"""What every builder shares: the facts checks, identifiers, references and serialisation.
+
+Each resource is assembled as a plain dict and passed through the matching
+`fhir.resources.R4B` model (`serialise`), so the wire shape is checked by the same library
+the rest of Liaison uses. docs/FHIR.md lists, resource by resource, why R4B output is valid R4.
+"""
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+from fhir_core.fhirabstractmodel import FHIRAbstractModel
+
+from fhir_profiles import systems
+from fhir_profiles.catalogue import Product, find_product
+from fhir_profiles.imported_codes import ImportedCodes
+from fhir_profiles.recommendation import RecommendationFacts
+
+# Source: base FHIR R4 MedicationRequest.category example binding
+# (http://hl7.org/fhir/R4/valueset-medicationrequest-category.html), included in
+# UKCore-MedicationRequestCategory.
+MEDICATIONREQUEST_CATEGORY: Final = (
+    "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
+)
+# Source: FHIR R4 Duration requires UCUM (http://hl7.org/fhir/R4/datatypes.html#Duration).
+UCUM: Final = "http://unitsofmeasure.org"
+
+# Ids of the resources contained in the MedicationRequest (local to it).
+CONTAINED_PATIENT: Final = "service-user"
+CONTAINED_PRACTITIONER: Final = "practitioner"
+
+# The plan words RecommendationFacts.plan may hold, with how a note names each.
+PLAN_LABELS: Final[Mapping[str, str]] = {
+    "quit": "quit",
+    "reduce": "reduce",
+    "temporary-abstinence": "temporary abstinence",
+}
+PLAN_AIMS: Final[Mapping[str, str]] = {
+    "quit": "to stop smoking",
+    "reduce": "to cut down on smoking",
+    "temporary-abstinence": "to stay smoke-free for a time (temporary abstinence)",
+}
+CARE_TEAM_ROLES: Final[Mapping[str, str]] = {
+    "psychiatrist": "psychiatrist",
+    "care-coordinator": "care coordinator",
+}
+
+MONTHS: Final = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+# Resource.id syntax from FHIR R4 (http://hl7.org/fhir/R4/datatypes.html#id). The delivery id is
+# reused as Bundle.id and inside an ifNoneExist query, so it must be safe in both.
+FHIR_ID: Final = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+# Fixed namespace so that non-UUID resource ids still map to the same urn:uuid every time.
+URN_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, systems.LIAISON_CANONICAL)
+
+
+class UnknownProduct(ValueError):
+    """The recommendation names a product that is not in `catalogue.CATALOGUE`."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"unknown medication product {key!r}")
+        self.key = key
+
+
+class UnknownPlan(ValueError):
+    """The recommendation's plan is not one of `PLAN_LABELS`."""
+
+    def __init__(self, plan: str) -> None:
+        super().__init__(f"unknown plan {plan!r}; expected one of {sorted(PLAN_LABELS)}")
+        self.plan = plan
+
+
+@dataclass(frozen=True)
+class ResourceSet:
+    medication_request: dict[str, Any]
+    communication_request: dict[str, Any]
+    task: dict[str, Any]
+    detected_issue: dict[str, Any] | None = None  # the clinical-safety flag, when one is raised
+
+    def all(self) -> list[dict[str, Any]]:
+        resources = [self.medication_request, self.communication_request, self.task]
+        return resources + ([self.detected_issue] if self.detected_issue else [])
+
+
+def resolve_product(facts: RecommendationFacts, imported: ImportedCodes) -> Product:
+    product = find_product(facts.medication.product)
+    if product is None:
+        raise UnknownProduct(facts.medication.product)
+    return imported.product(product)
+
+
+def check_facts(facts: RecommendationFacts) -> None:
+    if facts.plan not in PLAN_LABELS:
+        raise UnknownPlan(facts.plan)
+    # FHIR dateTime with a time needs a zone; guessing one would misdate the request.
+    if facts.authored_on.tzinfo is None or facts.authored_on.utcoffset() is None:
+        raise ValueError("authored_on must be timezone-aware")
+    if facts.medication.duration_days is not None and facts.medication.duration_days <= 0:
+        raise ValueError("duration_days must be positive when given")
+    if facts.consent is None or not facts.consent.share_with_gp:
+        # Nothing goes to a practice without the service user's consent (UK GDPR Art. 6/9; the
+        # service user agreed the referral with the practitioner).
+        raise ValueError("consent to share with the GP practice is required")
+    if facts.consent.recorded_at.utcoffset() is None:
+        raise ValueError("consent.recorded_at must be timezone-aware")
+    if facts.care_team is not None and facts.care_team.role not in CARE_TEAM_ROLES:
+        raise ValueError(f"care_team.role must be one of {sorted(CARE_TEAM_ROLES)}")
+
+
+def serialise(model: type[FHIRAbstractModel], data: dict[str, Any]) -> dict[str, Any]:
+    return model.model_validate(data).model_dump(mode="json", exclude_none=True)
+
+
+def instant(value: datetime) -> str:
+    return value.isoformat()
+
+
+def full_name(facts: RecommendationFacts) -> str:
+    return f"{facts.service_user.given} {facts.service_user.family}".strip()
+
+
+def nhs_identifier(facts: RecommendationFacts) -> dict[str, Any]:
+    return {"system": systems.NHS_NUMBER, "value": facts.service_user.nhs_number}
+
+
+def subject(facts: RecommendationFacts) -> dict[str, Any]:
+    return {"identifier": nhs_identifier(facts), "display": full_name(facts)}
+
+
+def practitioner_identifier(facts: RecommendationFacts) -> dict[str, Any]:
+    return {"system": systems.PRACTITIONER_ID, "value": facts.practitioner.id}
+
+
+def requester(facts: RecommendationFacts) -> dict[str, Any]:
+    return {"identifier": practitioner_identifier(facts), "display": facts.practitioner.name}
+
+
+def organisation(ods_code: str) -> dict[str, Any]:
+    return {"identifier": {"system": systems.ODS_ORGANIZATION_CODE, "value": ods_code}}
+
+
+def recommendation_identifier(facts: RecommendationFacts) -> list[dict[str, Any]]:
+    return [{"system": systems.RECOMMENDATION_ID, "value": facts.recommendation_id}]
+
+
+def reason_code() -> list[dict[str, Any]]:
+    return [
+        {
+            "coding": [
+                {
+                    "system": systems.SNOMED_CT,
+                    "code": systems.SCT_SMOKING_CESSATION_THERAPY,
+                    "display": "Smoking cessation therapy",
+                }
+            ]
+        }
+    ]
+
+
+def reference(resource_type: str, resource_id: str) -> dict[str, Any]:
+    return {"reference": f"{resource_type}/{resource_id}"}
+
+
+def detected_issue_id(facts: RecommendationFacts) -> str:
+    """The DetectedIssue's id: given, or derived so that a rebuilt flag keeps its id."""
+    if facts.detected_issue_id:
+        return facts.detected_issue_id
+    return str(uuid.uuid5(URN_NAMESPACE, f"{facts.medication_request_id}/DetectedIssue"))
+
+
+def format_nhs_number(nhs_number: str) -> str:
+    digits = nhs_number.replace(" ", "")
+    if len(digits) == 10 and digits.isdigit():
+        return f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+    return nhs_number
+
+
+def format_date(value: date) -> str:
+    # Spelled out by hand: strftime("%B") follows the process locale.
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def urn(resource_id: str) -> str:
+    try:
+        return f"urn:uuid:{uuid.UUID(resource_id)}"
+    except ValueError:
+        # urn:uuid must hold a UUID; derive a stable one from an id that is not.
+        return f"urn:uuid:{uuid.uuid5(URN_NAMESPACE, resource_id)}"

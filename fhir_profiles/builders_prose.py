@@ -1,0 +1,117 @@
+"""The plain-English text a GP practice reads: the request summary and the safety advice."""
+
+from fhir_profiles.builders_common import (
+    CARE_TEAM_ROLES,
+    PLAN_AIMS,
+    PLAN_LABELS,
+    UnknownPlan,
+    format_date,
+    format_nhs_number,
+    full_name,
+    resolve_product,
+)
+from fhir_profiles.imported_codes import NO_IMPORTED_CODES, ImportedCodes
+from fhir_profiles.recommendation import CareTeamContact, RecommendationFacts
+from fhir_profiles.safety import (
+    Finding,
+    assess,
+    highest_severity,
+    mechanism,
+    neuropsychiatric_note,
+)
+
+
+def _unique_rules(findings: tuple[Finding, ...]) -> list[Finding]:
+    seen: set[str] = set()
+    unique = []
+    for finding in findings:
+        if finding.rule.key not in seen:
+            seen.add(finding.rule.key)
+            unique.append(finding)
+    return unique
+
+
+def safety_advice(findings: tuple[Finding, ...]) -> str:
+    """The monitoring advice for a set of findings: one paragraph per rule, worst first."""
+    return "\n".join(finding.rule.advice for finding in _unique_rules(findings))
+
+
+def care_team_line(contact: CareTeamContact) -> str:
+    return (
+        f"Liaison has sent this advice to the service user's {CARE_TEAM_ROLES[contact.role]}, "
+        f"{contact.name} ({contact.email})."
+    )
+
+
+def _safety_block(facts: RecommendationFacts, findings: tuple[Finding, ...]) -> list[str]:
+    severity = highest_severity(findings)
+    names = ", ".join(dict.fromkeys(finding.medicine.name for finding in findings))
+    lines = [
+        f"CLINICAL SAFETY ({severity} priority): stopping smoking can raise the levels of "
+        f"medicines this person takes: {names}.",
+        mechanism(),
+        safety_advice(findings),
+    ]
+    if facts.care_team is not None:
+        lines.append(care_team_line(facts.care_team))
+    else:
+        lines.append("No care-team contact was given: please tell whoever manages these medicines.")
+    sources = dict.fromkeys(
+        f"{source.title} ({source.url})"
+        for finding in _unique_rules(findings)
+        for source in finding.rule.sources
+        if source.url
+    )
+    lines.append("Sources: " + "; ".join(sources))
+    return lines
+
+
+def gp_summary(facts: RecommendationFacts, *, imported: ImportedCodes = NO_IMPORTED_CODES) -> str:
+    """The plain-English request a GP practice reads (it names the patient: it goes to their GP).
+    A clinical-safety flag, when raised, comes first."""
+    product = resolve_product(facts, imported)
+    if facts.plan not in PLAN_LABELS:
+        raise UnknownPlan(facts.plan)
+    findings = assess(facts.medicines, imported)
+    user = facts.service_user
+    born = f", born {format_date(user.birth_date)}" if user.birth_date else ""
+    practitioner = facts.practitioner
+    lines = [*_safety_block(facts, findings), "----"] if findings else []
+    lines += [
+        f"{practitioner.name}, mental health smoking cessation practitioner "
+        f"(organisation {practitioner.organisation_ods}), recommends {product.name} for "
+        f"{full_name(facts)} (NHS number {format_nhs_number(user.nhs_number)}{born}), "
+        f"who has decided {PLAN_AIMS[facts.plan]}.",
+        f"Dose: {facts.medication.dose_text}",
+        "Duration: "
+        + (
+            f"{facts.medication.duration_days} days"
+            if facts.medication.duration_days is not None
+            else "not specified"
+        ),
+        f"Plan: {PLAN_LABELS[facts.plan]}",
+        "Current medicines: "
+        + (
+            ", ".join(medicine.name for medicine in facts.medicines)
+            if facts.medicines
+            else "none recorded by the practitioner"
+        ),
+    ]
+    if not findings:
+        # Source: SPS "Managing specific interactions with smoking" (CYP1A2 induction by
+        # tobacco smoke; UKMi advice).
+        lines.append(
+            "Stopping smoking can raise the blood levels of some medicines, such as clozapine "
+            "and olanzapine; none was recognised in the list above, but please review them."
+        )
+    note = neuropsychiatric_note(product.kind)
+    if note:
+        lines.append(note)
+    lines += [
+        "The service user consented to this recommendation being shared with their GP practice.",
+        "Please prescribe it, reject the request with a reason, or ask to see the patient, "
+        "by updating the linked Task or in the Liaison practice inbox.",
+    ]
+    if facts.note:
+        lines.append(f"Note from the practitioner: {facts.note}")
+    return "\n".join(lines)
