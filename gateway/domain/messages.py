@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from gateway.domain import pharmacy_names
 from gateway.domain.audience import UK, event_kind, event_number
 
 
@@ -291,7 +292,9 @@ def appointment_place(payload: dict[str, Any]) -> str:
 
 
 def _safe_place(pharmacy: str | None) -> str | None:
-    # A pharmacy called "Stop Smoking Clinic" would say more than the service user agreed to.
+    # A pharmacy called "Stop Smoking Clinic" would say more than the service user agreed to;
+    # a "name" holding a link or a phone number is no name to repeat to them at all.
+    pharmacy = pharmacy_names.sayable(pharmacy)
     if pharmacy and not denied_words(pharmacy):
         return pharmacy
     return None

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from fhir_profiles.catalogue import find_product
 from fhir_profiles.task_status import interpret_task, task_fields_for
-from gateway.domain import withdrawals
+from gateway.domain import pharmacy_names, withdrawals
 from gateway.domain.lifecycle import decide
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Recommendation
@@ -202,6 +202,10 @@ def act(
     pharmacy = (pharmacy or "").strip() or None
     if action.needs_reason and not reason:
         raise InboxRefusal("give a reason for rejecting the request", field="reason")
+    if pharmacy is not None and action.takes_pharmacy:
+        why = pharmacy_names.problem(pharmacy)
+        if why is not None:
+            raise InboxRefusal(f"pharmacy: {why}", field="pharmacy")
     if not decide(recommendation.status, action.status).applied:
         raise InboxRefusal(f"a request that is {recommendation.status} cannot be moved on that way")
     task = next(
