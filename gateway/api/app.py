@@ -1,10 +1,7 @@
 """The FastAPI application."""
 
-import hashlib
-
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from starlette.middleware.sessions import SessionMiddleware
 
 from gateway.api import (
     appointments,
@@ -29,11 +26,6 @@ from gateway.api.problems import BodySizeLimit, install_problem_handlers
 from gateway.booking import Booking
 from gateway.settings import Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
-
-
-def inbox_session_key(settings: Settings) -> str:
-    # Its own key, derived, so a session cookie can never pass for a bearer token.
-    return hashlib.sha256(b"liaison-inbox-session\0" + settings.secret_key.encode()).hexdigest()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -77,15 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Integration engineers: /metrics and the /console pages.
     app.include_router(metrics.router)
     console.install(app)
-    app.add_middleware(
-        SessionMiddleware,
-        secret_key=inbox_session_key(settings),
-        session_cookie="liaison_inbox",
-        max_age=settings.inbox_session_max_age_seconds,
-        path="/inbox",
-        same_site="strict",
-        https_only=settings.inbox_secure_cookies,
-    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_hardening(app, settings)  # last: its middlewares wrap the others
     return app

@@ -2,12 +2,15 @@
 
 Staff sign in for their practice (username and password, argon2id-hashed, their own
 accounts, separate from API clients), see the requests waiting for them, and act on them.
-The session is a signed cookie scoped to /inbox (SameSite=Strict, HttpOnly); every form
-carries a per-session CSRF token, checked in constant time. No JavaScript is needed.
+The session is held server-side (gateway.store.session_models): the cookie, scoped to /inbox
+(SameSite=Strict, HttpOnly, Secure behind HTTPS), holds only a random id, so signing out ends
+it at once. Every form carries the session's CSRF token (the sign-in form a token of its
+own, matched to a cookie), checked in constant time. No JavaScript is needed.
 """
 
 import secrets
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,9 +19,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gateway.api.auth import RateLimited
+from gateway.api.web_sessions import digest, secure_cookies
 from gateway.domain import practice_inbox
 from gateway.domain.inbox_accounts import sign_in
 from gateway.security.context import Actor, note_actor
+from gateway.settings import Settings
+from gateway.store.session_models import InboxSession
 from gateway.store.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/inbox", include_in_schema=False)
@@ -30,6 +36,8 @@ templates = Environment(
 
 LOGIN = "/inbox/login"
 HOME = "/inbox"
+COOKIE = "liaison_inbox"
+LOGIN_COOKIE = "liaison_inbox_login"
 STATUS_WORDS = {
     "delivered": "New",
     "accepted": "Accepted",
@@ -45,61 +53,118 @@ def _uow(request: Request) -> UnitOfWork:
     return UnitOfWork(request.app.state.session_factory)
 
 
-def _csrf(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return token
+@dataclass(frozen=True)
+class StaffSession:
+    id_hash: str
+    user_id: int
+    ods: str
+    username: str
+    csrf_token: str
 
 
-def _csrf_ok(request: Request, submitted: str) -> bool:
-    expected = request.session.get("csrf")
-    if not isinstance(expected, str) or not submitted:
-        return False
-    if not secrets.compare_digest(expected.encode(), submitted.encode()):
-        return False
+def _secure(request: Request) -> bool:
+    settings: Settings = request.app.state.settings
+    return secure_cookies(settings) or settings.inbox_secure_cookies
+
+
+def _session(request: Request) -> StaffSession | None:
+    """The live server-side session the cookie names, whose account is still active."""
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    with _uow(request) as uow:
+        row = uow.inbox_sessions.get(digest(raw))
+        if row is None or row.expires_at <= datetime.now(UTC):
+            return None
+        user = uow.inbox.user_by_id(row.user_id)
+        if user is None or not user.active or user.practice_ods != row.practice_ods:
+            uow.inbox_sessions.remove(row.id_hash)
+            uow.commit()
+            return None
+        found = StaffSession(row.id_hash, user.id, row.practice_ods, user.username, row.csrf_token)
+    note_actor(
+        Actor(
+            client_id=f"inbox:{found.ods}",
+            organisation_ods=found.ods,
+            kind="inbox",
+            user=found.username,
+        )
+    )
+    return found
+
+
+def _same_origin(request: Request) -> bool:
     # A form posted from another site is refused even if it somehow carried the token.
     origin = request.headers.get("origin")
     return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
-def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
-    context.setdefault("user", request.session.get("username"))
-    context.setdefault("practice", request.session.get("ods"))
-    context["csrf_token"] = _csrf(request)
+def _csrf_ok(request: Request, staff: StaffSession, submitted: str) -> bool:
+    return (
+        bool(submitted)
+        and secrets.compare_digest(staff.csrf_token.encode(), submitted.encode())
+        and _same_origin(request)
+    )
+
+
+def _render(
+    request: Request,
+    template: str,
+    status_code: int = 200,
+    *,
+    staff: StaffSession | None,
+    **context: Any,
+) -> Response:
+    context.setdefault("user", staff.username if staff else None)
+    context.setdefault("practice", staff.ods if staff else None)
     context["status_words"] = STATUS_WORDS
+    login_token = None
+    if staff is not None:
+        context["csrf_token"] = staff.csrf_token
+    else:
+        # Signed out: the form carries a token of its own, matched to a cookie (double submit).
+        login_token = secrets.token_urlsafe(32)
+        context["csrf_token"] = login_token
     html = templates.get_template(template).render(context)
     # Browsers send `Origin: null` on form posts from a no-referrer page; same-origin keeps
-    # the real Origin on our own forms (checked in _csrf_ok) and still tells other sites
+    # the real Origin on our own forms (checked in _same_origin) and still tells other sites
     # nothing.
-    return HTMLResponse(html, status_code=status_code, headers={"Referrer-Policy": "same-origin"})
+    response = HTMLResponse(
+        html, status_code=status_code, headers={"Referrer-Policy": "same-origin"}
+    )
+    if login_token is not None:
+        response.set_cookie(
+            LOGIN_COOKIE,
+            login_token,
+            max_age=1800,
+            path=HOME,
+            httponly=True,
+            samesite="strict",
+            secure=_secure(request),
+        )
+    return response
 
 
-def _signed_in(request: Request) -> tuple[str, str] | None:
-    """(practice ODS, username) of a live session whose account is still active."""
-    user_id, ods = request.session.get("user_id"), request.session.get("ods")
-    if not isinstance(user_id, int) or not isinstance(ods, str):
-        return None
+def _take_flash(request: Request, staff: StaffSession) -> str | None:
     with _uow(request) as uow:
-        user = uow.inbox.user_by_id(user_id)
-        if user is None or not user.active or user.practice_ods != ods:
-            request.session.clear()
-            return None
-        username = user.username
-    note_actor(Actor(client_id=f"inbox:{ods}", organisation_ods=ods, kind="inbox", user=username))
-    return ods, username
+        row = uow.inbox_sessions.get(staff.id_hash)
+        flash = row.flash if row else None
+        if row is not None and flash is not None:
+            row.flash = None
+            uow.commit()
+    return flash
 
 
 def _to_login() -> Response:
     return RedirectResponse(LOGIN, status_code=303)
 
 
-def _forbidden(request: Request) -> Response:
+def _forbidden(request: Request, staff: StaffSession | None) -> Response:
     return _render(
         request,
         "inbox/error.html",
         status_code=403,
+        staff=staff,
         title="This form has expired",
         message="Please go back, reload the page and try again.",
     )
@@ -107,9 +172,9 @@ def _forbidden(request: Request) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
-    if _signed_in(request):
+    if _session(request):
         return RedirectResponse(HOME, status_code=303)
-    return _render(request, "inbox/login.html", form={})
+    return _render(request, "inbox/login.html", staff=None, form={})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -120,8 +185,14 @@ def login(
     password: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    if not _csrf_ok(request, csrf_token):
-        return _forbidden(request)
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not (
+        expected
+        and csrf_token
+        and secrets.compare_digest(expected.encode(), csrf_token.encode())
+        and _same_origin(request)
+    ):
+        return _forbidden(request, None)
     form = {"practice": practice, "username": username}
     missing = [
         (name, label)
@@ -133,75 +204,110 @@ def login(
         if not value.strip()
     ]
     if missing:
-        return _render(request, "inbox/login.html", status_code=422, form=form, errors=missing)
+        return _render(
+            request, "inbox/login.html", status_code=422, staff=None, form=form, errors=missing
+        )
     address = request.client.host if request.client else "-"
     try:
         request.app.state.sign_in_rate_limiter.check(f"inbox-sign-in:{address}")
     except RateLimited as limited:
         errors = [("practice", f"Too many sign-in attempts: {limited.detail}")]
-        response = _render(request, "inbox/login.html", status_code=429, form=form, errors=errors)
+        response = _render(
+            request, "inbox/login.html", status_code=429, staff=None, form=form, errors=errors
+        )
         response.headers["Retry-After"] = str(limited.retry_after)
         return response
+    now = datetime.now(UTC)
     with _uow(request) as uow:
-        account = sign_in(
-            uow, ods_code=practice, username=username, password=password, now=datetime.now(UTC)
+        account = sign_in(uow, ods_code=practice, username=username, password=password, now=now)
+        if account is None:
+            uow.commit()
+            errors = [("practice", "The practice code, username or password is not right")]
+            return _render(
+                request, "inbox/login.html", status_code=401, staff=None, form=form, errors=errors
+            )
+        return _start_session(request, uow, account.user_id, account.practice_ods, now)
+
+
+def _start_session(
+    request: Request, uow: UnitOfWork, user_id: int, ods: str, now: datetime
+) -> Response:
+    """A fresh session (and CSRF token) at sign-in: nothing chosen before it carries over."""
+    settings: Settings = request.app.state.settings
+    session_id = secrets.token_urlsafe(32)
+    uow.inbox_sessions.remove_expired(now=now)
+    uow.inbox_sessions.add(
+        InboxSession(
+            id_hash=digest(session_id),
+            user_id=user_id,
+            practice_ods=ods,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.inbox_session_max_age_seconds),
         )
-        uow.commit()
-    if account is None:
-        errors = [("practice", "The practice code, username or password is not right")]
-        return _render(request, "inbox/login.html", status_code=401, form=form, errors=errors)
-    # A fresh session (and CSRF token) at sign-in: nothing chosen before it carries over.
-    request.session.clear()
-    request.session.update(
-        {
-            "user_id": account.user_id,
-            "ods": account.practice_ods,
-            "username": account.username,
-            "csrf": secrets.token_urlsafe(32),
-        }
     )
-    return RedirectResponse(HOME, status_code=303)
+    uow.commit()
+    response = RedirectResponse(HOME, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        session_id,
+        max_age=settings.inbox_session_max_age_seconds,
+        path=HOME,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
+    response.delete_cookie(LOGIN_COOKIE, path=HOME)
+    return response
 
 
 @router.post("/logout")
 def logout(request: Request, csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
-    if _signed_in(request) and not _csrf_ok(request, csrf_token):
-        return _forbidden(request)
-    request.session.clear()
-    return _to_login()
+    staff = _session(request)
+    if staff is not None:
+        if not _csrf_ok(request, staff, csrf_token):
+            return _forbidden(request, staff)
+        with _uow(request) as uow:
+            uow.inbox_sessions.remove(staff.id_hash)
+            uow.commit()
+    response = _to_login()
+    response.delete_cookie(COOKIE, path=HOME)
+    return response
+
+
+def _not_found(request: Request, staff: StaffSession) -> Response:
+    return _render(
+        request,
+        "inbox/error.html",
+        status_code=404,
+        staff=staff,
+        title="Request not found",
+        message="There is no such request for your practice.",
+    )
 
 
 @router.get("", response_class=HTMLResponse)
 def requests_page(request: Request) -> Response:
-    who = _signed_in(request)
-    if who is None:
+    staff = _session(request)
+    if staff is None:
         return _to_login()
-    ods, _ = who
     with _uow(request) as uow:
-        items = practice_inbox.pending(uow, ods)
-    return _render(
-        request, "inbox/list.html", items=items, flash=request.session.pop("flash", None)
-    )
+        items = practice_inbox.pending(uow, staff.ods)
+    flash = _take_flash(request, staff)
+    return _render(request, "inbox/list.html", staff=staff, items=items, flash=flash)
 
 
 @router.get("/requests/{recommendation_id}", response_class=HTMLResponse)
 def request_page(request: Request, recommendation_id: str) -> Response:
-    who = _signed_in(request)
-    if who is None:
+    staff = _session(request)
+    if staff is None:
         return _to_login()
     with _uow(request) as uow:
-        item = practice_inbox.item(uow, who[0], recommendation_id)
+        item = practice_inbox.item(uow, staff.ods, recommendation_id)
     if item is None:
-        return _render(
-            request,
-            "inbox/error.html",
-            status_code=404,
-            title="Request not found",
-            message="There is no such request for your practice.",
-        )
-    return _render(
-        request, "inbox/detail.html", item=item, flash=request.session.pop("flash", None)
-    )
+        return _not_found(request, staff)
+    flash = _take_flash(request, staff)
+    return _render(request, "inbox/detail.html", staff=staff, item=item, flash=flash)
 
 
 @router.post("/requests/{recommendation_id}", response_class=HTMLResponse)
@@ -213,16 +319,16 @@ def act(
     pharmacy: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    who = _signed_in(request)
-    if who is None:
+    staff = _session(request)
+    if staff is None:
         return _to_login()
-    if not _csrf_ok(request, csrf_token):
-        return _forbidden(request)
+    if not _csrf_ok(request, staff, csrf_token):
+        return _forbidden(request, staff)
     with _uow(request) as uow:
         try:
             status = practice_inbox.act(
                 uow,
-                who[0],
+                staff.ods,
                 recommendation_id,
                 action,
                 reason=reason,
@@ -231,27 +337,22 @@ def act(
             )
         except practice_inbox.InboxRefusal as refusal:
             uow.rollback()
-            item = practice_inbox.item(uow, who[0], recommendation_id)
+            item = practice_inbox.item(uow, staff.ods, recommendation_id)
             if item is None:
-                return _render(
-                    request,
-                    "inbox/error.html",
-                    status_code=404,
-                    title="Request not found",
-                    message="There is no such request for your practice.",
-                )
+                return _not_found(request, staff)
             return _render(
                 request,
                 "inbox/detail.html",
                 # 409 when the request no longer allows it (withdrawn), 422 for the form.
                 status_code=refusal.status_code,
+                staff=staff,
                 item=item,
                 errors=[(refusal.field, str(refusal))],
                 chosen=action,
                 form={"reason": reason, "pharmacy": pharmacy},
             )
+        row = uow.inbox_sessions.get(staff.id_hash)
+        if row is not None:
+            row.flash = f"Done: the request is now marked {STATUS_WORDS.get(status, status)}."
         uow.commit()
-    request.session["flash"] = (
-        f"Done: the request is now marked {STATUS_WORDS.get(status, status)}."
-    )
     return RedirectResponse(f"{HOME}/requests/{recommendation_id}", status_code=303)

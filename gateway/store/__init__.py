@@ -1,3 +1,4 @@
 """The system of record. Every model module is imported here so `Base.metadata` holds them all."""
 
 from gateway.store import appointment_models as appointment_models
+from gateway.store import session_models as session_models

@@ -17,6 +17,7 @@ from gateway.store.repositories.fhir_search import FhirSearchRepository
 from gateway.store.repositories.follow_ups import FollowUpRepository
 from gateway.store.repositories.gp_links import GPLinkRepository
 from gateway.store.repositories.inbox import InboxRepository
+from gateway.store.repositories.inbox_sessions import InboxSessionRepository
 from gateway.store.repositories.notifications import NotificationRepository
 from gateway.store.repositories.outbox import OutboxRepository
 from gateway.store.repositories.practice_health import PracticeHealth
@@ -49,6 +50,7 @@ class UnitOfWork:
         self.catalogue_codes = CatalogueCodeRepository(self.session)
         self.alerts = AlertRepository(self.session)
         self.console_sessions = ConsoleSessionRepository(self.session)
+        self.inbox_sessions = InboxSessionRepository(self.session)
         self.practice_health = PracticeHealth(self.session)
         self.registrations = RegistrationRepository(self.session)
         self.appointments = AppointmentRepository(self.session)

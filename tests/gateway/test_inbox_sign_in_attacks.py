@@ -148,3 +148,56 @@ def test_one_address_trying_many_accounts_is_slowed_to_the_per_minute_limit(
         # The fourth attempt from the address is refused before any password is checked,
         # the right one too.
         assert _sign_in(browser) == 429
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from gateway.api.app import create_app
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/api.db",
+        broker_url="memory://",
+        data_dir=tmp_path,
+        public_base_url="https://liaison.example.nhs.uk",
+    )
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with UnitOfWork(make_session_factory(engine)) as uow:
+        seed(uow, dev_directory(settings))
+        write_practice(uow, "A81003", PracticeSettings(adapter="inbox"), source="api")
+        uow.session.flush()
+        ensure_inbox_user(uow, "A81003", "reception", hash_password(PASSWORD), replace=True)
+        uow.commit()
+    engine.dispose()
+    # The test client speaks https so that Secure cookies come back to it.
+    with TestClient(create_app(settings), base_url="https://testserver") as browser:
+        page = browser.get("/inbox/login")
+        signed_in = browser.post(
+            "/inbox/login",
+            data={
+                "practice": "A81003",
+                "username": "reception",
+                "password": PASSWORD,
+                "csrf_token": page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0],
+            },
+            follow_redirects=False,
+        )
+        assert signed_in.status_code == 303
+        set_cookie = signed_in.headers["set-cookie"]
+        assert "liaison_inbox=" in set_cookie
+        # Served over HTTPS: the cookie is Secure, HttpOnly, SameSite=Strict, /inbox only.
+        for attribute in ("Secure", "HttpOnly", "SameSite=strict", "Path=/inbox"):
+            assert attribute.lower() in set_cookie.lower()
+        stolen = browser.cookies.get("liaison_inbox")
+        assert stolen
+        listing = browser.get("/inbox")
+        assert listing.status_code == 200
+        token = listing.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        assert browser.post("/inbox/logout", data={"csrf_token": token}).status_code == 200
+
+    with TestClient(create_app(settings), base_url="https://testserver") as thief:
+        thief.cookies.set("liaison_inbox", stolen, path="/inbox")
+        replayed = thief.get("/inbox", follow_redirects=False)
+        assert replayed.status_code == 303
+        assert replayed.headers["location"] == "/inbox/login"

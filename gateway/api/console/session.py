@@ -5,7 +5,6 @@ holds its SHA-256, the client and its scopes. Every request checks the session a
 registry again, so revoking the client or its `ops` scope ends the session at once.
 """
 
-import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.api.auth import Principal
+from gateway.api.web_sessions import digest
 from gateway.security.context import Actor, note_actor
 from gateway.settings import Settings
 from gateway.store.unit_of_work import UnitOfWork
@@ -36,14 +36,6 @@ class FormExpired(Exception):
 class Engineer:
     principal: Principal
     csrf_token: str
-
-
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def secure_cookies(settings: Settings) -> bool:
-    return settings.public_base_url.startswith("https://")
 
 
 def unit_of_work(request: Request) -> UnitOfWork:

@@ -20,12 +20,11 @@ from gateway.api.console.session import (
     LOGIN_COOKIE,
     EngineerDep,
     check_form,
-    digest,
     safe_next,
-    secure_cookies,
     unit_of_work,
 )
 from gateway.api.dependencies import SettingsDep
+from gateway.api.web_sessions import digest, secure_cookies
 from gateway.settings import Settings
 from gateway.store.models import ConsoleSession
 
