@@ -57,10 +57,11 @@ test: lint peers browser
 chaos: $(DEV_STAMP)
 	$(BIN)/python -m tests.chaos.run
 
-# A longer, random Schemathesis run against openapi.yaml; writes its figures to
-# docs/RELIABILITY.md (`make test` runs a bounded, derandomised pass).
+# A longer, random Schemathesis run against openapi.yaml and the page forms, on PostgreSQL;
+# writes its figures to docs/RELIABILITY.md (`make test` runs a bounded, derandomised pass).
 fuzz: $(DEV_STAMP)
-	$(BIN)/python -m tests.gateway.api_fuzz --examples 200 --report docs/RELIABILITY.md
+	$(BIN)/python -m tests.gateway.api_fuzz --examples 200 --report docs/RELIABILITY.md \
+		--postgres
 
 # Benchmarks (bench/, never part of `make test`): each figure beside its ceiling on this
 # machine, appended to docs/BENCHMARKS.md. Needs PostgreSQL on 127.0.0.1:5432, redis-server

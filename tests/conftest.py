@@ -4,6 +4,7 @@ Embedded tests always run. Services tests need PostgreSQL and Redis on loopback;
 skip on a laptop without them, and fail (never skip) when CI=true.
 """
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -49,6 +50,13 @@ def free_port() -> int:
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     require_services(("127.0.0.1", 5432))
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A fresh, empty database on the local PostgreSQL, dropped afterwards."""
     name = f"liaison_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')

@@ -29,6 +29,7 @@ from gateway.api.fhir_params import (
     SearchError,
     check_names,
     encode_cursor,
+    openapi_parameters,
     parse_search,
 )
 from gateway.api.links import public_base, public_request_url
@@ -194,7 +195,12 @@ def _search_conformance(request: Request, resource_type: str) -> JSONResponse:
     return JSONResponse(_bundle(request, entries, len(entries), None), media_type=FHIR_JSON)
 
 
-@router.get("/{resource_type}", response_class=JSONResponse, responses=_FHIR_RESPONSE)
+@router.get(
+    "/{resource_type}",
+    response_class=JSONResponse,
+    responses=_FHIR_RESPONSE,
+    openapi_extra={"parameters": openapi_parameters()},
+)
 def search(
     resource_type: str, request: Request, uow: UnitOfWorkDep, principal: FhirClient
 ) -> JSONResponse:

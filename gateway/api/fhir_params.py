@@ -223,3 +223,25 @@ def parse_search(
         after=_decode_cursor(cursor[-1]) if cursor else None,
         count=_count(grouped["_count"]) if "_count" in grouped else DEFAULT_COUNT,
     )
+
+
+def openapi_parameters() -> list[dict[str, object]]:
+    """Every search and result parameter, for the search route's OpenAPI entry (which ones
+    a type takes is in GET /fhir/metadata; the others are refused with 400)."""
+    documented: dict[str, str] = {}
+    for params in SEARCH_PARAMS.values():
+        for param in params:
+            name = "patient:identifier" if param.name == "patient" else param.name
+            documented.setdefault(name, param.documentation)
+    documented["_count"] = f"Page size, 0 to {MAX_COUNT} (default {DEFAULT_COUNT})."
+    documented["_cursor"] = "Where the next page starts: taken from a `next` link."
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": text,
+            "schema": {"type": "string", "maxLength": 500},
+        }
+        for name, text in documented.items()
+    ]

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import schemathesis
+import yaml
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
@@ -43,6 +44,7 @@ from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.models import Delivery, FhirResource, OutboxMessage, Recommendation, StatusEvent
 from gateway.store.unit_of_work import UnitOfWork
+from tests.conftest import fresh_postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "openapi.yaml"
@@ -63,6 +65,7 @@ class OperationFigures:
 @dataclass
 class Report:
     examples: int
+    database: str = "SQLite"
     seconds: float = 0.0
     operations: dict[str, OperationFigures] = field(default_factory=dict)
     partial_rows: list[str] = field(default_factory=list)
@@ -127,9 +130,66 @@ def _partial_rows(session_factory: Any, answered: set[str]) -> list[str]:
     return problems
 
 
-def make_app(workdir: Path) -> tuple[Any, Settings]:
+def _form(fields: dict[str, int], summary: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                name: {"type": "string", "maxLength": limit}
+                                for name, limit in fields.items()
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {"200": {"description": "the page"}},
+        }
+    }
+
+
+# The web pages' forms are left out of the published API contract (they are pages, not an
+# API), but they take input from anyone: the fuzz pass adds them.
+PAGE_FORMS: dict[str, Any] = {
+    "/inbox/login": _form(
+        {"practice": 10, "username": 100, "password": 200, "csrf_token": 100},
+        "practice inbox sign-in",
+    ),
+    "/console/login": _form({"token": 8192, "form_token": 100, "next": 2000}, "console sign-in"),
+    "/inbox/requests/{recommendation_id}": {
+        "post": {
+            **_form(
+                {"action": 40, "reason": 1000, "pharmacy": 200, "csrf_token": 100},
+                "an inbox action",
+            )["post"],
+            "parameters": [
+                {
+                    "name": "recommendation_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            ],
+        }
+    },
+}
+
+
+def load_contract(contract: Path) -> Any:
+    """The committed contract plus the page forms, as Schemathesis reads it."""
+    document = yaml.safe_load(contract.read_text())
+    document["paths"].update(PAGE_FORMS)
+    return schemathesis.openapi.from_dict(document)
+
+
+def make_app(workdir: Path, database_url: str | None = None) -> tuple[Any, Settings]:
     settings = Settings(
-        database_url=f"sqlite:///{workdir}/fuzz.db",
+        database_url=database_url or f"sqlite:///{workdir}/fuzz.db",
         broker_url="memory://",
         data_dir=workdir,
         client_rate_limit_per_minute=0,
@@ -188,12 +248,20 @@ def _exercise(
         exercise()
 
 
-def run(*, examples: int, workdir: Path, derandomize: bool, contract: Path = CONTRACT) -> Report:
-    app, settings = make_app(workdir)
+def run(
+    *,
+    examples: int,
+    workdir: Path,
+    derandomize: bool,
+    contract: Path = CONTRACT,
+    database_url: str | None = None,
+) -> Report:
+    app, settings = make_app(workdir, database_url)
+    report_database = "PostgreSQL" if database_url else "SQLite"
     token = issue_token(settings, client_id="demo-app", organisation_ods="RX3")
     headers = {"Authorization": f"Bearer {token}"}
-    schema = schemathesis.openapi.from_path(str(contract))
-    report = Report(examples=examples)
+    schema = load_contract(contract)
+    report = Report(examples=examples, database=report_database)
     answered: set[str] = set()
     started = time.monotonic()
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -224,7 +292,8 @@ def render(report: Report, *, command: str) -> str:
         "",
         f"Command: `{command}` — {report.cases} requests in {report.seconds:.0f} s, "
         f"up to {report.examples} positive and {report.examples} negative examples per "
-        "operation, with a valid bearer token, in process against a fresh SQLite database.",
+        "operation (the API contract plus the inbox and console forms), with a valid bearer "
+        f"token, in process against a fresh {report.database} database.",
         "",
         "| operation | cases | responses | failures |",
         "|---|---:|---|---:|",
@@ -266,16 +335,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=None)
     parser.add_argument("--derandomize", action="store_true")
     parser.add_argument("--contract", type=Path, default=CONTRACT)
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="run on a fresh database on the local PostgreSQL (127.0.0.1:5432), not SQLite",
+    )
     args = parser.parse_args(argv)
     configure_logging("WARNING")  # one access line per request would drown the figures
-    with tempfile.TemporaryDirectory() as workdir:
+    with contextlib.ExitStack() as stack:
+        workdir = stack.enter_context(tempfile.TemporaryDirectory())
+        database_url = stack.enter_context(fresh_postgres_database()) if args.postgres else None
         report = run(
             examples=args.examples,
             workdir=Path(workdir),
             derandomize=args.derandomize,
             contract=args.contract,
+            database_url=database_url,
         )
-    command = f"make fuzz (python -m tests.gateway.api_fuzz --examples {args.examples})"
+    flags = f"--examples {args.examples}" + (" --postgres" if args.postgres else "")
+    command = f"make fuzz (python -m tests.gateway.api_fuzz {flags})"
     section = render(report, command=command)
     sys.stdout.write(section)
     if args.report:
