@@ -217,3 +217,29 @@ def test_a_signature_a_little_old_is_still_inside_the_window(api: TestClient) ->
     )
     assert response.status_code == 200, response.text
     assert _status(api, rec_id) == "accepted"
+
+
+@pytest.mark.usefixtures("practices")
+@pytest.mark.parametrize(
+    ("path", "body", "signature"),
+    [
+        ("A81001", b'{"resourceType": "Patient"}', None),
+        ("A81001", b"not json at all", "sha256=00"),
+        ("A81001", b'{"resourceType": "Bundle", "entry": "x"}', "malformed"),
+        ("not-an-ods-code!", b'{"resourceType": "Task"}', None),
+    ],
+)
+def test_an_unsigned_callback_learns_nothing_of_what_a_valid_body_looks_like(
+    api: TestClient, path: str, body: bytes, signature: str | None
+) -> None:
+    headers = {
+        "Content-Type": "application/fhir+json",
+        "X-Liaison-Timestamp": str(int(time.time())),
+    }
+    if signature is not None:
+        headers["X-Liaison-Signature"] = signature
+    response = api.post(f"/v1/gp-callbacks/{path}", content=body, headers=headers)
+    assert response.status_code == 401
+    text = response.text
+    for schema_word in ("resourceType", "entry", "Task or Bundle", "pattern", "ods_code"):
+        assert schema_word not in text
