@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from gateway.settings import Settings
-from gateway.store.models import Alert
+from gateway.store.alert_models import Alert
 from gateway.store.unit_of_work import UnitOfWork
 
 DEAD_LETTERS = "dead-letters"

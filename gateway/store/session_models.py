@@ -1,6 +1,6 @@
-"""Practice inbox sessions, kept server-side like the console's: the cookie holds a random
-id, the database its SHA-256, so signing out (or disabling the account) ends the session
-at once and a database reader cannot sign in."""
+"""Web sessions, kept server-side: the console's and the practice inbox's. The cookie holds
+a random id and the database its SHA-256, so signing out (or revoking the client, or
+disabling the account) ends the session at once and a database reader cannot sign in."""
 
 from datetime import datetime
 
@@ -19,5 +19,21 @@ class InboxSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     # One message shown once on the next page ("Done: the request is now marked ...").
     flash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ConsoleSession(Base):
+    """An integration engineer signed in to the console with an ops access token. The cookie
+    holds a random id; only its SHA-256 is stored, so a database reader cannot sign in."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100))
+    organisation_ods: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
+    scopes: Mapped[str] = mapped_column(String(200))  # space-separated, from the token
+    csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)

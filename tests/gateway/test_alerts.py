@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from adapters.webhook import verify
 from gateway.domain import alerts
 from gateway.domain.replay import replay_delivery
-from gateway.store.models import Alert, DeliveryAttempt
+from gateway.store.alert_models import Alert
+from gateway.store.models import DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import Peers, make_runtime, running_peers, serve, submit
 from workers import alerting, delivery

@@ -18,7 +18,8 @@ from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.security import clients as registry
 from gateway.security import keys
 from gateway.settings import Settings
-from gateway.store.models import ConsoleSession, Delivery, DeliveryAttempt, Practice
+from gateway.store.models import Delivery, DeliveryAttempt, Practice
+from gateway.store.session_models import ConsoleSession
 from gateway.store.unit_of_work import UnitOfWork
 
 PATIENT_DETAILS = ("9434765919", "Taylor", "Sam ", "+447700900123", "sam@example.org", "1974-03-02")
@@ -459,7 +460,7 @@ def test_practices_page_shows_breaker_rate_limit_last_success_and_the_chart(
 
 
 def test_alerts_page_lists_raised_alerts(console: TestClient) -> None:
-    from gateway.store.models import Alert
+    from gateway.store.alert_models import Alert
 
     now = datetime.now(UTC)
     with _uow(console) as uow:

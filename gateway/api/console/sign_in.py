@@ -26,7 +26,7 @@ from gateway.api.console.session import (
 from gateway.api.dependencies import SettingsDep
 from gateway.api.web_sessions import digest, secure_cookies
 from gateway.settings import Settings
-from gateway.store.models import ConsoleSession
+from gateway.store.session_models import ConsoleSession
 
 SIGN_IN_REASONS = {
     "expired": "Your session has ended. Sign in again.",

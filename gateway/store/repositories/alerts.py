@@ -7,7 +7,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.store.models import Alert
+from gateway.store.alert_models import Alert
 
 
 def _raise_notice_due() -> object:

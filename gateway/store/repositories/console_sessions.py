@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from gateway.store.models import ConsoleSession
+from gateway.store.session_models import ConsoleSession
 
 
 class ConsoleSessionRepository:
