@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.auth import Forbidden, Unauthorized
+from gateway.api.error_wording import fhir_issue_code, plain_message
 from gateway.domain.intake import IntakeError
 
 PROBLEM = "application/problem+json"
@@ -32,12 +33,12 @@ def problem(
         issues = [
             {
                 "severity": "error",
-                "code": "invalid" if status in (400, 422) else "processing",
+                "code": fhir_issue_code(status),
                 "diagnostics": e["detail"],
                 "expression": [e["field"]],
             }
             for e in (errors or [])
-        ] or [{"severity": "error", "code": "processing", "diagnostics": detail}]
+        ] or [{"severity": "error", "code": fhir_issue_code(status), "diagnostics": detail}]
         return JSONResponse(
             {"resourceType": "OperationOutcome", "issue": issues},
             status_code=status,
@@ -65,11 +66,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = []
         for error in exc.errors():
             field = _field_path(error.get("loc", ()))
-            message = str(error.get("msg", "invalid"))
+            message = plain_message(error)
             if error.get("type") == "json_invalid":
-                field, message = "body", "the body is not valid JSON"
+                field = "body"
             errors.append({"field": field, "detail": f"{field}: {message}"})
-        summary = "; ".join(e["detail"] for e in errors[:5])
+        # Every field the errors list names is named in the detail too.
+        summary = "; ".join(e["detail"] for e in errors[:20])
+        if len(errors) > 20:
+            summary += f"; and {len(errors) - 20} more (see errors)"
         return problem(422, "Invalid request", summary, errors=errors, fhir=_is_fhir(request))
 
     @app.exception_handler(IntakeError)

@@ -6,13 +6,17 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from fhir_profiles.catalogue import find_product
+from gateway.api.error_wording import offered_products
 from gateway.api.text_rules import ShortText, plain_text
 from gateway.domain.identifiers import nhs_number_of, ods_code_of, uk_mobile_of
 
 
 def _known_product(value: str) -> str:
     if find_product(value) is None:
-        raise ValueError(f"unknown medicine {value!r}: not in Liaison's catalogue")
+        raise ValueError(
+            f"unknown medicine {value[:60]!r}: not in Liaison's catalogue; offered: "
+            f"{offered_products()}"
+        )
     return value
 
 
