@@ -20,6 +20,7 @@ from fhir_profiles.recommendation import (
     CurrentMedicine,
     MedicationChoice,
     Practitioner,
+    ProfessionalRegistration,
     RecommendationFacts,
     ServiceUser,
 )
@@ -110,6 +111,13 @@ def facts_from_payload(
             name=practitioner["name"],
             email=practitioner["email"],
             organisation_ods=practitioner["organisation_ods"],
+            sds_user_id=practitioner.get("sds_user_id"),
+            sds_role_profile_id=practitioner.get("sds_role_profile_id"),
+            registration=(
+                ProfessionalRegistration(**practitioner["registration"])
+                if practitioner.get("registration")
+                else None
+            ),
         ),
         gp_ods_code=gp_ods_code or given_practice(payload) or UNROUTED_PLACEHOLDER,
         medication=MedicationChoice(

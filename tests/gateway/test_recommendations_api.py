@@ -47,7 +47,8 @@ def test_accepted_recommendation_is_stored_with_resources_delivery_and_outbox(
     }
     counts = row_counts(api)
     assert counts["recommendations"] == 1
-    assert counts["fhir_resources"] == 4
+    # The requests, the flag, and the Patient, Practitioner and PractitionerRole they name.
+    assert counts["fhir_resources"] == 7
     assert counts["deliveries"] == 1
     # One delivery, and the care team's clinical-safety email in the same transaction.
     assert counts["outbox"] == 2
