@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
+    # The official UK Core R4 package folder (HL7 UK / NHS England, UKCore.R4.STU.02.00.00:
+    # structuredefinitions/, valuesets/, codesystems/) that `liaison ukcore check` reads.
+    ukcore_dir: Path = Path("../shared/ukcore")
     max_body_bytes: int = 64 * 1024
 
     practice_directory: Path | None = None
