@@ -20,6 +20,7 @@ from fhir_profiles.builders_common import (
     detected_issue_id,
     resolve_product,
 )
+from fhir_profiles.builders_parties import patient, practitioner, practitioner_role
 from fhir_profiles.builders_prose import care_team_line, gp_summary, safety_advice
 from fhir_profiles.builders_resources import (
     communication_request,
@@ -60,8 +61,9 @@ def safety_findings(
 def build_resources(
     facts: RecommendationFacts, *, imported: ImportedCodes = NO_IMPORTED_CODES
 ) -> ResourceSet:
-    """The MedicationRequest, CommunicationRequest and Task for one recommendation, and the
-    DetectedIssue when a current medicine needs watching after stopping smoking.
+    """The MedicationRequest, CommunicationRequest and Task for one recommendation, the
+    Patient, Practitioner and PractitionerRole they refer to, and the DetectedIssue when a
+    current medicine needs watching after stopping smoking.
 
     `imported` holds the dm+d codes a deployment loaded from its own release. Raises
     UnknownProduct, UnknownPlan, ValueError (bad facts) or validation.InvalidResource
@@ -75,6 +77,9 @@ def build_resources(
         communication_request=communication_request(facts, imported, bool(findings)),
         task=task(facts),
         detected_issue=detected_issue(facts, findings) if findings else None,
+        patient=patient(facts),
+        practitioner=practitioner(facts),
+        practitioner_role=practitioner_role(facts),
     )
     validate_all(resources.all())
     return resources

@@ -11,11 +11,14 @@ from fhir_profiles.builders_common import FHIR_ID, ResourceSet, serialise, urn
 
 
 def _rewrite_references(node: Any, urns: Mapping[str, str]) -> Any:
+    """Point every Reference.reference at the entry's fullUrl. A `reference` key on a
+    resource itself (DetectedIssue.reference, a uri to the authority) is not a Reference."""
     if isinstance(node, dict):
+        is_resource = "resourceType" in node
         return {
             key: (
                 urns.get(value, value)
-                if key == "reference" and isinstance(value, str)
+                if key == "reference" and isinstance(value, str) and not is_resource
                 else _rewrite_references(value, urns)
             )
             for key, value in node.items()
@@ -68,6 +71,7 @@ def build_transaction_bundle(resources: ResourceSet, *, delivery_id: str) -> dic
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": delivery_id,
+        "meta": {"profile": [systems.UKCORE_BUNDLE]},
         "type": "transaction",
         "entry": entries,
     }

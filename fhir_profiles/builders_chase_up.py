@@ -10,7 +10,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.communicationrequest import CommunicationRequest
 
 from fhir_profiles import systems
-from fhir_profiles.builders_common import FHIR_ID, format_date, serialise, urn
+from fhir_profiles.builders_common import FHIR_ID, format_date, narrative, serialise, urn
 from fhir_profiles.validation import validate_all
 
 CHASE_UP_ID: Final = f"{systems.LIAISON_CANONICAL}/Id/chase-up"
@@ -79,10 +79,13 @@ def build_chase_up(
         "meta": copy.deepcopy(
             original.get("meta", {"profile": [systems.PROFILE_COMMUNICATION_REQUEST]})
         ),
+        "text": narrative(f"Reminder {number} about request {recommendation['value']}"),
         "identifier": [recommendation, {"system": CHASE_UP_ID, "value": chase_up_id}],
         "groupIdentifier": recommendation,
         "status": "active",
-        "priority": "routine" if number == 1 else "urgent",
+        # Elapsed time is not clinical urgency (FHIR request-priority: urgent is a triage
+        # signal): every reminder stays routine.
+        "priority": "routine",
         "subject": copy.deepcopy(original.get("subject")),
         "about": [
             original_reference,
@@ -111,6 +114,7 @@ def build_chase_up(
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": chase_up_id,
+        "meta": {"profile": [systems.UKCORE_BUNDLE]},
         "type": "transaction",
         "entry": [
             {

@@ -5,6 +5,7 @@ Each resource is assembled as a plain dict and passed through the matching
 the rest of Liaison uses. docs/FHIR.md lists, resource by resource, why R4B output is valid R4.
 """
 
+import html
 import re
 import uuid
 from collections.abc import Mapping
@@ -27,10 +28,11 @@ MEDICATIONREQUEST_CATEGORY: Final = (
 )
 # Source: FHIR R4 Duration requires UCUM (http://hl7.org/fhir/R4/datatypes.html#Duration).
 UCUM: Final = "http://unitsofmeasure.org"
-
-# Ids of the resources contained in the MedicationRequest (local to it).
-CONTAINED_PATIENT: Final = "service-user"
-CONTAINED_PRACTITIONER: Final = "practitioner"
+# Source: base FHIR R4 CodeSystem medicationrequest-course-of-therapy, included in
+# UKCore-MedicationRequestCourseOfTherapy.
+COURSE_OF_THERAPY: Final = (
+    "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy"
+)
 
 # The plan words RecommendationFacts.plan may hold, with how a note names each.
 PLAN_LABELS: Final[Mapping[str, str]] = {
@@ -93,8 +95,16 @@ class ResourceSet:
     task: dict[str, Any]
     detected_issue: dict[str, Any] | None = None  # the clinical-safety flag, when one is raised
 
+    # The people the request is about and from, as resources of their own (UK Core Patient,
+    # Practitioner, PractitionerRole). None only in sets stored before they were built.
+    patient: dict[str, Any] | None = None
+    practitioner: dict[str, Any] | None = None
+    practitioner_role: dict[str, Any] | None = None
+
     def all(self) -> list[dict[str, Any]]:
-        resources = [self.medication_request, self.communication_request, self.task]
+        parties = [self.patient, self.practitioner, self.practitioner_role]
+        resources = [r for r in parties if r is not None]
+        resources += [self.medication_request, self.communication_request, self.task]
         return resources + ([self.detected_issue] if self.detected_issue else [])
 
 
@@ -127,6 +137,12 @@ def serialise(model: type[FHIRAbstractModel], data: dict[str, Any]) -> dict[str,
     return model.model_validate(data).model_dump(mode="json", exclude_none=True)
 
 
+def narrative(summary: str) -> dict[str, Any]:
+    """A generated narrative (http://hl7.org/fhir/R4/narrative.html): one escaped paragraph."""
+    div = f'<div xmlns="http://www.w3.org/1999/xhtml"><p>{html.escape(summary)}</p></div>'
+    return {"status": "generated", "div": div}
+
+
 def instant(value: datetime) -> str:
     return value.isoformat()
 
@@ -139,8 +155,18 @@ def nhs_identifier(facts: RecommendationFacts) -> dict[str, Any]:
     return {"system": systems.NHS_NUMBER, "value": facts.service_user.nhs_number}
 
 
+def party_id(facts: RecommendationFacts, resource_type: str) -> str:
+    """The id of the Patient, Practitioner or PractitionerRole built for one recommendation:
+    derived, so that a rebuilt set keeps its ids."""
+    return str(uuid.uuid5(URN_NAMESPACE, f"{facts.medication_request_id}/{resource_type}"))
+
+
 def subject(facts: RecommendationFacts) -> dict[str, Any]:
-    return {"identifier": nhs_identifier(facts), "display": full_name(facts)}
+    return {
+        **reference("Patient", party_id(facts, "Patient")),
+        "identifier": nhs_identifier(facts),
+        "display": full_name(facts),
+    }
 
 
 def practitioner_identifier(facts: RecommendationFacts) -> dict[str, Any]:
@@ -148,11 +174,18 @@ def practitioner_identifier(facts: RecommendationFacts) -> dict[str, Any]:
 
 
 def requester(facts: RecommendationFacts) -> dict[str, Any]:
-    return {"identifier": practitioner_identifier(facts), "display": facts.practitioner.name}
+    return {
+        **reference("Practitioner", party_id(facts, "Practitioner")),
+        "identifier": practitioner_identifier(facts),
+        "display": facts.practitioner.name,
+    }
 
 
 def organisation(ods_code: str) -> dict[str, Any]:
-    return {"identifier": {"system": systems.ODS_ORGANIZATION_CODE, "value": ods_code}}
+    return {
+        "type": "Organization",
+        "identifier": {"system": systems.ODS_ORGANIZATION_CODE, "value": ods_code},
+    }
 
 
 def recommendation_identifier(facts: RecommendationFacts) -> list[dict[str, Any]]:
@@ -174,7 +207,9 @@ def reason_code() -> list[dict[str, Any]]:
 
 
 def reference(resource_type: str, resource_id: str) -> dict[str, Any]:
-    return {"reference": f"{resource_type}/{resource_id}"}
+    # Reference.type says what a reference points at even where it cannot be resolved
+    # (http://hl7.org/fhir/R4/references.html#Reference).
+    return {"reference": f"{resource_type}/{resource_id}", "type": resource_type}
 
 
 def detected_issue_id(facts: RecommendationFacts) -> str:

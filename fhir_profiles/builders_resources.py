@@ -10,16 +10,15 @@ from fhir.resources.R4B.task import Task
 
 from fhir_profiles import systems
 from fhir_profiles.builders_common import (
-    CONTAINED_PATIENT,
-    CONTAINED_PRACTITIONER,
+    COURSE_OF_THERAPY,
     MEDICATIONREQUEST_CATEGORY,
     PLAN_LABELS,
     UCUM,
     detected_issue_id,
+    full_name,
     instant,
-    nhs_identifier,
+    narrative,
     organisation,
-    practitioner_identifier,
     reason_code,
     recommendation_identifier,
     reference,
@@ -50,28 +49,6 @@ def _medication_concept(product: Product) -> dict[str, Any]:
             },
         )
     return {"coding": coding, "text": product.name}
-
-
-def _contained(facts: RecommendationFacts) -> list[dict[str, Any]]:
-    user = facts.service_user
-    patient: dict[str, Any] = {
-        "resourceType": "Patient",
-        "id": CONTAINED_PATIENT,
-        "identifier": [nhs_identifier(facts)],
-        "name": [{"family": user.family, "given": [user.given]}],
-        # UK Core Patient carries the registered practice here.
-        "generalPractitioner": [organisation(facts.gp_ods_code)],
-    }
-    if user.birth_date is not None:
-        patient["birthDate"] = user.birth_date.isoformat()
-    practitioner = {
-        "resourceType": "Practitioner",
-        "id": CONTAINED_PRACTITIONER,
-        "identifier": [practitioner_identifier(facts)],
-        "name": [{"text": facts.practitioner.name}],
-        "telecom": [{"system": "email", "value": facts.practitioner.email, "use": "work"}],
-    }
-    return [patient, practitioner]
 
 
 def _care_team_extension(contact: CareTeamContact) -> dict[str, Any]:
@@ -113,29 +90,55 @@ def _extensions(facts: RecommendationFacts) -> list[dict[str, Any]]:
     return extensions
 
 
+def _dispense_request(facts: RecommendationFacts) -> dict[str, Any] | None:
+    choice = facts.medication
+    dispense: dict[str, Any] = {}
+    if choice.quantity is not None:
+        # A count of the product's packs or units, as the plan names them (SimpleQuantity).
+        dispense["quantity"] = {"value": choice.quantity, "unit": choice.quantity_unit or "pack"}
+    if choice.duration_days is not None:
+        dispense["expectedSupplyDuration"] = {
+            "value": choice.duration_days,
+            "unit": "days",
+            "system": UCUM,
+            "code": "d",
+        }
+    return dispense or None
+
+
+def _course_of_therapy(facts: RecommendationFacts) -> dict[str, Any] | None:
+    if facts.medication.duration_days is None:
+        return None
+    # A stop-smoking course has an end: "acute" (short course) in the base R4 code system
+    # that UKCore-MedicationRequestCourseOfTherapy includes.
+    return {
+        "coding": [
+            {
+                "system": COURSE_OF_THERAPY,
+                "code": "acute",
+                "display": "Short course (acute) therapy",
+            }
+        ]
+    }
+
+
 def medication_request(
     facts: RecommendationFacts, product: Product, flagged: bool
 ) -> dict[str, Any]:
     notes = [{"text": facts.note}] if facts.note else []
     notes.append({"text": f"Plan: {PLAN_LABELS[facts.plan]}"})
-    dispense: dict[str, Any] | None = None
-    if facts.medication.duration_days is not None:
-        dispense = {
-            "expectedSupplyDuration": {
-                "value": facts.medication.duration_days,
-                "unit": "days",
-                "system": UCUM,
-                "code": "d",
-            }
-        }
     identifiers = recommendation_identifier(facts) + [
         {"system": system, "value": value} for system, value in facts.source_identifiers
     ]
     data: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "id": facts.medication_request_id,
-        "meta": {"profile": [systems.PROFILE_MEDICATION_REQUEST]},
-        "contained": _contained(facts),
+        "meta": {
+            "profile": [systems.PROFILE_MEDICATION_REQUEST, systems.UKCORE_MEDICATION_REQUEST]
+        },
+        "text": narrative(
+            f"Proposal: {product.name} for {full_name(facts)}. Dose: {facts.medication.dose_text}"
+        ),
         "extension": _extensions(facts),
         "identifier": identifiers,
         "status": "active",
@@ -154,14 +157,15 @@ def medication_request(
             }
         ],
         "medicationCodeableConcept": _medication_concept(product),
-        "subject": {"reference": f"#{CONTAINED_PATIENT}", **subject(facts)},
+        "subject": subject(facts),
         "authoredOn": instant(facts.authored_on),
-        "requester": {"reference": f"#{CONTAINED_PRACTITIONER}", **requester(facts)},
+        "requester": requester(facts),
         # 710081004 is a therapy (regime) concept: it says why, not what kind of order.
         "reasonCode": reason_code(),
         "note": notes,
         "dosageInstruction": [{"text": facts.medication.dose_text}],
-        "dispenseRequest": dispense,
+        "courseOfTherapyType": _course_of_therapy(facts),
+        "dispenseRequest": _dispense_request(facts),
         # UK Core MedicationRequest makes substitution 1..1; generic prescribing is fine.
         "substitution": {"allowedBoolean": True},
         "detectedIssue": (
@@ -182,6 +186,10 @@ def communication_request(
         "resourceType": "CommunicationRequest",
         "id": facts.communication_request_id,
         "meta": {"profile": [systems.PROFILE_COMMUNICATION_REQUEST]},
+        "text": narrative(
+            f"Request to the GP practice {facts.gp_ods_code}: consider prescribing a "
+            f"stop-smoking medicine for {full_name(facts)}"
+        ),
         "identifier": recommendation_identifier(facts),
         "status": "active",
         "subject": subject(facts),
@@ -199,14 +207,26 @@ def communication_request(
     return serialise(CommunicationRequest, data)
 
 
+def _response_period(facts: RecommendationFacts) -> dict[str, Any]:
+    period = {"start": instant(facts.authored_on)}
+    if facts.respond_by is not None:
+        period["end"] = instant(facts.respond_by)
+    return period
+
+
 def task(facts: RecommendationFacts) -> dict[str, Any]:
     data: dict[str, Any] = {
         "resourceType": "Task",
         "id": facts.task_id,
-        "meta": {"profile": [systems.PROFILE_TASK]},
+        "meta": {"profile": [systems.PROFILE_TASK, systems.UKCORE_TASK]},
+        "text": narrative(
+            f"Please act on the stop-smoking medicine request for {full_name(facts)}"
+        ),
         "identifier": recommendation_identifier(facts),
         "status": "requested",
         "intent": "order",
+        # Elapsed time is not clinical urgency: every request and reminder is routine.
+        "priority": "routine",
         "code": {
             "coding": [
                 {
@@ -219,20 +239,67 @@ def task(facts: RecommendationFacts) -> dict[str, Any]:
         "focus": reference("MedicationRequest", facts.medication_request_id),
         "for": subject(facts),
         "authoredOn": instant(facts.authored_on),
+        "lastModified": instant(facts.authored_on),
         "requester": requester(facts),
         "owner": organisation(facts.gp_ods_code),
+        # When Liaison starts chasing the practice if nothing has happened.
+        "restriction": {"period": _response_period(facts)},
         # Must-support in UK Core Task; the same reason as the MedicationRequest.
         "reasonCode": reason_code()[0],
     }
     return serialise(Task, data)
 
 
+def _medicine_coding(finding: Finding) -> dict[str, Any] | None:
+    medicine = finding.medicine
+    if medicine.system and medicine.code:
+        return {"system": medicine.system, "code": medicine.code}
+    if finding.rule.codes:
+        # dm+d codes the deployment imported for this rule's substance (its own release).
+        return {"system": systems.DMD, "code": min(finding.rule.codes)}
+    return None
+
+
+def _implicated_medicines(
+    findings: tuple[Finding, ...],
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each current medicine a finding names, once: a contained Medication (coded where its
+    code is known, else by text) and the reference to it."""
+    medicines: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    seen: set[str] = set()
+    for finding in findings:
+        name = finding.medicine.name
+        if name in seen:
+            continue
+        seen.add(name)
+        local_id = f"medicine-{len(medicines) + 1}"
+        code: dict[str, Any] = {"text": name}
+        coding = _medicine_coding(finding)
+        if coding is not None:
+            code["coding"] = [{**coding, "display": name}]
+        medication = {
+            "resourceType": "Medication",
+            "id": local_id,
+            "meta": {"profile": [systems.UKCORE_MEDICATION]},
+            "code": code,
+        }
+        medicines.append(
+            (medication, {"reference": f"#{local_id}", "type": "Medication", "display": name})
+        )
+    return medicines
+
+
 def detected_issue(facts: RecommendationFacts, findings: tuple[Finding, ...]) -> dict[str, Any]:
     worst = findings[0].rule
+    implicated = _implicated_medicines(findings)
     data: dict[str, Any] = {
         "resourceType": "DetectedIssue",
         "id": detected_issue_id(facts),
         "meta": {"profile": [systems.PROFILE_DETECTED_ISSUE]},
+        "text": narrative(
+            f"Clinical safety ({highest_severity(findings)}): stopping smoking can raise the "
+            "levels of " + ", ".join(dict.fromkeys(f.medicine.name for f in findings))
+        ),
         "identifier": recommendation_identifier(facts),
         "status": "final",
         "code": {
@@ -244,9 +311,10 @@ def detected_issue(facts: RecommendationFacts, findings: tuple[Finding, ...]) ->
         "severity": highest_severity(findings),
         "patient": subject(facts),
         "identifiedDateTime": instant(facts.authored_on),
+        "contained": [medicine for medicine, _ in implicated],
         "implicated": [
             reference("MedicationRequest", facts.medication_request_id),
-            *({"display": name} for name in dict.fromkeys(f.medicine.name for f in findings)),
+            *(ref for _, ref in implicated),
         ],
         "detail": f"{mechanism()}\n{safety_advice(findings)}",
         "reference": worst.reference_url,

@@ -13,6 +13,17 @@ class ServiceUser:
     given: str
     family: str
     birth_date: date | None = None
+    # True only when the NHS number was traced on PDS for this person (UK Core's
+    # NHSNumberVerificationStatus "number-present-and-verified"); else "present but not traced".
+    nhs_number_verified: bool = False
+
+
+@dataclass(frozen=True)
+class ProfessionalRegistration:
+    """The practitioner's registration with their regulator: GMC, NMC or HCPC, and the number."""
+
+    body: str  # "GMC" | "NMC" | "HCPC"
+    number: str
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,11 @@ class Practitioner:
     name: str
     email: str
     organisation_ods: str
+    # Where known: the NHS Spine Directory Service ids (https://fhir.nhs.uk/Id/sds-user-id,
+    # https://fhir.nhs.uk/Id/sds-role-profile-id) and the professional registration.
+    sds_user_id: str | None = None
+    sds_role_profile_id: str | None = None
+    registration: ProfessionalRegistration | None = None
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,8 @@ class MedicationChoice:
     product: str  # a key of fhir_profiles.catalogue.CATALOGUE
     dose_text: str
     duration_days: int | None = None
+    quantity: int | None = None  # how much to supply, when the plan says (in quantity_unit)
+    quantity_unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,8 @@ class RecommendationFacts:
     # The submitting system's own identifiers (system, value), kept on the MedicationRequest.
     source_identifiers: tuple[tuple[str, str], ...] = ()
     detected_issue_id: str | None = None  # derived from medication_request_id when not given
+    # When Liaison chases the practice if nothing has happened (the Task's restriction.period).
+    respond_by: datetime | None = None
 
     @property
     def medicines(self) -> tuple[CurrentMedicine, ...]:

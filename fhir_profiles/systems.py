@@ -13,6 +13,16 @@ LIAISON_CANONICAL: Final = "https://liaison.example.org/fhir"
 NHS_NUMBER: Final = "https://fhir.nhs.uk/Id/nhs-number"
 # Source: UK Core Organization profile, ODS code identifier (spelled with a z).
 ODS_ORGANIZATION_CODE: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
+# Source: NHS England Spine Directory Service identifiers, as UK Core Practitioner and
+# PractitionerRole use them (NHSDigital/FHIR-R4-UKCORE-STAGING-MAIN examples).
+SDS_USER_ID: Final = "https://fhir.nhs.uk/Id/sds-user-id"
+SDS_ROLE_PROFILE_ID: Final = "https://fhir.nhs.uk/Id/sds-role-profile-id"
+# Source: UK Core Practitioner identifiers for the professional registers (same repository).
+PROFESSIONAL_REGISTERS: Final = {
+    "GMC": "https://fhir.hl7.org.uk/Id/gmc-number",
+    "NMC": "https://fhir.hl7.org.uk/Id/nmc-number",
+    "HCPC": "https://fhir.hl7.org.uk/Id/hcpc-number",
+}
 SNOMED_CT: Final = "http://snomed.info/sct"
 # Source: UK Core medication coding (dm+d), ValueSet UKCore-MedicationCode. Codes appear only
 # when a deployment imports its own dm+d release (`liaison catalogue import`).
@@ -44,6 +54,7 @@ PROFILE_MEDICATION_REQUEST_SUBMISSION: Final = f"{_SD}/Liaison-MedicationRequest
 PROFILE_MEDICATION_REQUEST: Final = f"{_SD}/Liaison-MedicationRequest-Recommendation"
 PROFILE_COMMUNICATION_REQUEST: Final = f"{_SD}/Liaison-CommunicationRequest-PrescribingRequest"
 PROFILE_TASK: Final = f"{_SD}/Liaison-Task-Fulfilment"
+PROFILE_PATIENT: Final = f"{_SD}/Liaison-Patient-ServiceUser"
 PROFILE_DETECTED_ISSUE: Final = f"{_SD}/Liaison-DetectedIssue-SmokingCessationInteraction"
 
 EXT_CONSENT: Final = f"{_SD}/Extension-Liaison-ConsentToShare"
@@ -57,6 +68,18 @@ UKCORE_MEDICATION_REQUEST: Final = (
     "https://fhir.hl7.org.uk/StructureDefinition/UKCore-MedicationRequest"
 )
 UKCORE_TASK: Final = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Task"
+UKCORE_SD: Final = "https://fhir.hl7.org.uk/StructureDefinition"
+UKCORE_PATIENT: Final = f"{UKCORE_SD}/UKCore-Patient"
+UKCORE_PRACTITIONER: Final = f"{UKCORE_SD}/UKCore-Practitioner"
+UKCORE_PRACTITIONER_ROLE: Final = f"{UKCORE_SD}/UKCore-PractitionerRole"
+UKCORE_MEDICATION: Final = f"{UKCORE_SD}/UKCore-Medication"
+UKCORE_BUNDLE: Final = f"{UKCORE_SD}/UKCore-Bundle"
+UKCORE_EXT_NHS_NUMBER_VERIFICATION: Final = (
+    f"{UKCORE_SD}/Extension-UKCore-NHSNumberVerificationStatus"
+)
+UKCORE_NHS_NUMBER_VERIFICATION: Final = (
+    "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatusEngland"
+)
 
 # Source: SNOMED CT 710081004 |Smoking cessation therapy (regime/therapy)|, seen in UK Core
 # examples (github.com/NHSDigital/FHIR-R4-UKCORE-STAGING-MAIN).

@@ -40,6 +40,7 @@ PROFILED: Final[Mapping[str, frozenset[str]]] = {
     "CommunicationRequest": frozenset({systems.PROFILE_COMMUNICATION_REQUEST}),
     "Task": frozenset({systems.PROFILE_TASK}),
     "DetectedIssue": frozenset({systems.PROFILE_DETECTED_ISSUE}),
+    "Patient": frozenset({systems.PROFILE_PATIENT}),
 }
 
 

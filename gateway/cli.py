@@ -24,6 +24,7 @@ from gateway import (
     metrics,
     ops_commands,
     practice_commands,
+    ukcore_commands,
 )
 from gateway.api.auth import issue_token
 from gateway.broker_queues import declare_queues
@@ -44,6 +45,7 @@ ops_commands.register(app)
 client_commands.register(app)  # `clients add|list|revoke|keys`, `token`
 practice_commands.register(app)  # `practices list|set|import|add-user`
 catalogue_commands.register(app)  # `catalogue import|list`: dm+d codes from a release
+ukcore_commands.register(app)  # `ukcore check FILE...`: against the UK Core R4 package
 
 TERMINAL_FOR_DEMO = {"collected", "rejected", "cancelled", "delivery-failed"}
 

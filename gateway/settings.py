@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # own per-client rate-limit buckets, so a client's budget is per process (docs/DEPLOYMENT.md).
     api_workers: int = Field(default=1, ge=1, le=32)
     public_base_url: str = "http://127.0.0.1:8000"
+    # The official UK Core R4 package folder (HL7 UK / NHS England, UKCore.R4.STU.02.00.00:
+    # structuredefinitions/, valuesets/, codesystems/) that `liaison ukcore check` reads.
+    ukcore_dir: Path = Path("../shared/ukcore")
     max_body_bytes: int = 64 * 1024
 
     practice_directory: Path | None = None

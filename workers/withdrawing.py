@@ -30,6 +30,11 @@ def resource_set(uow: UnitOfWork, recommendation_id: str) -> ResourceSet:
         task=by_type["Task"],
         # The clinical-safety flag the MedicationRequest points at travels with it.
         detected_issue=by_type.get("DetectedIssue"),
+        # The service user and practitioner the requests refer to (absent only from
+        # recommendations stored before they were built, whose requests contain them).
+        patient=by_type.get("Patient"),
+        practitioner=by_type.get("Practitioner"),
+        practitioner_role=by_type.get("PractitionerRole"),
     )
 
 

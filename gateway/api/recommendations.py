@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field
 from fhir_profiles.catalogue import find_product
 from gateway.api.appointments import appointment_view
 from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
+from gateway.api.fhir_params import STORED_TYPES
 from gateway.api.links import public_base, public_request_url
 from gateway.api.reengagement import follow_up_view
 from gateway.api.schemas import (
@@ -39,6 +40,8 @@ def _links(request: Request, recommendation_id: str, uow: UnitOfWork | None = No
     fhir: dict[str, str] = {}
     if uow is not None:
         for resource in uow.recommendations.resources_for(recommendation_id):
+            if resource.resource_type not in STORED_TYPES:
+                continue  # the Patient and Practitioner travel with the request, not served here
             fhir[resource.resource_type] = f"{base}/fhir/{resource.resource_type}/{resource.id}"
     return Links(self=f"{base}/v1/recommendations/{recommendation_id}", fhir=fhir)
 

@@ -48,11 +48,26 @@ class ServiceUserIn(Strict):
     contact: Contact = Field(default_factory=Contact)
 
 
+# NHS Spine Directory Service ids are numeric (https://fhir.nhs.uk/Id/sds-user-id,
+# https://fhir.nhs.uk/Id/sds-role-profile-id).
+SdsId = Annotated[str, Field(pattern=r"^[0-9]{6,20}$")]
+
+
+class RegistrationIn(Strict):
+    """The practitioner's professional registration (UK Core Practitioner identifiers)."""
+
+    body: Literal["GMC", "NMC", "HCPC"]
+    number: Annotated[str, Field(pattern=r"^[A-Z0-9]{4,12}$")]
+
+
 class PractitionerIn(Strict):
     id: ShortText
     name: ShortText
     email: EmailStr
     organisation_ods: OdsCode
+    sds_user_id: SdsId | None = None
+    sds_role_profile_id: SdsId | None = None
+    registration: RegistrationIn | None = None
 
 
 class PracticeRef(Strict):

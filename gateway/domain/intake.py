@@ -20,9 +20,11 @@ from fhir_profiles.recommendation import (
     CurrentMedicine,
     MedicationChoice,
     Practitioner,
+    ProfessionalRegistration,
     RecommendationFacts,
     ServiceUser,
 )
+from gateway.domain.chase_ups import WorkingDays
 from gateway.domain.status_updates import record_event
 from gateway.store.models import (
     Delivery,
@@ -91,6 +93,7 @@ def facts_from_payload(
     recommendation_id: str,
     authored_on: datetime,
     gp_ods_code: str | None = None,
+    respond_by: datetime | None = None,
 ) -> RecommendationFacts:
     """`gp_ods_code`: the practice the resources are addressed to (default: the one given)."""
     user = payload["service_user"]
@@ -110,6 +113,13 @@ def facts_from_payload(
             name=practitioner["name"],
             email=practitioner["email"],
             organisation_ods=practitioner["organisation_ods"],
+            sds_user_id=practitioner.get("sds_user_id"),
+            sds_role_profile_id=practitioner.get("sds_role_profile_id"),
+            registration=(
+                ProfessionalRegistration(**practitioner["registration"])
+                if practitioner.get("registration")
+                else None
+            ),
         ),
         gp_ods_code=gp_ods_code or given_practice(payload) or UNROUTED_PLACEHOLDER,
         medication=MedicationChoice(
@@ -138,7 +148,17 @@ def facts_from_payload(
         source_identifiers=tuple(
             (i["system"], i["value"]) for i in [payload.get("source_identifier")] if i
         ),
+        respond_by=respond_by,
     )
+
+
+def chase_deadline(uow: UnitOfWork, ods: str | None, authored_on: datetime) -> datetime | None:
+    """When Liaison starts chasing the practice: its own chase_after_days working days on
+    (the Task's restriction.period.end); None while the practice is not known."""
+    practice = uow.practices.get(ods) if ods else None
+    if practice is None:
+        return None
+    return WorkingDays().add(authored_on, practice.chase_after_days)
 
 
 def _coding(medicine: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -198,6 +218,7 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
         # Not known yet: the resources are checked now, addressed to a placeholder, and are
         # built for real and stored once the worker has the registered practice.
         gp_ods_code=ods or UNROUTED_PLACEHOLDER,
+        respond_by=chase_deadline(uow, ods, now),
     )
     # build_resources validates each resource against its profile and base R4 and raises
     # InvalidResource on a builder bug: nothing invalid is ever stored or sent.

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from fhir_profiles.builders import build_resources
-from gateway.domain.intake import facts_from_payload, given_practice
+from gateway.domain.intake import chase_deadline, facts_from_payload, given_practice
 from gateway.domain.registration import Routed, Stopped
 from gateway.domain.status_updates import StatusChange, apply_status, record_event
 from gateway.store.models import (
@@ -102,6 +102,7 @@ def _readdress(uow: UnitOfWork, recommendation: Recommendation, ods: str, *, now
         recommendation_id=recommendation.id,
         authored_on=recommendation.created_at,
         gp_ods_code=ods,
+        respond_by=chase_deadline(uow, ods, recommendation.created_at),
     )
     rebuilt = build_resources(facts, imported=uow.catalogue_codes.imported())
     existing = {r.id: r for r in uow.recommendations.resources_for(recommendation.id)}

@@ -1,5 +1,6 @@
 import json
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,11 @@ from fhir_profiles.builders import (
 from fhir_profiles.catalogue import CATALOGUE
 from fhir_profiles.imported_codes import ImportedCode, ImportedCodes
 from fhir_profiles.r4_shape import r4_issues
-from fhir_profiles.recommendation import ConsentRecord, MedicationChoice
+from fhir_profiles.recommendation import (
+    ConsentRecord,
+    MedicationChoice,
+    ProfessionalRegistration,
+)
 from fhir_profiles.task_status import interpret_task, task_fields_for
 from fhir_profiles.validation import resource_issues, validate_all, validate_resource
 from tests.fhir_profiles.factories import (
@@ -80,7 +85,11 @@ def test_medication_request_shape() -> None:
     mr = build_resources(make_facts()).medication_request
     assert mr["resourceType"] == "MedicationRequest"
     assert mr["id"] == MR_ID
-    assert mr["meta"]["profile"] == [systems.PROFILE_MEDICATION_REQUEST]
+    assert mr["meta"]["profile"] == [
+        systems.PROFILE_MEDICATION_REQUEST,
+        systems.UKCORE_MEDICATION_REQUEST,
+    ]
+    assert mr["text"]["status"] == "generated"
     assert mr["identifier"] == [{"system": systems.RECOMMENDATION_ID, "value": "rec-0001"}]
     assert (mr["status"], mr["intent"]) == ("active", "proposal")
     assert mr["category"][0]["coding"][0]["code"] == "community"
@@ -98,12 +107,15 @@ def test_medication_request_shape() -> None:
             "display": "Varenicline 1mg tablets",
         }
     ]
+    patient_id = build_resources(make_facts()).patient["id"]  # type: ignore[index]
     assert mr["subject"] == {
-        "reference": "#service-user",
+        "reference": f"Patient/{patient_id}",
+        "type": "Patient",
         "identifier": {"system": systems.NHS_NUMBER, "value": "9434765919"},
         "display": "Alex Morgan",
     }
-    assert mr["requester"]["reference"] == "#practitioner"
+    assert "contained" not in mr
+    assert mr["requester"]["type"] == "Practitioner"
     assert mr["requester"]["identifier"] == {"system": systems.PRACTITIONER_ID, "value": "prac-42"}
     assert mr["authoredOn"] == "2025-01-15T09:30:00Z"
     assert mr["dosageInstruction"] == [{"text": "One tablet twice a day"}]
@@ -113,26 +125,56 @@ def test_medication_request_shape() -> None:
         "system": "http://unitsofmeasure.org",
         "code": "d",
     }
+    assert mr["courseOfTherapyType"]["coding"][0]["code"] == "acute"
     assert mr["substitution"] == {"allowedBoolean": True}
     assert mr["note"][0] == {"text": "Started on the ward; keen to continue at home."}
     assert "detectedIssue" not in mr  # sertraline and metformin raise no flag
 
 
-def test_the_service_user_and_practitioner_are_contained_without_the_users_contacts() -> None:
-    patient, practitioner = build_resources(make_facts()).medication_request["contained"]
-    assert patient == {
-        "resourceType": "Patient",
-        "id": "service-user",
-        "identifier": [{"system": systems.NHS_NUMBER, "value": "9434765919"}],
-        "name": [{"family": "Morgan", "given": ["Alex"]}],
-        "birthDate": "1984-03-07",
-        "generalPractitioner": [
-            {"identifier": {"system": systems.ODS_ORGANIZATION_CODE, "value": "A81001"}}
-        ],
-    }
+def test_the_service_user_is_a_uk_core_patient_with_a_verification_status_and_no_contacts() -> None:
+    patient = build_resources(make_facts()).patient
+    assert patient is not None
+    assert patient["meta"]["profile"] == [systems.PROFILE_PATIENT, systems.UKCORE_PATIENT]
+    [nhs] = patient["identifier"]
+    assert (nhs["system"], nhs["value"]) == (systems.NHS_NUMBER, "9434765919")
+    [status] = nhs["extension"]
+    assert status["url"] == systems.UKCORE_EXT_NHS_NUMBER_VERIFICATION
+    assert status["valueCodeableConcept"]["coding"][0]["code"] == "02"
+    assert patient["name"] == [{"use": "official", "family": "Morgan", "given": ["Alex"]}]
+    assert patient["birthDate"] == "1984-03-07"
+    assert "telecom" not in patient
+    assert patient["generalPractitioner"] == [
+        {
+            "type": "Organization",
+            "identifier": {"system": systems.ODS_ORGANIZATION_CODE, "value": "A81001"},
+        }
+    ]
+
+
+def test_the_practitioner_is_a_practitioner_and_role_with_sds_ids_and_registration() -> None:
+    facts = make_facts()
+    person = replace(
+        facts.practitioner,
+        sds_user_id="555021935107",
+        sds_role_profile_id="555021936103",
+        registration=ProfessionalRegistration("NMC", "12A3456B"),
+    )
+    resources = build_resources(replace(facts, practitioner=person))
+    practitioner, role = resources.practitioner, resources.practitioner_role
+    assert practitioner is not None
+    assert role is not None
+    assert {"system": systems.SDS_USER_ID, "value": "555021935107"} in practitioner["identifier"]
+    nmc = {"system": "https://fhir.hl7.org.uk/Id/nmc-number", "value": "12A3456B"}
+    assert nmc in practitioner["identifier"]
     assert practitioner["telecom"] == [
         {"system": "email", "value": "sam.patel@example.org", "use": "work"}
     ]
+    assert role["identifier"] == [{"system": systems.SDS_ROLE_PROFILE_ID, "value": "555021936103"}]
+    assert role["practitioner"]["reference"] == f"Practitioner/{practitioner['id']}"
+    assert role["organization"]["identifier"]["value"] == "RX4"
+    plain = build_resources(facts).practitioner_role
+    assert plain is not None
+    assert "identifier" not in plain
 
 
 def _extension(resource: dict[str, Any], url: str) -> list[dict[str, Any]]:
@@ -213,13 +255,17 @@ def test_communication_request_shape() -> None:
     assert cr["meta"]["profile"] == [systems.PROFILE_COMMUNICATION_REQUEST]
     assert cr["status"] == "active"
     assert "intent" not in cr
-    assert cr["about"] == [{"reference": f"MedicationRequest/{MR_ID}"}]
+    mr_reference = {"reference": f"MedicationRequest/{MR_ID}", "type": "MedicationRequest"}
+    assert cr["about"] == [mr_reference]
     assert cr["recipient"] == [
-        {"identifier": {"system": systems.ODS_ORGANIZATION_CODE, "value": "A81001"}}
+        {
+            "type": "Organization",
+            "identifier": {"system": systems.ODS_ORGANIZATION_CODE, "value": "A81001"},
+        }
     ]
-    assert cr["sender"] == {"identifier": {"system": systems.ODS_ORGANIZATION_CODE, "value": "RX4"}}
+    assert cr["sender"]["identifier"] == {"system": systems.ODS_ORGANIZATION_CODE, "value": "RX4"}
     assert cr["payload"][0]["contentString"] == gp_summary(make_facts())
-    assert cr["payload"][1] == {"contentReference": {"reference": f"MedicationRequest/{MR_ID}"}}
+    assert cr["payload"][1] == {"contentReference": mr_reference}
 
 
 def test_task_shape() -> None:
@@ -228,11 +274,15 @@ def test_task_shape() -> None:
     assert (task["status"], task["intent"]) == ("requested", "order")
     assert task["code"]["coding"][0]["system"] == systems.TASK_CODE
     assert task["code"]["coding"][0]["code"] == "fulfill"
-    assert task["focus"] == {"reference": f"MedicationRequest/{MR_ID}"}
+    assert task["focus"] == {"reference": f"MedicationRequest/{MR_ID}", "type": "MedicationRequest"}
     assert task["for"]["identifier"] == {"system": systems.NHS_NUMBER, "value": "9434765919"}
-    assert task["owner"] == {
-        "identifier": {"system": systems.ODS_ORGANIZATION_CODE, "value": "A81001"}
+    assert task["owner"]["identifier"] == {
+        "system": systems.ODS_ORGANIZATION_CODE,
+        "value": "A81001",
     }
+    assert task["priority"] == "routine"
+    assert task["lastModified"] == task["authoredOn"]
+    assert task["restriction"] == {"period": {"start": task["authoredOn"]}}
     assert "businessStatus" not in task
 
 
@@ -253,16 +303,17 @@ def test_clozapine_raises_a_detected_issue_linked_from_the_request() -> None:
         "display": "Drug Interaction Alert",
     }
     assert issue["implicated"] == [
-        {"reference": f"MedicationRequest/{MR_ID}"},
-        {"display": "Clozapine 300mg daily"},
+        {"reference": f"MedicationRequest/{MR_ID}", "type": "MedicationRequest"},
+        {"reference": "#medicine-1", "type": "Medication", "display": "Clozapine 300mg daily"},
     ]
+    [medicine] = issue["contained"]
+    assert medicine["code"] == {"text": "Clozapine 300mg daily"}  # no code known for it
     for advice in ("baseline clozapine level", "75 %", "hypersalivation", "7 days"):
         assert advice in issue["detail"]
     assert issue["reference"].startswith("https://www.sps.nhs.uk/")
-    assert resources.medication_request["detectedIssue"] == [
-        {"reference": f"DetectedIssue/{issue['id']}"}
-    ]
-    assert {"reference": f"DetectedIssue/{issue['id']}"} in resources.communication_request["about"]
+    flag = {"reference": f"DetectedIssue/{issue['id']}", "type": "DetectedIssue"}
+    assert resources.medication_request["detectedIssue"] == [flag]
+    assert flag in resources.communication_request["about"]
     assert [r["resourceType"] for r in resources.all()][-1] == "DetectedIssue"
 
 
@@ -380,6 +431,9 @@ def test_nothing_is_built_without_consent_to_share() -> None:
 def test_resource_set_all_is_in_dependency_order() -> None:
     resources = build_resources(make_facts())
     assert [r["resourceType"] for r in resources.all()] == [
+        "Patient",
+        "Practitioner",
+        "PractitionerRole",
         "MedicationRequest",
         "CommunicationRequest",
         "Task",
@@ -404,9 +458,9 @@ def test_bundle_rewrites_references_to_full_urls_and_keeps_contained_ones() -> N
     resources = build_resources(make_facts(current_medications=("clozapine",)))
     bundle = build_transaction_bundle(resources, delivery_id="dlv-7")
     full_urls = {entry["fullUrl"] for entry in bundle["entry"]}
-    assert len(full_urls) == 4
+    assert len(full_urls) == 7
     for reference in _references(bundle):
-        assert reference in full_urls or reference in ("#service-user", "#practitioner")
+        assert reference in full_urls or reference == "#medicine-1"
     # DetectedIssue.reference is the authority for the advice (a uri, not a Reference).
     issue = next(
         e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DetectedIssue"
@@ -423,7 +477,9 @@ def test_bundle_entries_are_conditional_creates_with_the_delivery_id() -> None:
         assert "id" not in resource
         assert "versionId" not in resource.get("meta", {})
         assert {"system": systems.DELIVERY_ID, "value": "dlv-7"} in resource["identifier"]
-        assert {"system": systems.RECOMMENDATION_ID, "value": "rec-0001"} in resource["identifier"]
+        if resource["resourceType"] not in ("Patient", "Practitioner", "PractitionerRole"):
+            recommendation = {"system": systems.RECOMMENDATION_ID, "value": "rec-0001"}
+            assert recommendation in resource["identifier"]
         assert entry["request"] == {
             "method": "POST",
             "url": resource["resourceType"],
@@ -456,7 +512,7 @@ def test_bundle_drops_server_assigned_meta_and_old_delivery_ids() -> None:
         task=resources.task,
     )
     entry = build_transaction_bundle(stored, delivery_id="dlv-new")["entry"][0]
-    assert entry["resource"]["meta"] == {"profile": [systems.PROFILE_MEDICATION_REQUEST]}
+    assert entry["resource"]["meta"] == resources.medication_request["meta"]
     delivery_ids = [
         i["value"] for i in entry["resource"]["identifier"] if i["system"] == systems.DELIVERY_ID
     ]

@@ -28,6 +28,7 @@ _BASES = {
     "http://hl7.org/fhir/StructureDefinition/DetectedIssue",
     systems.UKCORE_MEDICATION_REQUEST,
     systems.UKCORE_TASK,
+    systems.UKCORE_PATIENT,
 }
 
 
@@ -83,13 +84,17 @@ def test_every_profile_loads_into_the_validator() -> None:
     assert loaded == {s["url"] for s in definitions().by_type["StructureDefinition"]}
 
 
-def test_the_recommendation_profile_inherits_the_submission_rules() -> None:
+def test_the_recommendation_profile_derives_from_uk_core_with_the_submission_rules() -> None:
     recommendation = profile(systems.PROFILE_MEDICATION_REQUEST)
     assert recommendation is not None
+    assert definitions().get(systems.PROFILE_MEDICATION_REQUEST)["baseDefinition"] == (
+        systems.UKCORE_MEDICATION_REQUEST
+    )
     assert "MedicationRequest.extension:consent" in recommendation.by_id
     assert recommendation.by_id["MedicationRequest.intent"].fixed == "proposal"
     keys = {c.key for rule in recommendation.rules for c in rule.constraints}
-    assert {"lia-mr-1", "lia-mr-4", "lia-rec-1"} <= keys
+    assert {"lia-mr-6", "lia-rec-2"} <= keys
+    assert "lia-mr-1" not in keys  # the submission's contained Patient is not sent on
 
 
 def test_code_systems_count_their_concepts() -> None:

@@ -61,6 +61,7 @@ _RESOURCE_OF = {
     "Liaison-CommunicationRequest-PrescribingRequest": "communication_request",
     "Liaison-Task-Fulfilment": "task",
     "Liaison-DetectedIssue-SmokingCessationInteraction": "detected_issue",
+    "Liaison-Patient-ServiceUser": "patient",
 }
 
 
@@ -133,9 +134,7 @@ def _remove(resource: Resource, element_id: str, elements: dict[str, Resource]) 
 
 
 def _required(profile: str) -> list[str]:
-    chain = [profile] + (
-        ["Liaison-MedicationRequest-Submission"] if profile.endswith("Recommendation") else []
-    )
+    chain = [profile]
     return sorted(
         {
             e["id"]
@@ -155,10 +154,7 @@ _REQUIRED_CASES = [
 
 @pytest.mark.parametrize(("profile", "element_id"), _REQUIRED_CASES)
 def test_removing_an_element_the_profile_requires_is_refused(profile: str, element_id: str) -> None:
-    chain = [profile, "Liaison-MedicationRequest-Submission"]
-    elements = {
-        e["id"]: e for e in _elements(*chain if "MedicationRequest" in profile else [profile])
-    }
+    elements = {e["id"]: e for e in _elements(profile)}
     resource = copy.deepcopy(getattr(_resources(), _RESOURCE_OF[profile]))
     if not _remove(resource, element_id, elements):
         pytest.skip(f"{element_id} sits under an optional parent this resource does not have")
@@ -209,6 +205,23 @@ def _mr(change: Callable[[Resource], None]) -> Resource:
     return resource
 
 
+def _submission(change: Callable[[Resource], None] = lambda r: None) -> Resource:
+    """A submission as a caller sends it: the service user and practitioner contained."""
+    built = _resources()
+    resource = copy.deepcopy(built.medication_request)
+    patient = {k: v for k, v in (built.patient or {}).items() if k not in ("meta", "text")}
+    practitioner = {
+        k: v for k, v in (built.practitioner or {}).items() if k not in ("meta", "text")
+    }
+    resource["contained"] = [{**patient, "id": "p"}, {**practitioner, "id": "pr"}]
+    resource["meta"] = {"profile": [systems.PROFILE_MEDICATION_REQUEST_SUBMISSION]}
+    resource["subject"] = {**resource["subject"], "reference": "#p"}
+    resource["requester"] = {**resource["requester"], "reference": "#pr"}
+    resource.pop("detectedIssue", None)  # the flag is Liaison's to raise, not the submitter's
+    change(resource)
+    return resource
+
+
 def _contained(resource: Resource, kind: str) -> Resource:
     found: Resource = next(c for c in resource["contained"] if c["resourceType"] == kind)
     return found
@@ -220,25 +233,24 @@ def _ext(resource: Resource, url: str) -> Resource:
 
 
 _BREAKS: dict[str, Callable[[], Resource]] = {
-    "lia-mr-1": lambda: _mr(lambda r: r["subject"].update(reference="#someone-else")),
-    "lia-mr-2": lambda: _mr(lambda r: _contained(r, "Patient")["name"][0].pop("family")),
-    "lia-mr-3": lambda: _mr(
+    "lia-mr-1": lambda: _submission(lambda r: r["subject"].update(reference="#someone-else")),
+    "lia-mr-2": lambda: _submission(lambda r: _contained(r, "Patient")["name"][0].pop("family")),
+    "lia-mr-3": lambda: _submission(
         lambda r: _contained(r, "Patient")["identifier"][0].update(value="9876543210")
     ),
-    "lia-mr-4": lambda: _mr(
+    "lia-mr-4": lambda: _submission(
         lambda r: _contained(r, "Patient")["generalPractitioner"][0]["identifier"].update(
             value="not ods"
         )
     ),
-    "lia-mr-5": lambda: _mr(lambda r: _contained(r, "Practitioner").pop("telecom")),
+    "lia-mr-5": lambda: _submission(lambda r: _contained(r, "Practitioner").pop("telecom")),
     "lia-mr-6": lambda: _mr(
         lambda r: r["dispenseRequest"]["expectedSupplyDuration"].update(code="wk")
     ),
-    "lia-rec-1": lambda: _mr(
-        lambda r: _contained(r, "Patient").update(
-            telecom=[{"system": "phone", "value": "07700900123"}]
-        )
-    ),
+    "lia-pat-1": lambda: {
+        **(_resources().patient or {}),
+        "telecom": [{"system": "phone", "value": "07700900123"}],
+    },
     # A proposal is over as cancelled or completed, never "stopped" (nothing was given).
     "lia-rec-2": lambda: _mr(lambda r: r.update(status="stopped")),
     "lia-nhs-1": lambda: _mr(lambda r: r["subject"]["identifier"].update(value="9434765918")),
@@ -347,7 +359,8 @@ def test_the_recommendation_identifier_is_required_on_what_liaison_emits() -> No
         mr
     )
     # ...while a submission cannot know it yet.
-    assert resource_issues(mr, profiles=[systems.PROFILE_MEDICATION_REQUEST_SUBMISSION]) == []
+    submission = _submission(lambda r: r.update(identifier=[{"system": "urn:x", "value": "1"}]))
+    assert resource_issues(submission) == []
 
 
 def test_structural_errors_name_a_dotted_path() -> None:
@@ -378,10 +391,15 @@ def test_base_r4_bindings_and_invariants_apply_too() -> None:
 
 
 def test_a_contained_resource_nothing_refers_to_is_refused() -> None:
-    mr = copy.deepcopy(_resources().medication_request)
+    mr = _submission()
     mr["contained"].append({"resourceType": "Organization", "id": "stray", "name": "Stray"})
     paths = _paths(mr)
     assert "MedicationRequest.contained[2]" in paths
+
+
+def test_what_liaison_sends_contains_no_patient_or_practitioner() -> None:
+    mr = _submission(lambda r: r.update(meta={"profile": [systems.PROFILE_MEDICATION_REQUEST]}))
+    assert any(path.startswith("MedicationRequest.contained") for path in _paths(mr))
 
 
 # --- CommunicationRequest, Task, DetectedIssue, Bundle ----------------------------------

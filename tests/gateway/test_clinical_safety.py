@@ -75,7 +75,9 @@ def test_clozapine_raises_the_flag_the_gp_reads_first_and_the_care_team_hears(
     assert resource_issues(issue) == []
     assert issue["severity"] == "high"
     assert "baseline clozapine level" in issue["detail"]
-    assert request["detectedIssue"] == [{"reference": f"DetectedIssue/{issue['id']}"}]
+    assert request["detectedIssue"] == [
+        {"reference": f"DetectedIssue/{issue['id']}", "type": "DetectedIssue"}
+    ]
     assert summary.startswith("CLINICAL SAFETY (high priority)")
     assert "Dr Jo Okafor (jo.okafor@example.nhs.uk)" in summary
     care_team = [n for n in _notifications(api, accepted["id"]) if n["recipient"] == "care-team"]
@@ -113,7 +115,8 @@ def test_a_brand_name_through_the_fhir_intake_is_flagged_too(api: TestClient) ->
     created = api.post("/fhir/MedicationRequest", json=submission("P-safety")).json()
     assert created["detectedIssue"]
     issue = _read(api, "/fhir/" + created["detectedIssue"][0]["reference"])
-    assert issue["implicated"][1] == {"display": "Clozaril 300mg daily"}
+    assert issue["implicated"][1]["display"] == "Clozaril 300mg daily"
+    assert issue["contained"][0]["code"]["text"] == "Clozaril 300mg daily"
 
 
 def test_a_coded_current_medicine_matches_through_codes_the_deployment_imported(
@@ -195,7 +198,15 @@ def test_the_care_team_receives_the_monitoring_advice_and_the_practice_the_flag(
         (delivery_id,) = [d.id for d in uow.deliveries.for_recommendation(recommendation_id)]
     assert delivery_worker.deliver(rt, delivery_id) == "delivered"
     received = {r["type"] for r in peers.simulator_received()}
-    assert received == {"MedicationRequest", "CommunicationRequest", "Task", "DetectedIssue"}
+    assert received == {
+        "Patient",
+        "Practitioner",
+        "PractitionerRole",
+        "MedicationRequest",
+        "CommunicationRequest",
+        "Task",
+        "DetectedIssue",
+    }
 
 
 # --- loading codes from a dm+d release ------------------------------------------------

@@ -47,7 +47,8 @@ def test_accepted_recommendation_is_stored_with_resources_delivery_and_outbox(
     }
     counts = row_counts(api)
     assert counts["recommendations"] == 1
-    assert counts["fhir_resources"] == 4
+    # The requests, the flag, and the Patient, Practitioner and PractitionerRole they name.
+    assert counts["fhir_resources"] == 7
     assert counts["deliveries"] == 1
     # One delivery, and the care team's clinical-safety email in the same transaction.
     assert counts["outbox"] == 2
@@ -263,3 +264,31 @@ def test_readiness_reports_an_unreachable_broker(tmp_path: Any) -> None:
         ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["broker"].startswith("unreachable")
+
+
+def test_the_task_states_when_liaison_will_chase_and_the_practitioner_registration(
+    api: TestClient,
+) -> None:
+    practitioner = {
+        **body()["practitioner"],
+        "sds_user_id": "555021935107",
+        "registration": {"body": "NMC", "number": "12A3456B"},
+    }
+    response = api.post("/v1/recommendations", json=body(practitioner=practitioner))
+    assert response.status_code == 202
+    task_url = response.json()["links"]["fhir"]["Task"]
+    task = api.get("/" + task_url.split("/", 3)[3]).json()
+    period = task["restriction"]["period"]
+    # The practice's own chase_after_days (working days) after the request.
+    assert period["end"] > period["start"]
+    assert task["priority"] == "routine"
+
+
+def test_a_malformed_professional_registration_is_refused_naming_the_field(
+    api: TestClient,
+) -> None:
+    practitioner = {**body()["practitioner"], "registration": {"body": "XYZ", "number": "1"}}
+    response = api.post("/v1/recommendations", json=body(practitioner=practitioner))
+    assert response.status_code == 422
+    assert "registration" in response.text
+    assert row_counts(api)["recommendations"] == 0
