@@ -131,3 +131,15 @@ def test_a_morning_set_inside_quiet_hours_moves_to_their_end() -> None:
     settings = ReminderSettings(morning=time(6, 0))
     keys = _key(Plan(quit_date=START), settings)
     assert ("plan-quit-date", "service-user", _at(START, 8)) in keys
+
+
+def test_every_plan_reminder_has_private_wording() -> None:
+    from gateway.domain.messages import denied_words
+    from gateway.domain.reminder_wording import PLAN_REMINDER
+
+    events = {d.event for d in schedule(CASES[0][1], ReminderSettings(), has_copy=False)}
+    assert {e for e in events if e.startswith("plan-") and e != "plan-supply-request"} <= set(
+        PLAN_REMINDER
+    )
+    for kind, template in PLAN_REMINDER.items():
+        assert denied_words(template.subject + " " + template.body) == [], kind
