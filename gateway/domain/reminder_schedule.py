@@ -114,3 +114,14 @@ def due_now(
     if ended:
         return []
     return [d for d in schedule(plan, settings, has_copy=has_copy) if d.at <= now]
+
+
+# Endings without a prescription, after which the practitioner is prompted to try again.
+ENDED_WITHOUT_PRESCRIPTION: Final = frozenset({"rejected", "expired", "did-not-attend"})
+
+
+def try_again_prompt(status: str, *, ended_at: datetime, after: timedelta) -> Due | None:
+    """The practitioner's "try again" prompt, `after` an ending without a prescription."""
+    if status not in ENDED_WITHOUT_PRESCRIPTION:
+        return None
+    return Due(f"follow-up-try-again-{status}", "practitioner", ended_at + after)

@@ -143,3 +143,27 @@ def test_every_plan_reminder_has_private_wording() -> None:
     )
     for kind, template in PLAN_REMINDER.items():
         assert denied_words(template.subject + " " + template.body) == [], kind
+
+
+@pytest.mark.parametrize("status", ["rejected", "expired", "did-not-attend"])
+def test_practitioner_is_prompted_to_try_again_after_an_ending_without_prescription(
+    status: str,
+) -> None:
+    from datetime import timedelta
+
+    from gateway.domain.reminder_schedule import try_again_prompt
+    from gateway.settings import Settings
+
+    after = timedelta(seconds=Settings().try_again_prompt_after_seconds)
+    ended = _at(START)
+    prompt = try_again_prompt(status, ended_at=ended, after=after)
+    assert prompt is not None
+    assert (prompt.recipient, prompt.at) == ("practitioner", ended + timedelta(days=14))
+
+
+def test_no_try_again_prompt_after_a_prescription_was_collected() -> None:
+    from datetime import timedelta
+
+    from gateway.domain.reminder_schedule import try_again_prompt
+
+    assert try_again_prompt("collected", ended_at=_at(START), after=timedelta(days=1)) is None
