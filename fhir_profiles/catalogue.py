@@ -67,3 +67,28 @@ CATALOGUE: Final[Mapping[str, Product]] = _load()
 
 def find_product(key: str) -> Product | None:
     return CATALOGUE.get(key)
+
+
+@dataclass(frozen=True)
+class CourseMilestone:
+    """A day of a medicine's course when the dose changes (day 1 is the first dose)."""
+
+    day: int
+    key: str
+
+
+# Varenicline titration, BNF "Varenicline" dose (https://bnf.nice.org.uk/drugs/varenicline/)
+# and the Champix SmPC section 4.2 (https://www.medicines.org.uk/emc/): days 1-3 0.5 mg once
+# daily, days 4-7 0.5 mg twice daily, from day 8 1 mg twice daily, for 12 weeks in all.
+# NRT and bupropion have no dose step a reminder should mark here.
+COURSE_MILESTONES: Final[Mapping[Kind, tuple[CourseMilestone, ...]]] = MappingProxyType(
+    {
+        "varenicline": (
+            CourseMilestone(1, "course-start"),
+            CourseMilestone(4, "dose-step-1"),
+            CourseMilestone(8, "dose-step-2"),
+        ),
+        "nrt": (),
+        "bupropion": (),
+    }
+)

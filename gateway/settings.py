@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     collection_reminder_after_seconds: float = Field(default=3 * 86400.0, gt=0)
     collection_reminder_limit: int = Field(default=2, ge=0)
     reminder_check_seconds: float = 60.0
+    # A practitioner is prompted to try again this long after a recommendation ended without
+    # a prescription (rejected, expired, did-not-attend): gateway.domain.reminder_schedule.
+    try_again_prompt_after_seconds: float = Field(default=14 * 86400.0, gt=0)
     # Uncollected this long (or a practice silent through every chase-up): "expired".
     expire_uncollected_after_seconds: float = Field(default=28 * 86400.0, gt=0)
     # Chase-ups: the first after the practice's own chase_after_days, then every M working
