@@ -120,7 +120,7 @@ def _broken(path: list[str | int], value: Any) -> dict[str, Any]:
     ("path", "value", "field", "words"),
     [
         (["service_user", "nhs_number"], "9434765918", "service_user.nhs_number", "NHS number"),
-        (["service_user", "nhs_number"], 9434765919, "service_user.nhs_number", "string"),
+        (["service_user", "nhs_number"], 9434765919, "service_user.nhs_number", "must be text"),
         (["medication", "product"], "smokeless-magic", "medication.product", "unknown medicine"),
         (
             ["service_user", "contact", "mobile"],
@@ -129,9 +129,9 @@ def _broken(path: list[str | int], value: Any) -> dict[str, Any]:
             "UK mobile",
         ),
         (["practitioner", "email"], "not-an-email", "practitioner.email", "email"),
-        (["consent", "share_with_gp"], False, "consent.share_with_gp", "True"),
+        (["consent", "share_with_gp"], False, "consent.share_with_gp", "must be true"),
         (["plan"], "stop-tomorrow", "plan", "quit"),
-        (["medication", "duration_days"], "lots", "medication.duration_days", "integer"),
+        (["medication", "duration_days"], "lots", "medication.duration_days", "whole number"),
     ],
 )
 def test_bad_input_gets_a_problem_naming_the_field_and_stores_nothing(
