@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from fhir_profiles.send_document.contract import DocumentEnvelope
 from fhir_profiles.task_status import StatusReport
 
 
@@ -30,6 +31,12 @@ class Delivery:
     purpose: DeliveryPurpose = DeliveryPurpose.REQUEST
     # Why the request was withdrawn, in words fit for the practice (purpose WITHDRAWAL only).
     withdrawal_reason: str | None = None
+    # Over MESH the practice gets a GP Connect Send Document letter: `document` says which
+    # message and which version of the document this is (built by the worker at delivery
+    # time), and `document_bundle`, when given, the request the letter is about (a
+    # chase-up's `bundle` holds only its CommunicationRequest).
+    document: DocumentEnvelope | None = None
+    document_bundle: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

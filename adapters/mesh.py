@@ -1,20 +1,16 @@
-"""GP practices reached through NHS England's MESH, with NHS England's `mesh-client`.
+"""Liaison's own mailbox on NHS England's MESH, through NHS England's `mesh-client`.
 
-Liaison has one MESH mailbox (`MeshMailbox`). A delivery goes to the practice's mailbox
-as the FHIR transaction Bundle, with the practice's workflow id and Liaison's delivery id as
-the MESH local id (`MeshGPSystem.submit`). MESH is store-and-forward: a message it accepted
-is in transit until the practice downloads and acknowledges it, so the submit receipt says
-`in_transit`, and tracking (`MeshMailbox.track`, read through `tracking_outcome`) later
-tells whether it was acknowledged, or failed or expired (MESH keeps an unacknowledged
-message for 5 days). Practices answer with a FHIR Task (or a Bundle of Tasks) sent to
-Liaison's mailbox; `MeshMailbox.inbox`/`read`/`acknowledge` collect those replies for all
-practices at once, and MESH's own non-delivery reports arrive the same way.
+`MeshMailbox` sends (`send`), finds what it sent by local id (`find_sent`), looks up a
+practice's mailbox for a workflow (`lookup`, the MESH API's endpoint lookup), follows a sent
+message (`track`, read through `tracking_outcome`: MESH keeps an unacknowledged message for
+5 days) and collects what arrives for Liaison (`inbox`/`read`/`acknowledge`): the practices'
+ITK3 responses and MESH's own non-delivery reports, for every practice at once. What is
+sent to a practice, and to which address, is `adapters.mesh_gp`.
 
 Errors follow `adapters.errors`: connection problems, timeouts, 429 and 5xx are transient;
 an unknown recipient, a refused login or any other 4xx is permanent.
 """
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,18 +27,11 @@ from adapters.errors import (
     RateLimited,
     TransientAdapterError,
 )
-from adapters.gp_system import Delivery, DeliveryPurpose, SubmitReceipt, UpdateBatch
-from fhir_profiles.task_status import StatusReport, interpret_task
 
 # MESH deletes a message nobody acknowledged after 5 days and tells the sender.
 UNACKNOWLEDGED_EXPIRY: Final = timedelta(days=5)
 DEFAULT_RETRY_AFTER: Final = 60.0
 FHIR_JSON: Final = "application/fhir+json"
-# No patient detail in MESH headers: they are visible to every relay and in tracking.
-SUBJECT: Final = "Liaison: stop-smoking medicine recommendation"
-WITHDRAWAL_NOT_SUPPORTED: Final = (
-    "withdrawal over MESH is not supported yet: telephone the practice to withdraw the request"
-)
 
 T = TypeVar("T")
 TrackingOutcome = Literal["accepted", "acknowledged", "expired", "failed"]
@@ -94,31 +83,6 @@ def tracking_outcome(tracking: Tracking, *, sent_at: datetime, now: datetime) ->
     if now - uploaded >= UNACKNOWLEDGED_EXPIRY:
         return "expired"
     return "accepted"
-
-
-def parse_reply(body: bytes) -> list[StatusReport]:
-    """The status reports in a practice's reply: a FHIR Task, or a Bundle of Tasks.
-    Raises ValueError for a body that is neither."""
-    try:
-        resource: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError("the reply is not JSON") from error
-    if not isinstance(resource, dict):
-        raise ValueError("the reply is not a FHIR resource")
-    tasks: list[Any]
-    if resource.get("resourceType") == "Task":
-        tasks = [resource]
-    elif resource.get("resourceType") == "Bundle":
-        tasks = [
-            entry.get("resource")
-            for entry in resource.get("entry", [])
-            if isinstance(entry, dict)
-            and (entry.get("resource") or {}).get("resourceType") == "Task"
-        ]
-    else:
-        raise ValueError("the reply is neither a Task nor a Bundle")
-    reports = [interpret_task(task) for task in tasks if isinstance(task, dict)]
-    return [report for report in reports if report is not None]
 
 
 class _LiaisonMeshClient(MeshClient):
@@ -204,7 +168,23 @@ class MeshMailbox:
             )
             return message_id
 
-        return self._call(f"send to {recipient}", send)
+        # An automated-routing address carries the patient's details: never in an error.
+        where = "by automated routing" if "_" in recipient else f"to {recipient}"
+        return self._call(f"send {where}", send)
+
+    def lookup(self, ods_code: str, workflow_id: str) -> str | None:
+        """The mailbox MESH's endpoint lookup gives for an organisation and a workflow, if any
+        (several: the first, as the lookup orders them)."""
+        found: dict[str, Any] = self._call(
+            f"endpoint lookup for {ods_code}",
+            lambda c: dict(c.lookup_endpoint(ods_code, workflow_id)),
+        )
+        results: list[dict[str, Any]] = list(found.get("results") or [])
+        for result in results:
+            mailbox = result.get("mailbox_id") or result.get("address")
+            if isinstance(mailbox, str) and mailbox:
+                return mailbox
+        return None
 
     def find_sent(self, local_id: str) -> str | None:
         """The id of a message already sent with `local_id`, if any."""
@@ -256,50 +236,6 @@ class MeshMailbox:
         for client in clients:
             client.close()  # type: ignore[no-untyped-call]
         self._local = threading.local()
-
-
-class MeshGPSystem:
-    """`GPSystem` for one practice reached through MESH."""
-
-    def __init__(self, *, mailbox: MeshMailbox, practice_mailbox: str, workflow_id: str) -> None:
-        self._mailbox = mailbox
-        self._practice_mailbox = practice_mailbox.upper()
-        self._workflow_id = workflow_id
-
-    def submit(self, delivery: Delivery) -> SubmitReceipt:
-        if delivery.purpose is DeliveryPurpose.WITHDRAWAL:
-            # A withdrawal over MESH is a new version of the document the practice filed;
-            # until this adapter builds one, it says so rather than send the request again.
-            raise PermanentAdapterError(WITHDRAWAL_NOT_SUPPORTED)
-        # MESH has no conditional create: ask whether this delivery id was sent already (a
-        # worker that died after MESH accepted it), so a retry never sends it twice.
-        existing = self._mailbox.find_sent(delivery.delivery_id)
-        if existing is not None:
-            return SubmitReceipt(existing, 200, created=False, in_transit=True)
-        body = json.dumps(delivery.bundle, separators=(",", ":")).encode()
-        message_id = self._mailbox.send(
-            recipient=self._practice_mailbox,
-            body=body,
-            workflow_id=self._workflow_id,
-            local_id=delivery.delivery_id,
-            subject=SUBJECT,
-        )
-        return SubmitReceipt(message_id, 202, created=True, in_transit=True)
-
-    def fetch_updates(self, *, ods_code: str, since: str | None) -> UpdateBatch:
-        # Replies arrive in Liaison's own mailbox, for every practice at once; they are read
-        # there (workers.polling.read_mesh_inbox), not per practice.
-        return UpdateBatch(reports=[], cursor=since, calls=0)
-
-    def track(self, message_id: str) -> Tracking:
-        return self._mailbox.track(message_id)
-
-    def health(self) -> bool:
-        try:
-            self._mailbox.handshake()
-        except AdapterError:
-            return False
-        return True
 
 
 def _http_error(what: str, response: requests.Response | None) -> AdapterError:

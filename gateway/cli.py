@@ -4,6 +4,7 @@ Worker and beat are started as `celery -A workers.app ...` processes, so the gat
 never imports the workers package.
 """
 
+import importlib.util
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from gateway import (
     catalogue_commands,
     client_commands,
     dev_stack,
+    mesh_dev_commands,
     metrics,
     ops_commands,
     practice_commands,
@@ -46,6 +48,7 @@ client_commands.register(app)  # `clients add|list|revoke|keys`, `token`
 practice_commands.register(app)  # `practices list|set|import|add-user`
 catalogue_commands.register(app)  # `catalogue import|list`: dm+d codes from a release
 ukcore_commands.register(app)  # `ukcore check FILE...`: against the UK Core R4 package
+mesh_dev_commands.register(app)  # `mesh-sandbox`, `mesh-practice`: the dev MESH route
 
 TERMINAL_FOR_DEMO = {"collected", "rejected", "cancelled", "delivery-failed"}
 
@@ -256,8 +259,13 @@ def dev() -> None:
         env.setdefault("LIAISON_WORKER_POOL", "threads")
     me = [sys.executable, "-m", "gateway.cli"]
     peers = dev_stack.peers(settings)
-    names = [*_registry_stand_ins(settings, env)]
+    mesh = dev_stack.mesh_route(
+        settings, sandbox_installed=importlib.util.find_spec("mesh_sandbox") is not None
+    )
+    env.update(mesh.env)
+    names = [*_registry_stand_ins(settings, env), *mesh.stand_ins]
     names += [peer.stand_in for peer in peers if peer.stand_in] + ["api", "worker", "beat"]
+    peers += [mesh.peer] if mesh.peer else []
     procs = [subprocess.Popen([*me, name], env=env) for name in names]
 
     def stop(*_: Any) -> None:

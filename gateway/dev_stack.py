@@ -7,9 +7,22 @@ server, gets that service, and no stand-in competing for its port. One function 
 "start unless configured", each returning a `Peer`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from gateway.practice_directory import (
+    DEV_MESH_FILING,
+    DEV_MESH_FILING_MAILBOX,
+    DEV_MESH_REFUSING,
+    DEV_MESH_REFUSING_MAILBOX,
+)
 from gateway.settings import Settings
+
+# mesh-sandbox's canned mailboxes (its store/data/mailboxes.jsonl): Liaison is X26ABC1, the
+# simulated practices X26ABC2 and X26ABC3; every password is "password", the shared key
+# "Banana".
+DEV_MESH_LIAISON_MAILBOX = "X26ABC1"
+DEV_MESH_PASSWORD = "password"  # noqa: S105 - the sandbox's published canned password
+DEV_MESH_SHARED_KEY = "Banana"
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,41 @@ def notify(settings: Settings) -> Peer:
             f"Notify API {settings.notify_base_url} (configured; no local Notify stand-in)",
         )
     return Peer("SMS", "notifysink", f"Notify stand-in {settings.notify_base_url}/_sink/messages")
+
+
+@dataclass(frozen=True)
+class MeshRoute:
+    """The MESH route of the development stack: the banner line, the stand-ins to start
+    (`liaison mesh-sandbox`, `liaison mesh-practice`) and the settings they give Liaison."""
+
+    peer: Peer | None
+    stand_ins: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def mesh_route(settings: Settings, *, sandbox_installed: bool) -> MeshRoute:
+    """mesh-sandbox and the simulated MESH practice, unless LIAISON_MESH_URL names a real
+    MESH (then it is used as it is) or mesh-sandbox is not installed (a dev extra)."""
+    if settings.mesh_url is not None:
+        return MeshRoute(Peer("MESH", None, f"{settings.mesh_url} (configured; no sandbox)"))
+    if not sandbox_installed:
+        return MeshRoute(None)
+    url = f"http://127.0.0.1:{settings.mesh_sandbox_port}"
+    where = (
+        f"mesh-sandbox {url} (simulated practices: {DEV_MESH_FILING} at "
+        f"{DEV_MESH_FILING_MAILBOX} files each letter, {DEV_MESH_REFUSING} at "
+        f"{DEV_MESH_REFUSING_MAILBOX} refuses it)"
+    )
+    env = {
+        "LIAISON_MESH_URL": url,
+        "LIAISON_MESH_MAILBOX": DEV_MESH_LIAISON_MAILBOX,
+        "LIAISON_MESH_PASSWORD": DEV_MESH_PASSWORD,
+        "LIAISON_MESH_SHARED_KEY": DEV_MESH_SHARED_KEY,
+        # A demonstration's pace, not MESH's recommended five minutes.
+        "LIAISON_MESH_POLL_INTERVAL_SECONDS": "2",
+        "LIAISON_MESH_TRACKING_INTERVAL_SECONDS": "2",
+    }
+    return MeshRoute(Peer("MESH", "mesh-sandbox", where), ["mesh-sandbox", "mesh-practice"], env)
 
 
 def peers(settings: Settings) -> list[Peer]:

@@ -4,7 +4,8 @@ Stored in the database and managed through `GET/PUT /ops/practices/{ods}` and
 `liaison practices list|set|import`; seeded at start-up from the YAML file named by
 LIAISON_PRACTICE_DIRECTORY. Without a file, development mode gets the simulator's eight
 scripted practices and one practice on the inbox route with a demo account, so that
-`make run` works with no set-up.
+`make run` works with no set-up, and two practices on the MESH route (answered in
+`liaison dev` when mesh-sandbox is installed).
 
 Credentials are held by reference only (`token_env`, `private_key_env`,
 `callback_secret_env`, `password_env`: names of environment variables in the reserved
@@ -28,6 +29,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from adapters.mesh_gp import workflow_problem
 from gateway.domain.inbox_accounts import hash_password, password_matches
 from gateway.domain.practice_endpoints import PRACTICE_SECRET_PREFIX, secret_reference_problem
 from gateway.settings import Settings
@@ -60,6 +62,20 @@ SecretReference = Annotated[
         description="the name of an environment variable in LIAISON_PRACTICE_SECRET_*",
     ),
     AfterValidator(_reserved),
+]
+
+
+def _registered_workflow(workflow_id: str, info: ValidationInfo) -> str:
+    problem = workflow_problem(workflow_id)
+    if problem is not None and not (info.context or {}).get("stored"):
+        raise ValueError(problem)
+    return workflow_id
+
+
+# A MESH workflow id from the national register (adapters.mesh_gp.REGISTERED_WORKFLOWS);
+# a row stored before the check is still listed, and the workers refuse to send under it.
+WorkflowId = Annotated[
+    str, Field(pattern=r"^[A-Z0-9_]{1,64}$"), AfterValidator(_registered_workflow)
 ]
 Adapter = Literal["fhir", "mesh", "inbox", "simulator"]
 Source = Literal["yaml", "api", "cli", "dev"]
@@ -115,8 +131,11 @@ class PracticeSettings(BaseModel):
     task_search: Literal["owner", "identifier"] | None = None
     search_orders: bool | None = None  # also follow MedicationRequest orders (FHIR only)
     timeout_seconds: float | None = Field(default=None, gt=0, le=120)
+    # MESH (GP Connect Send Document): the practice's mailbox, when a local agreement names
+    # one; unset, MESH's endpoint lookup for the ODS code, else automated routing, finds it.
     mailbox: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{3,20}$")
-    workflow_id: str | None = Field(default=None, pattern=r"^[A-Z0-9_]{1,64}$")
+    # Unset: GPCONNECT_SEND_DOCUMENT.
+    workflow_id: WorkflowId | None = None
     callback_secret_env: SecretReference | None = None
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
     max_in_flight: int | None = Field(default=None, ge=1, le=100)
@@ -127,8 +146,6 @@ class PracticeSettings(BaseModel):
     def _fits_adapter(self) -> "PracticeSettings":
         if self.adapter == "fhir" and not self.base_url:
             raise ValueError("base_url is required for adapter fhir")
-        if self.adapter == "mesh" and not self.mailbox:
-            raise ValueError("mailbox is required for adapter mesh")
         if self.adapter != "mesh" and (self.mailbox or self.workflow_id):
             raise ValueError("mailbox and workflow_id apply only to adapter mesh")
         if self.adapter in ("mesh", "inbox") and (self.base_url or self.auth):
@@ -245,6 +262,25 @@ def dev_directory(settings: Settings) -> list[PracticeEntry]:
             else None,
         )
         for n in range(1, 9)
+    ]
+
+
+# Development only: practices on the MESH route (GP Connect Send Document) at two of
+# mesh-sandbox's canned mailboxes, each answered by a simulated MESH practice
+# (adapters.mesh_practice): Y00010 files every letter, Y00011 refuses them.
+DEV_MESH_FILING = "Y00010"
+DEV_MESH_FILING_MAILBOX = "X26ABC2"
+DEV_MESH_REFUSING = "Y00011"
+DEV_MESH_REFUSING_MAILBOX = "X26ABC3"
+
+
+def dev_mesh_directory() -> list[PracticeEntry]:
+    return [
+        PracticeEntry(ods_code=ods, adapter="mesh", mailbox=mailbox)
+        for ods, mailbox in (
+            (DEV_MESH_FILING, DEV_MESH_FILING_MAILBOX),
+            (DEV_MESH_REFUSING, DEV_MESH_REFUSING_MAILBOX),
+        )
     ]
 
 
@@ -399,6 +435,7 @@ def entries_for(settings: Settings) -> list[PracticeEntry]:
     if settings.environment == "development":
         return [
             *dev_directory(settings),
+            *dev_mesh_directory(),
             PracticeEntry(ods_code=DEV_INBOX_PRACTICE, adapter="inbox"),
         ]
     return []

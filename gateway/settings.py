@@ -175,6 +175,20 @@ class Settings(BaseSettings):
     mesh_poll_interval_seconds: float = 300.0  # MESH asks clients to poll about every 5 min
     mesh_tracking_interval_seconds: float = 300.0
     mesh_handshake_interval_seconds: float = 24 * 3600.0
+    # GP Connect Send Document over MESH: a request is "delivered" when the practice's
+    # ITK3 business response says its workflow filed it; with no response this long after
+    # MESH accepted it, the delivery is dead-lettered (and the practitioner told).
+    mesh_response_timeout_seconds: float = Field(default=2 * 24 * 3600.0, gt=0)
+    # Local stand-ins `liaison dev` starts when mesh-sandbox is installed and LIAISON_MESH_URL
+    # is unset: mesh-sandbox, and a simulated practice answering with ITK3 responses.
+    mesh_sandbox_port: int = 8030
+    # The organisation that sends the letters (CareConnect-Organization-1 in the document,
+    # GP Connect Send Document requirement GPCM-SD-028): the trust's ODS code, name and a
+    # telephone number the practice can call. The defaults are for demonstration only: the
+    # number is in Ofcom's range kept for drama (020 7946 0000 to 0999), the code unassigned.
+    sender_ods_code: str = Field(default="X26", pattern=r"^[A-Z0-9]{3,10}$")
+    sender_name: str = Field(default="Demonstration Mental Health Trust", min_length=1)
+    sender_telephone: str = Field(default="020 7946 0000", min_length=1)
     # The registered practice from PDS (adapters.pds) and the practice's state from ODS
     # (adapters.ods); docs/PDS_ODS.md. `pds_base_url` alone: a server that needs no token
     # (NHS England's sandbox, the local stand-in), refused in production. With the token
@@ -303,6 +317,11 @@ class Settings(BaseSettings):
             found.append(("LIAISON_MESH_VERIFY_TLS", "must be true: MESH is reached over TLS"))
         if not self.public_base_url.startswith("https://"):
             found.append(("LIAISON_PUBLIC_BASE_URL", "must be an https URL"))
+        if self.mesh_url and not all(
+            self.is_configured(name) for name in ("sender_ods_code", "sender_telephone")
+        ):
+            # A practice must know who sent the letter and whom to call back.
+            found.append(("LIAISON_SENDER_ODS_CODE", "set the trust's own ODS code and telephone"))
         if any("*" in origin or origin == "null" for origin in self.cors_allow_origins):
             found.append(("LIAISON_CORS_ALLOW_ORIGINS", "name each origin; * or null lets any"))
         for name, limit in (

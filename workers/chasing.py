@@ -9,11 +9,13 @@ database (`next_attempt_at`) with the same backoff and budget.
 
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
 from adapters.gp_system import Delivery as OutgoingDelivery
-from fhir_profiles.builders import build_chase_up
+from fhir_profiles.builders import build_chase_up, build_transaction_bundle
+from gateway.domain import withdrawals
 from gateway.domain.audience import UK
 from gateway.domain.chase_ups import (
     ChasePolicy,
@@ -28,6 +30,7 @@ from gateway.domain.retry_policy import next_attempt
 from gateway.settings import Settings
 from gateway.store.models import ChaseUp
 from gateway.store.unit_of_work import UnitOfWork
+from workers import send_document, withdrawing
 from workers.attempt_errors import stored_error
 from workers.practice_gate import breaker_policy, record_outcome
 from workers.re_registration import follow_before_chase
@@ -115,8 +118,27 @@ def _prepare(
             bundle=request.bundle,
         )
         endpoint = PracticeEndpoint.of(practice)
+        if endpoint.adapter == "mesh":
+            outgoing = _as_document(rt, uow, outgoing, chase_up, now=now)
         uow.commit()
     return outgoing, endpoint
+
+
+def _as_document(
+    rt: Runtime, uow: UnitOfWork, outgoing: OutgoingDelivery, chase_up: ChaseUp, *, now: datetime
+) -> OutgoingDelivery:
+    """Over MESH a chase-up is the next version of the request's letter (Send Document)."""
+    requests = [
+        d
+        for d in uow.deliveries.for_recommendation(chase_up.recommendation_id)
+        if d.purpose == withdrawals.REQUEST and d.state == "delivered"
+    ]
+    request_id = (requests[-1].external_id or requests[-1].id) if requests else chase_up.id
+    bundle = build_transaction_bundle(
+        withdrawing.resource_set(uow, chase_up.recommendation_id), delivery_id=request_id
+    )
+    envelope = send_document.for_chase_up(uow, rt.settings, chase_up, now=now)
+    return replace(outgoing, document=envelope, document_bundle=bundle)
 
 
 def _working_days_waited(settings: Settings, chase_after_days: int, chase_up: ChaseUp) -> int:

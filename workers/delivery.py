@@ -5,6 +5,7 @@ database transaction is held open while a GP system is slow.
 """
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
@@ -16,7 +17,7 @@ from gateway.domain.retry_policy import next_attempt
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery, DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
-from workers import withdrawing
+from workers import send_document, withdrawing
 from workers.attempt_errors import stored_error
 from workers.practice_gate import admit_delivery, record_outcome
 from workers.resolving import ensure_routed
@@ -68,6 +69,12 @@ def _prepare(
                 ),
             )
         endpoint = PracticeEndpoint.of(practice)
+        if endpoint.adapter == "mesh":
+            # GP Connect Send Document: the letter's envelope, made now; the message id is
+            # kept before sending, so a response that comes back at once finds its delivery.
+            envelope = send_document.for_delivery(uow, rt.settings, delivery, now=now)
+            delivery.message_id = envelope.message_id
+            outgoing = replace(outgoing, document=envelope)
         attempt_number = delivery.attempt_count
         uow.commit()
     return outgoing, endpoint, attempt_number
@@ -205,7 +212,8 @@ def _on_success(
         found = remote_reference is not None
         withdrawing.on_success(uow, delivery, in_transit=in_transit, found=found, now=now)
     elif in_transit:
-        # Store-and-forward (MESH): "delivered" waits for the practice's acknowledgement.
+        # Store-and-forward (MESH): "delivered" waits for the practice's ITK3 business
+        # response saying its workflow filed the document (gateway.domain.itk_responses).
         delivery.remote_status = "accepted"
     else:
         apply_status(

@@ -1,7 +1,9 @@
 """Building the right `GPSystem` for each practice from its directory entry.
 
 simulator / fhir -> FhirRestGPSystem (no auth, a static bearer token, or SMART Backend
-Services); mesh -> MeshGPSystem through Liaison's own mailbox; inbox -> InboxGPSystem.
+Services); mesh -> MeshGPSystem (GP Connect Send Document) through Liaison's own mailbox,
+under the registered workflow id the entry names (GPCONNECT_SEND_DOCUMENT unless it names
+another registered one); inbox -> InboxGPSystem.
 Credentials are looked up by reference through `Settings.practice_secret` when the adapter
 is built; a missing one gives an adapter that refuses every call with a clear reason. The
 endpoints are checked again here (https in production, LIAISON_GP_ALLOWED_HOSTS), whatever
@@ -21,13 +23,14 @@ from adapters.errors import PermanentAdapterError
 from adapters.fhir_rest import FhirRestGPSystem
 from adapters.gp_system import Delivery, GPSystem, SubmitReceipt, UpdateBatch
 from adapters.inbox import InboxGPSystem
-from adapters.mesh import MeshGPSystem, MeshMailbox, MeshMailboxConfig
+from adapters.mesh import MeshMailbox, MeshMailboxConfig
+from adapters.mesh_gp import MeshGPSystem, workflow_problem
 from adapters.smart_backend import SmartBackendAuth
+from fhir_profiles.send_document.contract import WORKFLOW_ID
+from fhir_profiles.send_document.message import build_send_document, mesh_address
 from gateway.domain.practice_endpoints import PRACTICE_SECRET_PREFIX, is_practice_secret_reference
 from gateway.settings import Settings
 from gateway.store.models import Practice
-
-DEFAULT_WORKFLOW_ID = "LIAISON_MEDREC"
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,27 @@ def _fhir(settings: Settings, endpoint: PracticeEndpoint) -> GPSystem:
     )
 
 
+def _mesh(endpoint: PracticeEndpoint, mailbox: MeshMailbox | None) -> GPSystem:
+    if mailbox is None:
+        return Unavailable(
+            "Liaison's MESH mailbox is not configured (LIAISON_MESH_URL, "
+            "LIAISON_MESH_MAILBOX, LIAISON_MESH_PASSWORD)"
+        )
+    workflow_id = str(endpoint.option("workflow_id") or WORKFLOW_ID)
+    # Checked again here, whatever the database holds: only a registered id is sent under.
+    problem = workflow_problem(workflow_id)
+    if problem is not None:
+        return Unavailable(f"practice {endpoint.ods_code}: workflow_id {workflow_id} {problem}")
+    practice_mailbox = endpoint.option("mailbox")
+    return MeshGPSystem(
+        mailbox=mailbox,
+        compose=build_send_document,
+        address=mesh_address,
+        practice_mailbox=str(practice_mailbox) if practice_mailbox else None,
+        workflow_id=workflow_id,
+    )
+
+
 def gp_system_factory(
     settings: Settings, mesh_mailbox: Callable[[], MeshMailbox | None]
 ) -> Callable[[PracticeEndpoint], GPSystem]:
@@ -184,20 +208,7 @@ def gp_system_factory(
         if endpoint.adapter in ("simulator", "fhir"):
             return _fhir(settings, endpoint)
         if endpoint.adapter == "mesh":
-            mailbox = mesh_mailbox()
-            practice_mailbox = endpoint.option("mailbox")
-            if mailbox is None:
-                return Unavailable(
-                    "Liaison's MESH mailbox is not configured (LIAISON_MESH_URL, "
-                    "LIAISON_MESH_MAILBOX, LIAISON_MESH_PASSWORD)"
-                )
-            if not practice_mailbox:
-                return Unavailable(f"practice {endpoint.ods_code} has no MESH mailbox")
-            return MeshGPSystem(
-                mailbox=mailbox,
-                practice_mailbox=str(practice_mailbox),
-                workflow_id=str(endpoint.option("workflow_id") or DEFAULT_WORKFLOW_ID),
-            )
+            return _mesh(endpoint, mesh_mailbox())
         if endpoint.adapter == "inbox":
             return InboxGPSystem()
         return Unavailable(f"no adapter {endpoint.adapter!r} for practice {endpoint.ods_code}")

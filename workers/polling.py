@@ -1,5 +1,6 @@
 """Learning what practices did: poll each practice's GP system for changes since its cursor,
-follow MESH messages until the practice acknowledges them, and read Liaison's own MESH inbox.
+follow MESH messages until the practice's system files them (or the response is overdue),
+and read Liaison's own MESH inbox (ITK3 responses, non-delivery reports).
 
 One task per practice: a slow or failing practice holds up only its own poll, and its
 circuit breaker (gateway.domain.isolation) stops polls to it while it is open.
@@ -9,8 +10,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from adapters.errors import AdapterError
-from adapters.mesh import MeshGPSystem, tracking_outcome
-from gateway.domain.gp_replies import apply_mesh_message, apply_reports, record_tracking
+from adapters.mesh import InboundMessage, tracking_outcome
+from adapters.mesh_gp import MeshGPSystem
+from gateway.domain.gp_replies import apply_mesh_message, apply_reports
+from gateway.domain.itk_responses import COLLECTED, check_response_due, record_tracking
 from gateway.domain.lifecycle import AWAITING_PRACTICE
 from gateway.domain.practice_access import open_gate
 from gateway.store.unit_of_work import UnitOfWork
@@ -101,27 +104,39 @@ def poll_practice(rt: Runtime, ods_code: str) -> int:
 
 
 def _track_mesh(rt: Runtime, ods_code: str, gp: MeshGPSystem, cursor: str | None) -> int:
-    """Ask MESH about this practice's messages still in transit (each at most once per
-    tracking interval): acknowledged -> delivered; failed or 5 days unread -> dead letter."""
+    """Look at this practice's MESH messages still open (each at most once per tracking
+    interval): ask MESH about those not yet collected (failed or 5 days unread -> dead
+    letter), and dead-letter those with no ITK3 business response in time."""
     now = _now()
     interval = timedelta(seconds=rt.settings.mesh_tracking_interval_seconds)
     with UnitOfWork(rt.session_factory) as uow:
         waiting = [
-            (d.id, d.remote_reference, d.delivered_at)
+            (d.id, d.remote_reference, d.delivered_at, d.remote_status)
             for d in uow.gp_links.deliveries_to_track(
                 ods_code, checked_before=now - interval, limit=MESH_TRACKING_BATCH
             )
         ]
     changed = 0
     try:
-        for delivery_id, message_id, sent_at in waiting:
+        for delivery_id, message_id, sent_at, remote_status in waiting:
             assert message_id is not None
-            tracking = gp.track(message_id)
-            fate = tracking_outcome(tracking, sent_at=sent_at or now, now=_now())
+            fate = None
+            if remote_status not in COLLECTED:
+                tracking = gp.track(message_id)
+                fate = tracking_outcome(tracking, sent_at=sent_at or now, now=_now())
             with UnitOfWork(rt.session_factory) as uow:
                 delivery = uow.deliveries.get(delivery_id)
                 if delivery is not None and delivery.state == "delivered":
-                    changed += record_tracking(uow, delivery, fate, now=_now())
+                    if fate is not None:
+                        changed += record_tracking(uow, delivery, fate, now=_now())
+                    else:
+                        delivery.remote_checked_at = _now()
+                    changed += check_response_due(
+                        uow,
+                        delivery,
+                        timeout_seconds=rt.settings.mesh_response_timeout_seconds,
+                        now=_now(),
+                    )
                 uow.commit()
     except AdapterError as error:
         log.warning("MESH tracking for %s failed: %s", ods_code, error)
@@ -149,12 +164,10 @@ def read_mesh_inbox(rt: Runtime, *, limit: int = 500) -> int:
         except AdapterError as error:
             log.warning("MESH download of %s failed: %s", message_id, error)
             continue
-        with UnitOfWork(rt.session_factory) as uow:
-            outcome = apply_mesh_message(uow, message, now=_now())
-            uow.commit()
-        if outcome.kind not in ("reply", "report"):
+        kind = _apply(rt, message)
+        if kind not in ("response", "report"):
             # Kept out of the lifecycle; acknowledged so it is not read for ever.
-            log.warning("MESH message %s: %s", message_id, outcome.kind)
+            log.warning("MESH message %s dropped: %s", message_id, kind)
         try:
             mailbox.acknowledge(message_id)
         except AdapterError as error:
@@ -162,6 +175,18 @@ def read_mesh_inbox(rt: Runtime, *, limit: int = 500) -> int:
             continue
         handled += 1
     return handled
+
+
+def _apply(rt: Runtime, message: InboundMessage) -> str:
+    """Apply one inbox message; whatever it holds, the poller goes on (a message that breaks
+    the reader is dropped as unreadable, the transaction rolled back)."""
+    try:
+        with UnitOfWork(rt.session_factory) as uow:
+            outcome = apply_mesh_message(uow, message, now=_now())
+            uow.commit()
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        return f"unreadable ({type(error).__name__})"
+    return outcome.kind
 
 
 def mesh_handshake(rt: Runtime) -> bool:

@@ -1,5 +1,6 @@
-"""Use cases: what practices tell Liaison, from every source (polls, signed callbacks, MESH
-replies, MESH tracking and non-delivery reports), applied through the lifecycle.
+"""Use cases: what practices tell Liaison, from every source (polls, signed callbacks, ITK3
+responses and MESH non-delivery reports in Liaison's MESH inbox), applied through the
+lifecycle.
 
 A practice may only speak for requests addressed to it: a report about another practice's
 request is ignored, whatever channel it came through. The caller commits.
@@ -7,20 +8,15 @@ request is ignored, whatever channel it came through. The caller commits.
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
 
-from adapters.mesh import InboundMessage, TrackingOutcome, parse_reply
+from adapters.mesh import InboundMessage
+from adapters.mesh_gp import ACK_WORKFLOWS
+from fhir_profiles.send_document.responses import read_itk_response
 from fhir_profiles.task_status import StatusReport
-from gateway.domain import withdrawals
+from gateway.domain import itk_responses
 from gateway.domain.prescription_match import AWAITING_PRESCRIPTION, Candidate, match_prescription
 from gateway.domain.status_updates import StatusChange, apply_status
-from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
-
-_FAILURE_WORDS: Final[dict[str, str]] = {
-    "expired": "the practice did not collect it from MESH within 5 days",
-    "failed": "MESH could not deliver it to the practice",
-}
 
 
 @dataclass
@@ -90,50 +86,11 @@ def _pharmacy_match(uow: UnitOfWork, ods_code: str, report: StatusReport) -> str
     )
 
 
-def record_tracking(
-    uow: UnitOfWork, delivery: Delivery, fate: TrackingOutcome, *, now: datetime
-) -> bool:
-    """Apply what MESH tracking says of a delivered message. Returns whether anything changed."""
-    delivery.remote_checked_at = now
-    if fate == delivery.remote_status:
-        return False
-    delivery.remote_status = fate
-    if fate == "acknowledged" and delivery.purpose == withdrawals.WITHDRAWAL:
-        # The recommendation stays cancelled: its timeline says the practice has it.
-        withdrawals.record_acknowledged(uow, delivery, now=now)
-        return True
-    if fate == "acknowledged":
-        # The practice has downloaded it: now it is delivered.
-        apply_status(
-            uow,
-            StatusChange(delivery.recommendation_id, "delivered", source="mesh"),
-            now=now,
-        )
-        return True
-    if fate in _FAILURE_WORDS:
-        _dead_letter(uow, delivery, _FAILURE_WORDS[fate], now=now)
-        return True
-    return False
-
-
-def _dead_letter(uow: UnitOfWork, delivery: Delivery, why: str, *, now: datetime) -> None:
-    # Dead-lettered like any failed delivery: listed for integration engineers, replayable,
-    # and the practitioner is told.
-    delivery.state = "dead"
-    delivery.last_error = why
-    if delivery.purpose == withdrawals.WITHDRAWAL:
-        withdrawals.record_dead(uow, delivery, why, now=now)
-        return
-    apply_status(
-        uow,
-        StatusChange(delivery.recommendation_id, "delivery-failed", source="mesh", detail=why),
-        now=now,
-    )
-
-
 @dataclass(frozen=True)
 class MeshMessageOutcome:
-    kind: str  # reply | report | unknown-sender | unreadable | unmatched-report
+    # response | report | unexpected-workflow | unreadable | unmatched | wrong-sender |
+    # unmatched-report
+    kind: str
     practice_ods: str | None = None
     applied: int = 0
 
@@ -141,25 +98,37 @@ class MeshMessageOutcome:
 def apply_mesh_message(
     uow: UnitOfWork, message: InboundMessage, *, now: datetime
 ) -> MeshMessageOutcome:
-    """A message found in Liaison's MESH inbox: a practice's reply (FHIR Task or Bundle of
-    Tasks) or MESH's own report that a message could not be delivered."""
+    """A message found in Liaison's MESH inbox: a practice system's ITK3 response to a Send
+    Document message (under an acknowledgement workflow), or MESH's own report that a message
+    could not be delivered. Anything else is refused (the caller records and drops it)."""
     if message.message_type == "REPORT":
-        delivery = uow.gp_links.delivery_by_local_id(message.local_id) if message.local_id else None
+        # The local id a Send Document message goes with is its delivery's own id.
+        local_id = message.local_id or ""
+        delivery = uow.deliveries.get(local_id) if local_id else None
+        if delivery is None and local_id:
+            delivery = uow.gp_links.delivery_by_local_id(local_id)
         if delivery is None and message.linked_message_id:
             delivery = uow.gp_links.delivery_by_remote_reference(message.linked_message_id)
         if delivery is None:
             return MeshMessageOutcome("unmatched-report")
-        delivery.remote_status = "failed"
-        delivery.remote_checked_at = now
-        detail = message.status_description or "no reason given"
-        _dead_letter(uow, delivery, f"MESH could not deliver it: {detail}", now=now)
-        return MeshMessageOutcome("report", delivery.practice_ods, 1)
-    practice = uow.gp_links.practice_by_mesh_mailbox(message.sender or "")
-    if practice is None:
-        return MeshMessageOutcome("unknown-sender")
+        applied = itk_responses.record_non_delivery(
+            uow, delivery, message.status_description, now=now
+        )
+        return MeshMessageOutcome("report", delivery.practice_ods, int(applied))
+    if message.workflow_id not in ACK_WORKFLOWS:
+        return MeshMessageOutcome("unexpected-workflow")
     try:
-        reports = parse_reply(message.body)
+        response = read_itk_response(message.body)
     except ValueError:
-        return MeshMessageOutcome("unreadable", practice.ods_code)
-    outcome = apply_reports(uow, practice.ods_code, reports, source="mesh", now=now)
-    return MeshMessageOutcome("reply", practice.ods_code, outcome.applied)
+        return MeshMessageOutcome("unreadable")
+    delivery = uow.gp_links.delivery_by_message_id(response.answers_message_id)
+    if delivery is None:
+        return MeshMessageOutcome("unmatched")
+    practice = uow.practices.get(delivery.practice_ods or "")
+    expected = practice.mesh_mailbox if practice is not None else None
+    # A practice speaks only for what was sent to it: where its mailbox is known, the
+    # response must come from that mailbox (automated routing: MESH chose the mailbox).
+    if expected and (message.sender or "").upper() != expected.upper():
+        return MeshMessageOutcome("wrong-sender", delivery.practice_ods)
+    applied = itk_responses.apply_response(uow, delivery, response, now=now)
+    return MeshMessageOutcome("response", delivery.practice_ods, int(applied))

@@ -159,6 +159,9 @@ class Delivery(Base):
     purpose: Mapped[str] = mapped_column(String(16), default="request")
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
     withdraws_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # The ITK MessageHeader id of the GP Connect Send Document message this delivery sends
+    # over MESH: the practice's ITK3 responses name it (MessageHeader.response.identifier).
+    message_id: Mapped[str | None] = mapped_column(String(36), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

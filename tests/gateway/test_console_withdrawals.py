@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from adapters.mesh import WITHDRAWAL_NOT_SUPPORTED
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.test_console import _submit, console
 
@@ -47,18 +46,25 @@ def test_a_withdrawal_is_listed_with_its_purpose_and_names_what_it_withdraws(
     assert purposes == {request_id: ("request", None), withdrawal_id: ("withdrawal", request_id)}
 
 
+# As gateway.domain.itk_responses words a practice system's negative ITK3 response.
+REFUSED = (
+    "the practice system refused the withdrawal (ITK3 business response 30003: Patient no "
+    "longer at this clinical setting)"
+)
+
+
 def test_a_dead_withdrawal_shows_why_and_can_be_replayed(console: TestClient) -> None:
     _, _, withdrawal_id = _withdrawn(console)
     with UnitOfWork(console.app.state.session_factory) as uow:  # type: ignore[attr-defined]
         withdrawal = uow.deliveries.get(withdrawal_id)
         assert withdrawal is not None
         withdrawal.state, withdrawal.attempt_count = "dead", 1
-        withdrawal.last_error = WITHDRAWAL_NOT_SUPPORTED
+        withdrawal.last_error = REFUSED
         uow.commit()
 
     page = console.get(f"/console/deliveries/{withdrawal_id}")
 
-    assert WITHDRAWAL_NOT_SUPPORTED in page.text
+    assert REFUSED in page.text
     assert 'id="replay"' in page.text
 
 

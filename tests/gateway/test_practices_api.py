@@ -27,7 +27,7 @@ ISSUE_EXAMPLE = """
 practices:
   - {ods_code: A81001, adapter: fhir, base_url: "https://gp.example/fhir",
      auth: {type: bearer, token_env: LIAISON_PRACTICE_SECRET_A81001_TOKEN}}
-  - {ods_code: A81002, adapter: mesh, mailbox: X26ABC2, workflow_id: LIAISON_MEDREC}
+  - {ods_code: A81002, adapter: mesh, mailbox: X26ABC2, workflow_id: GPCONNECT_SEND_DOCUMENT}
   - {ods_code: A81003, adapter: inbox}
   - {ods_code: Y00001, adapter: simulator}
 """
@@ -103,7 +103,9 @@ def test_put_creates_then_replaces_a_practice_showing_only_references(
     [
         ({"adapter": "fhir"}, "body"),  # no base_url
         ({"adapter": "carrier-pigeon"}, "adapter"),
-        ({"adapter": "mesh"}, "body"),  # no mailbox
+        # MESH workflow ids are registered nationally: none of Liaison's own invention.
+        ({"adapter": "mesh", "workflow_id": "LIAISON_MEDREC"}, "workflow_id"),
+        ({"adapter": "fhir", "base_url": "https://x.example", "mailbox": "X26ABC2"}, "body"),
         (
             {
                 "adapter": "fhir",
@@ -172,7 +174,10 @@ def test_the_issues_yaml_example_seeds_the_directory(
         "type": "bearer",
         "token_env": "LIAISON_PRACTICE_SECRET_A81001_TOKEN",
     }
-    assert (got["A81002"]["mailbox"], got["A81002"]["workflow_id"]) == ("X26ABC2", "LIAISON_MEDREC")
+    assert (got["A81002"]["mailbox"], got["A81002"]["workflow_id"]) == (
+        "X26ABC2",
+        "GPCONNECT_SEND_DOCUMENT",
+    )
     assert got["A81003"]["adapter"] == "inbox"
 
 
@@ -272,9 +277,12 @@ def test_the_practices_commands(
         assert "added B82001" in added.output
         changed = runner.invoke(cli, ["practices", "set", "B82001", "--rate-limit", "10"])
         assert changed.exit_code == 0, changed.output
-        refused = runner.invoke(cli, ["practices", "set", "B82002", "--adapter", "mesh"])
+        refused = runner.invoke(
+            cli,
+            ["practices", "set", "B82002", "--adapter", "mesh", "--workflow-id", "LIAISON_MEDREC"],
+        )
         assert refused.exit_code == 2
-        assert "mailbox" in refused.output
+        assert "registered MESH workflow" in refused.output
 
         path = tmp_path / "practices.yaml"
         path.write_text(ISSUE_EXAMPLE)

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from gateway.store.models import Delivery, Practice
 
-# Remote statuses after which there is nothing more to learn from MESH tracking.
-TRACKING_SETTLED = ("acknowledged", "expired", "failed")
+# Remote statuses after which nothing more is learnt about a MESH message (tracking, ITK3
+# responses, the response timeout): gateway.domain.itk_responses.SETTLED.
+TRACKING_SETTLED = ("filed", "refused", "expired", "failed", "no-response")
 
 
 class GPLinkRepository:
@@ -44,7 +45,7 @@ class GPLinkRepository:
     def deliveries_to_track(
         self, ods_code: str, *, checked_before: datetime, limit: int
     ) -> Sequence[Delivery]:
-        """Delivered MESH messages whose fate is still open and not asked about lately."""
+        """Delivered MESH messages whose fate is still open and not looked at lately."""
         stmt = (
             select(Delivery)
             .where(
@@ -76,4 +77,9 @@ class GPLinkRepository:
 
     def delivery_by_remote_reference(self, reference: str) -> Delivery | None:
         stmt = select(Delivery).where(Delivery.remote_reference == reference)
+        return self._session.scalars(stmt).first()
+
+    def delivery_by_message_id(self, message_id: str) -> Delivery | None:
+        """The delivery that sent the ITK message `message_id` (GP Connect Send Document)."""
+        stmt = select(Delivery).where(Delivery.message_id == message_id)
         return self._session.scalars(stmt).first()

@@ -1,0 +1,315 @@
+"""The MESH route through the real delivery worker and inbox poller, against NHS England's
+mesh-sandbox (its own process, real MESH authentication), with the simulated MESH practice
+answering as a practice system: GP Connect Send Document out, ITK3 responses back.
+
+Checked here, by the guide's and the standard's identifiers: the workflow ids (Send
+Document v2 "Using MESH"), one message per delivery reused on retries and a new version of
+the same document for a withdrawal (payload structure), and the ITK3 response patterns
+(infrastructure then business response; any negative code is fatal)."""
+
+import base64
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pypdf
+import pytest
+from mesh_client import MeshClient
+
+from adapters.mesh_practice import Answered, PracticeScript, SimulatedMeshPractice
+from fhir_profiles.send_document.contract import ACK_WORKFLOW_ID, WORKFLOW_ID
+from gateway.domain import withdrawals
+from gateway.domain.replay import replay_delivery
+from gateway.practice_directory import (
+    DEV_MESH_FILING,
+    DEV_MESH_FILING_MAILBOX,
+    DEV_MESH_REFUSING,
+    DEV_MESH_REFUSING_MAILBOX,
+    dev_mesh_directory,
+    seed,
+)
+from gateway.store.models import Delivery
+from gateway.store.unit_of_work import UnitOfWork
+from tests.follow_up_support import Peers, make_runtime, running_peers, submit
+from tests.peers.servers import (
+    LIAISON_MAILBOX,
+    MESH_PASSWORD,
+    MESH_SHARED_KEY,
+    PRACTICE_MAILBOX,
+    MeshSandbox,
+    mesh_sandbox,
+)
+from workers import delivery, gp_systems, polling
+from workers.runtime import Runtime
+
+
+@pytest.fixture(scope="module")
+def peers() -> Iterator[Peers]:
+    with running_peers() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshSandbox]:
+    with mesh_sandbox(tmp_path_factory.mktemp("mesh")) as running:
+        yield running
+
+
+def _runtime(tmp_path: Path, peers: Peers, sandbox: MeshSandbox, **overrides: Any) -> Runtime:
+    rt = make_runtime(
+        f"sqlite:///{tmp_path}/mesh.db",
+        peers,
+        mesh_url=sandbox.url,
+        mesh_mailbox=LIAISON_MAILBOX,
+        mesh_password=MESH_PASSWORD,
+        mesh_shared_key=MESH_SHARED_KEY,
+        mesh_tracking_interval_seconds=0.001,
+        **overrides,
+    )
+    with UnitOfWork(rt.session_factory) as uow:
+        seed(uow, dev_mesh_directory())
+    return replace(rt, mesh_mailbox=gp_systems.mesh_mailbox_factory(rt.settings))
+
+
+@pytest.fixture
+def rt(tmp_path: Path, peers: Peers, sandbox: MeshSandbox) -> Runtime:
+    peers.reset()
+    sandbox.reset()
+    return _runtime(tmp_path, peers, sandbox)
+
+
+@pytest.fixture
+def practice(sandbox: MeshSandbox) -> Iterator[SimulatedMeshPractice]:
+    """The practice that files every letter, at its own mailbox."""
+    with MeshClient(
+        sandbox.url, DEV_MESH_FILING_MAILBOX, MESH_PASSWORD, shared_key=MESH_SHARED_KEY.encode()
+    ) as client:
+        yield SimulatedMeshPractice(client, mailbox=DEV_MESH_FILING_MAILBOX)
+
+
+@pytest.fixture
+def refusing(sandbox: MeshSandbox) -> Iterator[SimulatedMeshPractice]:
+    """A practice scripted to refuse (30003: patient no longer at this clinical setting)."""
+    with MeshClient(
+        sandbox.url, DEV_MESH_REFUSING_MAILBOX, MESH_PASSWORD, shared_key=MESH_SHARED_KEY.encode()
+    ) as client:
+        yield SimulatedMeshPractice(
+            client, PracticeScript(business="30003"), mailbox=DEV_MESH_REFUSING_MAILBOX
+        )
+
+
+def _requests(rt: Runtime, rec_id: str, purpose: str = "request") -> list[Delivery]:
+    with UnitOfWork(rt.session_factory) as uow:
+        found = [d for d in uow.deliveries.for_recommendation(rec_id) if d.purpose == purpose]
+        for d in found:
+            uow.session.expunge(d)
+        return found
+
+
+def _status(rt: Runtime, rec_id: str) -> str:
+    with UnitOfWork(rt.session_factory) as uow:
+        rec = uow.recommendations.get(rec_id)
+        assert rec is not None
+        return rec.status
+
+
+def _timeline(rt: Runtime, rec_id: str) -> list[str]:
+    with UnitOfWork(rt.session_factory) as uow:
+        return [f"{e.status}: {e.detail or ''}" for e in uow.recommendations.timeline(rec_id)]
+
+
+def _sent(rt: Runtime, ods: str) -> tuple[str, Delivery]:
+    rec_id = submit(rt, ods)
+    (request,) = _requests(rt, rec_id)
+    assert delivery.deliver(rt, request.id) == "delivered"
+    (sent,) = _requests(rt, rec_id)
+    return rec_id, sent
+
+
+def _letter(answer: Answered) -> str:
+    assert answer.document is not None
+    resources = [e["resource"] for e in answer.document["entry"]]
+    resources += [
+        e["resource"]
+        for r in resources
+        if r["resourceType"] == "Bundle"
+        for e in r.get("entry", [])
+    ]
+    [pdf] = [r for r in resources if r["resourceType"] == "Binary"]
+    assert pdf["contentType"] == "application/pdf"
+    reader = pypdf.PdfReader(io.BytesIO(base64.b64decode(pdf["content"])))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def _composition(answer: Answered) -> dict[str, Any]:
+    """The Composition of the document Bundle (the MessageHeader's focus)."""
+    assert answer.document is not None
+    [document] = [
+        e["resource"] for e in answer.document["entry"] if e["resource"]["resourceType"] == "Bundle"
+    ]
+    [composition] = [
+        e["resource"] for e in document["entry"] if e["resource"]["resourceType"] == "Composition"
+    ]
+    found: dict[str, Any] = composition
+    return found
+
+
+def test_a_request_is_filed_by_the_practice_and_only_then_delivered(
+    rt: Runtime, practice: SimulatedMeshPractice
+) -> None:
+    rec_id, sent = _sent(rt, DEV_MESH_FILING)
+    # MESH took it: in transit, not yet delivered.
+    assert (sent.state, sent.remote_status) == ("delivered", "accepted")
+    waiting = _status(rt, rec_id)
+    assert waiting in ("received", "queued")
+
+    [answer] = practice.answer_waiting()
+
+    assert answer.workflow_id == WORKFLOW_ID
+    assert answer.codes == ("20013", "30001")
+    letter = _letter(answer)
+    assert "varenicline" in letter.lower()
+    assert "clozapine" in letter.lower()  # the clinical-safety flag
+    assert polling.read_mesh_inbox(rt) == 2
+    assert _status(rt, rec_id) == "delivered"
+    timeline = _timeline(rt, rec_id)
+    assert f"{waiting}: request received by the practice system" in timeline
+    assert "delivered: filed in the practice's workflow (ITK3 business response)" in timeline
+    (filed,) = _requests(rt, rec_id)
+    assert filed.remote_status == "filed"
+    # Liaison acknowledged what it read: nothing is left in its mailbox.
+    mailbox = rt.mesh_mailbox()
+    assert mailbox is not None
+    assert mailbox.inbox() == []
+
+
+def test_a_negative_business_response_fails_it_and_a_replay_sends_the_same_document(
+    rt: Runtime, refusing: SimulatedMeshPractice
+) -> None:
+    rec_id, _ = _sent(rt, DEV_MESH_REFUSING)
+    [first] = refusing.answer_waiting()
+    assert first.codes == ("20013", "30003")
+    polling.read_mesh_inbox(rt)
+
+    assert _status(rt, rec_id) == "delivery-failed"
+    (dead,) = _requests(rt, rec_id)
+    assert (dead.state, dead.remote_status) == ("dead", "refused")
+    assert dead.last_error is not None
+    assert "ITK3 business response 30003" in dead.last_error
+    assert "Patient no longer at this clinical setting" in dead.last_error
+    assert "telephone the practice" in dead.last_error  # what the practitioner does now
+    assert any("30003" in line for line in _timeline(rt, rec_id) if "delivery-failed" in line)
+
+    with UnitOfWork(rt.session_factory) as uow:
+        replay_id = replay_delivery(uow, dead.id, now=datetime.now(UTC))
+        uow.commit()
+    assert delivery.deliver(rt, replay_id) == "delivered"
+    [again] = refusing.answer_waiting()
+    # Sent once more, as a new message carrying the same document, same version.
+    first_document, second_document = _composition(first), _composition(again)
+    assert second_document["identifier"] == first_document["identifier"]
+    assert second_document["meta"]["versionId"] == first_document["meta"]["versionId"] == "1"
+    assert again.document is not None
+    assert first.document is not None
+    assert again.document["id"] != first.document["id"]
+
+
+def test_cancelling_a_filed_request_sends_a_withdrawal_letter_the_practice_files(
+    rt: Runtime, practice: SimulatedMeshPractice
+) -> None:
+    rec_id, _ = _sent(rt, DEV_MESH_FILING)
+    [request] = practice.answer_waiting()
+    polling.read_mesh_inbox(rt)
+    with UnitOfWork(rt.session_factory) as uow:
+        assert withdrawals.cancel(uow, rec_id, reason="Stopped smoking", now=datetime.now(UTC))
+        uow.commit()
+    (withdrawal,) = _requests(rt, rec_id, "withdrawal")
+
+    assert delivery.deliver(rt, withdrawal.id) == "delivered"
+    [answer] = practice.answer_waiting()
+    assert answer.workflow_id == WORKFLOW_ID
+    withdrawn, original = _composition(answer), _composition(request)
+    # The same document, one version on, replacing the request's.
+    assert withdrawn["identifier"] == original["identifier"]
+    assert (original["meta"]["versionId"], withdrawn["meta"]["versionId"]) == ("1", "2")
+    assert [r["code"] for r in withdrawn["relatesTo"]] == ["replaces"]
+    assert "withdrawn" in _letter(answer).lower() or "withdrawal" in _letter(answer).lower()
+    polling.read_mesh_inbox(rt)
+
+    assert _status(rt, rec_id) == "cancelled"
+    timeline = _timeline(rt, rec_id)
+    assert "cancelled: withdrawal filed in the practice's workflow" in timeline
+
+
+def test_no_business_response_in_time_dead_letters_it(
+    tmp_path: Path, peers: Peers, sandbox: MeshSandbox
+) -> None:
+    sandbox.reset()
+    rt = _runtime(tmp_path, peers, sandbox, mesh_response_timeout_seconds=60.0)
+    rec_id, sent = _sent(rt, DEV_MESH_FILING)
+    with UnitOfWork(rt.session_factory) as uow:
+        row = uow.deliveries.get(sent.id)
+        assert row is not None
+        row.delivered_at = datetime.now(UTC) - timedelta(minutes=2)
+        uow.commit()
+
+    assert polling.poll_practice(rt, DEV_MESH_FILING) == 1
+
+    assert _status(rt, rec_id) == "delivery-failed"
+    (dead,) = _requests(rt, rec_id)
+    assert dead.state == "dead"
+    assert "no ITK3 business response" in (dead.last_error or "")
+
+
+def test_unknown_and_hostile_inbox_messages_are_acknowledged_and_change_nothing(
+    rt: Runtime, sandbox: MeshSandbox
+) -> None:
+    rec_id, _ = _sent(rt, DEV_MESH_FILING)
+    hostile = MeshClient(
+        sandbox.url, PRACTICE_MAILBOX, MESH_PASSWORD, shared_key=MESH_SHARED_KEY.encode()
+    )
+    try:
+        for workflow_id, body in (
+            (ACK_WORKFLOW_ID, b"\x00\xff not json"),
+            (ACK_WORKFLOW_ID, b'{"resourceType": "Bundle", "type": "message", "entry": 7}'),
+            (ACK_WORKFLOW_ID, json.dumps({"resourceType": "Bundle", "entry": [{}] * 3}).encode()),
+            ("LIAISON_MEDREC_ACK", b'{"resourceType": "Task"}'),
+        ):
+            hostile.send_message(LIAISON_MAILBOX, body, workflow_id=workflow_id)
+    finally:
+        hostile.close()
+
+    assert polling.read_mesh_inbox(rt) == 4
+
+    mailbox = rt.mesh_mailbox()
+    assert mailbox is not None
+    assert mailbox.inbox() == []
+    assert _status(rt, rec_id) in ("received", "queued")
+
+
+def test_a_mesh_non_delivery_report_dead_letters_it(rt: Runtime, sandbox: MeshSandbox) -> None:
+    rec_id, sent = _sent(rt, DEV_MESH_FILING)
+    httpx.post(
+        f"{sandbox.url}/messageexchange/admin/report",
+        json={
+            "mailbox_id": LIAISON_MAILBOX,
+            "code": "14",
+            "description": "Message not collected by recipient after 5 days",
+            "workflow_id": WORKFLOW_ID,
+            "local_id": sent.id,
+            "linked_message_id": sent.remote_reference,
+            "status": "error",
+        },
+        timeout=5,
+    ).raise_for_status()
+
+    assert polling.read_mesh_inbox(rt) == 1
+
+    assert _status(rt, rec_id) == "delivery-failed"
+    (dead,) = _requests(rt, rec_id)
+    assert "not collected by recipient" in (dead.last_error or "")
