@@ -69,7 +69,7 @@ def _organisation(envelope: DocumentEnvelope, ids: DocumentIds) -> dict[str, Any
     )
 
 
-def _patient(facts: RequestFacts, ids: DocumentIds) -> dict[str, Any]:
+def _patient(facts: RequestFacts, envelope: DocumentEnvelope, ids: DocumentIds) -> dict[str, Any]:
     identifier: dict[str, Any] = {"system": itk.NHS_NUMBER, "value": facts.nhs_number}
     if facts.nhs_number_status is not None:
         code, display = facts.nhs_number_status
@@ -97,6 +97,10 @@ def _patient(facts: RequestFacts, ids: DocumentIds) -> dict[str, Any]:
         "meta": {"profile": [itk.CARECONNECT_PATIENT]},
         "identifier": [identifier],
         "name": [name],
+        # The registered practice the letter is for (the ITK3 responses come from it).
+        "generalPractitioner": [
+            {"identifier": {"system": itk.ODS_CODE, "value": envelope.recipient_ods}}
+        ],
     }
     if facts.birth_date is not None:
         data["birthDate"] = facts.birth_date.isoformat()
@@ -187,7 +191,7 @@ def document_bundle(
         _binary(pdf, ids),
         _practitioner(facts, ids),
         _organisation(envelope, ids),
-        _patient(facts, ids),
+        _patient(facts, envelope, ids),
     ]
     urls = {str(p["resourceType"]): f"urn:uuid:{p['id']}" for p in parts}
     resources = [_composition(facts, envelope, ids, urls), *parts]
