@@ -2,8 +2,9 @@
 names the medicines, dose and plan, says who recommends them and how to respond."""
 
 import base64
+import copy
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from pypdf import PdfReader
@@ -142,3 +143,22 @@ def test_names_outside_latin1_are_folded_not_lost() -> None:
     assert "Zoë Lukaszewicz" in text
     assert latin1("Ὀδυσσεύς") == "????????"
     assert latin1("\u201cquoted\u201d \u2013 dash") == '"quoted" - dash'
+
+
+def test_the_worst_flag_comes_first() -> None:
+    bundle = delivery_bundle("clozapine")
+    (issue,) = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "DetectedIssue"]
+    milder = copy.deepcopy(issue)
+    milder["fullUrl"] = "urn:uuid:0a0b0c0d-0000-4000-8000-000000000001"
+    milder["resource"]["severity"] = "low"
+    milder["resource"]["code"]["text"] = "A milder interaction"
+    bundle["entry"].insert(bundle["entry"].index(issue), milder)
+    text = _text(render_letter(bundle, envelope()))
+    assert "CLINICAL SAFETY (high priority)" in text
+    assert text.index("Clozapine 300mg daily") < text.index("A milder interaction")
+
+
+def test_the_letter_says_when_a_reminder_follows() -> None:
+    respond_by = datetime(2025, 1, 29, 17, 0, tzinfo=UTC)
+    text = _text(render_letter(delivery_bundle(respond_by=respond_by), envelope()))
+    assert "If we have no response by 29 January 2025, we will send a reminder." in text
