@@ -27,7 +27,7 @@ from adapters.mesh import MeshMailbox, MeshMailboxConfig
 from adapters.mesh_gp import MeshGPSystem, workflow_problem
 from adapters.smart_backend import SmartBackendAuth
 from fhir_profiles.send_document.contract import WORKFLOW_ID
-from fhir_profiles.send_document.message import build_send_document, mesh_address
+from fhir_profiles.send_document.message import build_send_document, mesh_address, mesh_subject
 from gateway.domain.practice_endpoints import PRACTICE_SECRET_PREFIX, is_practice_secret_reference
 from gateway.settings import Settings
 from gateway.store.models import Practice
@@ -194,6 +194,7 @@ def _mesh(endpoint: PracticeEndpoint, mailbox: MeshMailbox | None) -> GPSystem:
         mailbox=mailbox,
         compose=build_send_document,
         address=mesh_address,
+        subject=mesh_subject,
         practice_mailbox=str(practice_mailbox) if practice_mailbox else None,
         workflow_id=workflow_id,
     )

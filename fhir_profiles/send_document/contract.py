@@ -58,6 +58,10 @@ class DocumentEnvelope:
     inbox_url: str | None = None
     withdrawal_reason: str | None = None  # WITHDRAWAL only, in words fit for the practice
     original_sent_at: datetime | None = None  # CHASE_UP and WITHDRAWAL: when version 1 went
+    # Liaison's own MESH mailbox id: ITK MessageHeader.source.endpoint (Send Document
+    # GPCM-SD-046). Required by the message builder; a default only so the type stays
+    # compatible with envelopes made before it existed.
+    sender_mailbox: str | None = None
 
 
 class ResponseKind(StrEnum):

@@ -28,7 +28,7 @@ from fhir_profiles.send_document.contract import (
     DocumentKind,
     SendingOrganisation,
 )
-from fhir_profiles.send_document.message import build_send_document, mesh_address
+from fhir_profiles.send_document.message import build_send_document, mesh_address, mesh_subject
 from tests.conftest import free_port
 from tests.fhir_profiles.factories import make_facts
 from tests.peers.servers import (
@@ -112,6 +112,7 @@ def _gp(mailbox: MeshMailbox, **options: Any) -> MeshGPSystem:
         mailbox=mailbox,
         compose=build_send_document,
         address=mesh_address,
+        subject=mesh_subject,
         **({"practice_mailbox": PRACTICE_MAILBOX} | options),
     )
 
