@@ -4,7 +4,8 @@ directory (YAML) that reaches every kind of practice, each over its real transpo
 
 - Y0000n / N00001: the GP simulator (FHIR REST);
 - M81001: an independent FHIR R4 server (Medplum's router over its in-memory repository);
-- A81002: MESH, through NHS England's mesh-sandbox (Liaison is X26ABC1, the practice X26ABC2);
+- A81002: GP Connect Send Document over MESH, through NHS England's mesh-sandbox (Liaison is
+  X26ABC1, the practice X26ABC2); A81006 the same at X26ABC3, a practice that refuses;
 - A81003: the practice inbox (signed in with a password from the environment);
 - H00001: a practice whose endpoint holds every request (30 s and more) until released.
 """
@@ -33,6 +34,8 @@ from tests.peers.servers import (
 )
 
 INBOX_PASSWORD = "e2e practice inbox password"
+# The third of mesh-sandbox's canned mailboxes: the MESH practice that refuses.
+REFUSING_MAILBOX = "X26ABC3"
 # The hanging practice holds each request until the test releases it, and at most this long:
 # at least the issue's 30 s, with room for a slow machine.
 HANG_SECONDS = 120.0
@@ -102,12 +105,8 @@ def _directory(stack: Stack, medplum: MedplumPeer, hanging_url: str) -> dict[str
     practices += [
         {"ods_code": "N00001", "adapter": "simulator", "base_url": simulator},
         {"ods_code": "M81001", "adapter": "fhir", "base_url": medplum.base_url},
-        {
-            "ods_code": "A81002",
-            "adapter": "mesh",
-            "mailbox": PRACTICE_MAILBOX,
-            "workflow_id": "LIAISON_MEDREC",
-        },
+        {"ods_code": "A81002", "adapter": "mesh", "mailbox": PRACTICE_MAILBOX},
+        {"ods_code": "A81006", "adapter": "mesh", "mailbox": REFUSING_MAILBOX},
         {
             "ods_code": "A81003",
             "adapter": "inbox",

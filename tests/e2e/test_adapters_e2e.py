@@ -1,20 +1,17 @@
-"""Every kind of GP system, end to end through real processes: the GP simulator, an
-independent FHIR R4 server (Medplum), and MESH through NHS England's mesh-sandbox. The test
-plays each practice through that practice's own interface."""
+"""Every kind of GP system, end to end through real processes: the GP simulator and an
+independent FHIR R4 server (Medplum); MESH through NHS England's mesh-sandbox is
+test_mesh_e2e. The test plays each practice through that practice's own interface."""
 
-import json
 from typing import Any
 
 import httpx
 import pytest
-from mesh_client import MeshClient
 
 from fhir_profiles import systems
 from fhir_profiles.task_status import task_fields_for
 from gateway.cli import sample_recommendation
 from tests.e2e.conftest import AdaptersStack
 from tests.e2e.stack import wait_for
-from tests.peers.servers import LIAISON_MAILBOX, MESH_PASSWORD, MESH_SHARED_KEY, PRACTICE_MAILBOX
 
 pytestmark = pytest.mark.e2e
 
@@ -101,58 +98,3 @@ def test_independent_fhir_server(adapters_stack: AdaptersStack) -> None:
         assert ready["timeline"][-1]["status"] == "ready-to-collect"
         assert _both_told(client, rec_id) == [("practitioner", "email"), ("service-user", "sms")]
     assert len(_medplum_tasks(peer, rec_id)) == 1
-
-
-def test_mesh_practice(adapters_stack: AdaptersStack) -> None:
-    practice = MeshClient(
-        adapters_stack.mesh.url,
-        PRACTICE_MAILBOX,
-        MESH_PASSWORD,
-        shared_key=MESH_SHARED_KEY.encode(),
-    )
-    try:
-        with adapters_stack.stack.client() as client:
-            rec_id = _submit(client, "A81002", "e2e-mesh")
-
-            # The request arrives in the practice's mailbox, as a FHIR Bundle.
-            [message_id] = wait_for(
-                practice.list_messages, timeout=45, what="a message in the practice's mailbox"
-            )
-            with practice.retrieve_message(message_id) as message:
-                assert message.sender == LIAISON_MAILBOX
-                assert message.workflow_id == "LIAISON_MEDREC"
-                assert message.local_id  # Liaison's delivery id
-                bundle = json.loads(message.read())
-            [task] = [
-                e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Task"
-            ]
-            assert {"system": systems.RECOMMENDATION_ID, "value": rec_id} in task["identifier"]
-            # Reading it acknowledged it (the context manager does): now it is delivered.
-            _reaches(client, rec_id, "delivered")
-
-            # The practice answers through MESH; Liaison reads its own mailbox.
-            reply = {**task, **task_fields_for("ready-to-collect", pharmacy="Boots, High St")}
-            practice.send_message(
-                LIAISON_MAILBOX,
-                json.dumps(reply).encode(),
-                workflow_id="LIAISON_MEDREC_ACK",
-                content_type="application/fhir+json",
-            )
-            ready = _reaches(client, rec_id, "ready-to-collect")
-            assert ready["timeline"][-1]["status"] == "ready-to-collect"
-            assert _both_told(client, rec_id) == [
-                ("practitioner", "email"),
-                ("service-user", "sms"),
-            ]
-        # Liaison acknowledged the reply: nothing is left in its mailbox.
-        with MeshClient(
-            adapters_stack.mesh.url,
-            LIAISON_MAILBOX,
-            MESH_PASSWORD,
-            shared_key=MESH_SHARED_KEY.encode(),
-        ) as liaison_side:
-            assert wait_for(
-                lambda: liaison_side.list_messages() == [], timeout=15, what="an empty inbox"
-            )
-    finally:
-        practice.close()

@@ -7,8 +7,6 @@ Document v2 "Using MESH"), one message per delivery reused on retries and a new 
 the same document for a withdrawal (payload structure), and the ITK3 response patterns
 (infrastructure then business response; any negative code is fatal)."""
 
-import base64
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pypdf
 import pytest
 from mesh_client import MeshClient
 
-from adapters.mesh_practice import Answered, PracticeScript, SimulatedMeshPractice
+from adapters.mesh_practice import PracticeScript, SimulatedMeshPractice
 from fhir_profiles.send_document.contract import ACK_WORKFLOW_ID, WORKFLOW_ID
 from gateway.domain import withdrawals
 from gateway.domain.replay import replay_delivery
@@ -36,6 +33,7 @@ from gateway.practice_directory import (
 from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import Peers, make_runtime, running_peers, submit
+from tests.mesh_letters import composition, letter_text
 from tests.peers.servers import (
     LIAISON_MAILBOX,
     MESH_PASSWORD,
@@ -131,34 +129,6 @@ def _sent(rt: Runtime, ods: str) -> tuple[str, Delivery]:
     return rec_id, sent
 
 
-def _letter(answer: Answered) -> str:
-    assert answer.document is not None
-    resources = [e["resource"] for e in answer.document["entry"]]
-    resources += [
-        e["resource"]
-        for r in resources
-        if r["resourceType"] == "Bundle"
-        for e in r.get("entry", [])
-    ]
-    [pdf] = [r for r in resources if r["resourceType"] == "Binary"]
-    assert pdf["contentType"] == "application/pdf"
-    reader = pypdf.PdfReader(io.BytesIO(base64.b64decode(pdf["content"])))
-    return "\n".join(page.extract_text() for page in reader.pages)
-
-
-def _composition(answer: Answered) -> dict[str, Any]:
-    """The Composition of the document Bundle (the MessageHeader's focus)."""
-    assert answer.document is not None
-    [document] = [
-        e["resource"] for e in answer.document["entry"] if e["resource"]["resourceType"] == "Bundle"
-    ]
-    [composition] = [
-        e["resource"] for e in document["entry"] if e["resource"]["resourceType"] == "Composition"
-    ]
-    found: dict[str, Any] = composition
-    return found
-
-
 def test_a_request_is_filed_by_the_practice_and_only_then_delivered(
     rt: Runtime, practice: SimulatedMeshPractice
 ) -> None:
@@ -172,7 +142,7 @@ def test_a_request_is_filed_by_the_practice_and_only_then_delivered(
 
     assert answer.workflow_id == WORKFLOW_ID
     assert answer.codes == ("20013", "30001")
-    letter = _letter(answer)
+    letter = letter_text(answer)
     assert "varenicline" in letter.lower()
     assert "clozapine" in letter.lower()  # the clinical-safety flag
     assert polling.read_mesh_inbox(rt) == 2
@@ -211,7 +181,7 @@ def test_a_negative_business_response_fails_it_and_a_replay_sends_the_same_docum
     assert delivery.deliver(rt, replay_id) == "delivered"
     [again] = refusing.answer_waiting()
     # Sent once more, as a new message carrying the same document, same version.
-    first_document, second_document = _composition(first), _composition(again)
+    first_document, second_document = composition(first), composition(again)
     assert second_document["identifier"] == first_document["identifier"]
     assert second_document["meta"]["versionId"] == first_document["meta"]["versionId"] == "1"
     assert again.document is not None
@@ -233,12 +203,12 @@ def test_cancelling_a_filed_request_sends_a_withdrawal_letter_the_practice_files
     assert delivery.deliver(rt, withdrawal.id) == "delivered"
     [answer] = practice.answer_waiting()
     assert answer.workflow_id == WORKFLOW_ID
-    withdrawn, original = _composition(answer), _composition(request)
+    withdrawn, original = composition(answer), composition(request)
     # The same document, one version on, replacing the request's.
     assert withdrawn["identifier"] == original["identifier"]
     assert (original["meta"]["versionId"], withdrawn["meta"]["versionId"]) == ("1", "2")
     assert [r["code"] for r in withdrawn["relatesTo"]] == ["replaces"]
-    assert "withdrawn" in _letter(answer).lower() or "withdrawal" in _letter(answer).lower()
+    assert "withdrawn" in letter_text(answer).lower() or "withdrawal" in letter_text(answer).lower()
     polling.read_mesh_inbox(rt)
 
     assert _status(rt, rec_id) == "cancelled"
