@@ -56,3 +56,23 @@ def test_the_banner_names_the_real_services_and_how_to_sign_in() -> None:
         "the-password)" in text
     )
     assert "Demo token      the-token" in text
+
+
+def test_the_mesh_route_starts_mesh_sandbox_and_the_simulated_practices() -> None:
+    route = dev_stack.mesh_route(Settings(), sandbox_installed=True)
+    assert route.stand_ins == ["mesh-sandbox", "mesh-practice"]
+    # Liaison's processes are pointed at the sandbox, as its canned mailbox X26ABC1.
+    assert route.env["LIAISON_MESH_URL"] == "http://127.0.0.1:8030"
+    assert route.env["LIAISON_MESH_MAILBOX"] == "X26ABC1"
+    assert route.peer is not None
+    assert "Y00010" in route.peer.where
+    assert "Y00011" in route.peer.where
+
+
+def test_a_configured_mesh_is_used_and_without_mesh_sandbox_nothing_starts() -> None:
+    real = dev_stack.mesh_route(Settings(mesh_url="https://mesh.example"), sandbox_installed=True)
+    assert (real.stand_ins, real.env) == ([], {})
+    assert real.peer is not None
+    assert "configured" in real.peer.where
+    absent = dev_stack.mesh_route(Settings(), sandbox_installed=False)
+    assert (absent.peer, absent.stand_ins, absent.env) == (None, [], {})

@@ -42,7 +42,7 @@ from tests.peers.servers import (
     MeshSandbox,
     mesh_sandbox,
 )
-from workers import delivery, gp_systems, polling
+from workers import chasing, delivery, gp_systems, polling
 from workers.runtime import Runtime
 
 
@@ -75,10 +75,14 @@ def _runtime(tmp_path: Path, peers: Peers, sandbox: MeshSandbox, **overrides: An
 
 
 @pytest.fixture
-def rt(tmp_path: Path, peers: Peers, sandbox: MeshSandbox) -> Runtime:
+def rt(tmp_path: Path, peers: Peers, sandbox: MeshSandbox) -> Iterator[Runtime]:
     peers.reset()
     sandbox.reset()
-    return _runtime(tmp_path, peers, sandbox)
+    runtime = _runtime(tmp_path, peers, sandbox)
+    yield runtime
+    mailbox = runtime.mesh_mailbox()
+    if mailbox is not None:
+        mailbox.close()
 
 
 @pytest.fixture
@@ -283,3 +287,30 @@ def test_a_mesh_non_delivery_report_dead_letters_it(rt: Runtime, sandbox: MeshSa
     assert _status(rt, rec_id) == "delivery-failed"
     (dead,) = _requests(rt, rec_id)
     assert "not collected by recipient" in (dead.last_error or "")
+
+
+def test_a_chase_up_is_the_next_version_of_the_letter(
+    tmp_path: Path, peers: Peers, sandbox: MeshSandbox, practice: SimulatedMeshPractice
+) -> None:
+    sandbox.reset()
+    # A "working day" of a millisecond: the chase-up falls due at once.
+    rt = _runtime(tmp_path, peers, sandbox, working_day_seconds=0.001)
+    rec_id, _ = _sent(rt, DEV_MESH_FILING)
+    [request] = practice.answer_waiting()
+    polling.read_mesh_inbox(rt)
+    assert _status(rt, rec_id) == "delivered"
+
+    published: list[str] = []
+    chasing.chase_due(rt, published.append)
+    assert [chasing.send_chase_up(rt, chase_up_id) for chase_up_id in published] == ["sent"]
+
+    [chase_up] = practice.answer_waiting()
+    assert chase_up.workflow_id == WORKFLOW_ID
+    chased, original = composition(chase_up), composition(request)
+    assert chased["identifier"] == original["identifier"]
+    assert (original["meta"]["versionId"], chased["meta"]["versionId"]) == ("1", "2")
+    assert [r["code"] for r in chased["relatesTo"]] == ["replaces"]
+    assert "varenicline" in letter_text(chase_up).lower()
+    # Its responses are read and acknowledged; the request stays as it was.
+    assert polling.read_mesh_inbox(rt) == 2
+    assert _status(rt, rec_id) == "delivered"

@@ -3,7 +3,6 @@ real database: a cancelled request is withdrawn at the practice once, retried on
 dead-lettered after its budget and replayable, and never overtakes or resends its request."""
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,25 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.gp_system import Delivery as Outgoing
-from adapters.gp_system import DeliveryPurpose, SubmitReceipt, UpdateBatch
-from adapters.mesh_gp import MeshGPSystem
 from fhir_profiles import systems
-from fhir_profiles.send_document.contract import (
-    DocumentEnvelope,
-    DocumentKind,
-    ItkResponse,
-    ResponseKind,
-)
 from gateway.domain import withdrawals
-from gateway.domain.itk_responses import apply_response, record_tracking
 from gateway.domain.reengagement import ExpiryPolicy, reopen
 from gateway.domain.replay import NotReplayable, replay_delivery
 from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import Peers, make_runtime, running_peers, submit
-from workers import delivery, relay, send_document
-from workers.runtime import PracticeEndpoint, Runtime
+from workers import delivery, relay
+from workers.runtime import Runtime
 
 REASON = "The service user has chosen to stop with support from the trust instead"
 
@@ -311,102 +300,6 @@ def test_the_relay_leaves_a_cancelled_recommendation_cancelled(rt: Runtime) -> N
     assert refused == []  # no refused "queued" on the timeline
 
 
-class _RecordingMailbox:
-    """Liaison's MESH mailbox, recording instead of sending."""
-
-    def __init__(self, request_local_id: str) -> None:
-        self.request_local_id = request_local_id
-        self.sent: list[dict[str, Any]] = []
-
-    def find_sent(self, local_id: str) -> str | None:
-        # The request itself went under its own id: a withdrawal must not be taken for it.
-        return "request-message-id" if local_id == self.request_local_id else None
-
-    def send(self, **message: Any) -> str:
-        self.sent.append(message)
-        return "message-id"
-
-
-class _Recorder:
-    def __init__(self, inner: MeshGPSystem) -> None:
-        self.inner = inner
-        self.handed: list[Outgoing] = []
-
-    def submit(self, outgoing: Outgoing) -> SubmitReceipt:
-        self.handed.append(outgoing)
-        return self.inner.submit(outgoing)
-
-    def fetch_updates(self, *, ods_code: str, since: str | None) -> UpdateBatch:
-        return UpdateBatch(reports=[], cursor=since, calls=0)
-
-    def health(self) -> bool:
-        return True
-
-
-def _on_mesh(rt: Runtime, ods: str) -> None:
-    with UnitOfWork(rt.session_factory) as uow:
-        practice = uow.practices.get(ods)
-        assert practice is not None
-        practice.adapter, practice.mesh_mailbox = "mesh", "X26ABC2"
-        uow.commit()
-
-
-def test_a_withdrawal_over_mesh_is_a_new_version_of_the_document_sent_as_a_letter(
-    rt: Runtime,
-) -> None:
-    rec_id = _delivered(rt)
-    _on_mesh(rt, "Y00001")
-    assert _cancel(rt, rec_id)
-    (withdrawal,) = _deliveries(rt, rec_id, "withdrawal")
-    (request,) = _deliveries(rt, rec_id, "request")
-    mailbox = _RecordingMailbox(request.id)
-    composed: list[tuple[dict[str, Any], DocumentEnvelope]] = []
-
-    def compose(bundle: dict[str, Any], envelope: DocumentEnvelope) -> bytes:
-        composed.append((bundle, envelope))
-        return b'{"resourceType":"Bundle","type":"message"}'
-
-    mesh = _Recorder(
-        MeshGPSystem(
-            mailbox=mailbox,  # type: ignore[arg-type]
-            compose=compose,
-            address=lambda bundle: "unused",
-            practice_mailbox="X26ABC2",
-        )
-    )
-
-    def gp_system_for(endpoint: PracticeEndpoint) -> Any:
-        return mesh
-
-    mesh_rt = replace(rt, gp_system_for=gp_system_for)
-    assert delivery.deliver(mesh_rt, withdrawal.id) == "delivered"
-
-    (handed,) = mesh.handed
-    assert handed.purpose is DeliveryPurpose.WITHDRAWAL
-    assert handed.delivery_id == (request.external_id or request.id)
-    envelope = handed.document
-    assert envelope is not None
-    assert envelope.kind is DocumentKind.WITHDRAWAL
-    # The same document as the request's letter, one version on.
-    assert envelope.document_id == send_document.document_id(rec_id)
-    assert envelope.version == 2
-    assert envelope.withdrawal_reason == REASON
-    assert envelope.sender_reference == withdrawal.id
-    (sent,) = mailbox.sent
-    assert sent["workflow_id"] == "GPCONNECT_SEND_DOCUMENT"
-    assert sent["recipient"] == "X26ABC2"
-    assert sent["local_id"] == withdrawal.id
-    [(bundle, _)] = composed
-    assert bundle == handed.bundle  # the request as it was sent, for the letter to name
-    row = _state(rt, withdrawal.id)
-    assert (row.state, row.remote_status) == ("delivered", "accepted")
-    assert row.message_id == envelope.message_id
-    # Sent again (a worker died after MESH took it): found by its local id, not resent.
-    mailbox.request_local_id = withdrawal.id
-    assert mesh.inner.submit(handed).created is False
-    assert len(mailbox.sent) == 1
-
-
 def test_re_opening_a_failed_request_withdraws_the_old_one_from_the_practice(
     tmp_path: Path, peers: Peers
 ) -> None:
@@ -461,36 +354,3 @@ def test_cancelling_a_failed_request_withdraws_it_and_takes_it_off_the_dead_list
     assert _state(rt, request.id).state == "stopped"
     (withdrawal,) = _deliveries(rt, rec_id, "withdrawal")
     assert withdrawal.withdraws_id == request.id
-
-
-def test_the_practice_filing_a_withdrawal_over_mesh_records_it_and_leaves_it_cancelled(
-    rt: Runtime,
-) -> None:
-    rec_id = _delivered(rt)
-    assert _cancel(rt, rec_id)
-    (withdrawal,) = _deliveries(rt, rec_id, "withdrawal")
-    now = datetime.now(UTC)
-
-    def response(kind: ResponseKind, code: str) -> ItkResponse:
-        return ItkResponse(kind, True, code, "Success", "message-id", f"response-{code}")
-
-    with UnitOfWork(rt.session_factory) as uow:
-        row = uow.deliveries.get(withdrawal.id)
-        assert row is not None
-        row.state, row.remote_status = "delivered", "accepted"  # as MESH took it
-        assert record_tracking(uow, row, "acknowledged", now=now)
-        assert apply_response(uow, row, response(ResponseKind.INFRASTRUCTURE, "20013"), now=now)
-        assert apply_response(uow, row, response(ResponseKind.BUSINESS, "30001"), now=now)
-        # A repeated response changes nothing.
-        assert not apply_response(uow, row, response(ResponseKind.BUSINESS, "30001"), now=now)
-        uow.commit()
-        rec = uow.recommendations.get(rec_id)
-        assert rec is not None
-        assert rec.status == "cancelled"
-        refused = [e for e in uow.recommendations.timeline(rec_id) if not e.applied]
-    assert refused == []
-    timeline = _timeline(rt, rec_id)
-    assert "withdrawal collected from MESH by the practice system" in timeline
-    assert "withdrawal received by the practice system" in timeline
-    assert "withdrawal acknowledged by the practice Y00001" in timeline
-    assert "withdrawal filed in the practice's workflow" in timeline
