@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import psutil
@@ -89,6 +90,8 @@ def dev_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
             "LIAISON_SMTP_PORT": str(relay_port),
             "LIAISON_NOTIFY_BASE_URL": notify_url,
             "LIAISON_NOTIFY_API_KEY": make_api_key(SERVICE_ID, SECRET),
+            # mesh-sandbox is installed with the dev extra: `liaison dev` runs it here.
+            "LIAISON_MESH_SANDBOX_PORT": str(free_port()),
             "LIAISON_QUIET_HOURS_START": "00:00",
             "LIAISON_QUIET_HOURS_END": "00:00",
         }
@@ -234,3 +237,37 @@ def test_console_signs_in_with_the_demo_token_the_banner_prints(dev_run: DevRun)
         )
         assert signed_in.status_code == 200, signed_in.text
         assert signed_in.url.path == "/console/"
+
+
+def test_the_mesh_route_runs_locally_from_send_document_to_filed(dev_run: DevRun) -> None:
+    # mesh-sandbox and the simulated MESH practices: GP Connect Send Document end to end.
+    mesh = _banner_value(dev_run.banner, r"MESH\s+(.+)")
+    assert mesh.startswith("mesh-sandbox http://127.0.0.1:")
+    token = _banner_value(dev_run.banner, r"Demo token\s+(\S+)")
+    with httpx.Client(
+        base_url=dev_run.api_url, timeout=10, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        ids = {}
+        for practice in ("Y00010", "Y00011"):
+            created = client.post("/v1/recommendations", json=sample_recommendation(practice))
+            assert created.status_code == 202, created.text
+            ids[practice] = created.json()["id"]
+
+        def status(rec_id: str) -> dict[str, Any]:
+            body: dict[str, Any] = client.get(f"/v1/recommendations/{rec_id}").json()
+            return body
+
+        filed = wait_for(
+            lambda: (b := status(ids["Y00010"]))["status"] == "delivered" and b,
+            timeout=120,
+            what="the Send Document request filed by the simulated practice",
+        )
+        assert any(
+            "filed in the practice's workflow" in (e["detail"] or "") for e in filed["timeline"]
+        )
+        refused = wait_for(
+            lambda: (b := status(ids["Y00011"]))["status"] == "delivery-failed" and b,
+            timeout=120,
+            what="the Send Document request refused by the simulated practice",
+        )
+        assert any("30003" in (e["detail"] or "") for e in refused["timeline"])
