@@ -39,7 +39,10 @@ def practices_to_poll(rt: Runtime) -> list[str]:
     now = _now()
     recent = now - timedelta(seconds=rt.settings.poll_interval_seconds / 2)
     with UnitOfWork(rt.session_factory) as uow:
-        waiting = uow.recommendations.practices_with_status(AWAITING_PRACTICE)
+        waiting = list(uow.recommendations.practices_with_status(AWAITING_PRACTICE))
+        if rt.settings.mesh_url:
+            # A MESH message awaiting its responses (or their deadline) is followed too.
+            waiting += sorted(uow.gp_links.practices_with_open_messages() - set(waiting))
         pollable = {
             p.ods_code
             for p in uow.practices.list()

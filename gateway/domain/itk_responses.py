@@ -34,8 +34,10 @@ SETTLED: Final = frozenset({FILED, REFUSED, "expired", "failed", "no-response"})
 # Downloaded by the practice's system (MESH tracking) or received (ITK): no need to ask MESH
 # about it again; only the business response is awaited.
 COLLECTED: Final = frozenset({"acknowledged", RECEIVED})
+# Read by the practitioner (the delivery-failed email, the timeline) and by engineers.
 WHAT_TO_DO: Final = (
-    "telephone the practice to agree what it needs, then replay the delivery from the console"
+    "telephone the practice to agree what it needs; once that is settled it can be replayed "
+    "from the console"
 )
 _MESH_FAILURE: Final[dict[str, str]] = {
     "expired": "the practice did not collect it from MESH within 5 days",

@@ -42,6 +42,8 @@ def test_a_strong_production_configuration_starts() -> None:
         ({"cors_allow_origins": ["https://a.example", "null"]}, "LIAISON_CORS_ALLOW_ORIGINS"),
         ({"client_rate_limit_per_minute": 0}, "LIAISON_CLIENT_RATE_LIMIT_PER_MINUTE"),
         ({"token_rate_limit_per_minute": 0}, "LIAISON_TOKEN_RATE_LIMIT_PER_MINUTE"),
+        # Letters to practices over MESH would name the demonstration trust as their sender.
+        ({"mesh_url": "https://mesh.example.nhs.uk"}, "LIAISON_SENDER_ODS_CODE"),
     ],
 )
 def test_production_refuses_a_weak_setting_naming_it(weak: dict[str, Any], setting: str) -> None:
@@ -69,3 +71,14 @@ def test_every_weakness_is_named_at_once() -> None:
 def test_development_keeps_its_convenient_settings() -> None:
     settings = Settings(mesh_verify_tls=False, metrics_token="x", client_rate_limit_per_minute=0)
     assert settings.public_base_url.startswith("http://")
+
+
+def test_production_over_mesh_starts_once_the_trust_is_named() -> None:
+    settings = Settings(
+        **STRONG,
+        mesh_url="https://mesh.example.nhs.uk",
+        sender_ods_code="X27",
+        sender_name="Example Mental Health NHS Trust",
+        sender_telephone="020 7946 0999",  # Ofcom drama range
+    )
+    assert settings.sender_ods_code == "X27"

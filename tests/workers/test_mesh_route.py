@@ -314,3 +314,20 @@ def test_a_chase_up_is_the_next_version_of_the_letter(
     # Its responses are read and acknowledged; the request stays as it was.
     assert polling.read_mesh_inbox(rt) == 2
     assert _status(rt, rec_id) == "delivered"
+
+
+def test_a_withdrawal_awaiting_its_responses_is_still_followed(
+    rt: Runtime, practice: SimulatedMeshPractice
+) -> None:
+    # Its recommendation no longer awaits the practice (cancelled), but the withdrawal letter
+    # still waits for the practice system's responses, and for their deadline.
+    rec_id, _ = _sent(rt, DEV_MESH_FILING)
+    practice.answer_waiting()
+    polling.read_mesh_inbox(rt)
+    with UnitOfWork(rt.session_factory) as uow:
+        assert withdrawals.cancel(uow, rec_id, reason="Stopped smoking", now=datetime.now(UTC))
+        uow.commit()
+    (withdrawal,) = _requests(rt, rec_id, "withdrawal")
+    assert delivery.deliver(rt, withdrawal.id) == "delivered"
+
+    assert DEV_MESH_FILING in polling.practices_to_poll(rt)

@@ -66,6 +66,21 @@ class GPLinkRepository:
         )
         return self._session.scalars(stmt).all()
 
+    def practices_with_open_messages(self) -> set[str]:
+        """Practices with a MESH message whose fate is still open (a withdrawal among them,
+        whose recommendation no longer awaits the practice)."""
+        stmt = (
+            select(Delivery.practice_ods)
+            .distinct()
+            .where(
+                Delivery.state == "delivered",
+                Delivery.remote_reference.is_not(None),
+                Delivery.remote_status.is_not(None),
+                Delivery.remote_status.not_in(TRACKING_SETTLED),
+            )
+        )
+        return {ods for ods in self._session.scalars(stmt) if ods is not None}
+
     def delivery_by_local_id(self, local_id: str) -> Delivery | None:
         """The newest delivery a GP system knows by `local_id` (the id it was sent with)."""
         stmt = (
