@@ -80,6 +80,10 @@ def _check(envelope: DocumentEnvelope, facts: RequestFacts) -> None:
             "envelope.sender_mailbox (Liaison's MESH mailbox id) is required: it is "
             "MessageHeader.source.endpoint (GPCM-SD-046)"
         )
+    if envelope.inbox_url is not None and not envelope.inbox_url.startswith(
+        ("https://", "http://")
+    ):
+        raise ValueError("envelope.inbox_url must be an http(s) URL")
     if facts.birth_date is None:
         raise ValueError("the Patient needs a birth date (GPCM-SD-037, MESH routing)")
 

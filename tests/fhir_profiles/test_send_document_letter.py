@@ -102,7 +102,7 @@ def test_a_chase_up_references_the_original_request() -> None:
     text = _text(render_letter(delivery_bundle(), envelope(DocumentKind.CHASE_UP)))
     assert text.startswith("Reminder: request to consider prescribing")
     assert "reminder of the request we sent on 10 January 2025 (reference rec-0001)" in text
-    assert "Document version 2" in text
+    assert "Document version 2. Reference rec-0001." in text
     assert "Varenicline 1mg tablets" in text
 
 

@@ -297,6 +297,7 @@ def test_a_withdrawal_is_amended_and_titled_as_withdrawn() -> None:
         ({"sender_reference": ""}, "sender_reference"),
         ({"sender_reference": "x" * 256}, "sender_reference"),
         ({"recipient_ods": "a81001; DROP"}, "ODS codes"),
+        ({"inbox_url": "javascript:alert(1)"}, "inbox_url"),
     ],
 )
 def test_an_envelope_that_breaks_a_rule_is_refused(changes: dict[str, Any], words: str) -> None:
