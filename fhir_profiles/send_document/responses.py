@@ -41,8 +41,8 @@ def _json(body: bytes, limit: int, what: str) -> dict[str, Any]:
         raise ValueError(f"{what} is larger than {limit} bytes")
     try:
         value = json.loads(body)
-    except (ValueError, RecursionError) as error:
-        raise ValueError(f"{what} is not JSON") from error
+    except (ValueError, RecursionError):
+        raise ValueError(f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise ValueError(f"{what} is not a FHIR resource")
     return value
@@ -66,12 +66,12 @@ def _validated(value: dict[str, Any], what: str) -> dict[str, Any]:
     """`value` as the STU3 model reads it (nulls and empty elements dropped)."""
     try:
         return serialise(Bundle, value)
-    except Exception as error:
+    except Exception:
         # Usually pydantic's ValidationError (a ValueError), but fhir_core raises KeyError
         # on an unknown nested resourceType, and hostile input may find other paths: every
-        # failure of the validator is "not valid". Its text can quote the input, so it is
-        # not repeated.
-        raise ValueError(f"{what} is not a valid FHIR STU3 Bundle") from error
+        # failure of the validator is "not valid". Its text (and so its traceback, were it
+        # chained) can quote the input, so it is dropped.
+        raise ValueError(f"{what} is not a valid FHIR STU3 Bundle") from None
 
 
 def _event(header: Mapping[str, Any]) -> str | None:

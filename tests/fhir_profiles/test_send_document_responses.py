@@ -315,3 +315,24 @@ RESPONSE_REQUIREMENTS: dict[str, Any] = {
 @pytest.mark.parametrize("requirement", sorted(RESPONSE_REQUIREMENTS))
 def test_response_requirement(requirement: str) -> None:
     assert RESPONSE_REQUIREMENTS[requirement](), requirement
+
+
+def test_an_error_text_never_repeats_arbitrary_content_from_the_response() -> None:
+    def planted(r: dict[str, Any]) -> None:
+        coding = r["entry"][2]["resource"]["issue"][0]["details"]["coding"][0]
+        coding["code"] = "Alex Morgan 9434765919"
+
+    with pytest.raises(ValueError, match="not an ITK3 response code") as refused:
+        read_itk_response(_edited(planted))
+    assert "Morgan" not in str(refused.value)
+    assert "9434765919" not in str(refused.value)
+
+
+def test_a_refusal_carries_no_chained_error_that_could_quote_the_input() -> None:
+    def planted(r: dict[str, Any]) -> None:
+        r["entry"][0]["resource"]["timestamp"] = "Alex Morgan 9434765919"
+
+    with pytest.raises(ValueError, match="not a valid FHIR STU3 Bundle") as refused:
+        read_itk_response(_edited(planted))
+    assert refused.value.__cause__ is None
+    assert refused.value.__suppress_context__ is True
