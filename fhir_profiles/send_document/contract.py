@@ -79,3 +79,6 @@ class ItkResponse:
     display: str  # the code's display text from the ITK3 response-code system
     answers_message_id: str  # MessageHeader.response.identifier: our message id
     response_id: str  # the response message's own MessageHeader id
+    # The SenderReference the response echoes (GPCM-SD-052): Liaison's delivery id, another
+    # way to match it, e.g. when the practice could not read the message id (10009).
+    sender_reference: str | None = None

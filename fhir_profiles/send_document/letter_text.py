@@ -173,12 +173,13 @@ def _respond(facts: RequestFacts, envelope: DocumentEnvelope) -> list[Block]:
 def compose(facts: RequestFacts, envelope: DocumentEnvelope) -> tuple[Block, ...]:
     """Every block of the letter, in reading order."""
     sent = format_date(envelope.sent_at.date())
+    reference = f" Reference {facts.recommendation_id}." if facts.recommendation_id else ""
     return (
         Block(Style.TITLE, TITLES[envelope.kind]),
         Block(
             Style.SMALL,
             f"From {envelope.sender.name} to GP practice {envelope.recipient_ods}, {sent}. "
-            f"Document version {envelope.version}.",
+            f"Document version {envelope.version}.{reference}",
         ),
         *_opening(facts, envelope),
         *_safety_blocks(facts.safety_flags),

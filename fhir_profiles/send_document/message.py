@@ -80,6 +80,10 @@ def _check(envelope: DocumentEnvelope, facts: RequestFacts) -> None:
             "envelope.sender_mailbox (Liaison's MESH mailbox id) is required: it is "
             "MessageHeader.source.endpoint (GPCM-SD-046)"
         )
+    if envelope.inbox_url is not None and not envelope.inbox_url.startswith(
+        ("https://", "http://")
+    ):
+        raise ValueError("envelope.inbox_url must be an http(s) URL")
     if facts.birth_date is None:
         raise ValueError("the Patient needs a birth date (GPCM-SD-037, MESH routing)")
 
@@ -174,8 +178,9 @@ def mesh_address(bundle: Mapping[str, Any]) -> str:
     """The MESH `Mex-To` that routes to the patient's registered practice: MESH automated
     routing, `GPPROVIDER_<NHS number>_<birth date YYYYMMDD>_<surname>` (Send Document v2
     "Using MESH"; GPCM-SD-056, GPCM-SD-063), with the values the Patient resource holds
-    (GPCM-SD-038). Raises ValueError when one is missing or would break the underscore
-    delimiting."""
+    (GPCM-SD-038). The v1 guide's MESH client example wrote the date DDMMYYYY; v2 says
+    YYYYMMDD, which this follows. Raises ValueError when a value is missing or would break
+    the underscore delimiting."""
     facts = read_request(bundle)
     if facts.birth_date is None:
         raise ValueError("MESH routing to the registered practice needs the birth date")

@@ -95,5 +95,8 @@ def lookup(code: str) -> ResponseCode:
     """The code's entry; ValueError when the ITK3 response-code system has no such code."""
     entry = RESPONSE_CODES.get(code)
     if entry is None:
-        raise ValueError(f"{code!r} is not an ITK3 response code")
+        # The code may come from an untrusted response: it is quoted only when it looks
+        # like a code, so an error text never carries arbitrary content.
+        shown = f"{code!r} " if len(code) <= 10 and code.isalnum() else ""
+        raise ValueError(f"the code {shown}is not an ITK3 response code")
     return entry

@@ -12,6 +12,7 @@ Whatever arrives in the inbox is untrusted: `read_itk_response` raises ValueErro
 plain reason for anything that is not such a response, never another exception.
 """
 
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ MAX_RESPONSE_BYTES: Final = 256 * 1024
 # The original message is parsed to answer it: a Send Document message carries a PDF.
 MAX_MESSAGE_BYTES: Final = 20 * 1024 * 1024
 _RESPONSE_TYPE: Final = {True: "ok", False: "fatal-error"}
+UNREADABLE: Final = "10009"
 
 
 def _json(body: bytes, limit: int, what: str) -> dict[str, Any]:
@@ -39,8 +41,8 @@ def _json(body: bytes, limit: int, what: str) -> dict[str, Any]:
         raise ValueError(f"{what} is larger than {limit} bytes")
     try:
         value = json.loads(body)
-    except (ValueError, RecursionError) as error:
-        raise ValueError(f"{what} is not JSON") from error
+    except (ValueError, RecursionError):
+        raise ValueError(f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise ValueError(f"{what} is not a FHIR resource")
     return value
@@ -64,12 +66,12 @@ def _validated(value: dict[str, Any], what: str) -> dict[str, Any]:
     """`value` as the STU3 model reads it (nulls and empty elements dropped)."""
     try:
         return serialise(Bundle, value)
-    except Exception as error:
+    except Exception:
         # Usually pydantic's ValidationError (a ValueError), but fhir_core raises KeyError
         # on an unknown nested resourceType, and hostile input may find other paths: every
-        # failure of the validator is "not valid". Its text can quote the input, so it is
-        # not repeated.
-        raise ValueError(f"{what} is not a valid FHIR STU3 Bundle") from error
+        # failure of the validator is "not valid". Its text (and so its traceback, were it
+        # chained) can quote the input, so it is dropped.
+        raise ValueError(f"{what} is not a valid FHIR STU3 Bundle") from None
 
 
 def _event(header: Mapping[str, Any]) -> str | None:
@@ -129,6 +131,7 @@ def read_itk_response(body: bytes) -> ItkResponse:
         raise ValueError("the response's ResponseType disagrees with its ITK3 code")
     if not isinstance(header.get("id"), str):
         raise ValueError("the ITK3 response's MessageHeader has no id")
+    echoed = _handling_value(header, itk.KEY_SENDER_REFERENCE)
     return ItkResponse(
         kind=code.kind,
         positive=code.positive,
@@ -136,6 +139,7 @@ def read_itk_response(body: bytes) -> ItkResponse:
         display=code.display,
         answers_message_id=str(response["identifier"]),
         response_id=str(header["id"]),
+        sender_reference=echoed if isinstance(echoed, str) and echoed != "None" else None,
     )
 
 
@@ -165,7 +169,14 @@ def _registered_practice(entries: list[Any]) -> str | None:
     return None
 
 
-def _original(message: bytes) -> tuple[dict[str, Any], list[Any]]:
+def _original(message: bytes, code: str) -> tuple[dict[str, Any], list[Any]]:
+    if code == UNREADABLE:
+        # ITK3 "Response examples", 10009: what cannot be read is answered anyway, with the
+        # fixed id in place of the message's own and whatever else can still be read.
+        try:
+            return _original(message, "")
+        except ValueError:
+            return {"id": itk.UNREADABLE_ID}, []
     value = _json(message, MAX_MESSAGE_BYTES, "the message")
     header, entries = _message_parts(value, "the message")
     if _event(header) != itk.EVENT_SEND_DOCUMENT[0] or not isinstance(header.get("id"), str):
@@ -259,18 +270,21 @@ def build_itk_response(
         raise ValueError(f"ITK3 code {code} is a {entry.kind.value} response, not {kind.value}")
     if sent_at is not None and sent_at.utcoffset() is None:
         raise ValueError("sent_at must be timezone-aware")
-    original, entries = _original(message)
+    original, entries = _original(message, code)
     ods = practice_ods or _registered_practice(entries)
     if not ods:
         raise ValueError("the message does not name the registered practice: pass practice_ods")
+    if sent_at is None and not isinstance(original.get("timestamp"), str):
+        raise ValueError("the message has no timestamp to default to: pass sent_at")
     answered = uuid.UUID(str(original["id"])) if _is_uuid(original["id"]) else uuid.NAMESPACE_URL
-    seed = f"{original['id']}/{kind.value}/{code}"
+    # The bytes answered are part of the seed: two unreadable messages get two responses.
+    seed = f"{original['id']}/{kind.value}/{code}/{hashlib.sha256(message).hexdigest()}"
     ids = {
         "bundle": str(uuid.uuid5(answered, f"{seed}/bundle")),
         "header": str(uuid.uuid5(answered, f"{seed}/header")),
         "organization": str(uuid.uuid5(answered, f"{seed}/organization")),
         "outcome": str(uuid.uuid5(answered, f"{seed}/outcome")),
-        "timestamp": sent_at.isoformat() if sent_at else str(original.get("timestamp", "")),
+        "timestamp": sent_at.isoformat() if sent_at else str(original["timestamp"]),
     }
     header = _response_header(original, entry, ids, practice_mailbox or ods)
     organisation = {

@@ -167,7 +167,10 @@ def _composition(
         "confidentiality": itk.CONFIDENTIALITY_NORMAL,  # GPCM-SD-117
         "title": TITLES[envelope.kind],
         "subject": {"reference": urls["Patient"]},  # GPCM-SD-106
-        "author": [{"reference": urls["Practitioner"]}],  # GPCM-SD-107 (v1: GPCM-SD-121)
+        # The practitioner (v1 GPCM-SD-121). v2's GPCM-SD-107 names the organisation, which
+        # STU3 Composition.author cannot reference (Practitioner | Device | Patient |
+        # RelatedPerson); the organisation is the custodian.
+        "author": [{"reference": urls["Practitioner"]}],
         "custodian": {"reference": urls["Organization"]},  # GPCM-SD-105
         # GPCM-SD-109/110/112: one section per attachment, the letter first.
         "section": [{"title": TITLES[envelope.kind], "entry": [{"reference": urls["Binary"]}]}],

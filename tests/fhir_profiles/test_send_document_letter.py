@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pypdf import PdfReader
 
-from fhir_profiles.recommendation import ServiceUser
+from fhir_profiles.recommendation import MedicationChoice, ServiceUser
 from fhir_profiles.send_document.contract import DocumentKind
 from fhir_profiles.send_document.letter import latin1, render_letter
 from fhir_profiles.send_document.message import build_send_document
@@ -102,7 +102,7 @@ def test_a_chase_up_references_the_original_request() -> None:
     text = _text(render_letter(delivery_bundle(), envelope(DocumentKind.CHASE_UP)))
     assert text.startswith("Reminder: request to consider prescribing")
     assert "reminder of the request we sent on 10 January 2025 (reference rec-0001)" in text
-    assert "Document version 2" in text
+    assert "Document version 2. Reference rec-0001." in text
     assert "Varenicline 1mg tablets" in text
 
 
@@ -162,3 +162,10 @@ def test_the_letter_says_when_a_reminder_follows() -> None:
     respond_by = datetime(2025, 1, 29, 17, 0, tzinfo=UTC)
     text = _text(render_letter(delivery_bundle(respond_by=respond_by), envelope()))
     assert "If we have no response by 29 January 2025, we will send a reminder." in text
+
+
+def test_the_supply_is_named_when_the_plan_says_and_no_duration_is_invented() -> None:
+    choice = MedicationChoice("varenicline-1mg-tablets", "One tablet twice a day", None, 2, "pack")
+    text = _text(render_letter(delivery_bundle(medication=choice), envelope()))
+    assert "Varenicline 1mg tablets: One tablet twice a day; supply 2 pack" in text
+    assert "days" not in text

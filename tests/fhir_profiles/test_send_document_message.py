@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fhir.resources.STU3.bundle import Bundle
 
-from fhir_profiles.recommendation import ServiceUser
+from fhir_profiles.recommendation import Practitioner, ServiceUser
 from fhir_profiles.send_document import itk
 from fhir_profiles.send_document.contract import DocumentKind
 from fhir_profiles.send_document.message import build_send_document, mesh_address, mesh_subject
@@ -297,6 +297,7 @@ def test_a_withdrawal_is_amended_and_titled_as_withdrawn() -> None:
         ({"sender_reference": ""}, "sender_reference"),
         ({"sender_reference": "x" * 256}, "sender_reference"),
         ({"recipient_ods": "a81001; DROP"}, "ODS codes"),
+        ({"inbox_url": "javascript:alert(1)"}, "inbox_url"),
     ],
 )
 def test_an_envelope_that_breaks_a_rule_is_refused(changes: dict[str, Any], words: str) -> None:
@@ -357,3 +358,24 @@ def test_mesh_subject_names_neither_patient_nor_medicine(kind: DocumentKind) -> 
         assert private not in subject
     assert "RX4" in subject
     assert "Version: " in subject
+
+
+def test_gpcm_sd_032_the_practitioners_sds_user_id_when_known() -> None:
+    practitioner = Practitioner(
+        "prac-42", "Sam Patel", "sam.patel@example.org", "RX4", sds_user_id="555123456789"
+    )
+    message = parsed(build_send_document(delivery_bundle(practitioner=practitioner), envelope()))
+    found = resources(message)["Practitioner"]
+    assert found["identifier"] == [{"system": itk.SDS_USER_ID, "value": "555123456789"}]
+    assert "identifier" not in resources(_message())["Practitioner"]  # unknown: left out
+
+
+def test_the_nhs_number_carries_its_verification_status() -> None:
+    traced = ServiceUser("9434765919", "Alex", "Morgan", date(1984, 3, 7), True)
+    patient = resources(
+        parsed(build_send_document(delivery_bundle(service_user=traced), envelope()))
+    )["Patient"]
+    (status,) = patient["identifier"][0]["extension"]
+    assert status["url"] == itk.EXT_NHS_NUMBER_VERIFICATION
+    assert status["valueCodeableConcept"]["coding"][0]["code"] == "01"
+    assert patient["generalPractitioner"][0]["identifier"]["value"] == "A81001"

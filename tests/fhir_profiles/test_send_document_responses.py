@@ -250,3 +250,89 @@ def test_every_element_replaced_by_junk_is_read_or_refused_with_a_value_error() 
                 outcomes["read"] += 1
     assert outcomes["refused"] > 0
     assert outcomes["read"] > 0  # e.g. a changed display text is still the same response
+
+
+def test_an_unreadable_message_is_still_answered_with_10009() -> None:
+    at = datetime(2025, 1, 15, 10, 5, tzinfo=UTC)
+    body = build_itk_response(
+        b"\x00garbage", kind=INFRA, code="10009", practice_ods="A81001", sent_at=at
+    )
+    read = read_itk_response(body)
+    assert (read.code, read.positive) == ("10009", False)
+    assert read.answers_message_id == "UNREADABLE-IN-ORIGINAL-MESSAGE"
+    assert read.sender_reference is None
+    other = build_itk_response(
+        b"other", kind=INFRA, code="10009", practice_ods="A81001", sent_at=at
+    )
+    assert read_itk_response(other).response_id != read.response_id
+    with pytest.raises(ValueError, match="practice_ods"):
+        build_itk_response(b"\x00garbage", kind=INFRA, code="10009", sent_at=at)
+
+
+def test_a_response_echoes_the_sender_reference() -> None:
+    assert read_itk_response(_response()).sender_reference == "del-0001"
+
+
+def _no_patient_data(body: bytes) -> bool:
+    text = body.decode()
+    return not any(
+        private in text
+        for private in ("9434765919", "Morgan", "Alex", "1984-03-07", "19840307", "Clozapine")
+    )
+
+
+# ITK3 Message Distribution and Send Document requirements on responses, each checked.
+RESPONSE_REQUIREMENTS: dict[str, Any] = {
+    "ITK3 FHIR-BA-02 no patient identifiable information in a response": lambda: all(
+        _no_patient_data(_response(e.kind, c)) for c, e in RESPONSE_CODES.items()
+    ),
+    "ITK3 response codes: every negative code is fatal-error / fatal": lambda: all(
+        parsed(_response(e.kind, c))["entry"][0]["resource"]["response"]["code"]
+        == ("ok" if e.positive else "fatal-error")
+        for c, e in RESPONSE_CODES.items()
+    ),
+    "GPCM-SD-050/051 a response requests no acknowledgement": lambda: all(
+        item["valueBoolean"] is False
+        for item in parsed(_response())["entry"][0]["resource"]["extension"][0]["extension"]
+        if item["url"] in ("BusAckRequested", "InfAckRequested")
+    ),
+    "GPCM-SD-052 SenderReference echoed": lambda: (
+        read_itk_response(_response()).sender_reference == "del-0001"
+    ),
+    "GPCM-SD-053 sender is CareConnect-ITK-Header-Organization-1": lambda: (
+        parsed(_response())["entry"][1]["resource"]["meta"]["profile"]
+        == [itk.ITK_HEADER_ORGANIZATION]
+    ),
+    "GPCM-SD-054 event ITK008M": lambda: (
+        parsed(_response())["entry"][0]["resource"]["event"]["code"] == "ITK008M"
+    ),
+    "GPCM-SD-074 a negative response explains itself in diagnostics": lambda: bool(
+        parsed(_response(BUSINESS, "30002"))["entry"][2]["resource"]["issue"][0]["diagnostics"]
+    ),
+}
+
+
+@pytest.mark.parametrize("requirement", sorted(RESPONSE_REQUIREMENTS))
+def test_response_requirement(requirement: str) -> None:
+    assert RESPONSE_REQUIREMENTS[requirement](), requirement
+
+
+def test_an_error_text_never_repeats_arbitrary_content_from_the_response() -> None:
+    def planted(r: dict[str, Any]) -> None:
+        coding = r["entry"][2]["resource"]["issue"][0]["details"]["coding"][0]
+        coding["code"] = "Alex Morgan 9434765919"
+
+    with pytest.raises(ValueError, match="not an ITK3 response code") as refused:
+        read_itk_response(_edited(planted))
+    assert "Morgan" not in str(refused.value)
+    assert "9434765919" not in str(refused.value)
+
+
+def test_a_refusal_carries_no_chained_error_that_could_quote_the_input() -> None:
+    def planted(r: dict[str, Any]) -> None:
+        r["entry"][0]["resource"]["timestamp"] = "Alex Morgan 9434765919"
+
+    with pytest.raises(ValueError, match="not a valid FHIR STU3 Bundle") as refused:
+        read_itk_response(_edited(planted))
+    assert refused.value.__cause__ is None
+    assert refused.value.__suppress_context__ is True
