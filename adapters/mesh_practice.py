@@ -5,8 +5,8 @@ with ITK3 responses under the workflow's acknowledgement id.
 Checked as a receiving system does (ITK3 Message Distribution v2.9.0, "Handling
 Specification" and "Response patterns"): the body parses as a FHIR STU3 message Bundle
 (fhir.resources' STU3 models) whose MessageHeader asks for responses, and carries a PDF
-(`Binary`, application/pdf). A message that fails the check is collected and not answered
-(a response names the message it answers); one that passes gets 20013
+(`Binary`, application/pdf). A message that fails the check gets the negative
+infrastructure response 10009 (unreadable message received); one that passes gets 20013
 (success), then the business response its script says: 30001 (filed) by default, or a
 negative one such as 30003 for a practice scripted to refuse. One instance answers for one
 practice mailbox, as a practice system does.
@@ -32,6 +32,7 @@ from fhir_profiles.send_document.responses import build_itk_response
 log = logging.getLogger(__name__)
 
 INFRASTRUCTURE_SUCCESS: Final = "20013"
+UNREADABLE: Final = "10009"
 BUSINESS_SUCCESS: Final = "30001"
 NO_LONGER_HERE: Final = "30003"
 
@@ -108,9 +109,21 @@ class SimulatedMeshPractice:
             return Answered(message_id, workflow_id, (), valid=False)
         message = check_message(body)
         if message is None:
-            # Nothing to answer to: a response names the message it answers, and this one
-            # could not be read; the sender's response timeout notices.
-            return Answered(message_id, workflow_id, (), valid=False)
+            # 10009 "Unreadable message received", naming what can still be read of it (the
+            # sender's reference); a body with nothing readable gets no answer at all.
+            try:
+                refusal = build_itk_response(
+                    body,
+                    kind=ResponseKind.INFRASTRUCTURE,
+                    code=UNREADABLE,
+                    practice_mailbox=self.mailbox,
+                )
+            except ValueError:
+                return Answered(message_id, workflow_id, (), valid=False)
+            self.client.send_message(
+                sender, refusal, workflow_id=ack_workflow, content_type="application/fhir+json"
+            )
+            return Answered(message_id, workflow_id, (UNREADABLE,), valid=False)
         business = self.script.business
         codes = [INFRASTRUCTURE_SUCCESS] + ([business] if business else [])
         for code in codes:

@@ -122,6 +122,11 @@ def apply_mesh_message(
     except ValueError:
         return MeshMessageOutcome("unreadable")
     delivery = uow.gp_links.delivery_by_message_id(response.answers_message_id)
+    if delivery is None and response.sender_reference:
+        # The SenderReference the response echoes is the delivery's id (e.g. the practice
+        # could not read the message id, 10009); only a Send Document delivery is answered.
+        candidate = uow.deliveries.get(response.sender_reference)
+        delivery = candidate if candidate is not None and candidate.message_id else None
     if delivery is None:
         return MeshMessageOutcome("unmatched")
     practice = uow.practices.get(delivery.practice_ods or "")

@@ -8,6 +8,7 @@ the same document for a withdrawal (payload structure), and the ITK3 response pa
 (infrastructure then business response; any negative code is fatal)."""
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,8 @@ import pytest
 from mesh_client import MeshClient
 
 from adapters.mesh_practice import PracticeScript, SimulatedMeshPractice
-from fhir_profiles.send_document.contract import ACK_WORKFLOW_ID, WORKFLOW_ID
+from fhir_profiles.send_document.contract import ACK_WORKFLOW_ID, WORKFLOW_ID, ResponseKind
+from fhir_profiles.send_document.responses import build_itk_response
 from gateway.domain import withdrawals
 from gateway.domain.replay import replay_delivery
 from gateway.practice_directory import (
@@ -331,3 +333,32 @@ def test_a_withdrawal_awaiting_its_responses_is_still_followed(
     assert delivery.deliver(rt, withdrawal.id) == "delivered"
 
     assert DEV_MESH_FILING in polling.practices_to_poll(rt)
+
+
+def test_a_response_is_matched_by_the_sender_reference_it_echoes(
+    rt: Runtime, sandbox: MeshSandbox
+) -> None:
+    # A practice system that could not keep the message id still echoes SenderReference.
+    rec_id, sent = _sent(rt, DEV_MESH_FILING)
+    with MeshClient(
+        sandbox.url, DEV_MESH_FILING_MAILBOX, MESH_PASSWORD, shared_key=MESH_SHARED_KEY.encode()
+    ) as client:
+        [message_id] = client.list_messages()
+        with client.retrieve_message(message_id) as received:
+            body = received.read()
+        response = json.loads(build_itk_response(body, kind=ResponseKind.BUSINESS, code="30001"))
+        [header] = [
+            e["resource"]
+            for e in response["entry"]
+            if e["resource"]["resourceType"] == "MessageHeader"
+        ]
+        header["response"]["identifier"] = str(uuid.uuid4())  # not any message of Liaison's
+        client.send_message(
+            LIAISON_MAILBOX, json.dumps(response).encode(), workflow_id=ACK_WORKFLOW_ID
+        )
+
+    assert polling.read_mesh_inbox(rt) == 1
+
+    assert _status(rt, rec_id) == "delivered"
+    (filed,) = _requests(rt, rec_id)
+    assert (filed.id, filed.remote_status) == (sent.id, "filed")
