@@ -373,10 +373,19 @@ def demo(
                     seen.add(key)
                     detail = f" ({entry['detail']})" if entry.get("detail") else ""
                     typer.echo(f"  {entry['at'][11:19]}  {entry['status']}{detail}")
-            if body["status"] in TERMINAL_FOR_DEMO:
+            if body["status"] in TERMINAL_FOR_DEMO or _filed(body):
                 break
             time.sleep(0.5)
         typer.echo(json.dumps(body["notifications"], indent=2))
+
+
+def _filed(body: dict[str, Any]) -> bool:
+    """Over MESH the practice's part of the demo ends when its workflow filed the letter: it
+    answers through the letter (the inbox link, or the telephone), not over MESH."""
+    return body["status"] == "delivered" and any(
+        "filed in the practice's workflow" in (entry.get("detail") or "")
+        for entry in body["timeline"]
+    )
 
 
 def main() -> None:
