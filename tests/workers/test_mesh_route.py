@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from mesh_client import MeshClient
 
+from adapters.errors import PermanentAdapterError
 from adapters.mesh_practice import PracticeScript, SimulatedMeshPractice
 from fhir_profiles.send_document.contract import ACK_WORKFLOW_ID, WORKFLOW_ID, ResponseKind
 from fhir_profiles.send_document.responses import build_itk_response
@@ -32,6 +33,7 @@ from gateway.practice_directory import (
     dev_mesh_directory,
     seed,
 )
+from gateway.settings import Settings
 from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import Peers, make_runtime, running_peers, submit
@@ -45,7 +47,7 @@ from tests.peers.servers import (
     mesh_sandbox,
 )
 from workers import chasing, delivery, gp_systems, polling
-from workers.runtime import Runtime
+from workers.runtime import PracticeEndpoint, Runtime
 
 
 @pytest.fixture(scope="module")
@@ -362,3 +364,14 @@ def test_a_response_is_matched_by_the_sender_reference_it_echoes(
     assert _status(rt, rec_id) == "delivered"
     (filed,) = _requests(rt, rec_id)
     assert (filed.id, filed.remote_status) == (sent.id, "filed")
+
+
+def test_a_stored_entry_naming_an_invented_workflow_sends_nothing() -> None:
+    # A row written before workflow ids were checked (Liaison's old LIAISON_MEDREC): the
+    # workers refuse it, saying why, whatever the database holds.
+    settings = Settings(mesh_url="http://127.0.0.1:9", mesh_mailbox="X26ABC1", mesh_password="p")
+    build = gp_systems.gp_system_factory(settings, gp_systems.mesh_mailbox_factory(settings))
+    options = json.dumps({"mailbox": "X26ABC2", "workflow_id": "LIAISON_MEDREC"})
+    gp = build(PracticeEndpoint("A81002", "mesh", None, options))
+    with pytest.raises(PermanentAdapterError, match="not a registered MESH workflow id"):
+        gp.submit(cast(Any, None))
