@@ -138,6 +138,8 @@ def _as_document(
         withdrawing.resource_set(uow, chase_up.recommendation_id), delivery_id=request_id
     )
     envelope = send_document.for_chase_up(uow, rt.settings, chase_up, now=now)
+    # Kept before sending, so a response that comes back at once finds its chase-up.
+    chase_up.message_id = envelope.message_id
     return replace(outgoing, document=envelope, document_bundle=bundle)
 
 

@@ -122,18 +122,32 @@ def apply_mesh_message(
     except ValueError:
         return MeshMessageOutcome("unreadable")
     delivery = uow.gp_links.delivery_by_message_id(response.answers_message_id)
-    if delivery is None and response.sender_reference:
-        # The SenderReference the response echoes is the delivery's id (e.g. the practice
-        # could not read the message id, 10009); only a Send Document delivery is answered.
+    chase_up = None
+    if delivery is None:
+        chase_up = uow.gp_links.chase_up_by_message_id(response.answers_message_id)
+    if delivery is None and chase_up is None and response.sender_reference:
+        # The SenderReference the response echoes is the delivery's (or chase-up's) id, e.g.
+        # when the practice could not read the message id (10009); only what Liaison sent
+        # as a Send Document message can be answered.
         candidate = uow.deliveries.get(response.sender_reference)
         delivery = candidate if candidate is not None and candidate.message_id else None
-    if delivery is None:
+        if delivery is None:
+            found = uow.follow_ups.get_chase_up(response.sender_reference)
+            chase_up = found if found is not None and found.message_id else None
+    practice_ods = (
+        delivery.practice_ods if delivery else chase_up.practice_ods if chase_up else None
+    )
+    if practice_ods is None:
         return MeshMessageOutcome("unmatched")
-    practice = uow.practices.get(delivery.practice_ods or "")
+    practice = uow.practices.get(practice_ods)
     expected = practice.mesh_mailbox if practice is not None else None
     # A practice speaks only for what was sent to it: where its mailbox is known, the
     # response must come from that mailbox (automated routing: MESH chose the mailbox).
     if expected and (message.sender or "").upper() != expected.upper():
-        return MeshMessageOutcome("wrong-sender", delivery.practice_ods)
-    applied = itk_responses.apply_response(uow, delivery, response, now=now)
-    return MeshMessageOutcome("response", delivery.practice_ods, int(applied))
+        return MeshMessageOutcome("wrong-sender", practice_ods)
+    if chase_up is not None:
+        applied = itk_responses.apply_chase_up_response(uow, chase_up, response, now=now)
+    else:
+        assert delivery is not None
+        applied = itk_responses.apply_response(uow, delivery, response, now=now)
+    return MeshMessageOutcome("response", practice_ods, int(applied))

@@ -23,7 +23,7 @@ from adapters.mesh import TrackingOutcome
 from fhir_profiles.send_document.contract import ItkResponse, ResponseKind
 from gateway.domain import withdrawals
 from gateway.domain.status_updates import StatusChange, apply_status
-from gateway.store.models import Delivery, StatusEvent
+from gateway.store.models import ChaseUp, Delivery, StatusEvent
 from gateway.store.unit_of_work import UnitOfWork
 
 RECEIVED: Final = "received"
@@ -39,6 +39,7 @@ WHAT_TO_DO: Final = (
     "telephone the practice to agree what it needs; once that is settled it can be replayed "
     "from the console"
 )
+WHAT_TO_DO_CHASE_UP: Final = "telephone the practice about the request"
 _MESH_FAILURE: Final[dict[str, str]] = {
     "expired": "the practice did not collect it from MESH within 5 days",
     "failed": "MESH could not deliver it to the practice",
@@ -46,7 +47,7 @@ _MESH_FAILURE: Final[dict[str, str]] = {
 _DISPLAY_LIMIT: Final = 200
 
 
-def note(uow: UnitOfWork, delivery: Delivery, detail: str, *, now: datetime) -> None:
+def note(uow: UnitOfWork, delivery: Delivery | ChaseUp, detail: str, *, now: datetime) -> None:
     """A line on the timeline that changes no status."""
     recommendation = uow.recommendations.get(delivery.recommendation_id)
     assert recommendation is not None
@@ -94,13 +95,7 @@ def apply_response(
     what = "withdrawal" if withdrawal else "request"
     if not response.positive:
         delivery.remote_status = REFUSED
-        display = " ".join(response.display.split())[:_DISPLAY_LIMIT]
-        which = "infrastructure" if response.kind is ResponseKind.INFRASTRUCTURE else "business"
-        why = (
-            f"the practice system refused the {what} (ITK3 {which} response {response.code}: "
-            f"{display}); {WHAT_TO_DO}"
-        )
-        dead_letter(uow, delivery, why, now=now)
+        dead_letter(uow, delivery, f"{_refusal(what, response)}; {WHAT_TO_DO}", now=now)
         return True
     if response.kind is ResponseKind.INFRASTRUCTURE:
         if delivery.remote_status == RECEIVED:
@@ -123,6 +118,37 @@ def apply_response(
         ),
         now=now,
     )
+    return True
+
+
+def _refusal(what: str, response: ItkResponse) -> str:
+    display = " ".join(response.display.split())[:_DISPLAY_LIMIT]
+    which = "infrastructure" if response.kind is ResponseKind.INFRASTRUCTURE else "business"
+    return (
+        f"the practice system refused the {what} (ITK3 {which} response {response.code}: {display})"
+    )
+
+
+def apply_chase_up_response(
+    uow: UnitOfWork, chase_up: ChaseUp, response: ItkResponse, *, now: datetime
+) -> bool:
+    """A chase-up's letter is answered like a request's; the answer goes on the timeline
+    (the chase-up was sent: a refused one is the practitioner's cue to telephone)."""
+    if chase_up.remote_status in (FILED, REFUSED):
+        return False
+    what = f"chase-up {chase_up.number}"
+    if not response.positive:
+        chase_up.remote_status = REFUSED
+        note(uow, chase_up, f"{_refusal(what, response)}; {WHAT_TO_DO_CHASE_UP}", now=now)
+        return True
+    if response.kind is ResponseKind.INFRASTRUCTURE:
+        if chase_up.remote_status == RECEIVED:
+            return False
+        chase_up.remote_status = RECEIVED
+        note(uow, chase_up, f"{what} received by the practice system", now=now)
+        return True
+    chase_up.remote_status = FILED
+    note(uow, chase_up, f"{what} filed in the practice's workflow", now=now)
     return True
 
 

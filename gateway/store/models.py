@@ -311,6 +311,10 @@ class ChaseUp(Base):
     # The CommunicationRequest as sent (kept here, not in fhir_resources, so the original
     # request's resources stay one per type).
     resource: Mapped[dict[str, Any] | None]
+    # Over MESH: the ITK message id of its Send Document letter, and what the practice
+    # system's ITK3 responses said of it (received | filed | refused).
+    message_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    remote_status: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -315,9 +315,12 @@ def test_a_chase_up_is_the_next_version_of_the_letter(
     assert (original["meta"]["versionId"], chased["meta"]["versionId"]) == ("1", "2")
     assert [r["code"] for r in chased["relatesTo"]] == ["replaces"]
     assert "varenicline" in letter_text(chase_up).lower()
-    # Its responses are read and acknowledged; the request stays as it was.
+    # Its responses go on the timeline; the request stays as it was.
     assert polling.read_mesh_inbox(rt) == 2
     assert _status(rt, rec_id) == "delivered"
+    timeline = _timeline(rt, rec_id)
+    assert "delivered: chase-up 1 received by the practice system" in timeline
+    assert "delivered: chase-up 1 filed in the practice's workflow" in timeline
 
 
 def test_a_withdrawal_awaiting_its_responses_is_still_followed(

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway.store.models import Delivery, Practice
+from gateway.store.models import ChaseUp, Delivery, Practice
 
 # Remote statuses after which nothing more is learnt about a MESH message (tracking, ITK3
 # responses, the response timeout): gateway.domain.itk_responses.SETTLED.
@@ -97,4 +97,9 @@ class GPLinkRepository:
     def delivery_by_message_id(self, message_id: str) -> Delivery | None:
         """The delivery that sent the ITK message `message_id` (GP Connect Send Document)."""
         stmt = select(Delivery).where(Delivery.message_id == message_id)
+        return self._session.scalars(stmt).first()
+
+    def chase_up_by_message_id(self, message_id: str) -> ChaseUp | None:
+        """The chase-up whose Send Document letter was the ITK message `message_id`."""
+        stmt = select(ChaseUp).where(ChaseUp.message_id == message_id)
         return self._session.scalars(stmt).first()
