@@ -6,11 +6,9 @@ Status comes back by searching the practice's Tasks changed since a cursor.
 """
 
 import json
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from functools import partial
 from types import TracebackType
 from typing import Any, Final, Literal, Self
@@ -19,19 +17,18 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from adapters import fhir_orders, fhir_withdrawal
-from adapters.errors import (
-    PermanentAdapterError,
-    RateLimited,
-    TransientAdapterError,
-)
+from adapters.errors import PermanentAdapterError, TransientAdapterError
 from adapters.gp_system import Delivery, DeliveryPurpose, SubmitReceipt, UpdateBatch
+from adapters.http_status import (
+    error_for_status,
+    is_success,
+)
 from adapters.retry import short_retry
 from adapters.tls import shared_tls_context
 from fhir_profiles import systems
 from fhir_profiles.task_status import StatusReport, interpret_task
 
 FHIR_JSON: Final = "application/fhir+json"
-DEFAULT_RETRY_AFTER: Final = 30.0
 
 
 class FhirRestGPSystem:
@@ -295,39 +292,18 @@ def _origin(url: str) -> tuple[str, str]:
 
 def _raise_for_status(response: httpx.Response) -> None:
     status = response.status_code
-    if 200 <= status < 300:
+    if is_success(status):
         return
     what = f"{response.request.method} {response.request.url.path} answered {status}"
-    if status == 429:
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        raise RateLimited(what, retry_after=retry_after, status_code=status)
-    if status == 408 or status >= 500:
-        raise TransientAdapterError(what, status_code=status)
     if status == 412:
         raise PermanentAdapterError(
             f"{what}: conditional create matched more than one resource", status_code=status
         )
-    diagnostics = _diagnostics(response)
-    raise PermanentAdapterError(
-        f"{what}: {diagnostics}" if diagnostics else what, status_code=status
-    )
-
-
-def retry_after_seconds(header: str | None, *, now: datetime | None = None) -> float:
-    """Seconds to wait from a `Retry-After` header (delay-seconds or HTTP-date)."""
-    if not header:
-        return DEFAULT_RETRY_AFTER
-    try:
-        seconds = float(header)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            return DEFAULT_RETRY_AFTER
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else DEFAULT_RETRY_AFTER
+    error = error_for_status(status, what, retry_after=response.headers.get("Retry-After"))
+    diagnostics = _diagnostics(response) if isinstance(error, PermanentAdapterError) else ""
+    if diagnostics:
+        error = PermanentAdapterError(f"{what}: {diagnostics}", status_code=status)
+    raise error
 
 
 def _diagnostics(response: httpx.Response) -> str:
