@@ -26,6 +26,7 @@ from adapters.http_status import (
 from adapters.retry import short_retry
 from adapters.tls import shared_tls_context
 from fhir_profiles import systems
+from fhir_profiles.instants import read_datetime_as_utc
 from fhir_profiles.task_status import StatusReport, interpret_task
 
 FHIR_JSON: Final = "application/fhir+json"
@@ -266,23 +267,13 @@ class _Cursor:
 
     def __init__(self, since: str | None) -> None:
         self.value = since
-        self._latest = _instant(since) if since else None
+        self._latest = read_datetime_as_utc(since) if since else None
 
     def see(self, last_updated: Any) -> None:
-        instant = _instant(last_updated)
+        instant = read_datetime_as_utc(last_updated)
         if instant is not None and (self._latest is None or instant > self._latest):
             self._latest = instant
             self.value = str(last_updated)
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _origin(url: str) -> tuple[str, str]:
