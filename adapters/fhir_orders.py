@@ -6,11 +6,11 @@ changed since its cursor and resolves the proposals they are based on with one `
 per page: the number of calls follows pages, never the number of outstanding requests.
 """
 
-from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from fhir_profiles import systems
+from fhir_profiles.instants import read_datetime
 from fhir_profiles.task_status import StatusReport
 
 # Order statuses that mean a prescription exists (FHIR R4 medicationrequest-status).
@@ -95,14 +95,5 @@ def interpret_order(order: dict[str, Any], proposals: dict[str, str]) -> StatusR
         status="prescription-issued",
         detail="Prescription issued by the practice",
         pharmacy=str(pharmacy) if pharmacy else None,
-        observed_at=_instant(order.get("meta", {}).get("lastUpdated")),
+        observed_at=read_datetime(order.get("meta", {}).get("lastUpdated")),
     )
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

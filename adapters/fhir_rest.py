@@ -6,11 +6,9 @@ Status comes back by searching the practice's Tasks changed since a cursor.
 """
 
 import json
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from functools import partial
 from types import TracebackType
 from typing import Any, Final, Literal, Self
@@ -19,19 +17,19 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from adapters import fhir_orders, fhir_withdrawal
-from adapters.errors import (
-    PermanentAdapterError,
-    RateLimited,
-    TransientAdapterError,
-)
+from adapters.errors import PermanentAdapterError, TransientAdapterError
 from adapters.gp_system import Delivery, DeliveryPurpose, SubmitReceipt, UpdateBatch
+from adapters.http_status import (
+    error_for_status,
+    is_success,
+)
 from adapters.retry import short_retry
 from adapters.tls import shared_tls_context
 from fhir_profiles import systems
+from fhir_profiles.instants import read_datetime_as_utc
 from fhir_profiles.task_status import StatusReport, interpret_task
 
 FHIR_JSON: Final = "application/fhir+json"
-DEFAULT_RETRY_AFTER: Final = 30.0
 
 
 class FhirRestGPSystem:
@@ -269,23 +267,13 @@ class _Cursor:
 
     def __init__(self, since: str | None) -> None:
         self.value = since
-        self._latest = _instant(since) if since else None
+        self._latest = read_datetime_as_utc(since) if since else None
 
     def see(self, last_updated: Any) -> None:
-        instant = _instant(last_updated)
+        instant = read_datetime_as_utc(last_updated)
         if instant is not None and (self._latest is None or instant > self._latest):
             self._latest = instant
             self.value = str(last_updated)
-
-
-def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -295,39 +283,18 @@ def _origin(url: str) -> tuple[str, str]:
 
 def _raise_for_status(response: httpx.Response) -> None:
     status = response.status_code
-    if 200 <= status < 300:
+    if is_success(status):
         return
     what = f"{response.request.method} {response.request.url.path} answered {status}"
-    if status == 429:
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        raise RateLimited(what, retry_after=retry_after, status_code=status)
-    if status == 408 or status >= 500:
-        raise TransientAdapterError(what, status_code=status)
     if status == 412:
         raise PermanentAdapterError(
             f"{what}: conditional create matched more than one resource", status_code=status
         )
-    diagnostics = _diagnostics(response)
-    raise PermanentAdapterError(
-        f"{what}: {diagnostics}" if diagnostics else what, status_code=status
-    )
-
-
-def retry_after_seconds(header: str | None, *, now: datetime | None = None) -> float:
-    """Seconds to wait from a `Retry-After` header (delay-seconds or HTTP-date)."""
-    if not header:
-        return DEFAULT_RETRY_AFTER
-    try:
-        seconds = float(header)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            return DEFAULT_RETRY_AFTER
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else DEFAULT_RETRY_AFTER
+    error = error_for_status(status, what, retry_after=response.headers.get("Retry-After"))
+    diagnostics = _diagnostics(response) if isinstance(error, PermanentAdapterError) else ""
+    if diagnostics:
+        error = PermanentAdapterError(f"{what}: {diagnostics}", status_code=status)
+    raise error
 
 
 def _diagnostics(response: httpx.Response) -> str:

@@ -16,7 +16,8 @@ import requests
 from notifications_python_client.errors import APIError, HTTPError
 from notifications_python_client.notifications import NotificationsAPIClient
 
-from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
+from adapters.errors import PermanentAdapterError, TransientAdapterError
+from adapters.http_status import error_for_status
 from adapters.notification import OutgoingMessage
 
 # Notify's documented rate limit is per minute and its 429 carries no Retry-After.
@@ -44,11 +45,7 @@ def _translate(exc: APIError) -> Exception:
         return TransientAdapterError(f"GOV.UK Notify unreachable: {exc.__cause__!r}")
     status = exc.status_code
     text = f"GOV.UK Notify {status}: {_error_text(exc)}"
-    if status == 429:
-        return RateLimited(text, retry_after=RATE_LIMIT_RETRY_AFTER)
-    if status == 408 or status >= 500:
-        return TransientAdapterError(text, status_code=status)
-    return PermanentAdapterError(text, status_code=status)
+    return error_for_status(status, text, default_retry_after=RATE_LIMIT_RETRY_AFTER)
 
 
 class GovUkNotifyChannel:

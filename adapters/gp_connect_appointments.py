@@ -31,13 +31,13 @@ from typing import Any, Final, Self, TypeVar
 import httpx
 
 from adapters import gp_connect_resources as resources
-from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
-from adapters.fhir_rest import retry_after_seconds
+from adapters.errors import PermanentAdapterError, TransientAdapterError
 from adapters.gp_connect_resources import (
     AppointmentRecord,
     BookingOrganisation,
     FreeSlot,
 )
+from adapters.http_status import error_for_status, is_success
 from adapters.retry import short_retry
 from adapters.tls import shared_tls_context
 
@@ -330,7 +330,7 @@ def _answer(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
     status = response.status_code
     # The resource type only: a path can hold ids, never a query with an NHS number.
     what = f"{method} /{path.split('/')[0]} answered {status}"
-    if 200 <= status < 300:
+    if is_success(status):
         try:
             body = response.json()
         except ValueError as error:
@@ -340,11 +340,6 @@ def _answer(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
         return body
     code = _issue_code(response)
     told = f"{what} {code}".rstrip()
-    if status == 429:
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        raise RateLimited(told, retry_after=retry_after, status_code=status)
-    if status == 408 or status >= 500:
-        raise TransientAdapterError(told, status_code=status)
     if status == 409 and method == "POST":
         raise SlotUnavailable(told, status_code=status)
-    raise PermanentAdapterError(told, status_code=status)
+    raise error_for_status(status, told, retry_after=response.headers.get("Retry-After"))

@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from fhir_profiles.instants import read_datetime
+
 UK: Final = ZoneInfo("Europe/London")
 ODS_SYSTEM: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
 NHS_NUMBER_SYSTEM: Final = "https://fhir.nhs.uk/Id/nhs-number"
@@ -98,10 +100,9 @@ def gp_connect_instant(moment: datetime) -> str:
 def _instant(value: Any, what: str) -> datetime:
     if not isinstance(value, str):
         raise UnreadableResource(f"{what} is missing")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise UnreadableResource(f"{what} is not a dateTime") from error
+    parsed = read_datetime(value)
+    if parsed is None:
+        raise UnreadableResource(f"{what} is not a dateTime")
     if parsed.tzinfo is None:
         raise UnreadableResource(f"{what} has no timezone offset")
     return parsed.astimezone(UTC)

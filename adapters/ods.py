@@ -19,8 +19,8 @@ from typing import Any, Final
 
 import httpx
 
-from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
-from adapters.fhir_rest import retry_after_seconds
+from adapters.errors import TransientAdapterError
+from adapters.http_status import error_for_status
 from adapters.retry import short_retry
 from adapters.tls import shared_tls_context
 
@@ -140,12 +140,7 @@ class OdsClient:
         if status == 404:
             return None
         what = f"ODS lookup of {ods_code} answered {status}"
-        if status == 429:
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-            raise RateLimited(what, retry_after=retry_after, status_code=status)
-        if status == 408 or status >= 500:
-            raise TransientAdapterError(what, status_code=status)
-        raise PermanentAdapterError(what, status_code=status)
+        raise error_for_status(status, what, retry_after=response.headers.get("Retry-After"))
 
     def close(self) -> None:
         self._http.close()

@@ -33,8 +33,8 @@ from typing import Any, Final
 
 import httpx
 
-from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
-from adapters.fhir_rest import retry_after_seconds
+from adapters.errors import TransientAdapterError
+from adapters.http_status import error_for_status
 from adapters.retry import short_retry
 from adapters.smart_backend import SmartBackendAuth
 from adapters.tls import shared_tls_context
@@ -240,13 +240,9 @@ class PdsClient:
         if status == 404:
             return PatientUnknown(_UNKNOWN_CODES["RESOURCE_NOT_FOUND"])
         what = f"PDS patient read answered {status}" + (f" {code}" if code else "")
-        if status == 429:
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-            raise RateLimited(what, retry_after=retry_after, status_code=status)
-        if status == 408 or status >= 500:
-            raise TransientAdapterError(what, status_code=status)
-        # 400 MISSING_VALUE / INVALID_VALUE, 401, 403: Liaison's request or access is wrong.
-        raise PermanentAdapterError(what, status_code=status)
+        # 400 MISSING_VALUE / INVALID_VALUE, 401, 403 are permanent: Liaison's request or
+        # access is wrong.
+        raise error_for_status(status, what, retry_after=response.headers.get("Retry-After"))
 
     def close(self) -> None:
         self._http.close()

@@ -18,6 +18,7 @@ import httpx
 import jwt
 
 from adapters.errors import PermanentAdapterError, TransientAdapterError
+from adapters.http_status import error_for_status
 
 ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME: Final = 300  # the spec's maximum
@@ -93,11 +94,12 @@ class SmartBackendAuth(httpx.Auth):
 
     def _store(self, response: httpx.Response) -> str:
         what = f"token request to {self._token_url} answered {response.status_code}"
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientAdapterError(what, status_code=response.status_code)
         if response.status_code != 200:
-            # invalid_client, invalid_scope...: configuration, not luck.
-            raise PermanentAdapterError(what, status_code=response.status_code)
+            # 400/401 invalid_client, invalid_scope... (RFC 6749 §5.2) are permanent:
+            # configuration, not luck.
+            raise error_for_status(
+                response.status_code, what, retry_after=response.headers.get("Retry-After")
+            )
         try:
             body = response.json()
             value = str(body["access_token"])

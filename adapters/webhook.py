@@ -25,7 +25,8 @@ from typing import Final
 import httpx
 
 from adapters.address_policy import AllowedHosts
-from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
+from adapters.errors import PermanentAdapterError, TransientAdapterError
+from adapters.http_status import error_for_status, is_success
 from adapters.notification import OutgoingMessage
 from adapters.pinned_transport import PinnedTransport, RefusedDestination, Resolver, system_resolver
 from adapters.retry import short_retry
@@ -35,7 +36,6 @@ TIMESTAMP_HEADER: Final = "Liaison-Timestamp"
 SIGNATURE_HEADER: Final = "Liaison-Signature"
 EVENT_ID_HEADER: Final = "Liaison-Event-Id"
 DEFAULT_TOLERANCE_SECONDS: Final = 300
-_DEFAULT_RETRY_AFTER: Final = 30.0
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -61,13 +61,6 @@ def verify(
     if abs(current - int(stamp)) > tolerance:
         return False
     return hmac.compare_digest(sign(secret, int(stamp), body), given)
-
-
-def _retry_after(header: str | None) -> float:
-    try:
-        return max(0.0, float(header)) if header else _DEFAULT_RETRY_AFTER
-    except ValueError:
-        return _DEFAULT_RETRY_AFTER
 
 
 class WebhookChannel:
@@ -131,16 +124,11 @@ class WebhookChannel:
         except httpx.TransportError as exc:
             raise TransientAdapterError(f"webhook to {host}: {type(exc).__name__}") from exc
         status = response.status_code
-        if 200 <= status < 300:
+        if is_success(status):
             return
         text = f"webhook to {host} answered {status}"
-        if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
-            raise RateLimited(text, retry_after=retry_after, status_code=status)
-        if status == 408 or status >= 500:
-            raise TransientAdapterError(text, status_code=status)
         # Redirects are not followed (the signature covers one endpoint): a 3xx is permanent.
-        raise PermanentAdapterError(text, status_code=status)
+        raise error_for_status(status, text, retry_after=response.headers.get("Retry-After"))
 
     def close(self) -> None:
         self._http.close()

@@ -47,6 +47,30 @@ def build_chase_up(
         raise ValueError("authored_on must be timezone-aware")
     if number < 1 or working_days < 0:
         raise ValueError("number must be 1 or more and working_days not negative")
+    recommendation = _recommendation_identifier(original)
+    text = _reminder_text(
+        original,
+        number=number,
+        reference=recommendation["value"],
+        first_sent_on=first_sent_on,
+        working_days=working_days,
+    )
+    data = _chase_up_data(
+        original,
+        chase_up_id=chase_up_id,
+        number=number,
+        recommendation=recommendation,
+        text=text,
+        original_url=original_url,
+        medication_request_url=medication_request_url,
+        authored_on=authored_on,
+    )
+    resource = serialise(CommunicationRequest, data)
+    validate_all([resource])
+    return ChaseUpRequest(resource=resource, bundle=_delivery_bundle(resource, chase_up_id))
+
+
+def _recommendation_identifier(original: Mapping[str, Any]) -> dict[str, Any]:
     recommendation = next(
         (
             dict(i)
@@ -57,17 +81,42 @@ def build_chase_up(
     )
     if recommendation is None:
         raise ValueError("the original CommunicationRequest has no recommendation identifier")
+    return recommendation
+
+
+def _reminder_text(
+    original: Mapping[str, Any],
+    *,
+    number: int,
+    reference: str,
+    first_sent_on: date,
+    working_days: int,
+) -> str:
     summary = next(
         (str(p["contentString"]) for p in original.get("payload", []) if "contentString" in p),
         "",
     )
-    text = (
+    return (
         f"Reminder {number}: on {format_date(first_sent_on)} Liaison sent this practice a "
-        f"request about a stop-smoking medicine (reference {recommendation['value']}). "
+        f"request about a stop-smoking medicine (reference {reference}). "
         f"No response has been seen after {working_days} working days. Please accept it, "
         "decline it with a reason, or ask to see the patient, by updating the linked Task "
         "or in the Liaison practice inbox. The original request follows.\n\n" + summary
     )
+
+
+def _chase_up_data(
+    original: Mapping[str, Any],
+    *,
+    chase_up_id: str,
+    number: int,
+    recommendation: dict[str, Any],
+    text: str,
+    original_url: str,
+    medication_request_url: str,
+    authored_on: datetime,
+) -> dict[str, Any]:
+    """The chase-up CommunicationRequest: the original's parties and reasons, a new id."""
     original_reference = {
         "reference": original_url,
         "type": "CommunicationRequest",
@@ -103,8 +152,11 @@ def build_chase_up(
     }
     for meta_field in ("versionId", "lastUpdated"):
         data["meta"].pop(meta_field, None)
-    resource = serialise(CommunicationRequest, data)
-    validate_all([resource])
+    return data
+
+
+def _delivery_bundle(resource: dict[str, Any], chase_up_id: str) -> dict[str, Any]:
+    """One conditional create on the delivery id, so a retried send lands once."""
     sent = copy.deepcopy(resource)
     del sent["id"]
     sent["identifier"] = [
@@ -128,4 +180,4 @@ def build_chase_up(
             }
         ],
     }
-    return ChaseUpRequest(resource=resource, bundle=serialise(Bundle, bundle))
+    return serialise(Bundle, bundle)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from fhir_profiles import systems
+from fhir_profiles.instants import read_datetime
 from fhir_profiles.task_status import GP_REPORTED
 from fhir_profiles.terminology import display
 from fhir_profiles.validation import validate_resource
@@ -75,15 +76,6 @@ def _instant(value: datetime, *, like: str | None) -> str:
     return value.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _text(value: str | None) -> str | None:
     # FHIR strings may not be empty or only white space.
     return value.strip() if value and value.strip() else None
@@ -129,7 +121,7 @@ def task_at(
         ]
     # Task inv-1: lastModified >= authoredOn; another machine's clock may lag the intake's.
     authored_text = updated.get("authoredOn")
-    authored = _parse(authored_text)
+    authored = read_datetime(authored_text)
     updated["lastModified"] = _instant(
         max(now, authored) if authored else now,
         like=authored_text if isinstance(authored_text, str) else None,

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from fhir_profiles import systems
 from fhir_profiles.conformance import definitions
+from fhir_profiles.instants import read_datetime
 
 
 @dataclass(frozen=True)
@@ -146,15 +147,6 @@ def _pharmacy(task: dict[str, Any]) -> str | None:
     return None
 
 
-def _parse_instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _pharmacy_report(task: dict[str, Any], status: str | None) -> StatusReport | None:
     """A PSU-shaped Task: the prescription, the patient and the pharmacy, no Liaison id."""
     prescription_id = _prescription_id(task)
@@ -166,7 +158,7 @@ def _pharmacy_report(task: dict[str, Any], status: str | None) -> StatusReport |
         status=status,
         detail=None,
         pharmacy=None,
-        observed_at=_parse_instant(task.get("lastModified")),
+        observed_at=read_datetime(task.get("lastModified")),
         prescription_id=prescription_id,
         nhs_number=nhs_number,
         pharmacy_ods=_reference_identifier(task.get("owner"), systems.ODS_ORGANIZATION_CODE),
@@ -189,7 +181,7 @@ def interpret_task(task: dict[str, Any]) -> StatusReport | None:
         status=status,
         detail=detail,
         pharmacy=_pharmacy(task),
-        observed_at=_parse_instant(task.get("meta", {}).get("lastUpdated")),
+        observed_at=read_datetime(task.get("meta", {}).get("lastUpdated")),
         prescription_id=_prescription_id(task),
     )
 

@@ -13,7 +13,7 @@ from kombu.connection import Connection
 from kombu.entity import Exchange, Queue
 from sqlalchemy.engine import make_url
 
-from gateway.queue_depth import QUEUES
+from gateway.queue_names import QUEUES
 
 
 def declare_queues(broker_url: str, queues: tuple[str, ...] = QUEUES) -> None:

@@ -2,7 +2,7 @@
 
 from kombu.connection import Connection
 
-QUEUES = ("delivery", "poll", "notify", "control")
+from gateway.queue_names import QUEUES
 
 
 def queue_depths(broker_url: str, queues: tuple[str, ...] = QUEUES) -> dict[str, int | None]:

@@ -1,11 +1,12 @@
 """The Celery application: JSON only, late acks, no result backend."""
 
+from typing import Any, Final
+
 from celery import Celery
 
 from gateway.logging import connect_celery_signals
-from gateway.settings import get_settings
-
-QUEUES = ("delivery", "poll", "notify", "control")
+from gateway.queue_names import Queue
+from gateway.settings import Settings, get_settings
 
 
 def _transport_options(broker_url: str) -> dict[str, float]:
@@ -15,6 +16,72 @@ def _transport_options(broker_url: str) -> dict[str, float]:
         return {"visibility_timeout": 3600}
     # The SQLAlchemy transport hands its options to create_engine: give it none.
     return {}
+
+
+# Each task's queue; anything unlisted runs on the default, Queue.CONTROL.
+TASK_ROUTES: Final[dict[str, dict[str, str]]] = {
+    "liaison.deliver": {"queue": Queue.DELIVERY},
+    "liaison.poll_practice": {"queue": Queue.POLL},
+    "liaison.read_mesh_inbox": {"queue": Queue.POLL},
+    "liaison.notify": {"queue": Queue.NOTIFY},
+    "liaison.chase_up": {"queue": Queue.DELIVERY},
+    "liaison.send_digest": {"queue": Queue.NOTIFY},
+}
+
+
+def _beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        "relay-outbox": {
+            "task": "liaison.relay_outbox",
+            "schedule": settings.relay_interval_seconds,
+            "options": {"expires": 10},
+        },
+        "sweep": {"task": "liaison.sweep", "schedule": 5.0, "options": {"expires": 30}},
+        "poll-due": {
+            "task": "liaison.poll_due",
+            "schedule": settings.poll_interval_seconds,
+            "options": {"expires": 30},
+        },
+        # GP adapters: Liaison's MESH inbox, and MESH's daily handshake.
+        "mesh-inbox": {
+            "task": "liaison.read_mesh_inbox",
+            "schedule": settings.mesh_poll_interval_seconds,
+            "options": {"expires": 60},
+        },
+        "mesh-handshake": {
+            "task": "liaison.mesh_handshake",
+            "schedule": settings.mesh_handshake_interval_seconds,
+            "options": {"expires": 3600},
+        },
+        # Follow-up: chase silent practices, remind, send daily digests.
+        "chase-due": {
+            "task": "liaison.chase_due",
+            "schedule": settings.chase_check_seconds,
+            "options": {"expires": 30},
+        },
+        "remind-collections": {
+            "task": "liaison.remind_collections",
+            "schedule": settings.reminder_check_seconds,
+            "options": {"expires": 30},
+        },
+        # Booked GP appointments: did the service user attend (GP Connect read)?
+        "check-attendance": {
+            "task": "liaison.check_attendance",
+            "schedule": settings.gpconnect_attendance_check_seconds,
+            "options": {"expires": 60},
+        },
+        "digests-due": {
+            "task": "liaison.digests_due",
+            "schedule": settings.digest_check_seconds,
+            "options": {"expires": 30},
+        },
+        # Integration engineers: alert rules, each alert sent once.
+        "check-alerts": {
+            "task": "liaison.check_alerts",
+            "schedule": settings.alert_check_seconds,
+            "options": {"expires": 30},
+        },
+    }
 
 
 def make_celery() -> Celery:
@@ -29,73 +96,15 @@ def make_celery() -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue="control",
-        task_routes={
-            "liaison.deliver": {"queue": "delivery"},
-            "liaison.poll_practice": {"queue": "poll"},
-            "liaison.read_mesh_inbox": {"queue": "poll"},
-            "liaison.notify": {"queue": "notify"},
-            "liaison.chase_up": {"queue": "delivery"},
-            "liaison.send_digest": {"queue": "notify"},
-        },
+        task_default_queue=Queue.CONTROL,
+        task_routes=TASK_ROUTES,
         broker_transport_options=_transport_options(settings.broker_url),
         broker_connection_retry_on_startup=True,
         # Flower and `celery events` see the workers.
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
-        beat_schedule={
-            "relay-outbox": {
-                "task": "liaison.relay_outbox",
-                "schedule": settings.relay_interval_seconds,
-                "options": {"expires": 10},
-            },
-            "sweep": {"task": "liaison.sweep", "schedule": 5.0, "options": {"expires": 30}},
-            "poll-due": {
-                "task": "liaison.poll_due",
-                "schedule": settings.poll_interval_seconds,
-                "options": {"expires": 30},
-            },
-            # GP adapters: Liaison's MESH inbox, and MESH's daily handshake.
-            "mesh-inbox": {
-                "task": "liaison.read_mesh_inbox",
-                "schedule": settings.mesh_poll_interval_seconds,
-                "options": {"expires": 60},
-            },
-            "mesh-handshake": {
-                "task": "liaison.mesh_handshake",
-                "schedule": settings.mesh_handshake_interval_seconds,
-                "options": {"expires": 3600},
-            },
-            # Follow-up: chase silent practices, remind, send daily digests.
-            "chase-due": {
-                "task": "liaison.chase_due",
-                "schedule": settings.chase_check_seconds,
-                "options": {"expires": 30},
-            },
-            "remind-collections": {
-                "task": "liaison.remind_collections",
-                "schedule": settings.reminder_check_seconds,
-                "options": {"expires": 30},
-            },
-            # Booked GP appointments: did the service user attend (GP Connect read)?
-            "check-attendance": {
-                "task": "liaison.check_attendance",
-                "schedule": settings.gpconnect_attendance_check_seconds,
-                "options": {"expires": 60},
-            },
-            "digests-due": {
-                "task": "liaison.digests_due",
-                "schedule": settings.digest_check_seconds,
-                "options": {"expires": 30},
-            },
-            # Integration engineers: alert rules, each alert sent once.
-            "check-alerts": {
-                "task": "liaison.check_alerts",
-                "schedule": settings.alert_check_seconds,
-                "options": {"expires": 30},
-            },
-        },
+        beat_schedule=_beat_schedule(settings),
     )
     # JSON, redacted logs; the correlation id travels in task headers.
     connect_celery_signals()

@@ -89,6 +89,28 @@ def _check_booking(body: dict[str, Any]) -> None:
         raise GpcError(422, "invalid", "INVALID_RESOURCE", "created is required")
 
 
+def _slot_context(ods: str) -> list[dict[str, Any]]:
+    """The Schedule, Practitioner, Location and Organization a slot search includes."""
+    return [
+        {
+            "resourceType": "Schedule",
+            "id": "1",
+            "actor": [{"reference": "Location/1"}, {"reference": "Practitioner/1"}],
+            "serviceCategory": {"text": "General GP Appointments"},
+        },
+        PRACTITIONER,
+        LOCATION,
+        {
+            "resourceType": "Organization",
+            "id": "1",
+            "identifier": [
+                {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": ods}
+            ],
+            "name": "Riverside Surgery",
+        },
+    ]
+
+
 def build(book: AppointmentBook) -> APIRouter:
     router = APIRouter()
     root = "/{ods}/STU3/1"
@@ -105,26 +127,7 @@ def build(book: AppointmentBook) -> APIRouter:
         except GpcError as error:
             return outcome(error)
         slots = book.slots(ods, start, end)
-        extra: list[dict[str, Any]] = []
-        if slots:
-            extra = [
-                {
-                    "resourceType": "Schedule",
-                    "id": "1",
-                    "actor": [{"reference": "Location/1"}, {"reference": "Practitioner/1"}],
-                    "serviceCategory": {"text": "General GP Appointments"},
-                },
-                PRACTITIONER,
-                LOCATION,
-                {
-                    "resourceType": "Organization",
-                    "id": "1",
-                    "identifier": [
-                        {"system": "https://fhir.nhs.uk/Id/ods-organization-code", "value": ods}
-                    ],
-                    "name": "Riverside Surgery",
-                },
-            ]
+        extra = _slot_context(ods) if slots else []
         return FhirJson(_bundle([*slots, *extra]))
 
     @router.get(root + "/Patient")

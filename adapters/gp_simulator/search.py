@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from adapters.gp_simulator.store import FhirError
+from fhir_profiles.instants import read_datetime_as_utc
 
 DEFAULT_COUNT: Final = 50
 MAX_COUNT: Final = 500
@@ -109,22 +110,14 @@ def _comparison(value: str) -> tuple[str, datetime]:
     prefix = value[:2] if value[:2] in _COMPARISONS else "eq"
     text = value[2:] if value[:2] in _COMPARISONS else value
     # An unencoded "+" in an offset arrives as a space; take it back.
-    moment = _parse_instant(text.replace(" ", "+"))
+    moment = read_datetime_as_utc(text.replace(" ", "+"))
     if moment is None:
         raise FhirError(400, "invalid", f"_lastUpdated={value} is not an instant")
     return prefix, moment
 
 
-def _parse_instant(text: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _last_updated(task: dict[str, Any]) -> datetime:
-    moment = _parse_instant(str(task.get("meta", {}).get("lastUpdated", "")))
+    moment = read_datetime_as_utc(str(task.get("meta", {}).get("lastUpdated", "")))
     return moment or datetime.min.replace(tzinfo=UTC)
 
 

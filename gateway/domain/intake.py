@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from fhir_profiles.builders import build_resources
+from fhir_profiles.builders import ResourceSet, build_resources
 from fhir_profiles.recommendation import (
     CareTeamContact,
     ConsentRecord,
@@ -223,14 +223,34 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
     # build_resources validates each resource against its profile and base R4 and raises
     # InvalidResource on a builder bug: nothing invalid is ever stored or sent.
     resources = build_resources(facts, imported=uow.catalogue_codes.imported())
+    recommendation = _add_recommendation(uow, command, facts, resources, ods=ods, now=now)
+    if ods is not None:
+        _add_resources(uow, resources, recommendation_id, now=now)
+    _add_delivery_and_first_event(uow, recommendation_id, ods=ods, now=now)
+    if resources.detected_issue is not None:
+        # The care team hears in the same transaction: the flag cannot be lost.
+        record_event(uow, recommendation, "clinical-safety-flag", now=now)
+    if command.idempotency_key is not None:
+        _add_idempotency_key(uow, command, command.idempotency_key, digest, recommendation_id, now)
+    return _commit_or_replay(uow, command, digest, recommendation_id)
+
+
+def _add_recommendation(
+    uow: UnitOfWork,
+    command: IntakeCommand,
+    facts: RecommendationFacts,
+    resources: ResourceSet,
+    *,
+    ods: str | None,
+    now: datetime,
+) -> Recommendation:
     payload = command.payload
     if resources.detected_issue is not None:
         # Travels with the recommendation so every message about the flag can quote it.
         flag = resources.detected_issue
         payload = {**payload, "clinical_safety": {k: flag[k] for k in ("severity", "detail")}}
-
     recommendation = Recommendation(
-        id=recommendation_id,
+        id=facts.recommendation_id,
         organisation_ods=command.organisation_ods,
         client_id=command.client_id,
         practitioner_id=facts.practitioner.id,
@@ -244,7 +264,13 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
     )
     uow.recommendations.add(recommendation)
     uow.session.flush()
-    for body in resources.all() if ods is not None else ():
+    return recommendation
+
+
+def _add_resources(
+    uow: UnitOfWork, resources: ResourceSet, recommendation_id: str, *, now: datetime
+) -> None:
+    for body in resources.all():
         uow.recommendations.add_resource(
             FhirResource(
                 id=body["id"],
@@ -254,6 +280,12 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
                 last_updated=now,
             )
         )
+
+
+def _add_delivery_and_first_event(
+    uow: UnitOfWork, recommendation_id: str, *, ods: str | None, now: datetime
+) -> None:
+    """The pending delivery, the first timeline entry and the outbox row that starts the worker."""
     delivery_id = str(uuid.uuid4())
     uow.deliveries.add(
         Delivery(
@@ -276,19 +308,30 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
         )
     )
     uow.outbox.add(kind="deliver", ref_id=delivery_id)
-    if resources.detected_issue is not None:
-        # The care team hears in the same transaction: the flag cannot be lost.
-        record_event(uow, recommendation, "clinical-safety-flag", now=now)
-    if command.idempotency_key is not None:
-        uow.recommendations.add_idempotency_key(
-            IdempotencyKey(
-                client_id=command.client_id,
-                key=command.idempotency_key,
-                request_hash=digest,
-                recommendation_id=recommendation_id,
-                created_at=now,
-            )
+
+
+def _add_idempotency_key(
+    uow: UnitOfWork,
+    command: IntakeCommand,
+    key: str,
+    digest: str,
+    recommendation_id: str,
+    now: datetime,
+) -> None:
+    uow.recommendations.add_idempotency_key(
+        IdempotencyKey(
+            client_id=command.client_id,
+            key=key,
+            request_hash=digest,
+            recommendation_id=recommendation_id,
+            created_at=now,
         )
+    )
+
+
+def _commit_or_replay(
+    uow: UnitOfWork, command: IntakeCommand, digest: str, recommendation_id: str
+) -> IntakeResult:
     try:
         uow.commit()
     except IntegrityError:

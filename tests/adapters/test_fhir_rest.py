@@ -4,14 +4,13 @@ What a real FHIR server does is covered against the GP simulator in test_gp_simu
 """
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
-from adapters.fhir_rest import FhirRestGPSystem, retry_after_seconds
+from adapters.fhir_rest import FhirRestGPSystem
 from adapters.gp_system import Delivery
 from fhir_profiles import systems
 
@@ -143,16 +142,6 @@ def test_short_rate_limit_is_waited_out_in_process() -> None:
 
     assert receipt.remote_reference == "t1"
     assert len(server.requests) == 2
-
-
-def test_retry_after_reads_seconds_and_http_dates() -> None:
-    now = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-
-    assert retry_after_seconds("45", now=now) == 45
-    assert retry_after_seconds("Thu, 26 Nov 2026 10:01:30 GMT", now=now) == 90
-    assert retry_after_seconds("Thu, 26 Nov 2026 09:00:00 GMT", now=now) == 0
-    assert retry_after_seconds("soon", now=now) == 30
-    assert retry_after_seconds(None, now=now) == 30
 
 
 @pytest.mark.parametrize("status", [503, 500, 408])

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from adapters.errors import PermanentAdapterError
+from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
 from adapters.fhir_rest import FhirRestGPSystem
 from adapters.smart_backend import ASSERTION_TYPE, SmartBackendAuth
 
@@ -128,3 +128,33 @@ def test_a_key_that_cannot_sign_is_a_permanent_error() -> None:
     )
     with pytest.raises(PermanentAdapterError, match="cannot sign"):
         auth.assertion()
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        (httpx.Response(429, headers={"Retry-After": "120"}), RateLimited),
+        (httpx.Response(503), TransientAdapterError),
+        (httpx.Response(408), TransientAdapterError),
+    ],
+)
+def test_a_busy_token_endpoint_is_worth_asking_again(
+    answer: httpx.Response, kind: type[TransientAdapterError]
+) -> None:
+    key = ec.generate_private_key(ec.SECP384R1())
+    auth = SmartBackendAuth(
+        token_url=TOKEN_URL,
+        client_id="liaison-client",
+        private_key_pem=_pem(key),
+        scope="system/Task.rs",
+        algorithm="ES384",
+    )
+    transport = httpx.MockTransport(lambda _: answer)
+    with (
+        FhirRestGPSystem(base_url=BASE, auth=auth, transport=transport, retry_attempts=1) as gp,
+        pytest.raises(kind, match="token request") as raised,
+    ):
+        gp.fetch_updates(ods_code="A81001", since=None)
+    assert type(raised.value) is kind
+    if isinstance(raised.value, RateLimited):
+        assert raised.value.retry_after == 120  # the endpoint's own wait, not a guess

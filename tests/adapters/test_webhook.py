@@ -106,6 +106,26 @@ def test_failures_say_whether_to_retry(status: int, error: type[Exception]) -> N
         assert raised.value.retry_after == 9
 
 
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [("Thu, 01 Jan 2015 00:00:00 GMT", 0), ("soon", 30)],
+)
+def test_a_rate_limit_reads_an_http_date_and_waits_the_default_when_unreadable(
+    header: str, wait: float
+) -> None:
+    channel = WebhookChannel(
+        secret=SECRET,
+        transport=httpx.MockTransport(
+            lambda _: httpx.Response(429, headers={"Retry-After": header})
+        ),
+        retry_attempts=1,
+        resolve=public_dns,
+    )
+    with pytest.raises(RateLimited) as raised:
+        channel.send(_message())
+    assert raised.value.retry_after == wait
+
+
 def test_an_unreachable_app_is_transient() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
