@@ -201,6 +201,9 @@ def bench_ods(number: int) -> str:
 BENCH_ENV = {
     "LIAISON_CLIENT_RATE_LIMIT_PER_MINUTE": "0",
     "LIAISON_LOG_LEVEL": "WARNING",
+    # No PDS stand-in runs: the practice given is the one routed to (seeded rows name it),
+    # or every seeded delivery would wait for a registered practice nobody answers for.
+    "LIAISON_PDS_MODE": "off",
 }
 
 

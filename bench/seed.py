@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select
 
 from bench.common import SAMPLE
 from fhir_profiles.builders import ResourceSet, build_resources, build_transaction_bundle
+from fhir_profiles.builders_common import URN_NAMESPACE
 from gateway.domain.intake import facts_from_payload
 from gateway.store.models import Delivery, FhirResource
 
@@ -47,7 +48,12 @@ def _ids(recommendation_id: str) -> list[str]:
     """The ids the builders derive from a recommendation id (gateway.domain.intake)."""
     base = uuid.UUID(recommendation_id)
     kinds = ("MedicationRequest", "CommunicationRequest", "Task")
-    return [recommendation_id] + [str(uuid.uuid5(base, kind)) for kind in kinds]
+    derived = [str(uuid.uuid5(base, kind)) for kind in kinds]
+    # The Patient, Practitioner and PractitionerRole: from the MedicationRequest's id
+    # (fhir_profiles.builders_common.party_id).
+    parties = ("Patient", "Practitioner", "PractitionerRole")
+    derived += [str(uuid.uuid5(URN_NAMESPACE, f"{derived[0]}/{kind}")) for kind in parties]
+    return [recommendation_id, *derived]
 
 
 class Model:
@@ -173,6 +179,7 @@ def seed(
                 None if queued else now,
                 now,
                 now,
+                "request",  # gateway.domain.withdrawals.REQUEST: the recommendation itself
             )
         )
         events.append((recommendation_id, "received", "intake", True, now))
@@ -201,7 +208,7 @@ def seed(
         ),
         (
             "deliveries (id, external_id, recommendation_id, practice_ods, state, "
-            "attempt_count, first_attempt_at, delivered_at, created_at, updated_at)",
+            "attempt_count, first_attempt_at, delivered_at, created_at, updated_at, purpose)",
             deliveries,
         ),
         ("status_events (recommendation_id, status, source, applied, at)", events),

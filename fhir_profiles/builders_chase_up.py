@@ -10,7 +10,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.communicationrequest import CommunicationRequest
 
 from fhir_profiles import systems
-from fhir_profiles.builders_common import FHIR_ID, format_date, narrative, serialise, urn
+from fhir_profiles.builders_common import FHIR_ID, format_date, instant, narrative, serialise, urn
 from fhir_profiles.validation import validate_all
 
 CHASE_UP_ID: Final = f"{systems.LIAISON_CANONICAL}/Id/chase-up"
@@ -144,7 +144,7 @@ def _chase_up_data(
             {"contentString": text},
             {"contentReference": dict(original_reference)},
         ],
-        "authoredOn": authored_on.isoformat(),
+        "authoredOn": instant(authored_on),
         "requester": copy.deepcopy(original.get("requester")),
         "recipient": copy.deepcopy(original.get("recipient")),
         "sender": copy.deepcopy(original.get("sender")),

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     # API processes `liaison api` starts on the one port (uvicorn's workers). Each keeps its
     # own per-client rate-limit buckets, so a client's budget is per process (docs/DEPLOYMENT.md).
     api_workers: int = Field(default=1, ge=1, le=32)
+    # Celery's task-sent event: one more broker round trip for every task published, read only
+    # by a monitor that wants to see tasks before a worker takes them (Flower still sees every
+    # task from the workers' own received/started/succeeded events). Off unless asked for.
+    task_sent_events: bool = False
     public_base_url: str = "http://127.0.0.1:8000"
     # The official UK Core R4 package folder (HL7 UK / NHS England, UKCore.R4.STU.02.00.00:
     # structuredefinitions/, valuesets/, codesystems/) that `liaison ukcore check` reads.

@@ -100,9 +100,10 @@ def make_celery() -> Celery:
         task_routes=TASK_ROUTES,
         broker_transport_options=_transport_options(settings.broker_url),
         broker_connection_retry_on_startup=True,
-        # Flower and `celery events` see the workers.
+        # Flower and `celery events` see the workers; tasks as sent only when asked
+        # (LIAISON_TASK_SENT_EVENTS): each costs a broker round trip per published task.
         worker_send_task_events=True,
-        task_send_sent_event=True,
+        task_send_sent_event=settings.task_sent_events,
         worker_hijack_root_logger=False,
         beat_schedule=_beat_schedule(settings),
     )

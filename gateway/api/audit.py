@@ -2,18 +2,22 @@
 
 `AuditTrail` writes the request's records (gateway.security.audit) before the response
 starts: if they cannot be written, the caller gets 503 instead of the data, so nothing is
-disclosed unaudited. `GET /fhir/AuditEvent` lets the `ops` scope search them by
-recommendation (`entity`), client (`agent`) and date.
+disclosed unaudited. A route that writes (`AuditedUnitOfWorkDep`) commits its records in
+its own transaction instead: one commit, and no change without its record.
+`GET /fhir/AuditEvent` lets the `ops` scope search them by recommendation (`entity`),
+client (`agent`) and date.
 """
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -69,6 +73,10 @@ class AuditTrail:
             raise
         if not audited or not held:
             return
+        if _already_committed(context, held[0]["status"]):
+            for message in held:
+                await send(message)
+            return
         if not await self._record(scope, context, held[0]["status"]):
             refusal = problem(
                 503,
@@ -97,6 +105,64 @@ class AuditTrail:
             log.exception("audit record not written", route=template, status=status)
             return False
         return True
+
+
+def _already_committed(context: RequestContext, status: int) -> bool:
+    """The route's transaction recorded this answer, for every recommendation touched."""
+    committed = context.committed_audit
+    return (
+        committed is not None
+        and committed[0] == status
+        and not context.overflowed
+        and set(context.recommendations) <= committed[1]
+    )
+
+
+def _audited_unit_of_work(request: Request) -> Iterator[UnitOfWork]:
+    """A unit of work whose first commit carries the request's audit records, naming the
+    route's success status. Should the answer end up different (an error after the
+    commit), the middleware writes the records again with the status actually sent; a
+    commit that fails takes the records with it, and the middleware writes them then."""
+    with UnitOfWork(request.app.state.session_factory) as uow:
+        context = current_request()
+        if context is not None and _audited(request.scope):
+            _record_on_commit(uow.session, request.scope, context)
+        yield uow
+
+
+def _record_on_commit(session: Session, scope: Scope, context: RequestContext) -> None:
+    template = route_template(scope)
+    assert template is not None
+    facts = audit.RequestFacts(
+        method=scope["method"],
+        route=template,
+        has_path_parameters="{" in template,
+        status_code=getattr(scope.get("route"), "status_code", None) or 200,
+    )
+    covered: list[frozenset[str]] = []
+
+    # A SAVEPOINT's release fires the same events: only the outer transaction counts.
+    def add_records(session: Session) -> None:
+        if covered or context.committed_audit is not None or session.in_nested_transaction():
+            return  # the first commit carries them
+        session.flush()  # the ORM notes the recommendations it writes as it flushes
+        covered.append(frozenset(context.recommendations))
+        session.add_all(audit.records_for(context, facts, now=datetime.now(UTC)))
+
+    def committed(session: Session) -> None:
+        if covered and context.committed_audit is None and not session.in_nested_transaction():
+            context.committed_audit = (facts.status_code, covered[0])
+
+    def rolled_back(session: Session) -> None:
+        if context.committed_audit is None and not session.in_nested_transaction():
+            covered.clear()  # not written after all: the next commit carries them
+
+    event.listen(session, "before_commit", add_records)
+    event.listen(session, "after_commit", committed)
+    event.listen(session, "after_rollback", rolled_back)
+
+
+AuditedUnitOfWorkDep = Annotated[UnitOfWork, Depends(_audited_unit_of_work)]
 
 
 def _audited(scope: Scope) -> bool:

@@ -8,6 +8,7 @@ from pydantic import AfterValidator, Field
 
 from fhir_profiles.catalogue import find_product
 from gateway.api.appointments import appointment_view
+from gateway.api.audit import AuditedUnitOfWorkDep
 from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
 from gateway.api.fhir_params import STORED_TYPES
 from gateway.api.links import public_base, public_request_url
@@ -35,14 +36,23 @@ from gateway.store.unit_of_work import UnitOfWork
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
 
-def _links(request: Request, recommendation_id: str, uow: UnitOfWork | None = None) -> Links:
+def _links(
+    request: Request,
+    recommendation_id: str,
+    uow: UnitOfWork | None = None,
+    stored: tuple[tuple[str, str], ...] = (),
+) -> Links:
+    """`stored`: the (type, id) of resources just written, so they are not read back."""
     base = public_base(request)
     fhir: dict[str, str] = {}
-    if uow is not None:
-        for resource in uow.recommendations.resources_for(recommendation_id):
-            if resource.resource_type not in STORED_TYPES:
-                continue  # the Patient and Practitioner travel with the request, not served here
-            fhir[resource.resource_type] = f"{base}/fhir/{resource.resource_type}/{resource.id}"
+    if uow is not None and not stored:
+        stored = tuple(
+            (r.resource_type, r.id) for r in uow.recommendations.resources_for(recommendation_id)
+        )
+    for resource_type, resource_id in stored:
+        if resource_type not in STORED_TYPES:
+            continue  # the Patient and Practitioner travel with the request, not served here
+        fhir[resource_type] = f"{base}/fhir/{resource_type}/{resource_id}"
     return Links(self=f"{base}/v1/recommendations/{recommendation_id}", fhir=fhir)
 
 
@@ -59,7 +69,7 @@ def submit_recommendation(
     body: RecommendationIn,
     request: Request,
     response: Response,
-    uow: UnitOfWorkDep,
+    uow: AuditedUnitOfWorkDep,
     principal: RecommendationsClient,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Accepted:
@@ -76,7 +86,7 @@ def submit_recommendation(
         ),
         now=datetime.now(UTC),
     )
-    links = _links(request, result.recommendation_id, uow)
+    links = _links(request, result.recommendation_id, uow, result.stored)
     response.headers["Location"] = links.self
     return Accepted(id=result.recommendation_id, status=result.status, links=links)
 

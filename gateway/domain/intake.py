@@ -73,6 +73,8 @@ class IntakeResult:
     recommendation_id: str
     status: str
     replayed: bool
+    # (resource type, id) of the FHIR resources stored now; empty for a replay.
+    stored: tuple[tuple[str, str], ...] = ()
 
 
 def request_hash(payload: dict[str, Any]) -> str:
@@ -341,4 +343,5 @@ def _commit_or_replay(
         if replayed is None:
             raise
         return replayed
-    return IntakeResult(recommendation_id, "received", replayed=False)
+    stored = tuple((r["resourceType"], r["id"]) for r in resources.all()) if ods else ()
+    return IntakeResult(recommendation_id, "received", replayed=False, stored=stored)

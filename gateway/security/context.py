@@ -41,6 +41,10 @@ class RequestContext:
     # Names found in the request's JSON body, taught to the log redactor once the caller is
     # known (an anonymous body must not blind log lines or crowd real names out).
     body_names: list[str] = field(default_factory=list)
+    # Set when the route's own transaction committed the request's audit records
+    # (gateway.api.audit.AuditedUnitOfWorkDep): the status they name and the
+    # recommendations they cover, so the middleware writes nothing twice.
+    committed_audit: tuple[int, frozenset[str]] | None = None
 
     def note_body_names(self, names: list[str]) -> None:
         self.body_names = names

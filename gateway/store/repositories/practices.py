@@ -12,9 +12,16 @@ from gateway.store.models import Practice
 class PracticeRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+        # The session's identity map holds rows weakly: a practice looked up only to see
+        # that it exists would be gone by the next lookup in the same unit of work, and
+        # asked for again. Held here, the next `get` is answered from the map.
+        self._held: dict[str, Practice] = {}
 
     def get(self, ods_code: str) -> Practice | None:
-        return self._session.get(Practice, ods_code)
+        practice = self._session.get(Practice, ods_code)
+        if practice is not None:
+            self._held[ods_code] = practice
+        return practice
 
     def list(self) -> Sequence[Practice]:
         return self._session.scalars(select(Practice).order_by(Practice.ods_code)).all()
