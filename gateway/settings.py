@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.address_policy import split_host_port
+from fhir_profiles.canonical import DEVELOPMENT_CANONICAL_BASE, checked_canonical_base
 from gateway.domain.practice_endpoints import endpoint_problem, is_practice_secret_reference
 
 # Dev-only secrets: usable on a laptop, refused when LIAISON_ENVIRONMENT=production.
@@ -83,6 +84,13 @@ class Settings(BaseSettings):
     # own per-client rate-limit buckets, so a client's budget is per process (docs/DEPLOYMENT.md).
     api_workers: int = Field(default=1, ge=1, le=32)
     public_base_url: str = "http://127.0.0.1:8000"
+    # The canonical base of Liaison's profiles, code systems and identifier systems, on a
+    # domain the deployment owns: `<public base URL>/fhir` makes each definition resolve to
+    # what /fhir/StructureDefinition serves. fhir_profiles.canonical reads the same variable
+    # (every process of a deployment must see one value); never change it once resources have
+    # been sent, since receivers match Liaison's identifiers by system. Production refuses
+    # the development default.
+    fhir_canonical_base: str = DEVELOPMENT_CANONICAL_BASE
     # The official UK Core R4 package folder (HL7 UK / NHS England, UKCore.R4.STU.02.00.00:
     # structuredefinitions/, valuesets/, codesystems/) that `liaison ukcore check` reads.
     ukcore_dir: Path = Path("../shared/ukcore")
@@ -230,6 +238,11 @@ class Settings(BaseSettings):
     alert_circuit_open_minutes: float = Field(default=15.0, ge=0)
     alert_outbox_lag_seconds: float = Field(default=120.0, gt=0)
 
+    @field_validator("fhir_canonical_base")
+    @classmethod
+    def _canonical_base(cls, value: str) -> str:
+        return checked_canonical_base(value)
+
     @field_validator("webhook_allowed_hosts")
     @classmethod
     def _host_or_host_port(cls, entries: list[str]) -> list[str]:
@@ -303,6 +316,10 @@ class Settings(BaseSettings):
             found.append(("LIAISON_MESH_VERIFY_TLS", "must be true: MESH is reached over TLS"))
         if not self.public_base_url.startswith("https://"):
             found.append(("LIAISON_PUBLIC_BASE_URL", "must be an https URL"))
+        if self.fhir_canonical_base == DEVELOPMENT_CANONICAL_BASE:
+            found.append(("LIAISON_FHIR_CANONICAL_BASE", "set the deployment's own base"))
+        elif not self.fhir_canonical_base.startswith("https://"):
+            found.append(("LIAISON_FHIR_CANONICAL_BASE", "must be an https URL"))
         if any("*" in origin or origin == "null" for origin in self.cors_allow_origins):
             found.append(("LIAISON_CORS_ALLOW_ORIGINS", "name each origin; * or null lets any"))
         for name, limit in (
