@@ -1,8 +1,10 @@
 """Load Liaison's conformance resources and rule tables from `fhir_profiles/definitions/`.
 
 The JSON files are the source of truth: the validator, the catalogue, the status mapping and
-the clinical-safety rules all read them, and `/fhir` serves the conformance resources as they
-are. Loaded once per process (the files ship with the package and never change at run time).
+the clinical-safety rules all read them, and `/fhir` serves the conformance resources. They are
+written under the placeholder `{canonical}`, replaced as they load by the deployment's
+canonical base (`fhir_profiles.canonical`). Loaded once per process (the files ship with the
+package and never change at run time).
 """
 
 import json
@@ -12,6 +14,8 @@ from functools import cache
 from importlib import resources
 from types import MappingProxyType
 from typing import Any, Final
+
+from fhir_profiles.canonical import with_canonical
 
 CONFORMANCE_TYPES: Final = ("StructureDefinition", "CodeSystem", "ValueSet", "ConceptMap")
 
@@ -32,7 +36,8 @@ class Definitions:
 
 
 def _read(name: str) -> Any:
-    return json.loads((resources.files("fhir_profiles.definitions") / name).read_text("utf-8"))
+    text = (resources.files("fhir_profiles.definitions") / name).read_text("utf-8")
+    return json.loads(with_canonical(text))
 
 
 def _freeze(value: Any) -> Any:
@@ -62,7 +67,7 @@ def definitions() -> Definitions:
         prefix = entry.name.split("-", 1)[0]
         if not entry.name.endswith(".json") or prefix not in CONFORMANCE_TYPES:
             continue
-        resource = _freeze(json.loads(entry.read_text("utf-8")))
+        resource = _freeze(json.loads(with_canonical(entry.read_text("utf-8"))))
         if resource["resourceType"] != prefix:
             raise ValueError(f"{entry.name} holds a {resource['resourceType']}, not a {prefix}")
         if resource["url"] in by_url:

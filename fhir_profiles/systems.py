@@ -6,8 +6,11 @@ definitions these URLs name are JSON under `fhir_profiles/definitions/`.
 
 from typing import Final
 
-# Liaison's own canonical base. Profiles, code systems and identifier systems hang off it.
-LIAISON_CANONICAL: Final = "https://liaison.example.org/fhir"
+from fhir_profiles.canonical import canonical_base
+
+# Liaison's own canonical base (LIAISON_FHIR_CANONICAL_BASE, a deployment's own URL).
+# Profiles, code systems and identifier systems hang off it.
+LIAISON_CANONICAL: Final = canonical_base()
 
 # Source: UK Core Patient profile, NHS number slice (NHSDigital/FHIR-R4-UKCORE-STAGING-MAIN).
 NHS_NUMBER: Final = "https://fhir.nhs.uk/Id/nhs-number"

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.address_policy import split_host_port
+from fhir_profiles.canonical import DEVELOPMENT_CANONICAL_BASE, checked_canonical_base
 from gateway.domain.practice_endpoints import endpoint_problem, is_practice_secret_reference
 
 # Dev-only secrets: usable on a laptop, refused when LIAISON_ENVIRONMENT=production.
@@ -87,6 +88,13 @@ class Settings(BaseSettings):
     # task from the workers' own received/started/succeeded events). Off unless asked for.
     task_sent_events: bool = False
     public_base_url: str = "http://127.0.0.1:8000"
+    # The canonical base of Liaison's profiles, code systems and identifier systems, on a
+    # domain the deployment owns: `<public base URL>/fhir` makes each definition resolve to
+    # what /fhir/StructureDefinition serves. fhir_profiles.canonical reads the same variable
+    # (every process of a deployment must see one value); never change it once resources have
+    # been sent, since receivers match Liaison's identifiers by system. Production refuses
+    # the development default.
+    fhir_canonical_base: str = DEVELOPMENT_CANONICAL_BASE
     # The official UK Core R4 package folder (HL7 UK / NHS England, UKCore.R4.STU.02.00.00:
     # structuredefinitions/, valuesets/, codesystems/) that `liaison ukcore check` reads.
     ukcore_dir: Path = Path("../shared/ukcore")
@@ -248,6 +256,11 @@ class Settings(BaseSettings):
     alert_circuit_open_minutes: float = Field(default=15.0, ge=0)
     alert_outbox_lag_seconds: float = Field(default=120.0, gt=0)
 
+    @field_validator("fhir_canonical_base")
+    @classmethod
+    def _canonical_base(cls, value: str) -> str:
+        return checked_canonical_base(value)
+
     @field_validator("webhook_allowed_hosts")
     @classmethod
     def _host_or_host_port(cls, entries: list[str]) -> list[str]:
@@ -326,6 +339,10 @@ class Settings(BaseSettings):
         ):
             # A practice must know who sent the letter and whom to call back.
             found.append(("LIAISON_SENDER_ODS_CODE", "set the trust's own ODS code and telephone"))
+        if self.fhir_canonical_base == DEVELOPMENT_CANONICAL_BASE:
+            found.append(("LIAISON_FHIR_CANONICAL_BASE", "set the deployment's own base"))
+        elif not self.fhir_canonical_base.startswith("https://"):
+            found.append(("LIAISON_FHIR_CANONICAL_BASE", "must be an https URL"))
         if any("*" in origin or origin == "null" for origin in self.cors_allow_origins):
             found.append(("LIAISON_CORS_ALLOW_ORIGINS", "name each origin; * or null lets any"))
         for name, limit in (

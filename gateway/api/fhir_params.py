@@ -51,9 +51,11 @@ _LAST_UPDATED = SearchParam(
 _IDENTIFIER = SearchParam(
     "identifier",
     "token",
-    f"[system|]value. {systems.RECOMMENDATION_ID}|<recommendation id> finds every resource "
-    "of a recommendation; a MedicationRequest also answers to the identifier its submitter "
-    "gave it.",
+    # The contract (openapi.yaml) is the same for every deployment: it names the system by
+    # the setting, not by one deployment's URL.
+    "[system|]value. <LIAISON_FHIR_CANONICAL_BASE>/Id/recommendation|<recommendation id> "
+    "finds every resource of a recommendation; a MedicationRequest also answers to the "
+    "identifier its submitter gave it.",
 )
 _PATIENT = SearchParam(
     "patient",

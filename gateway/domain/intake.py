@@ -234,7 +234,8 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
         record_event(uow, recommendation, "clinical-safety-flag", now=now)
     if command.idempotency_key is not None:
         _add_idempotency_key(uow, command, command.idempotency_key, digest, recommendation_id, now)
-    return _commit_or_replay(uow, command, digest, recommendation_id)
+    stored = tuple((r["resourceType"], r["id"]) for r in resources.all()) if ods else ()
+    return _commit_or_replay(uow, command, digest, recommendation_id, stored)
 
 
 def _add_recommendation(
@@ -332,7 +333,11 @@ def _add_idempotency_key(
 
 
 def _commit_or_replay(
-    uow: UnitOfWork, command: IntakeCommand, digest: str, recommendation_id: str
+    uow: UnitOfWork,
+    command: IntakeCommand,
+    digest: str,
+    recommendation_id: str,
+    stored: tuple[tuple[str, str], ...],
 ) -> IntakeResult:
     try:
         uow.commit()
@@ -343,5 +348,4 @@ def _commit_or_replay(
         if replayed is None:
             raise
         return replayed
-    stored = tuple((r["resourceType"], r["id"]) for r in resources.all()) if ods else ()
     return IntakeResult(recommendation_id, "received", replayed=False, stored=stored)

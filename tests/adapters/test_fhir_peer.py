@@ -13,6 +13,7 @@ import pytest
 
 from adapters.fhir_rest import FhirRestGPSystem
 from adapters.gp_system import Delivery
+from fhir_profiles import systems
 from fhir_profiles.builders import build_resources, build_transaction_bundle
 from fhir_profiles.task_status import task_fields_for
 from gateway.cli import sample_recommendation
@@ -44,7 +45,7 @@ def _gp(peer: MedplumPeer, **options: Any) -> FhirRestGPSystem:
 def _find(peer: MedplumPeer, resource_type: str, rec_id: str) -> list[dict[str, Any]]:
     bundle = httpx.get(
         f"{peer.base_url}/{resource_type}",
-        params={"identifier": f"https://liaison.example.org/fhir/Id/recommendation|{rec_id}"},
+        params={"identifier": f"{systems.RECOMMENDATION_ID}|{rec_id}"},
     ).json()
     return [entry["resource"] for entry in bundle.get("entry", [])]
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from fhir_profiles import systems
+from fhir_profiles.canonical import with_canonical
 from fhir_profiles.conformance import definitions, thaw
 from fhir_profiles.profiles import all_profiles, profile
 from fhir_profiles.r4_shape import r4_issues
@@ -33,10 +34,21 @@ _BASES = {
 
 
 def _load(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(
-        (resources.files("fhir_profiles.definitions") / name).read_text()
-    )
+    loaded: dict[str, Any] = json.loads(with_canonical(_text(name)))
     return loaded
+
+
+def _text(name: str) -> str:
+    return (resources.files("fhir_profiles.definitions") / name).read_text("utf-8")
+
+
+@pytest.mark.parametrize("name", _FILES)
+def test_definition_files_name_liaison_urls_only_through_the_placeholder(name: str) -> None:
+    # A deployment's canonical base replaces the placeholder as the files load; a URL written
+    # out in full would escape it (and name a host the deployment does not own).
+    text = _text(name)
+    assert "liaison.example" not in text
+    assert systems.LIAISON_CANONICAL not in text
 
 
 @pytest.mark.parametrize("name", _CONFORMANCE)

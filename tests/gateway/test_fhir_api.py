@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fhir_profiles import systems
+from fhir_profiles.canonical import with_canonical
 from fhir_profiles.validation import resource_issues
 from gateway.cli import sample_recommendation
 from gateway.settings import Settings
@@ -293,7 +294,7 @@ def test_served_definitions_are_the_shipped_files(api: TestClient) -> None:
         "ValueSet-fulfilment-business-status.json",
         "ConceptMap-psu-business-status-to-liaison-status.json",
     ):
-        shipped = json.loads((folder / name).read_text())
+        shipped = json.loads(with_canonical((folder / name).read_text()))
         assert _fhir(api, f"/fhir/{shipped['resourceType']}/{shipped['id']}") == shipped
 
 

@@ -44,6 +44,7 @@ PROD = {
     "secret_key": "s" * 48,
     "notify_api_key": "live-" + "n" * 40,
     "public_base_url": "https://liaison.example.nhs.uk",
+    "fhir_canonical_base": "https://liaison.example.nhs.uk/fhir",
     "pds_mode": "off",
 }
 

@@ -15,6 +15,7 @@ STRONG: dict[str, Any] = {
     "secret_key": "s" * 48,
     "notify_api_key": "live-" + "n" * 40,
     "public_base_url": "https://liaison.example.nhs.uk",
+    "fhir_canonical_base": "https://liaison.example.nhs.uk/fhir",
     # Not yet onboarded to PDS: an explicit choice production accepts.
     "pds_mode": "off",
 }
@@ -38,6 +39,11 @@ def test_a_strong_production_configuration_starts() -> None:
         ({"metrics_token": "m" * 31}, "LIAISON_METRICS_TOKEN"),
         ({"mesh_verify_tls": False}, "LIAISON_MESH_VERIFY_TLS"),
         ({"public_base_url": "http://liaison.example.nhs.uk"}, "LIAISON_PUBLIC_BASE_URL"),
+        ({"fhir_canonical_base": "http://127.0.0.1:8000/fhir"}, "LIAISON_FHIR_CANONICAL_BASE"),
+        (
+            {"fhir_canonical_base": "http://liaison.example.nhs.uk/fhir"},
+            "LIAISON_FHIR_CANONICAL_BASE",
+        ),
         ({"cors_allow_origins": ["*"]}, "LIAISON_CORS_ALLOW_ORIGINS"),
         ({"cors_allow_origins": ["https://a.example", "null"]}, "LIAISON_CORS_ALLOW_ORIGINS"),
         ({"client_rate_limit_per_minute": 0}, "LIAISON_CLIENT_RATE_LIMIT_PER_MINUTE"),
@@ -82,3 +88,16 @@ def test_production_over_mesh_starts_once_the_trust_is_named() -> None:
         sender_telephone="020 7946 0999",  # Ofcom drama range
     )
     assert settings.sender_ods_code == "X27"
+
+
+@pytest.mark.parametrize(
+    "base", ["liaison.example.nhs.uk/fhir", "https://x.nhs.uk/fhir?v=1", "https://x.nhs.uk/f|1"]
+)
+def test_a_canonical_base_that_cannot_name_definitions_is_refused(base: str) -> None:
+    with pytest.raises(ValidationError, match="fhir_canonical_base"):
+        Settings(fhir_canonical_base=base)
+
+
+def test_the_canonical_base_loses_a_trailing_slash() -> None:
+    settings = Settings(fhir_canonical_base="https://liaison.example.nhs.uk/fhir/")
+    assert settings.fhir_canonical_base == "https://liaison.example.nhs.uk/fhir"

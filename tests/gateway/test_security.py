@@ -256,6 +256,7 @@ def test_production_refuses_tokens_of_unregistered_clients(tmp_path: Any) -> Non
         secret_key="s" * 48,
         notify_api_key="live-" + "n" * 40,
         public_base_url="https://liaison.example.nhs.uk",
+        fhir_canonical_base="https://liaison.example.nhs.uk/fhir",
         data_dir=tmp_path,
         pds_mode="off",
     )
@@ -388,6 +389,7 @@ def test_production_refuses_every_dev_default_secret() -> None:
     fine = Settings(
         environment="production",
         public_base_url="https://liaison.example.nhs.uk",
+        fhir_canonical_base="https://liaison.example.nhs.uk/fhir",
         pds_mode="off",
         **real,
     )
@@ -414,6 +416,7 @@ def _production(**settings: Any) -> Settings:
         secret_key="s" * 48,
         notify_api_key="live-" + "n" * 40,
         public_base_url="https://liaison.example.nhs.uk",
+        fhir_canonical_base="https://liaison.example.nhs.uk/fhir",
         **settings,
     )
 

@@ -15,6 +15,7 @@ import pytest
 from adapters.dev_ods import create_app as create_ods
 from adapters.dev_pds import create_app as create_pds
 from adapters.dev_pds import patients as canned
+from fhir_profiles import systems
 from gateway.api.schemas import RecommendationIn
 from gateway.cli import sample_recommendation
 from gateway.domain import intake
@@ -239,7 +240,7 @@ def test_before_a_chase_up_a_re_registered_service_user_is_followed_to_the_new_p
     base = f"http://127.0.0.1:{peers[0].simulator_port}/fhir"
     tasks = httpx.get(
         f"{base}/Task",
-        params={"identifier": f"https://liaison.example.org/fhir/Id/recommendation|{rec}"},
+        params={"identifier": f"{systems.RECOMMENDATION_ID}|{rec}"},
     ).json()
     status = {
         e["resource"]["owner"]["identifier"]["value"]: e["resource"]["status"]
