@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint unit install install-dev openapi clean peers browser chaos fuzz bench
+.PHONY: run test lint unit install install-dev openapi clean peers browser fonts chaos fuzz bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,11 @@ peers: $(PEERS_STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-test: lint peers browser
+# Debian's DejaVu fonts, which the Send Document letter embeds (LIAISON_LETTER_FONT_DIR).
+fonts:
+	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf || (apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core)
+
+test: lint peers browser fonts
 	$(BIN)/pytest -q -ra
 
 # The full chaos run (1,000 recommendations, Redis then RabbitMQ, PostgreSQL restarted too);

@@ -201,6 +201,11 @@ class Settings(BaseSettings):
     sender_ods_code: str = Field(default="X26", pattern=r"^[A-Z0-9]{3,10}$")
     sender_name: str = Field(default="Demonstration Mental Health Trust", min_length=1)
     sender_telephone: str = Field(default="020 7946 0000", min_length=1)
+    # TrueType fonts the Send Document letter embeds so every name prints as written: a
+    # folder holding DejaVuSans.ttf and DejaVuSans-Bold.ttf (Debian's fonts-dejavu-core puts
+    # them here). When they are missing the letter falls back to the standard PDF fonts,
+    # which fold text outside Latin-1 (and the worker warns at start).
+    letter_font_dir: Path = Path("/usr/share/fonts/truetype/dejavu")
     # The registered practice from PDS (adapters.pds) and the practice's state from ODS
     # (adapters.ods); docs/PDS_ODS.md. `pds_base_url` alone: a server that needs no token
     # (NHS England's sandbox, the local stand-in), refused in production. With the token
@@ -339,6 +344,14 @@ class Settings(BaseSettings):
         ):
             # A practice must know who sent the letter and whom to call back.
             found.append(("LIAISON_SENDER_ODS_CODE", "set the trust's own ODS code and telephone"))
+        if self.mesh_url and not all(
+            (self.letter_font_dir / name).is_file()
+            for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+        ):
+            # Without them a name outside Latin-1 is folded on the letter the practice files.
+            found.append(
+                ("LIAISON_LETTER_FONT_DIR", "install fonts-dejavu-core or name a folder")
+            )
         if self.fhir_canonical_base == DEVELOPMENT_CANONICAL_BASE:
             found.append(("LIAISON_FHIR_CANONICAL_BASE", "set the deployment's own base"))
         elif not self.fhir_canonical_base.startswith("https://"):

@@ -17,6 +17,7 @@ from adapters.mesh_gp import itk_message_id
 from fhir_profiles.send_document.contract import (
     DocumentEnvelope,
     DocumentKind,
+    LetterFonts,
     SendingOrganisation,
 )
 from gateway.domain import withdrawals
@@ -38,6 +39,15 @@ def sender(settings: Settings) -> SendingOrganisation:
         name=settings.sender_name,
         telephone=settings.sender_telephone,
     )
+
+
+def letter_fonts(settings: Settings) -> LetterFonts | None:
+    """The letter's embedded fonts, or None when the deployment has not installed them."""
+    fonts = LetterFonts(
+        regular=settings.letter_font_dir / "DejaVuSans.ttf",
+        bold=settings.letter_font_dir / "DejaVuSans-Bold.ttf",
+    )
+    return fonts if fonts.regular.is_file() and fonts.bold.is_file() else None
 
 
 def inbox_url(settings: Settings, recommendation_id: str) -> str:
@@ -78,6 +88,7 @@ def for_delivery(
         sent_at=now,
         sender_reference=delivery.id,
         sender_mailbox=settings.mesh_mailbox,
+        fonts=letter_fonts(settings),
         inbox_url=inbox_url(settings, delivery.recommendation_id),
         withdrawal_reason=(
             delivery.withdrawal_reason or withdrawals.CANCELLED_REASON if withdrawal else None
@@ -100,6 +111,7 @@ def for_chase_up(
         sent_at=now,
         sender_reference=chase_up.id,
         sender_mailbox=settings.mesh_mailbox,
+        fonts=letter_fonts(settings),
         inbox_url=inbox_url(settings, chase_up.recommendation_id),
         original_sent_at=_first_sent(uow, chase_up.recommendation_id),
     )

@@ -14,6 +14,7 @@ reads (and, for the simulated practice, writes) ITK3 infrastructure and business
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Final
 
 WORKFLOW_ID: Final = "GPCONNECT_SEND_DOCUMENT"
@@ -35,6 +36,15 @@ class SendingOrganisation:
     ods_code: str
     name: str
     telephone: str
+
+
+@dataclass(frozen=True)
+class LetterFonts:
+    """TrueType fonts the letter embeds so every name prints as written (the 14 standard PDF
+    fonts cover Latin-1 only). Regular and bold of one family."""
+
+    regular: Path
+    bold: Path
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,8 @@ class DocumentEnvelope:
     # GPCM-SD-046). Required by the message builder; a default only so the type stays
     # compatible with envelopes made before it existed.
     sender_mailbox: str | None = None
+    # None: the standard PDF fonts, text outside Latin-1 folded (see the letter module).
+    fonts: LetterFonts | None = None
 
 
 class ResponseKind(StrEnum):

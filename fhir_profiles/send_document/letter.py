@@ -5,24 +5,27 @@
 (application/pdf). Same input, same bytes: the PDF's dates are the envelope's, never the
 clock's.
 
-The PDF uses the 14 standard fonts, which cover Latin-1 only (fpdf2 "Unicode" notes): text
-outside Latin-1 is folded to its base letters (a Polish l with stroke becomes l) rather
-than dropped, and a character with no base letter becomes "?". Embedding a Unicode font
-would lift this.
+With the envelope's `fonts` (TrueType files, e.g. Debian's fonts-dejavu-core) the letter
+embeds a subset of them and prints every name as written; a character the font has no
+glyph for becomes "?" rather than an empty box. Without them it uses the 14 standard PDF
+fonts, which cover Latin-1 only (fpdf2 docs, "Unicode"): text outside Latin-1 is folded
+to its base letters (a Polish l with stroke becomes l) rather than dropped, and a
+character with no base letter becomes "?".
 """
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from fhir_profiles.send_document.contract import DocumentEnvelope
+from fhir_profiles.send_document.contract import DocumentEnvelope, LetterFonts
 from fhir_profiles.send_document.letter_text import Block, Style, compose
 from fhir_profiles.send_document.request_facts import read_request
 
 FONT: Final = "Helvetica"
+EMBEDDED_FONT: Final = "LetterSans"
 _MARGIN_MM: Final = 15
 # Point sizes tried in turn until the letter fits on one page.
 _BODY_SIZES: Final = (10.0, 9.0, 8.0, 7.0)
@@ -72,25 +75,43 @@ def latin1(text: str) -> str:
     return "".join(out)
 
 
-def _style(pdf: FPDF, block: Block, size: float) -> float:
+def _font_family(pdf: FPDF, fonts: LetterFonts | None) -> tuple[str, Callable[[str], str]]:
+    """The family to set and how text must be prepared for it."""
+    if fonts is None:
+        return FONT, latin1
+    pdf.add_font(EMBEDDED_FONT, "", fonts.regular)
+    pdf.add_font(EMBEDDED_FONT, "B", fonts.bold)
+    # fpdf2 keys its fonts by the lower-cased family plus the style letters.
+    regular, bold = pdf.fonts[EMBEDDED_FONT.lower()], pdf.fonts[EMBEDDED_FONT.lower() + "B"]
+    glyphs = set(getattr(regular, "cmap", {})) & set(getattr(bold, "cmap", {}))
+
+    def drawable(text: str) -> str:
+        return "".join(
+            c if ord(c) in glyphs or c in "\n\t" else _PUNCTUATION.get(ord(c), "?") for c in text
+        )
+
+    return EMBEDDED_FONT, drawable
+
+
+def _style(pdf: FPDF, family: str, block: Block, size: float) -> float:
     """Set font and colours for a block; returns its line height in mm."""
     pdf.set_text_color(0, 0, 0)
     if block.style is Style.TITLE:
-        pdf.set_font(FONT, "B", size + 4)
+        pdf.set_font(family, "B", size + 4)
         return (size + 4) * 0.5
     if block.style in (Style.ALERT_HEADING, Style.ALERT):
         pdf.set_text_color(*_ALERT_TEXT)
         pdf.set_fill_color(*_ALERT_FILL)
-        pdf.set_font(FONT, "B" if block.style is Style.ALERT_HEADING else "", size)
+        pdf.set_font(family, "B" if block.style is Style.ALERT_HEADING else "", size)
         return size * 0.45
     if block.style is Style.HEADING:
-        pdf.set_font(FONT, "B", size + 1)
+        pdf.set_font(family, "B", size + 1)
         return (size + 1) * 0.5
     if block.style is Style.LINK:
         pdf.set_text_color(*_LINK_TEXT)
-        pdf.set_font(FONT, "U", size)
+        pdf.set_font(family, "U", size)
         return size * 0.45
-    pdf.set_font(FONT, "", size - 1.5 if block.style is Style.SMALL else size)
+    pdf.set_font(family, "", size - 1.5 if block.style is Style.SMALL else size)
     return size * 0.42
 
 
@@ -99,8 +120,10 @@ def _draw(blocks: tuple[Block, ...], envelope: DocumentEnvelope, size: float) ->
     pdf.set_margins(_MARGIN_MM, _MARGIN_MM, _MARGIN_MM)
     pdf.set_auto_page_break(auto=True, margin=_MARGIN_MM)
     pdf.set_creation_date(envelope.sent_at)
-    pdf.set_title(latin1(f"{envelope.sender.name}: letter to the GP practice"))
-    pdf.set_author(latin1(envelope.sender.name))
+    family, drawable = _font_family(pdf, envelope.fonts)
+    # Document metadata is PDF text strings, not drawn glyphs: it keeps any character.
+    pdf.set_title(f"{envelope.sender.name}: letter to the GP practice")
+    pdf.set_author(envelope.sender.name)
     pdf.set_creator("Liaison")
     pdf.add_page()
     previous: Style | None = None
@@ -109,12 +132,12 @@ def _draw(blocks: tuple[Block, ...], envelope: DocumentEnvelope, size: float) ->
             block.style is Style.ALERT_HEADING and previous is not Style.TITLE
         ):
             pdf.ln(size * 0.3)
-        height = _style(pdf, block, size)
+        height = _style(pdf, family, block, size)
         alert = block.style in (Style.ALERT_HEADING, Style.ALERT)
         pdf.multi_cell(
             0,
             height,
-            latin1(block.text),
+            drawable(block.text),
             align="L",
             fill=alert,
             link=block.url or "",

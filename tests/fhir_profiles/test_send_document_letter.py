@@ -5,14 +5,16 @@ import base64
 import copy
 import io
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
 from fhir_profiles.recommendation import MedicationChoice, ServiceUser
-from fhir_profiles.send_document.contract import DocumentKind
+from fhir_profiles.send_document.contract import DocumentKind, LetterFonts
 from fhir_profiles.send_document.letter import latin1, render_letter
 from fhir_profiles.send_document.message import build_send_document
+from gateway.settings import Settings
 from tests.fhir_profiles.send_document_data import (
     INBOX_URL,
     combination_bundle,
@@ -21,6 +23,7 @@ from tests.fhir_profiles.send_document_data import (
     parsed,
     resources,
 )
+from workers.send_document import letter_fonts
 
 
 def _text(pdf: bytes) -> str:
@@ -169,3 +172,35 @@ def test_the_supply_is_named_when_the_plan_says_and_no_duration_is_invented() ->
     text = _text(render_letter(delivery_bundle(medication=choice), envelope()))
     assert "Varenicline 1mg tablets: One tablet twice a day; supply 2 pack" in text
     assert "days" not in text
+
+
+def _debian_fonts() -> LetterFonts:
+    fonts = letter_fonts(Settings())
+    assert fonts is not None, "the DejaVu fonts are missing: `make fonts` installs them"
+    return fonts
+
+
+def test_with_embedded_fonts_every_name_prints_as_written() -> None:
+    user = ServiceUser("9434765919", "Ὀδυσσεύς", "Łukaszewicz", date(1984, 3, 7))
+    pdf = render_letter(delivery_bundle(service_user=user), envelope(fonts=_debian_fonts()))
+    text = _text(pdf)
+    assert "Ὀδυσσεύς Łukaszewicz" in text
+    assert "Lukaszewicz" not in text
+    assert _pages(pdf) == 1
+
+
+def test_a_character_the_font_cannot_draw_becomes_a_question_mark() -> None:
+    user = ServiceUser("9434765919", "Zoë", "李", date(1984, 3, 7))
+    text = _text(render_letter(delivery_bundle(service_user=user), envelope(fonts=_debian_fonts())))
+    assert "Zoë ?" in text
+
+
+def test_the_embedded_font_letter_is_the_same_bytes_for_the_same_input() -> None:
+    fonts = _debian_fonts()
+    assert render_letter(delivery_bundle(), envelope(fonts=fonts)) == render_letter(
+        delivery_bundle(), envelope(fonts=fonts)
+    )
+
+
+def test_fonts_missing_from_the_folder_fall_back_to_the_standard_fonts(tmp_path: Path) -> None:
+    assert letter_fonts(Settings(letter_font_dir=tmp_path)) is None

@@ -50,6 +50,11 @@ def test_a_strong_production_configuration_starts() -> None:
         ({"token_rate_limit_per_minute": 0}, "LIAISON_TOKEN_RATE_LIMIT_PER_MINUTE"),
         # Letters to practices over MESH would name the demonstration trust as their sender.
         ({"mesh_url": "https://mesh.example.nhs.uk"}, "LIAISON_SENDER_ODS_CODE"),
+        # ... and fold a name outside Latin-1 on the letter the practice files.
+        (
+            {"mesh_url": "https://mesh.example.nhs.uk", "letter_font_dir": "/nonexistent"},
+            "LIAISON_LETTER_FONT_DIR",
+        ),
     ],
 )
 def test_production_refuses_a_weak_setting_naming_it(weak: dict[str, Any], setting: str) -> None:
