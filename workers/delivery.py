@@ -12,7 +12,8 @@ from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
 from adapters.gp_system import Delivery as OutgoingDelivery
 from fhir_profiles.builders import build_transaction_bundle
 from gateway import metrics
-from gateway.domain import withdrawals
+from gateway.domain import delivery_states, withdrawals
+from gateway.domain.delivery_states import CLAIMABLE, DeliveryMove, DeliveryState
 from gateway.domain.retry_policy import next_attempt
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery, DeliveryAttempt
@@ -47,7 +48,8 @@ def _prepare(
         assert delivery is not None
         if delivery.practice_ods is None:
             # Not routed (PDS was switched off while it waited): it needs a person.
-            delivery.state, delivery.lease_until = "retrying", None
+            delivery_states.move(delivery, DeliveryMove.RELEASE)
+            delivery.lease_until = None
             delivery.next_attempt_at = now + lease
             delivery.last_error = "no practice to send to: PDS is not configured"
             uow.commit()
@@ -85,19 +87,21 @@ def _held_for_withdrawal(uow: UnitOfWork, delivery_id: str, *, now: datetime) ->
     never overtakes its request: while the request is mid-attempt, the withdrawal waits for
     the attempt's lease. Neither makes an attempt or spends retry budget."""
     delivery = uow.deliveries.get(delivery_id)
-    if delivery is None or delivery.state not in ("pending", "retrying"):
+    if delivery is None or delivery.state not in CLAIMABLE:
         return None
     if not withdrawing.is_withdrawal(delivery):
         if not withdrawals.request_withdrawn(uow, delivery):
             return None
-        delivery.state, delivery.next_attempt_at = withdrawals.STOPPED, None
+        delivery_states.move(delivery, DeliveryMove.STOP)
+        delivery.next_attempt_at = None
         delivery.last_error = "stopped before it was sent: the request was withdrawn"
         uow.commit()
         return "stopped"
     until = withdrawals.request_is_sending(uow, delivery, now=now)
     if until is None:
         return None
-    delivery.state, delivery.next_attempt_at = "retrying", until
+    delivery_states.move(delivery, DeliveryMove.DEFER)
+    delivery.next_attempt_at = until
     uow.commit()
     return "deferred"
 
@@ -143,7 +147,11 @@ def deliver(rt: Runtime, delivery_id: str) -> str:
     )
     if error is None:
         return "delivered"
-    return "retrying" if not isinstance(error, PermanentAdapterError) else "dead"
+    return (
+        DeliveryState.RETRYING
+        if not isinstance(error, PermanentAdapterError)
+        else DeliveryState.DEAD
+    )
 
 
 def _record(
@@ -203,7 +211,9 @@ def _on_success(
     in_transit: bool,
     now: datetime,
 ) -> None:
-    delivery.state = "delivered"
+    # A late outcome (the lease ran out mid-attempt) is still what the GP system said; one
+    # that finds the delivery finished elsewhere changes no state.
+    delivery_states.move(delivery, DeliveryMove.SUCCEED)
     delivery.delivered_at = now
     delivery.remote_reference = remote_reference
     delivery.last_error = None
@@ -247,10 +257,10 @@ def _on_failure(
             retry_after=error.retry_after if isinstance(error, RateLimited) else None,
         )
     if decision is not None and decision.retry:
-        delivery.state = "retrying"
+        delivery_states.move(delivery, DeliveryMove.RETRY)
         delivery.next_attempt_at = decision.next_attempt_at
         return
-    delivery.state = "dead"
+    delivery_states.move(delivery, DeliveryMove.GIVE_UP)
     delivery.next_attempt_at = None
     why = decision.reason if decision else "the practice system refused it"
     if withdrawing.is_withdrawal(delivery):

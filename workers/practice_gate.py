@@ -9,10 +9,11 @@ free at once for another practice's work. After the call, `record_outcome` feeds
 from datetime import datetime, timedelta
 
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
+from gateway.domain import delivery_states
+from gateway.domain.delivery_states import CLAIMABLE, DeliveryMove
 from gateway.domain.isolation import BreakerPolicy
 from gateway.domain.practice_access import open_gate, record_call
 from gateway.settings import Settings
-from gateway.store.repositories.deliveries import CLAIMABLE
 from gateway.store.unit_of_work import UnitOfWork
 
 DEFAULT_DEFER_SECONDS = 5.0
@@ -51,7 +52,7 @@ def admit_delivery(uow: UnitOfWork, settings: Settings, delivery_id: str, *, now
     )
     if gate.allowed:
         return True
-    delivery.state = "retrying"
+    delivery_states.move(delivery, DeliveryMove.DEFER)
     delivery.next_attempt_at = gate.retry_at or now + timedelta(seconds=DEFAULT_DEFER_SECONDS)
     return False
 

@@ -3,6 +3,8 @@
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from gateway.domain import delivery_states
+from gateway.domain.delivery_states import DeliveryMove, DeliveryState
 from gateway.domain.isolation import publish_allowance
 from gateway.domain.practice_access import breaker_of
 from gateway.domain.status_updates import StatusChange, apply_status
@@ -65,7 +67,7 @@ def _hold_back(
     held: set[str] = set()
     by_practice: dict[str, list[Delivery]] = {}
     for delivery in deliveries:
-        if delivery.state == "pending" and delivery.practice_ods is not None:
+        if delivery.state == DeliveryState.PENDING and delivery.practice_ods is not None:
             by_practice.setdefault(delivery.practice_ods, []).append(delivery)
     policy = breaker_policy(rt.settings)
     for ods_code, waiting in by_practice.items():
@@ -77,7 +79,7 @@ def _hold_back(
             continue
         for delivery in waiting[allowance.limit :]:
             # As the worker's gate defers: no attempt made, no retry budget spent.
-            delivery.state = "retrying"
+            delivery_states.move(delivery, DeliveryMove.DEFER)
             delivery.next_attempt_at = allowance.not_before or now
             held.add(delivery.id)
     return held

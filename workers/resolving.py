@@ -23,8 +23,8 @@ from gateway.domain.registration import PatientFacts, PracticeFacts, Routed, rou
 from gateway.domain.routing import Pharmacy, apply_route, apply_stop, defer
 
 __all__ = ["Pharmacy", "breaker", "ensure_routed", "in_directory", "patient_facts"]
+from gateway.domain.delivery_states import CLAIMABLE
 from gateway.logging import current_correlation_id
-from gateway.store.repositories.deliveries import CLAIMABLE
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
 

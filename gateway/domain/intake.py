@@ -24,6 +24,7 @@ from fhir_profiles.recommendation import (
     RecommendationFacts,
     ServiceUser,
 )
+from gateway.domain import delivery_states
 from gateway.domain.chase_ups import WorkingDays
 from gateway.domain.status_updates import record_event
 from gateway.store.models import (
@@ -296,7 +297,7 @@ def _add_delivery_and_first_event(
             external_id=delivery_id,
             recommendation_id=recommendation_id,
             practice_ods=ods,
-            state="pending",
+            state=delivery_states.MACHINE.initial.value,
             created_at=now,
             updated_at=now,
         )

@@ -21,7 +21,8 @@ from typing import Final
 
 from adapters.mesh import TrackingOutcome
 from fhir_profiles.send_document.contract import ItkResponse, ResponseKind
-from gateway.domain import withdrawals
+from gateway.domain import delivery_states, withdrawals
+from gateway.domain.delivery_states import DeliveryMove, DeliveryState
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import ChaseUp, Delivery, StatusEvent
 from gateway.store.unit_of_work import UnitOfWork
@@ -66,7 +67,7 @@ def note(uow: UnitOfWork, delivery: Delivery | ChaseUp, detail: str, *, now: dat
 def dead_letter(uow: UnitOfWork, delivery: Delivery, why: str, *, now: datetime) -> None:
     """Dead-lettered like any failed delivery: listed for integration engineers, replayable,
     and the practitioner is told."""
-    delivery.state = "dead"
+    delivery_states.move(delivery, DeliveryMove.GIVE_UP)
     delivery.last_error = why
     delivery.next_attempt_at = None
     if delivery.purpose == withdrawals.WITHDRAWAL:
@@ -80,7 +81,7 @@ def dead_letter(uow: UnitOfWork, delivery: Delivery, why: str, *, now: datetime)
 
 
 def _open(delivery: Delivery) -> bool:
-    return delivery.state == "delivered" and delivery.remote_status not in SETTLED
+    return delivery.state == DeliveryState.DELIVERED and delivery.remote_status not in SETTLED
 
 
 def apply_response(

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.domain import withdrawals
+from gateway.domain import delivery_states, withdrawals
+from gateway.domain.delivery_states import DeliveryMove, DeliveryState
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery, ReplayBatch
 from gateway.store.repositories.deliveries import DeliveryCriteria
 from gateway.store.unit_of_work import UnitOfWork
 
-REPLAYABLE = ("dead",)
+REPLAYABLE = delivery_states.MACHINE.sources_of(DeliveryMove.REPLAY)
 
 
 class NotReplayable(Exception):
@@ -44,7 +45,7 @@ def replay_delivery(
         raise NotReplayable(
             f"delivery {delivery_id} carries a request that was withdrawn; it is not sent again"
         )
-    original.state = "replayed"
+    delivery_states.move(original, DeliveryMove.REPLAY)
     replay = Delivery(
         id=str(uuid.uuid4()),
         external_id=original.external_id or original.id,
@@ -52,7 +53,7 @@ def replay_delivery(
         replay_batch_id=batch_id,
         recommendation_id=original.recommendation_id,
         practice_ods=original.practice_ods,
-        state="pending",
+        state=delivery_states.MACHINE.initial.value,
         purpose=original.purpose,
         withdrawal_reason=original.withdrawal_reason,
         withdraws_id=original.withdraws_id,
@@ -83,7 +84,7 @@ def replay_delivery(
 def criteria_from(data: dict[str, Any]) -> DeliveryCriteria:
     before = data.get("created_before")
     return DeliveryCriteria(
-        state="dead",
+        state=DeliveryState.DEAD,
         practice_ods=data.get("practice_ods"),
         recommendation_id=data.get("recommendation_id"),
         error_contains=data.get("error_contains"),
@@ -129,7 +130,9 @@ def run_batch_step(uow: UnitOfWork, batch_id: str, *, now: datetime, size: int =
             replay_delivery(uow, row.id, now=now, batch_id=batch.id)
         except NotReplayable as refused:
             # A request withdrawn since it failed: never sent again, and out of the dead list.
-            row.state, row.last_error = "stopped", str(refused)
+            # (A row that is no longer dead keeps its state: the move is refused.)
+            if not delivery_states.move(row, DeliveryMove.STOP).refused:
+                row.last_error = str(refused)
     batch.replayed += len(rows)
     batch.updated_at = now
     more = len(rows) == size

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from fhir_profiles.builders import build_resources
+from gateway.domain import delivery_states
+from gateway.domain.delivery_states import DeliveryMove
 from gateway.domain.intake import chase_deadline, facts_from_payload, given_practice
 from gateway.domain.registration import Routed, Stopped
 from gateway.domain.status_updates import StatusChange, apply_status, record_event
@@ -131,7 +133,8 @@ def apply_stop(uow: UnitOfWork, delivery: Delivery, stopped: Stopped, *, now: da
         now=now,
     )
     # Not "dead": nothing may replay it to a guessed practice.
-    delivery.state, delivery.next_attempt_at, delivery.lease_until = "stopped", None, None
+    delivery_states.move(delivery, DeliveryMove.STOP)
+    delivery.next_attempt_at, delivery.lease_until = None, None
     delivery.last_error = stopped.reason
     recommendation = uow.recommendations.get(delivery.recommendation_id)
     given = given_practice(recommendation.payload) if recommendation else None
@@ -142,7 +145,8 @@ def defer(
     uow: UnitOfWork, delivery: Delivery, reason: str, *, retry_at: datetime, now: datetime
 ) -> None:
     """PDS or ODS could not answer: wait and ask again; never route by a guess."""
-    delivery.state, delivery.next_attempt_at, delivery.lease_until = "retrying", retry_at, None
+    delivery_states.move(delivery, DeliveryMove.DEFER)
+    delivery.next_attempt_at, delivery.lease_until = retry_at, None
     delivery.last_error = f"waiting for the registered practice: {reason}"
     _check(uow, delivery, "waiting", None, reason, now)
 

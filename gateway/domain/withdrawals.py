@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Final
 
 from adapters.gp_system import DeliveryPurpose
+from gateway.domain import delivery_states
+from gateway.domain.delivery_states import DeliveryMove, DeliveryState
 from gateway.domain.status_updates import StatusChange, apply_status, record_event
 from gateway.store.models import Delivery, StatusEvent
 from gateway.store.unit_of_work import UnitOfWork
@@ -22,9 +24,9 @@ from gateway.store.unit_of_work import UnitOfWork
 REQUEST: Final = DeliveryPurpose.REQUEST.value
 WITHDRAWAL: Final = DeliveryPurpose.WITHDRAWAL.value
 # A request delivery stopped before it was sent because the request no longer stands.
-STOPPED: Final = "stopped"
+STOPPED: Final = DeliveryState.STOPPED
 # States in which a request delivery may still be sent (or sent again) by a worker.
-_SENDABLE: Final = frozenset({"pending", "retrying", "in-flight"})
+_SENDABLE: Final = frozenset(delivery_states.WAITING)
 
 CANCELLED_REASON: Final = "Cancelled by the practitioner"
 REOPENED_REASON: Final = "Replaced by a new request from the practitioner"
@@ -64,7 +66,7 @@ def _requests(deliveries: Sequence[Delivery]) -> dict[str, list[Delivery]]:
 def _may_have_arrived(group: Sequence[Delivery]) -> bool:
     # Any attempt may have landed (a timeout after the server stored it), so a request
     # that was ever tried is withdrawn, not assumed absent.
-    return any(d.state == "delivered" or d.attempt_count > 0 for d in group)
+    return any(d.state == DeliveryState.DELIVERED or d.attempt_count > 0 for d in group)
 
 
 def note(uow: UnitOfWork, recommendation_id: str, detail: str, *, now: datetime) -> None:
@@ -98,14 +100,15 @@ def withdraw(
         if practice_ods is not None and all(d.practice_ods != practice_ods for d in group):
             continue
         for delivery in group:
-            if delivery.state in _SENDABLE and delivery.state != "in-flight":
+            if delivery.state in _SENDABLE and delivery.state != DeliveryState.IN_FLIGHT:
                 # Never sent again: the request it carries no longer stands.
-                delivery.state, delivery.next_attempt_at = STOPPED, None
+                delivery_states.move(delivery, DeliveryMove.STOP)
+                delivery.next_attempt_at = None
                 delivery.last_error = "stopped before it was sent: the request was withdrawn"
                 plan.stopped.append(delivery.id)
-            elif delivery.state == "dead":
+            elif delivery.state == DeliveryState.DEAD:
                 # Nothing to replay any more: the withdrawal is what the practice needs now.
-                delivery.state = STOPPED
+                delivery_states.move(delivery, DeliveryMove.STOP)
                 delivery.last_error = f"withdrawn after it failed: {delivery.last_error or ''}"
                 plan.stopped.append(delivery.id)
         if not _may_have_arrived(group):
@@ -120,7 +123,7 @@ def withdraw(
             purpose=WITHDRAWAL,
             withdrawal_reason=reason,
             withdraws_id=withdrawn.id,
-            state="pending",
+            state=delivery_states.MACHINE.initial.value,
             attempt_count=0,
             created_at=now,
             updated_at=now,
@@ -141,7 +144,7 @@ def withdraw(
 
 
 def _latest(group: Sequence[Delivery]) -> Delivery:
-    delivered = [d for d in group if d.state == "delivered"]
+    delivered = [d for d in group if d.state == DeliveryState.DELIVERED]
     return (delivered or list(group))[-1]
 
 
@@ -156,7 +159,7 @@ def request_is_sending(uow: UnitOfWork, withdrawal: Delivery, *, now: datetime) 
         if (
             delivery.purpose == REQUEST
             and (delivery.external_id or delivery.id) == external_id
-            and delivery.state == "in-flight"
+            and delivery.state == DeliveryState.IN_FLIGHT
             and delivery.lease_until is not None
             and _aware(delivery.lease_until) > now
         ):

@@ -9,9 +9,9 @@ from typing import TypeVarTuple
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from gateway.domain.delivery_states import CLAIMABLE, MACHINE, DeliveryMove, DeliveryState
 from gateway.store.models import Delivery, DeliveryAttempt
 
-CLAIMABLE = ("pending", "retrying")
 # Shown for deliveries whose practice is not known yet (waiting for PDS: workers.resolving).
 UNROUTED = "unrouted"
 Ts = TypeVarTuple("Ts")
@@ -52,7 +52,7 @@ class DeliveryRepository:
                 or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
             )
             .values(
-                state="in-flight",
+                state=MACHINE.target_of(DeliveryMove.CLAIM).value,
                 lease_until=now + lease,
                 attempt_count=Delivery.attempt_count + 1,
                 first_attempt_at=func.coalesce(Delivery.first_attempt_at, now),
@@ -94,8 +94,15 @@ class DeliveryRepository:
         """A worker died mid-attempt: make its delivery claimable again."""
         stmt = (
             update(Delivery)
-            .where(Delivery.state == "in-flight", Delivery.lease_until <= now)
-            .values(state="retrying", next_attempt_at=now, lease_until=None)
+            .where(
+                Delivery.state.in_(MACHINE.sources_of(DeliveryMove.RELEASE)),
+                Delivery.lease_until <= now,
+            )
+            .values(
+                state=MACHINE.target_of(DeliveryMove.RELEASE).value,
+                next_attempt_at=now,
+                lease_until=None,
+            )
         )
         result = self._session.execute(stmt)
         return int(getattr(result, "rowcount", 0))
@@ -103,7 +110,7 @@ class DeliveryRepository:
     def pending_older_than(self, *, before: datetime, limit: int) -> list[str]:
         stmt = (
             select(Delivery.id)
-            .where(Delivery.state == "pending", Delivery.created_at <= before)
+            .where(Delivery.state == DeliveryState.PENDING, Delivery.created_at <= before)
             .order_by(Delivery.created_at)
             .limit(limit)
         )
@@ -181,6 +188,6 @@ class DeliverySearch:
 
 def _due(now: datetime) -> ColumnElement[bool]:
     return or_(
-        and_(Delivery.state == "retrying", Delivery.next_attempt_at <= now),
-        and_(Delivery.state == "in-flight", Delivery.lease_until <= now),
+        and_(Delivery.state == DeliveryState.RETRYING, Delivery.next_attempt_at <= now),
+        and_(Delivery.state == DeliveryState.IN_FLIGHT, Delivery.lease_until <= now),
     )
