@@ -32,13 +32,14 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
+from gateway.domain import delivery_states
 from gateway.domain.alerts import RULES
 from gateway.queue_depth import queue_depths
 from gateway.settings import Settings
 from gateway.store.unit_of_work import UnitOfWork
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-WAITING = ("pending", "in-flight", "retrying")
+WAITING = delivery_states.WAITING
 BREAKER_STATES = ("closed", "open", "half-open")
 # From seconds (a healthy FHIR endpoint) to a fortnight (a practice that sits on a request).
 TIME_BUCKETS = (

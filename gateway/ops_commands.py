@@ -8,11 +8,13 @@ from typing import Annotated
 import typer
 
 from gateway.domain import replay
+from gateway.domain.delivery_states import WAITING, DeliveryState
 from gateway.settings import get_settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.unit_of_work import UnitOfWork
 
-COLUMNS = ("pending", "in-flight", "retrying", "dead", "delivered", "replayed")
+# Every delivery state but "stopped" (nothing more will happen to it).
+COLUMNS = tuple(s for s in DeliveryState if s is not DeliveryState.STOPPED)
 
 
 def _uow() -> UnitOfWork:
@@ -27,7 +29,7 @@ def queues() -> None:
     with _uow() as uow:
         for ods, state, count, first in uow.delivery_search.counts():
             table[ods][state] = count
-            if state in ("pending", "in-flight", "retrying") and first is not None:
+            if state in WAITING and first is not None:
                 oldest[ods] = max(oldest.get(ods, 0.0), (now - first).total_seconds())
         lag_from = uow.outbox.oldest_unpublished_at()
     header = f"{'practice':<10}" + "".join(f"{c:>11}" for c in COLUMNS) + f"{'oldest wait':>14}"

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
+from adapters.errors import AdapterError
 from adapters.gp_system import Delivery as OutgoingDelivery
 from fhir_profiles.builders import build_chase_up, build_transaction_bundle
-from gateway.domain import withdrawals
+from gateway.domain import chase_up_states, withdrawals
 from gateway.domain.audience import UK
+from gateway.domain.chase_up_states import ChaseUpMove
 from gateway.domain.chase_ups import (
     ChasePolicy,
     WorkingDays,
@@ -26,12 +27,12 @@ from gateway.domain.chase_ups import (
 )
 from gateway.domain.practice_access import open_gate
 from gateway.domain.reminders import ReminderPolicy, send_due_reminders
-from gateway.domain.retry_policy import next_attempt
+from gateway.domain.retry_policy import Retry, after_failure
 from gateway.settings import Settings
 from gateway.store.models import ChaseUp
 from gateway.store.unit_of_work import UnitOfWork
 from workers import send_document, withdrawing
-from workers.attempt_errors import stored_error
+from workers.attempt_errors import failure_of, stored_error
 from workers.practice_gate import breaker_policy, record_outcome
 from workers.re_registration import follow_before_chase
 from workers.runtime import PracticeEndpoint, Runtime
@@ -76,7 +77,8 @@ def _prepare(
         assert rec is not None
         assert practice is not None
         if not still_worth_sending(rec.status):
-            chase_up.state, chase_up.lease_until = "stopped", None
+            chase_up_states.move(chase_up, ChaseUpMove.STOP)
+            chase_up.lease_until = None
             chase_up.last_error = f"the practice acted first ({rec.status})"
             uow.commit()
             return "stopped"
@@ -90,7 +92,8 @@ def _prepare(
             in_flight_limit=None,
         )
         if not gate.allowed:
-            chase_up.state, chase_up.lease_until = "pending", None
+            chase_up_states.move(chase_up, ChaseUpMove.DEFER)
+            chase_up.lease_until = None
             chase_up.next_attempt_at = gate.retry_at or now + timedelta(seconds=5)
             chase_up.last_error = gate.reason
             uow.commit()
@@ -175,21 +178,20 @@ def send_chase_up(rt: Runtime, chase_up_id: str) -> str:
         if error is None:
             mark_sent(uow, chase_up, now=now, remote_reference=remote_reference)
         else:
-            decision = None
-            if not isinstance(error, PermanentAdapterError):
-                decision = next_attempt(
-                    rt.retry_policy,
-                    attempt=chase_up.attempt_count,
-                    first_attempt_at=chase_up.first_attempt_at or now,
-                    now=now,
-                    draw=random.random(),
-                    retry_after=error.retry_after if isinstance(error, RateLimited) else None,
-                )
+            then = after_failure(
+                rt.retry_policy,
+                chase_up.attempt_count,
+                failure_of(error),
+                now,
+                first_attempt_at=chase_up.first_attempt_at or now,
+                draw=random.random(),
+            )
             chase_up.lease_until, chase_up.last_error = None, error_text
-            if decision is not None and decision.retry:
-                chase_up.state, chase_up.next_attempt_at = "pending", decision.next_attempt_at
+            if isinstance(then, Retry):
+                chase_up_states.move(chase_up, ChaseUpMove.RETRY)
+                chase_up.next_attempt_at = then.at
             else:
-                chase_up.state = "failed"
+                chase_up_states.move(chase_up, ChaseUpMove.GIVE_UP)
         uow.commit()
         return chase_up.state
 

@@ -14,12 +14,12 @@ from fhir_profiles.builders import build_transaction_bundle
 from gateway import metrics
 from gateway.domain import delivery_states, withdrawals
 from gateway.domain.delivery_states import CLAIMABLE, DeliveryMove, DeliveryState
-from gateway.domain.retry_policy import next_attempt
+from gateway.domain.retry_policy import Retry, after_failure
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery, DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
 from workers import send_document, withdrawing
-from workers.attempt_errors import stored_error
+from workers.attempt_errors import failure_of, stored_error
 from workers.practice_gate import admit_delivery, record_outcome
 from workers.resolving import ensure_routed
 from workers.runtime import PracticeEndpoint, Runtime
@@ -246,23 +246,21 @@ def _on_failure(
     """Retry within the budget, or dead-letter: a dead request fails the recommendation, a
     dead withdrawal leaves it cancelled and says so on its timeline."""
     error_text = delivery.last_error
-    decision = None
-    if not isinstance(error, PermanentAdapterError):
-        decision = next_attempt(
-            rt.delivery_retry_policy(endpoint.adapter),
-            attempt=attempt_number,
-            first_attempt_at=delivery.first_attempt_at or started,
-            now=finished,
-            draw=random.random(),
-            retry_after=error.retry_after if isinstance(error, RateLimited) else None,
-        )
-    if decision is not None and decision.retry:
+    then = after_failure(
+        rt.delivery_retry_policy(endpoint.adapter),
+        attempt_number,
+        failure_of(error),
+        finished,
+        first_attempt_at=delivery.first_attempt_at or started,
+        draw=random.random(),
+    )
+    if isinstance(then, Retry):
         delivery_states.move(delivery, DeliveryMove.RETRY)
-        delivery.next_attempt_at = decision.next_attempt_at
+        delivery.next_attempt_at = then.at
         return
     delivery_states.move(delivery, DeliveryMove.GIVE_UP)
     delivery.next_attempt_at = None
-    why = decision.reason if decision else "the practice system refused it"
+    why = then.reason or "the practice system refused it"
     if withdrawing.is_withdrawal(delivery):
         withdrawing.on_dead(uow, delivery, f"{why}: {error_text}", now=finished)
         return

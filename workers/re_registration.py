@@ -14,7 +14,9 @@ from datetime import UTC, date, datetime
 
 from adapters.errors import AdapterError
 from gateway import metrics
-from gateway.domain import withdrawals
+from gateway.domain import chase_up_states, delivery_states, withdrawals
+from gateway.domain.chase_up_states import ChaseUpMove, ChaseUpState
+from gateway.domain.events import ChaseUpEvent
 from gateway.domain.registration import Routed, Stopped, route
 from gateway.domain.routing import apply_route
 from gateway.domain.status_updates import record_event
@@ -32,7 +34,7 @@ def follow_before_chase(rt: Runtime, chase_up_id: str) -> str | None:
         return None
     with UnitOfWork(rt.session_factory) as uow:
         chase_up = uow.follow_ups.get_chase_up(chase_up_id)
-        if chase_up is None or chase_up.state != "pending":
+        if chase_up is None or chase_up.state != ChaseUpState.PENDING:
             return None
         rec = uow.recommendations.get(chase_up.recommendation_id)
         assert rec is not None
@@ -78,9 +80,10 @@ def _stop(rt: Runtime, chase_up_id: str, stopped: Stopped) -> str | None:
     now = datetime.now(UTC)
     with UnitOfWork(rt.session_factory) as uow:
         chase_up = uow.follow_ups.get_chase_up(chase_up_id)
-        if chase_up is None or chase_up.state != "pending":
+        if chase_up is None or chase_up.state != ChaseUpState.PENDING:
             return None
-        chase_up.state, chase_up.lease_until = "stopped", None
+        chase_up_states.move(chase_up, ChaseUpMove.STOP)
+        chase_up.lease_until = None
         chase_up.last_error = stopped.reason
         rec = uow.recommendations.get(chase_up.recommendation_id)
         assert rec is not None
@@ -94,7 +97,7 @@ def _stop(rt: Runtime, chase_up_id: str, stopped: Stopped) -> str | None:
                 at=now,
             )
         )
-        record_event(uow, rec, f"chase-up-stopped-{chase_up.number}", now=now)
+        record_event(uow, rec, str(ChaseUpEvent.stopped(chase_up.number)), now=now)
         uow.commit()
     return "stopped"
 
@@ -105,16 +108,17 @@ def _move(
     now = datetime.now(UTC)
     with UnitOfWork(rt.session_factory) as uow:
         chase_up = uow.follow_ups.get_chase_up(chase_up_id)
-        if chase_up is None or chase_up.state != "pending":
+        if chase_up is None or chase_up.state != ChaseUpState.PENDING:
             return None
         old = chase_up.practice_ods
-        chase_up.state, chase_up.lease_until = "stopped", None
+        chase_up_states.move(chase_up, ChaseUpMove.STOP)
+        chase_up.lease_until = None
         chase_up.last_error = f"the service user re-registered at {routed.ods_code}"
         delivery = Delivery(
             id=str(uuid.uuid4()),
             recommendation_id=chase_up.recommendation_id,
             practice_ods=routed.ods_code,
-            state="pending",
+            state=delivery_states.MACHINE.initial.value,
             created_at=now,
             updated_at=now,
         )

@@ -9,7 +9,8 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from gateway.api.dependencies import OpsClient, SettingsDep, UnitOfWorkDep
 from gateway.api.links import public_request_url
 from gateway.api.text_rules import in_utc
-from gateway.domain import replay
+from gateway.domain import delivery_states, replay
+from gateway.domain.delivery_states import DeliveryState
 from gateway.queue_depth import queue_depths
 from gateway.store.models import Delivery
 from gateway.store.repositories.deliveries import DeliveryCriteria
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/ops", tags=["ops"])
 # The words engineers filter by, mapped to stored delivery states.
 # "stopped": PDS or ODS left no one to send it to (never replayed to a guess), or the request
 # was withdrawn before it was sent.
-STATES = ("pending", "in-flight", "retrying", "dead", "delivered", "replayed", "stopped")
+STATES = tuple(DeliveryState)
 
 
 class DeliveryOut(BaseModel):
@@ -246,13 +247,13 @@ class QueuesOut(BaseModel):
     broker: dict[str, int | None]
 
 
-WAITING = ("pending", "in-flight", "retrying")
+WAITING = delivery_states.WAITING
 
 
 @router.get("/queues", response_model=QueuesOut)
 def queues(uow: UnitOfWorkDep, settings: SettingsDep, principal: OpsClient) -> QueuesOut:
     now = datetime.now(UTC)
-    totals: dict[str, int] = dict.fromkeys(("pending", "in-flight", "retrying", "dead"), 0)
+    totals: dict[str, int] = dict.fromkeys((*WAITING, DeliveryState.DEAD), 0)
     per_practice: dict[str, PracticeQueue] = {}
     for ods, state, count, oldest in uow.delivery_search.counts():
         totals[state] = totals.get(state, 0) + count

@@ -10,11 +10,14 @@
 No SMS reaches a service user between 21:00 and 08:00 UK time: it waits until morning.
 """
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
+
+# Events that repeat carry a number so each is told once (gateway.domain.events).
+from gateway.domain.events import event_kind as event_kind
+from gateway.domain.events import event_number as event_number
 
 UK: Final = ZoneInfo("Europe/London")
 
@@ -46,20 +49,6 @@ AUDIENCE: Final[dict[str, tuple[str, ...]]] = {
     "attended": ("practitioner",),
     "did-not-attend": ("practitioner",),
 }
-
-_NUMBERED = re.compile(r"^(?P<kind>.+)-(?P<number>\d+)$")
-
-
-def event_kind(event: str) -> str:
-    """Events that repeat carry a number so each is told once ("collection-reminder-2");
-    the kind ("collection-reminder") chooses the audience, wording and Notify template."""
-    found = _NUMBERED.match(event)
-    return found.group("kind") if found else event
-
-
-def event_number(event: str) -> int | None:
-    found = _NUMBERED.match(event)
-    return int(found.group("number")) if found else None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,10 @@ from typing import Final
 
 import holidays
 
+from gateway.domain import chase_up_states
 from gateway.domain.audience import UK
+from gateway.domain.chase_up_states import ChaseUpMove
+from gateway.domain.events import ChaseUpEvent
 from gateway.domain.status_updates import record_event
 from gateway.store.models import ChaseUp
 from gateway.store.unit_of_work import UnitOfWork
@@ -103,7 +106,7 @@ def plan_chase_ups(
             recommendation_id=waiting.recommendation_id,
             practice_ods=waiting.practice_ods,
             number=planned.number,
-            state="pending",
+            state=chase_up_states.MACHINE.initial.value,
             attempt_count=0,
             created_at=now,
         )
@@ -121,7 +124,7 @@ def mark_sent(
     uow: UnitOfWork, chase_up: ChaseUp, *, now: datetime, remote_reference: str | None
 ) -> None:
     """Record that the practice has the chase-up, and tell the practitioner."""
-    chase_up.state = "sent"
+    chase_up_states.move(chase_up, ChaseUpMove.SUCCEED)
     chase_up.sent_at = now
     chase_up.remote_reference = remote_reference
     chase_up.lease_until = None
@@ -129,4 +132,4 @@ def mark_sent(
     chase_up.last_error = None
     recommendation = uow.recommendations.get(chase_up.recommendation_id)
     assert recommendation is not None
-    record_event(uow, recommendation, f"chase-up-{chase_up.number}", now=now)
+    record_event(uow, recommendation, str(ChaseUpEvent.sent(chase_up.number)), now=now)

@@ -21,8 +21,8 @@ class DeliveryState(StrEnum):
     PENDING = "pending"
     IN_FLIGHT = "in-flight"
     RETRYING = "retrying"
-    DELIVERED = "delivered"
     DEAD = "dead"
+    DELIVERED = "delivered"
     REPLAYED = "replayed"
     STOPPED = "stopped"
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from gateway.domain.state_machine import Verdict
+
 # The public status words (the REST contract in openapi.yaml). "Expired" is not a status:
 # it is derived (gateway.domain.reengagement) so the public set stays as designed.
 STATUSES: Final = (
@@ -168,21 +170,25 @@ AWAITING_PRACTICE: Final = (
 
 @dataclass(frozen=True)
 class Decision:
-    applied: bool
-    reason: str | None = None
+    verdict: Verdict
+    reason: str | None = None  # set when refused or unchanged
     event: str | None = None  # set when applied
+
+    @property
+    def applied(self) -> bool:
+        return self.verdict is Verdict.APPLIED
 
 
 def decide(current: str, target: str) -> Decision:
     """Whether `current -> target` may happen. Repeating the current status is a no-op."""
     if target not in TRANSITIONS:
-        return Decision(False, f"unknown status {target!r}")
+        return Decision(Verdict.REFUSED, f"unknown status {target!r}")
     if current == target:
-        return Decision(False, "already in this status")
+        return Decision(Verdict.UNCHANGED, "already in this status")
     event = _EVENTS.get((current, target))
     if event is None:
-        return Decision(False, f"{current} -> {target} is not an allowed transition")
-    return Decision(True, event=event)
+        return Decision(Verdict.REFUSED, f"{current} -> {target} is not an allowed transition")
+    return Decision(Verdict.APPLIED, event=event)
 
 
 def _node(status: str) -> str:

@@ -13,6 +13,7 @@ from gateway import metrics
 from gateway.domain import fulfilment_tracking
 from gateway.domain.audience import addressees
 from gateway.domain.lifecycle import decide
+from gateway.domain.state_machine import Verdict
 from gateway.store.models import Notification, Recommendation, StatusEvent
 from gateway.store.unit_of_work import UnitOfWork
 
@@ -35,7 +36,7 @@ def apply_status(uow: UnitOfWork, change: StatusChange, *, now: datetime) -> boo
         return False
     decision = decide(recommendation.status, change.status)
     if not decision.applied:
-        if decision.reason != "already in this status":
+        if decision.verdict is Verdict.REFUSED:  # a repeat of the current status is not news
             uow.recommendations.add_event(
                 StatusEvent(
                     recommendation_id=recommendation.id,

@@ -19,6 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from gateway.store.leased_jobs import LeasedJob
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on the way in and out; SQLite would otherwise drop the zone."""
@@ -128,7 +130,7 @@ class FhirResourceVersion(Base):
     last_updated: Mapped[datetime]
 
 
-class Delivery(Base):
+class Delivery(LeasedJob, Base):
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_state_next", "state", "next_attempt_at"),)
 
@@ -141,15 +143,11 @@ class Delivery(Base):
     external_id: Mapped[str | None] = mapped_column(String(36), index=True)
     replay_of: Mapped[str | None] = mapped_column(ForeignKey("deliveries.id"))
     replay_batch_id: Mapped[str | None] = mapped_column(String(36))
-    # pending | in-flight | retrying | delivered | dead | replayed
-    state: Mapped[str] = mapped_column(String(16))
-    attempt_count: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None]
-    lease_until: Mapped[datetime | None]
-    first_attempt_at: Mapped[datetime | None]
+    # state, attempts, lease and retry time: LeasedJob. Its states and moves:
+    # gateway.domain.delivery_states (pending | in-flight | retrying | dead | delivered |
+    # replayed | stopped).
     delivered_at: Mapped[datetime | None]
     remote_reference: Mapped[str | None] = mapped_column(String(200))
-    last_error: Mapped[str | None] = mapped_column(Text)
     # What the far side says of a delivered message (MESH tracking): accepted |
     # acknowledged | expired | failed; and when Liaison last asked.
     remote_status: Mapped[str | None] = mapped_column(String(32))
@@ -285,7 +283,7 @@ class ReplayBatch(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class ChaseUp(Base):
+class ChaseUp(LeasedJob, Base):
     """A reminder to a practice that has not acted: one row per chase-up, sent through the
     practice's own adapter as a new CommunicationRequest referencing the original."""
 
@@ -299,15 +297,10 @@ class ChaseUp(Base):
     recommendation_id: Mapped[str] = mapped_column(ForeignKey("recommendations.id"), index=True)
     practice_ods: Mapped[str] = mapped_column(ForeignKey("practices.ods_code"))
     number: Mapped[int]
-    # pending | sending | sent | failed | stopped (the practice acted first)
-    state: Mapped[str] = mapped_column(String(16))
-    attempt_count: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None]
-    lease_until: Mapped[datetime | None]
-    first_attempt_at: Mapped[datetime | None]
+    # state, attempts, lease and retry time: LeasedJob. Its states and moves:
+    # gateway.domain.chase_up_states (pending | sending | sent | failed | stopped).
     sent_at: Mapped[datetime | None]
     remote_reference: Mapped[str | None] = mapped_column(String(200))
-    last_error: Mapped[str | None] = mapped_column(Text)
     # The CommunicationRequest as sent (kept here, not in fhir_resources, so the original
     # request's resources stay one per type).
     resource: Mapped[dict[str, Any] | None]

@@ -13,8 +13,9 @@ from gateway.api.console.pages import blank, error_page, render_page, router
 from gateway.api.console.session import EngineerDep, check_form, unit_of_work
 from gateway.api.dependencies import SettingsDep
 from gateway.domain import replay
+from gateway.domain.delivery_states import WAITING, DeliveryState
 
-STATES = ("pending", "in-flight", "retrying", "dead")
+STATES = (*WAITING, DeliveryState.DEAD)
 PAGE_SIZE = 50
 MAX_AGE_SECONDS = 10 * 365 * 24 * 3600  # as /ops/deliveries allows
 AGES = (

@@ -10,11 +10,13 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.domain.delivery_states import CLAIMABLE, MACHINE, DeliveryMove, DeliveryState
+from gateway.store import leased_jobs
 from gateway.store.models import Delivery, DeliveryAttempt
 
 # Shown for deliveries whose practice is not known yet (waiting for PDS: workers.resolving).
 UNROUTED = "unrouted"
 Ts = TypeVarTuple("Ts")
+_LEASE = leased_jobs.LeaseColumns.of(Delivery)
 
 
 class DeliveryRepository:
@@ -44,22 +46,15 @@ class DeliveryRepository:
     def claim(self, delivery_id: str, *, now: datetime, lease: timedelta) -> bool:
         """Take the delivery for one attempt if it is due; False if someone else has it,
         it is finished, or it is not due yet."""
-        stmt = (
-            update(Delivery)
-            .where(
-                Delivery.id == delivery_id,
-                Delivery.state.in_(CLAIMABLE),
-                or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-            )
-            .values(
-                state=MACHINE.target_of(DeliveryMove.CLAIM).value,
-                lease_until=now + lease,
-                attempt_count=Delivery.attempt_count + 1,
-                first_attempt_at=func.coalesce(Delivery.first_attempt_at, now),
-            )
+        return leased_jobs.claim(
+            self._session,
+            _LEASE,
+            delivery_id,
+            now=now,
+            lease=lease,
+            due_states=CLAIMABLE,
+            leased_state=MACHINE.target_of(DeliveryMove.CLAIM).value,
         )
-        result = self._session.execute(stmt)
-        return bool(getattr(result, "rowcount", 0) == 1)
 
     def add_attempt(self, attempt: DeliveryAttempt) -> None:
         self._session.add(attempt)

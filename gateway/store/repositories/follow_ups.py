@@ -4,13 +4,22 @@ each practice's time from delivered to ready."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Subquery
 
+from gateway.domain.chase_up_states import MACHINE, ChaseUpMove, ChaseUpState
+from gateway.store import leased_jobs
 from gateway.store.models import ChaseUp, Practice, Recommendation, StatusEvent
+
+_LEASE = leased_jobs.LeaseColumns.of(ChaseUp)
+# A chase-up due now, or one whose sender died mid-attempt (its lease lapsed, still sending).
+_LEASED = MACHINE.target_of(ChaseUpMove.CLAIM)
+_DUE: Final = tuple(s for s in MACHINE.sources_of(ChaseUpMove.CLAIM) if s != _LEASED)
+_LAPSED: Final = (_LEASED,)
 
 
 @dataclass(frozen=True)
@@ -131,35 +140,27 @@ class FollowUpRepository:
         return self._session.scalars(stmt).all()
 
     def claim_chase_up(self, chase_up_id: str, *, now: datetime, lease: timedelta) -> bool:
-        stmt = (
-            update(ChaseUp)
-            .where(
-                ChaseUp.id == chase_up_id,
-                or_(
-                    (ChaseUp.state == "pending")
-                    & or_(ChaseUp.next_attempt_at.is_(None), ChaseUp.next_attempt_at <= now),
-                    (ChaseUp.state == "sending") & (ChaseUp.lease_until <= now),
-                ),
-            )
-            .values(
-                state="sending",
-                lease_until=now + lease,
-                attempt_count=ChaseUp.attempt_count + 1,
-                first_attempt_at=func.coalesce(ChaseUp.first_attempt_at, now),
-            )
+        return leased_jobs.claim(
+            self._session,
+            _LEASE,
+            chase_up_id,
+            now=now,
+            lease=lease,
+            due_states=_DUE,
+            leased_state=_LEASED.value,
+            lapsed_states=_LAPSED,
         )
-        result = self._session.execute(stmt)
-        return bool(getattr(result, "rowcount", 0) == 1)
 
     def chase_ups_due(self, *, now: datetime, limit: int) -> list[str]:
         """Chase-ups waiting to be sent, whose retry time has come, or whose sender died."""
         stmt = (
             select(ChaseUp.id)
             .where(
-                or_(
-                    (ChaseUp.state == "pending")
-                    & or_(ChaseUp.next_attempt_at.is_(None), ChaseUp.next_attempt_at <= now),
-                    (ChaseUp.state == "sending") & (ChaseUp.lease_until <= now),
+                leased_jobs.claimable(
+                    _LEASE,
+                    now=now,
+                    due_states=_DUE,
+                    lapsed_states=_LAPSED,
                 )
             )
             .order_by(ChaseUp.created_at)
@@ -170,7 +171,7 @@ class FollowUpRepository:
     def count_chase_ups(self, practice_ods: str, *, since: datetime) -> int:
         stmt = select(func.count()).where(
             ChaseUp.practice_ods == practice_ods,
-            ChaseUp.state == "sent",
+            ChaseUp.state == ChaseUpState.SENT,
             ChaseUp.sent_at >= since,
         )
         return int(self._session.scalar(stmt) or 0)
