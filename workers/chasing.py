@@ -25,6 +25,7 @@ from gateway.domain.chase_ups import (
     plan_chase_ups,
     still_worth_sending,
 )
+from gateway.domain.delivery_states import DeliveryState
 from gateway.domain.practice_access import open_gate
 from gateway.domain.reminders import ReminderPolicy, send_due_reminders
 from gateway.domain.retry_policy import Retry, after_failure
@@ -134,7 +135,7 @@ def _as_document(
     requests = [
         d
         for d in uow.deliveries.for_recommendation(chase_up.recommendation_id)
-        if d.purpose == withdrawals.REQUEST and d.state == "delivered"
+        if d.purpose == withdrawals.REQUEST and d.state == DeliveryState.DELIVERED
     ]
     request_id = (requests[-1].external_id or requests[-1].id) if requests else chase_up.id
     bundle = build_transaction_bundle(

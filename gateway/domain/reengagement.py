@@ -14,6 +14,7 @@ from typing import Any, Final
 from sqlalchemy.exc import IntegrityError
 
 from gateway.domain import intake, withdrawals
+from gateway.domain.chase_up_states import ChaseUpState
 from gateway.domain.chase_ups import CHASED_STATUS, ChasePolicy
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Recommendation
@@ -43,7 +44,7 @@ def is_expired(
         sent = [
             c.sent_at
             for c in uow.follow_ups.chase_ups_for(recommendation.id)
-            if c.state == "sent" and c.sent_at is not None
+            if c.state == ChaseUpState.SENT and c.sent_at is not None
         ]
         if not sent or len(sent) < policy.chase.limit:
             return False

@@ -11,6 +11,7 @@ from gateway.api import practices as practices_api
 from gateway.api.console.pages import render_page, router
 from gateway.api.console.session import EngineerDep, unit_of_work
 from gateway.domain.charts import PracticeTiming, time_to_ready_chart
+from gateway.domain.delivery_states import DeliveryState
 
 WINDOWS = (7, 30, 90, 365)
 
@@ -35,7 +36,7 @@ def practices(request: Request, engineer: EngineerDep, days: int = 90) -> HTMLRe
         for ods, state, count, _ in uow.delivery_search.counts():
             if state in ops.WAITING:
                 waiting[ods] = waiting.get(ods, 0) + count
-            elif state == "dead":
+            elif state == DeliveryState.DEAD:
                 dead[ods] = count
         for view in practices_api.list_practices(uow, engineer.principal).practices:
             stats = practice_stats.practice_stats(view.ods_code, uow, engineer.principal, days=days)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from gateway.domain.delivery_states import DeliveryState
 from gateway.store.models import ChaseUp, Delivery, Practice
 
 # Remote statuses after which nothing more is learnt about a MESH message (tracking, ITK3
@@ -33,7 +34,7 @@ class GPLinkRepository:
     def in_flight_count(self, ods_code: str, *, now: datetime) -> int:
         stmt = select(func.count()).where(
             Delivery.practice_ods == ods_code,
-            Delivery.state == "in-flight",
+            Delivery.state == DeliveryState.IN_FLIGHT,
             Delivery.lease_until > now,
         )
         return int(self._session.scalar(stmt) or 0)
@@ -50,7 +51,7 @@ class GPLinkRepository:
             select(Delivery)
             .where(
                 Delivery.practice_ods == ods_code,
-                Delivery.state == "delivered",
+                Delivery.state == DeliveryState.DELIVERED,
                 Delivery.remote_reference.is_not(None),
                 or_(
                     Delivery.remote_status.is_(None),
@@ -73,7 +74,7 @@ class GPLinkRepository:
             select(Delivery.practice_ods)
             .distinct()
             .where(
-                Delivery.state == "delivered",
+                Delivery.state == DeliveryState.DELIVERED,
                 Delivery.remote_reference.is_not(None),
                 Delivery.remote_status.is_not(None),
                 Delivery.remote_status.not_in(TRACKING_SETTLED),

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.domain.delivery_states import DeliveryState
 from gateway.store.models import Delivery, Practice
 
 
@@ -32,7 +33,7 @@ class PracticeHealth:
         retries ran out."""
         stmt = (
             select(Delivery.practice_ods, func.count())
-            .where(Delivery.state == "dead", Delivery.updated_at >= since)
+            .where(Delivery.state == DeliveryState.DEAD, Delivery.updated_at >= since)
             .group_by(Delivery.practice_ods)
         )
         return {ods: int(n) for ods, n in self._session.execute(stmt).tuples() if ods}
