@@ -50,6 +50,7 @@ PLAN_AIMS: Final[Mapping[str, str]] = {
 CARE_TEAM_ROLES: Final[Mapping[str, str]] = {
     "psychiatrist": "psychiatrist",
     "care-coordinator": "care coordinator",
+    "clozapine-clinic": "clozapine clinic",
 }
 
 MONTHS: Final = (
@@ -131,8 +132,9 @@ def check_facts(facts: RecommendationFacts) -> None:
         raise ValueError("consent to share with the GP practice is required")
     if facts.consent.recorded_at.utcoffset() is None:
         raise ValueError("consent.recorded_at must be timezone-aware")
-    if facts.care_team is not None and facts.care_team.role not in CARE_TEAM_ROLES:
-        raise ValueError(f"care_team.role must be one of {sorted(CARE_TEAM_ROLES)}")
+    for index, member in enumerate(facts.care_team_members):
+        if member.role not in CARE_TEAM_ROLES:
+            raise ValueError(f"care_team[{index}].role must be one of {sorted(CARE_TEAM_ROLES)}")
 
 
 def serialise(model: type[FHIRAbstractModel], data: dict[str, Any]) -> dict[str, Any]:

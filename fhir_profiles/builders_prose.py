@@ -36,11 +36,11 @@ def safety_advice(findings: tuple[Finding, ...]) -> str:
     return "\n".join(finding.rule.advice for finding in _unique_rules(findings))
 
 
-def care_team_line(contact: CareTeamContact) -> str:
-    return (
-        f"Liaison has sent this advice to the service user's {CARE_TEAM_ROLES[contact.role]}, "
-        f"{contact.name} ({contact.email})."
-    )
+def care_team_line(*members: CareTeamContact) -> str:
+    told = [f"{CARE_TEAM_ROLES[m.role]}, {m.name} ({m.email})" for m in members]
+    if len(told) > 1:
+        told = ["; ".join(told[:-1]) + "; and " + told[-1]]
+    return f"Liaison has sent this advice to the service user's {told[0]}."
 
 
 def _safety_block(facts: RecommendationFacts, findings: tuple[Finding, ...]) -> list[str]:
@@ -52,8 +52,8 @@ def _safety_block(facts: RecommendationFacts, findings: tuple[Finding, ...]) -> 
         mechanism(),
         safety_advice(findings),
     ]
-    if facts.care_team is not None:
-        lines.append(care_team_line(facts.care_team))
+    if facts.care_team_members:
+        lines.append(care_team_line(*facts.care_team_members))
     else:
         lines.append("No care-team contact was given: please tell whoever manages these medicines.")
     sources = dict.fromkeys(

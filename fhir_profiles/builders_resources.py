@@ -80,8 +80,7 @@ def _extensions(facts: RecommendationFacts) -> list[dict[str, Any]]:
         },
         {"url": systems.EXT_CESSATION_PLAN, "valueCode": facts.plan},
     ]
-    if facts.care_team is not None:
-        extensions.append(_care_team_extension(facts.care_team))
+    extensions.extend(_care_team_extension(member) for member in facts.care_team_members)
     for medicine in facts.medicines:
         concept: dict[str, Any] = {"text": medicine.name}
         if medicine.system and medicine.code:

@@ -59,9 +59,10 @@ class CurrentMedicine:
 
 @dataclass(frozen=True)
 class CareTeamContact:
-    """Who hears about clinical-safety flags: the psychiatrist or care coordinator."""
+    """One member of the care team who hears about clinical-safety flags."""
 
-    role: str  # "psychiatrist" | "care-coordinator" (CodeSystem care-team-role)
+    # "psychiatrist" | "care-coordinator" | "clozapine-clinic" (CodeSystem care-team-role)
+    role: str
     name: str
     email: str
 
@@ -89,12 +90,21 @@ class RecommendationFacts:
     current_medications: tuple[CurrentMedicine | str, ...] = field(default_factory=tuple)
     note: str | None = None
     consent: ConsentRecord | None = None
-    care_team: CareTeamContact | None = None
+    # One member, or the whole team (a care coordinator, a psychiatrist, a clozapine clinic).
+    care_team: CareTeamContact | tuple[CareTeamContact, ...] | None = None
     # The submitting system's own identifiers (system, value), kept on the MedicationRequest.
     source_identifiers: tuple[tuple[str, str], ...] = ()
     detected_issue_id: str | None = None  # derived from medication_request_id when not given
     # When Liaison chases the practice if nothing has happened (the Task's restriction.period).
     respond_by: datetime | None = None
+
+    @property
+    def care_team_members(self) -> tuple[CareTeamContact, ...]:
+        if self.care_team is None:
+            return ()
+        if isinstance(self.care_team, CareTeamContact):
+            return (self.care_team,)
+        return self.care_team
 
     @property
     def medicines(self) -> tuple[CurrentMedicine, ...]:

@@ -332,11 +332,9 @@ def sample_recommendation(ods_code: str) -> dict[str, Any]:
         },
         "note": "Prefers home visits",
         # Told about the clinical-safety flag clozapine raises when smoking stops.
-        "care_team": {
-            "role": "psychiatrist",
-            "name": "Dr Jo Okafor",
-            "email": "jo.okafor@example.nhs.uk",
-        },
+        "care_team": [
+            {"role": "psychiatrist", "name": "Dr Jo Okafor", "email": "jo.okafor@example.nhs.uk"}
+        ],
     }
 
 

@@ -159,7 +159,9 @@ def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
             message = OutgoingMessage(
                 reference=notification_id,
                 kind=kind,
-                to=address_of(notification.recipient, notification.channel, rec.payload),
+                to=address_of(
+                    notification.recipient, notification.channel, rec.payload, notification.member
+                ),
                 subject=wording.subject,
                 body=wording.body,
                 personalisation=personalisation,

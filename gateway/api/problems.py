@@ -16,8 +16,16 @@ PROBLEM = "application/problem+json"
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
-    return ".".join(parts) or "body"
+    """`care_team[1].email`: list positions in brackets, as JSONPath and FHIRPath write them."""
+    path = ""
+    for part in loc:
+        if part == "body":
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
 
 
 def problem(

@@ -128,6 +128,7 @@ def get_recommendation(
                     "not_before": n.not_before if n.status in ("pending", "held") else None,
                     # Liaison's own words; a failed send's error may quote the provider.
                     "reason": n.error if n.status in ("suppressed", "superseded") else None,
+                    "member": n.member if n.recipient == "care-team" else None,
                 }
             )
             for n in uow.notifications.for_recommendation(recommendation.id)

@@ -1,9 +1,17 @@
 """Request and response bodies of the v1 REST API. Validation here names the field."""
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+)
 
 from fhir_profiles.catalogue import find_product
 from gateway.api.error_wording import offered_products
@@ -94,11 +102,34 @@ class CurrentMedication(Strict):
 
 
 class CareTeamContactIn(Strict):
-    """The psychiatrist or care coordinator told about clinical-safety flags."""
+    """One member of the care team told about clinical-safety flags."""
 
-    role: Literal["psychiatrist", "care-coordinator"]
+    role: Literal["psychiatrist", "care-coordinator", "clozapine-clinic"]
     name: ShortText
     email: EmailStr
+
+
+# A team rarely has more than a coordinator, a psychiatrist and a clinic; ten bounds the
+# emails one recommendation can send.
+MAX_CARE_TEAM: Final = 10
+
+
+def _team_of_one(value: object) -> object:
+    # Clients written before the care team became a list send one member as an object.
+    return [value] if isinstance(value, dict) else value
+
+
+CareTeam = Annotated[
+    list[CareTeamContactIn],
+    Field(
+        max_length=MAX_CARE_TEAM,
+        description=(
+            "Everyone in the mental-health care team told of a clinical-safety flag, one email "
+            "per address. A single member object is still accepted, read as a list of one."
+        ),
+    ),
+    BeforeValidator(_team_of_one),
+]
 
 
 class Consent(Strict):
@@ -120,7 +151,7 @@ class RecommendationIn(Strict):
     current_medications: Annotated[list[CurrentMedication], Field(max_length=50)] = []
     consent: Consent
     note: Annotated[str, Field(max_length=2000), AfterValidator(plain_text)] | None = None
-    care_team: CareTeamContactIn | None = None
+    care_team: CareTeam | None = None
 
 
 class Links(BaseModel):
@@ -152,6 +183,8 @@ class NotificationOut(BaseModel):
     reason: str | None = None
     # Not sent before this (quiet hours for texts, a digest's time, a retry's backoff).
     not_before: datetime | None = None
+    # For the care team: which member (their index in `care_team`) this message is for.
+    member: int | None = None
 
 
 class ChainLink(BaseModel):

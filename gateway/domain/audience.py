@@ -4,7 +4,7 @@
   "please book a GP appointment", reminders to collect, the pharmacy could not supply it.
 - Practitioner (email; each message at once or in a daily digest, as they choose): every
   step the practice takes, delivery failures and chase-ups sent.
-- Care team contact (email): clinical-safety flags.
+- Care team (email, each member once per address): clinical-safety flags.
 - Case-management app (signed webhook, if the organisation subscribed): every event.
 
 No SMS reaches a service user between 21:00 and 08:00 UK time: it waits until morning.
@@ -56,6 +56,8 @@ class Addressee:
     recipient: str  # practitioner | service-user | care-team | case-management
     channel: str  # email | sms | webhook
     suppressed_reason: str | None = None
+    # Care team only: the index in `care_team` of the member this message is for.
+    member: int = 0
 
 
 def _service_user(payload: dict[str, Any]) -> Addressee:
@@ -68,10 +70,31 @@ def _service_user(payload: dict[str, Any]) -> Addressee:
     return Addressee("service-user", channel)
 
 
-def _care_team(payload: dict[str, Any]) -> Addressee:
-    if not (payload.get("care_team") or {}).get("email"):
-        return Addressee("care-team", "email", "no care team contact given")
-    return Addressee("care-team", "email")
+def care_team_members(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The care team as a list; a recommendation stored before teams were lists holds one
+    member as an object."""
+    team = payload.get("care_team") or []
+    return [team] if isinstance(team, dict) else list(team)
+
+
+def care_team_told(payload: dict[str, Any]) -> list[int]:
+    """The members (indexes into `care_team`) who are emailed: the first with each address,
+    so a shared inbox listed twice gets one email."""
+    seen: set[str] = set()
+    told = []
+    for index, member in enumerate(care_team_members(payload)):
+        address = str(member.get("email") or "").casefold()
+        if address and address not in seen:
+            seen.add(address)
+            told.append(index)
+    return told
+
+
+def _care_team(payload: dict[str, Any]) -> list[Addressee]:
+    told = care_team_told(payload)
+    if not told:
+        return [Addressee("care-team", "email", "no care team contact given")]
+    return [Addressee("care-team", "email", member=index) for index in told]
 
 
 def addressees(event: str, payload: dict[str, Any], *, webhook: bool = False) -> list[Addressee]:
@@ -84,18 +107,18 @@ def addressees(event: str, payload: dict[str, Any], *, webhook: bool = False) ->
         elif recipient == "service-user":
             result.append(_service_user(payload))
         elif recipient == "care-team":
-            result.append(_care_team(payload))
+            result.extend(_care_team(payload))
     if webhook:
         result.append(Addressee("case-management", "webhook"))
     return result
 
 
-def address_of(recipient: str, channel: str, payload: dict[str, Any]) -> str:
+def address_of(recipient: str, channel: str, payload: dict[str, Any], member: int = 0) -> str:
     """Where a message to `recipient` goes (an email address or an E.164 mobile number)."""
     if recipient == "practitioner":
         return str(payload["practitioner"]["email"])
     if recipient == "care-team":
-        return str(payload["care_team"]["email"])
+        return str(care_team_members(payload)[member]["email"])
     contact = payload["service_user"]["contact"]
     return str(contact["mobile"] if channel == "sms" else contact["email"])
 

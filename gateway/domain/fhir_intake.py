@@ -213,23 +213,22 @@ class _Reader:
             medicines.append(medicine)
         return medicines
 
-    def care_team(self) -> dict[str, Any] | None:
-        found = _extension(self.resource, systems.EXT_CARE_TEAM_CONTACT)
-        if not found:
-            return None
-        index = self.resource["extension"].index(found[0])
-        contact = _sub(found[0], "contact")
-        email = next(t["value"] for t in contact["telecom"] if t.get("system") == "email")
-        at = f"{_MR}.extension[{index}]"
-        return {
-            "role": _sub(found[0], "role"),
-            "name": self.text(
-                f"{at}.extension('contact').valueContactDetail.name", contact["name"]
-            ),
-            "email": self.check(
-                f"{at}.extension('contact').valueContactDetail.telecom.value", str(email), email_of
-            ),
-        }
+    def care_team(self) -> list[dict[str, Any]]:
+        team = []
+        for index, found in enumerate(self.resource.get("extension", [])):
+            if found.get("url") != systems.EXT_CARE_TEAM_CONTACT:
+                continue
+            contact = _sub(found, "contact")
+            email = next(t["value"] for t in contact["telecom"] if t.get("system") == "email")
+            at = f"{_MR}.extension[{index}].extension('contact').valueContactDetail"
+            team.append(
+                {
+                    "role": _sub(found, "role"),
+                    "name": self.text(f"{at}.name", contact["name"]),
+                    "email": self.check(f"{at}.telecom.value", str(email), email_of),
+                }
+            )
+        return team
 
 
 def _identity(resource: Mapping[str, Any]) -> tuple[str, str]:
@@ -303,7 +302,7 @@ def _payload(
     if notes:
         payload["note"] = reader.text(f"{_MR}.note", "\n".join(notes), _NOTE)
     care_team = reader.care_team()
-    if care_team is not None:
+    if care_team:
         payload["care_team"] = care_team
     if reader.issues:
         raise FhirIntakeError(reader.issues)

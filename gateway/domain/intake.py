@@ -25,6 +25,7 @@ from fhir_profiles.recommendation import (
     ServiceUser,
 )
 from gateway.domain import delivery_states
+from gateway.domain.audience import care_team_members
 from gateway.domain.chase_ups import WorkingDays
 from gateway.domain.status_updates import record_event
 from gateway.store.models import (
@@ -147,7 +148,7 @@ def facts_from_payload(
             notify_service_user=payload["consent"].get("notify_service_user", False),
             recorded_at=datetime.fromisoformat(payload["consent"]["recorded_at"]),
         ),
-        care_team=CareTeamContact(**payload["care_team"]) if payload.get("care_team") else None,
+        care_team=tuple(CareTeamContact(**member) for member in care_team_members(payload)),
         source_identifiers=tuple(
             (i["system"], i["value"]) for i in [payload.get("source_identifier")] if i
         ),

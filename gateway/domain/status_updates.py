@@ -86,7 +86,7 @@ def record_event(
     uow: UnitOfWork, recommendation: Recommendation, event: str, *, now: datetime
 ) -> list[Notification]:
     """Queue one notification per recipient of `event`. The unique (recommendation, event,
-    recipient) constraint makes a repeat a no-op, so an event reaches each recipient at
+    recipient, member) constraint makes a repeat a no-op, so an event reaches each recipient at
     most once however often it is raised. Returns the rows created."""
     subscribed = uow.engagement.webhook(recommendation.organisation_ods) is not None
     created: list[Notification] = []
@@ -96,6 +96,7 @@ def record_event(
             recommendation_id=recommendation.id,
             event=event,
             recipient=addressee.recipient,
+            member=addressee.member,
             channel=addressee.channel,
             status="suppressed" if addressee.suppressed_reason else "pending",
             error=addressee.suppressed_reason,

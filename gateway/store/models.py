@@ -214,7 +214,9 @@ class StatusEvent(Base):
 class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
-        UniqueConstraint("recommendation_id", "event", "recipient", name="uq_notification_once"),
+        UniqueConstraint(
+            "recommendation_id", "event", "recipient", "member", name="uq_notification_once"
+        ),
         Index("ix_notifications_status_not_before", "status", "not_before"),
     )
 
@@ -222,6 +224,8 @@ class Notification(Base):
     recommendation_id: Mapped[str] = mapped_column(ForeignKey("recommendations.id"), index=True)
     event: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(20))
+    # Care team only: which member (index in the payload's `care_team`); 0 for everyone else.
+    member: Mapped[int] = mapped_column(default=0, server_default="0")
     channel: Mapped[str] = mapped_column(String(20))
     # pending | sending | sent | failed | suppressed | held (waiting for a daily digest) |
     # superseded (the recommendation moved on before it went; `error` says why)

@@ -152,19 +152,20 @@ def test_a_coded_current_medicine_matches_through_codes_the_deployment_imported(
 
 
 def test_the_v1_body_refuses_a_malformed_care_team_or_medicine_code(api: TestClient) -> None:
-    bad_team = {**sample_recommendation("Y00001")["care_team"], "email": "not-an-email"}
+    bad_team = {**sample_recommendation("Y00001")["care_team"][0], "email": "not-an-email"}
     response = api.post(
         "/v1/recommendations", json={**sample_recommendation("Y00001"), "care_team": bad_team}
     )
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "care_team.email"
+    # The single-member form reads as a list of one, so the member is named by position.
+    assert response.json()["errors"][0]["field"] == "care_team[0].email"
     bad_code = [{"name": "x", "code": {"system": systems.DMD, "code": "12ab"}}]
     response = api.post(
         "/v1/recommendations",
         json={**sample_recommendation("Y00001"), "current_medications": bad_code},
     )
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "current_medications.0.code.code"
+    assert response.json()["errors"][0]["field"] == "current_medications[0].code.code"
 
 
 # --- the care team's email, through the real SMTP sink --------------------------------

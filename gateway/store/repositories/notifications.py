@@ -15,13 +15,14 @@ class NotificationRepository:
         self._session = session
 
     def add_once(self, notification: Notification) -> bool:
-        """Insert unless this recipient already has this event; the unique constraint is the
-        arbiter, so two racing writers still produce one row."""
+        """Insert unless this recipient (member) already has this event; the unique constraint
+        is the arbiter, so two racing writers still produce one row."""
         exists = self._session.scalars(
             select(Notification.id).where(
                 Notification.recommendation_id == notification.recommendation_id,
                 Notification.event == notification.event,
                 Notification.recipient == notification.recipient,
+                Notification.member == notification.member,
             )
         ).first()
         if exists is not None:
@@ -65,7 +66,7 @@ class NotificationRepository:
         stmt = (
             select(Notification)
             .where(Notification.recommendation_id == recommendation_id)
-            .order_by(Notification.created_at, Notification.id)
+            .order_by(Notification.created_at, Notification.member, Notification.id)
         )
         return self._session.scalars(stmt).all()
 
