@@ -349,9 +349,7 @@ class Settings(BaseSettings):
             for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
         ):
             # Without them a name outside Latin-1 is folded on the letter the practice files.
-            found.append(
-                ("LIAISON_LETTER_FONT_DIR", "install fonts-dejavu-core or name a folder")
-            )
+            found.append(("LIAISON_LETTER_FONT_DIR", "install fonts-dejavu-core or name a folder"))
         if self.fhir_canonical_base == DEVELOPMENT_CANONICAL_BASE:
             found.append(("LIAISON_FHIR_CANONICAL_BASE", "set the deployment's own base"))
         elif not self.fhir_canonical_base.startswith("https://"):
