@@ -96,8 +96,10 @@ class Settings(BaseSettings):
     # the development default.
     fhir_canonical_base: str = DEVELOPMENT_CANONICAL_BASE
     # The official UK Core R4 package folder (HL7 UK / NHS England, UKCore.R4.STU.02.00.00:
-    # structuredefinitions/, valuesets/, codesystems/) that `liaison ukcore check` reads.
-    ukcore_dir: Path = Path("../shared/ukcore")
+    # structuredefinitions/, valuesets/, codesystems/, published in the public repository
+    # github.com/NHSDigital/FHIR-R4-UKCORE-STAGING-MAIN) that `liaison ukcore check` reads.
+    # No default: the package is not shipped with Liaison, so a deployment names its copy.
+    ukcore_dir: Path | None = None
     max_body_bytes: int = 64 * 1024
 
     practice_directory: Path | None = None

@@ -23,6 +23,9 @@ def check_command(
 ) -> None:
     """Exit 1 when any file breaks UK Core, base R4 or a Liaison profile it declares."""
     folder = package or get_settings().ukcore_dir
+    if folder is None:
+        typer.echo("name the UK Core package folder: --package DIR or LIAISON_UKCORE_DIR", err=True)
+        raise typer.Exit(2)
     try:
         definitions = UkCorePackage.load(folder)
     except FileNotFoundError as error:

@@ -4,10 +4,12 @@ import copy
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fhir_profiles.builders import build_resources, build_transaction_bundle
 from gateway.cli import app
+from gateway.settings import get_settings
 from tests.fhir_profiles.factories import make_facts
 from tests.fhir_profiles.ukcore_package import ukcore_folder
 
@@ -36,3 +38,16 @@ def test_a_missing_package_folder_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "structuredefinitions" in result.output
+
+
+def test_without_a_package_folder_named_it_says_how_to_name_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LIAISON_UKCORE_DIR", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["ukcore", "check", str(tmp_path / "x.json")])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "LIAISON_UKCORE_DIR" in result.output
