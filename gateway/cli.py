@@ -28,11 +28,11 @@ from gateway import (
     practice_commands,
     ukcore_commands,
 )
-from gateway.api.auth import issue_token
 from gateway.broker_queues import declare_queues
 from gateway.logging import configure_logging
 from gateway.practice_directory import PracticeEntryRefused, dev_inbox_account, entries_for, seed
 from gateway.queue_names import QUEUES
+from gateway.security.tokens import issue_token
 from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.api.auth import issue_token
 from gateway.security import clients as registry
 from gateway.security import keys
+from gateway.security.tokens import issue_token
 from gateway.settings import Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.unit_of_work import UnitOfWork

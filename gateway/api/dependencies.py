@@ -5,7 +5,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gateway.api.auth import Principal, require_scope
+from gateway.api.auth import require_scope
+from gateway.security.tokens import Principal
 from gateway.settings import Settings
 from gateway.store.unit_of_work import UnitOfWork
 

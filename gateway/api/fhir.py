@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse
 
 from fhir_profiles.conformance import definitions, thaw
 from fhir_profiles.issues import Issue
-from gateway.api.auth import Principal
 from gateway.api.dependencies import FhirClient, RecommendationsClient, UnitOfWorkDep
 from gateway.api.fhir_capability import capability_statement
 from gateway.api.fhir_history import history_bundle, served
@@ -34,6 +33,7 @@ from gateway.api.fhir_params import (
 )
 from gateway.api.links import public_base, public_request_url
 from gateway.domain import fhir_intake
+from gateway.security.tokens import Principal
 from gateway.store.models import FhirResource
 from gateway.store.repositories.fhir_search import Tenant
 

@@ -18,10 +18,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from gateway.api.auth import RateLimited, issue_token
+from gateway.api.auth import RateLimited
 from gateway.api.dependencies import SettingsDep, UnitOfWorkDep
 from gateway.security.assertions import AssertionRefused, exchange
 from gateway.security.context import Actor, note_actor
+from gateway.security.tokens import issue_token
 
 router = APIRouter(tags=["oauth"])
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -8,9 +8,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.api.auth import Forbidden, Unauthorized
+from gateway.api.auth import Forbidden
 from gateway.api.error_wording import fhir_issue_code, plain_message
 from gateway.domain.intake import IntakeError
+from gateway.security.tokens import Unauthorized
 
 PROBLEM = "application/problem+json"
 

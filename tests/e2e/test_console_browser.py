@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.api.auth import issue_token
 from gateway.cli import sample_recommendation
+from gateway.security.tokens import issue_token
 from gateway.settings import Settings
 from tests.e2e.stack import Stack, wait_for
 

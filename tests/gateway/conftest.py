@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from gateway.api.app import create_app
-from gateway.api.auth import issue_token
 from gateway.practice_directory import dev_directory, seed
+from gateway.security.tokens import issue_token
 from gateway.settings import Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade

@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from gateway.api.app import create_app
-from gateway.api.auth import issue_token
 from gateway.cli import sample_recommendation
+from gateway.security.tokens import issue_token
 from gateway.settings import Settings
 from gateway.store.database import make_engine
 from gateway.store.migrate import upgrade

@@ -10,13 +10,13 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from gateway.api.auth import issue_token
 from gateway.cli import sample_recommendation
 from gateway.domain.charts import PracticeTiming, nice_step, time_to_ready_chart, unit_for
 from gateway.domain.replay import run_batch_step
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.security import clients as registry
 from gateway.security import keys
+from gateway.security.tokens import issue_token
 from gateway.settings import Settings
 from gateway.store.models import Delivery, DeliveryAttempt, Practice
 from gateway.store.session_models import ConsoleSession

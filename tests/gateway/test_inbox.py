@@ -35,7 +35,7 @@ def inbox(api: TestClient) -> TestClient:
 
 
 def _delivered(api: TestClient, ods: str, key: str) -> str:
-    from gateway.api.auth import issue_token
+    from gateway.security.tokens import issue_token
 
     token = issue_token(api.app.state.settings, client_id="demo-app", organisation_ods="RX3")  # type: ignore[attr-defined]
     response = api.post(
@@ -196,7 +196,7 @@ def test_signing_out_ends_the_session(inbox: TestClient) -> None:
 def test_a_safety_flagged_request_is_listed_first_and_opens_with_the_flag(
     inbox: TestClient,
 ) -> None:
-    from gateway.api.auth import issue_token
+    from gateway.security.tokens import issue_token
 
     token = issue_token(inbox.app.state.settings, client_id="demo-app", organisation_ods="RX3")  # type: ignore[attr-defined]
     ids = []

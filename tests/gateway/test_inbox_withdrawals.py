@@ -50,7 +50,7 @@ def _delivered_by_the_worker(api: TestClient, token: str) -> str:
 
 
 def _token(api: TestClient) -> str:
-    from gateway.api.auth import issue_token
+    from gateway.security.tokens import issue_token
 
     settings = api.app.state.settings  # type: ignore[attr-defined]
     return issue_token(settings, client_id="demo-app", organisation_ods="RX3")

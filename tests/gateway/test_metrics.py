@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
 from gateway import metrics
-from gateway.api.auth import issue_token
 from gateway.cli import sample_recommendation
+from gateway.security.tokens import issue_token
 from gateway.settings import Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade

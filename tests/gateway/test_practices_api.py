@@ -10,7 +10,6 @@ import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from gateway.api.auth import ALL_SCOPES, issue_token
 from gateway.cli import app as cli
 from gateway.cli import sample_recommendation
 from gateway.domain.inbox_accounts import sign_in
@@ -18,6 +17,7 @@ from gateway.domain.isolation import BreakerPolicy
 from gateway.domain.practice_access import record_call
 from gateway.practice_directory import load_directory, seed
 from gateway.security.clients import PRACTICE_ADMIN_SCOPE
+from gateway.security.tokens import ALL_SCOPES, issue_token
 from gateway.settings import Settings, get_settings
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.conftest import row_counts

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.api.auth import issue_token
 from gateway.cli import sample_recommendation
+from gateway.security.tokens import issue_token
 from gateway.settings import Settings
 from tests.gateway.conftest import row_counts
 

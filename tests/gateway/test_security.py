@@ -13,10 +13,11 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from starlette.routing import Mount
 
-from gateway.api.auth import ALL_SCOPES, issue_token, key_id, needs_bearer_token, required_scopes
+from gateway.api.auth import needs_bearer_token, required_scopes
 from gateway.api.hardening import PUBLIC_ROUTES, TokenBucketLimiter, is_public
 from gateway.security import clients as registry
 from gateway.security import keys
+from gateway.security.tokens import ALL_SCOPES, issue_token, key_id
 from gateway.settings import _SECRET_NAME as SECRET_NAME
 from gateway.settings import DEV_CALLBACK_SECRET, DEV_SECRET_KEY, Settings
 from gateway.store.unit_of_work import UnitOfWork

@@ -12,9 +12,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gateway.api.auth import Principal
 from gateway.api.web_sessions import digest
 from gateway.security.context import Actor, note_actor
+from gateway.security.tokens import Principal
 from gateway.settings import Settings
 from gateway.store.unit_of_work import UnitOfWork
 

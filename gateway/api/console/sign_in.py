@@ -13,7 +13,7 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from gateway.api.auth import RateLimited, Unauthorized, current_principal
+from gateway.api.auth import RateLimited, current_principal
 from gateway.api.console.pages import render_page, router
 from gateway.api.console.session import (
     COOKIE,
@@ -25,6 +25,7 @@ from gateway.api.console.session import (
 )
 from gateway.api.dependencies import SettingsDep
 from gateway.api.web_sessions import digest, secure_cookies
+from gateway.security.tokens import Unauthorized
 from gateway.settings import Settings
 from gateway.store.session_models import ConsoleSession
 
