@@ -9,6 +9,8 @@ import typer
 
 from gateway.domain import replay
 from gateway.domain.delivery_states import WAITING, DeliveryState
+from gateway.domain.errors import LiaisonError
+from gateway.services import delivery_ops
 from gateway.settings import get_settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.unit_of_work import UnitOfWork
@@ -59,12 +61,11 @@ def replay_command(
     with _uow() as uow:
         if delivery_id:
             try:
-                new_id = replay.replay_delivery(uow, delivery_id, now=now)
-            except replay.NotReplayable as exc:
-                typer.echo(str(exc), err=True)
-                raise typer.Exit(1) from exc
-            uow.commit()
-            typer.echo(f"replaying {delivery_id} as {new_id}")
+                one = delivery_ops.replay_one(uow, delivery_id, now=now)
+            except LiaisonError as refused:
+                typer.echo(refused.detail, err=True)
+                raise typer.Exit(1) from refused
+            typer.echo(f"replaying {delivery_id} as {one.replay}")
             return
         if not (practice or error or all_dead):
             typer.echo("name a delivery id, or --practice / --error / --all", err=True)

@@ -24,3 +24,10 @@ def public_request_url(request: Request) -> URL:
     """The URL of this request (its path and query) on Liaison's public address."""
     query = request.url.query
     return URL(public_url(request, request.url.path) + (f"?{query}" if query else ""))
+
+
+def next_page_url(request: Request, *, offset: int, limit: int, total: int) -> str | None:
+    """This request's link to the page after `offset`, or None on the last page."""
+    if offset + limit >= total:
+        return None
+    return str(public_request_url(request).include_query_params(offset=offset + limit, limit=limit))

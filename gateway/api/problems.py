@@ -10,10 +10,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.auth import Forbidden
 from gateway.api.error_wording import fhir_issue_code, plain_message
+from gateway.domain.errors import ErrorKind, LiaisonError
 from gateway.domain.intake import IntakeError
 from gateway.security.tokens import Unauthorized
 
 PROBLEM = "application/problem+json"
+
+# The one place a use case's refusal becomes an HTTP status and title.
+HTTP_FOR_KIND: dict[ErrorKind, tuple[int, str]] = {
+    ErrorKind.NOT_FOUND: (404, "Not found"),
+    ErrorKind.CONFLICT: (409, "Conflict"),
+    ErrorKind.INVALID: (422, "Invalid request"),
+}
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -108,6 +116,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
         return problem(403, "Forbidden", exc.detail, fhir=_is_fhir(request))
+
+    @app.exception_handler(LiaisonError)
+    async def refused(request: Request, exc: LiaisonError) -> JSONResponse:
+        status, title = HTTP_FOR_KIND[exc.kind]
+        return problem(status, title, exc.detail, fhir=_is_fhir(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

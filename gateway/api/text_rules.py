@@ -8,10 +8,13 @@ refused with a message naming the field (pydantic reports where).
 """
 
 import re
-from datetime import UTC, datetime
 from typing import Annotated, Final
 
 from pydantic import AfterValidator, Field
+
+from gateway.domain.instants import in_utc
+
+__all__ = ["ShortText", "in_utc", "plain_name", "plain_text"]
 
 _IN_NAMES: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _IN_FREE_TEXT: Final = re.compile(
@@ -32,12 +35,3 @@ def plain_text(value: str) -> str:
 
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(plain_name)]
-
-
-def in_utc(value: datetime) -> datetime:
-    """An aware instant in UTC; one past the range Python holds (9999-12-31T23:59-23:59)
-    is refused rather than overflowing later."""
-    try:
-        return value.astimezone(UTC)
-    except (OverflowError, ValueError) as error:
-        raise ValueError("is outside the range of dates Liaison can hold") from error

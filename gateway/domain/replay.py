@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.domain import delivery_states, withdrawals
 from gateway.domain.delivery_states import DeliveryMove, DeliveryState
+from gateway.domain.errors import ErrorKind, LiaisonError
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery, ReplayBatch
 from gateway.store.repositories.deliveries import DeliveryCriteria
@@ -20,8 +21,8 @@ from gateway.store.unit_of_work import UnitOfWork
 REPLAYABLE = delivery_states.MACHINE.sources_of(DeliveryMove.REPLAY)
 
 
-class NotReplayable(Exception):
-    pass
+class NotReplayable(LiaisonError):
+    """The delivery cannot be replayed: not there (kind not-found), or not dead (conflict)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def replay_delivery(
     """Queue a replay of one dead delivery; returns the new delivery's id. Caller commits."""
     original = uow.deliveries.get(delivery_id)
     if original is None:
-        raise NotReplayable(f"no delivery {delivery_id}")
+        raise NotReplayable(f"no delivery {delivery_id}", kind=ErrorKind.NOT_FOUND)
     if original.state not in REPLAYABLE:
         raise NotReplayable(
             f"delivery {delivery_id} is {original.state}; only dead deliveries are replayed"

@@ -4,11 +4,15 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from gateway.cli import app as cli
 from gateway.cli import sample_recommendation
 from gateway.domain.replay import run_batch_step
+from gateway.settings import Settings, get_settings
 from gateway.store.models import Delivery, DeliveryAttempt, OutboxMessage, Recommendation
 from gateway.store.unit_of_work import UnitOfWork
 
@@ -97,7 +101,20 @@ def test_replay_creates_a_linked_delivery_with_the_same_external_id(api: TestCli
         kinds = [(o.kind, o.ref_id) for o in uow.session.scalars(select(OutboxMessage))]
     assert ("deliver", new_id) in kinds
     # Replaying it again is refused: the original is no longer dead.
-    assert api.post(f"/ops/deliveries/{dead}/replay").status_code == 409
+    again = api.post(f"/ops/deliveries/{dead}/replay")
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.json()["title"] == "Conflict"
+    assert "only dead deliveries are replayed" in again.json()["detail"]
+
+
+def test_a_refusal_names_its_kind_and_the_id_only(api: TestClient) -> None:
+    missing = api.post("/ops/deliveries/nope/replay")
+    assert (missing.status_code, missing.json()["title"]) == (404, "Not found")
+    assert missing.json()["detail"] == "no delivery nope"
+    batch = api.get("/ops/replays/nope")
+    assert (batch.status_code, batch.json()["detail"]) == (404, "no replay batch nope")
+    assert api.post("/ops/replays/nope/cancel").status_code == 404
 
 
 def test_bulk_replay_shows_its_plan_then_replays_in_batches(api: TestClient) -> None:
@@ -156,3 +173,24 @@ def test_queues_count_per_state_and_practice(api: TestClient) -> None:
     # the lag is its age, more than nothing and no more than the test has run.
     assert 0 < queues["outbox_lag_seconds"] <= time.monotonic() - started + 0.01
     assert set(queues["broker"]) == {"delivery", "poll", "notify", "control"}
+
+
+def test_the_replay_command_replays_one_and_says_why_it_will_not_twice(
+    api: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dead = _kill(api, _submit(api, "Y00004"))
+    monkeypatch.setenv("LIAISON_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        first = runner.invoke(cli, ["replay", dead])
+        second = runner.invoke(cli, ["replay", dead])
+        missing = runner.invoke(cli, ["replay", "nope"])
+    finally:
+        get_settings.cache_clear()
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith(f"replaying {dead} as ")
+    assert api.get(f"/ops/deliveries/{dead}").json()["state"] == "replayed"
+    assert second.exit_code == 1
+    assert "only dead deliveries are replayed" in second.output
+    assert (missing.exit_code, missing.output.strip()) == (1, "no delivery nope")

@@ -5,19 +5,22 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import Form, HTTPException, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from gateway.api import ops
 from gateway.api.console.pages import blank, error_page, render_page, router
 from gateway.api.console.session import EngineerDep, check_form, unit_of_work
 from gateway.api.dependencies import SettingsDep
-from gateway.domain import replay
+from gateway.api.links import next_page_url
 from gateway.domain.delivery_states import WAITING, DeliveryState
+from gateway.domain.errors import ErrorKind, LiaisonError
+from gateway.services import delivery_ops
+from gateway.services.delivery_ops import MAX_AGE_SECONDS
 
 STATES = (*WAITING, DeliveryState.DEAD)
 PAGE_SIZE = 50
-MAX_AGE_SECONDS = 10 * 365 * 24 * 3600  # as /ops/deliveries allows
+# A refusal's HTTP status on the console's own pages.
+STATUS_FOR_KIND = {ErrorKind.NOT_FOUND: 404, ErrorKind.CONFLICT: 409, ErrorKind.INVALID: 422}
 AGES = (
     ("", "any age"),
     ("300", "older than 5 minutes"),
@@ -30,7 +33,9 @@ AGES = (
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, engineer: EngineerDep, settings: SettingsDep) -> HTMLResponse:
     with unit_of_work(request) as uow:
-        queues = ops.queues(uow, settings, engineer.principal)
+        queues = delivery_ops.queue_overview(
+            uow, broker_url=settings.broker_url, now=datetime.now(UTC)
+        )
         firing = [a for a in uow.alerts.open() if a.raised_at is not None]
         return render_page(
             request,
@@ -56,7 +61,7 @@ def search_params(
         "error": blank(error),
         "older_than_seconds": None,
     }
-    if found["state"] is not None and found["state"] not in ops.STATES:
+    if found["state"] is not None and found["state"] not in delivery_ops.STATES:
         problems.append(f"state: unknown state {found['state']!r}")
         found["state"] = None
     for name, limit in (("practice", 10), ("recommendation_id", 36), ("error", 200)):
@@ -88,10 +93,10 @@ def deliveries(
 ) -> HTMLResponse:
     filters, problems = search_params(state, practice, recommendation_id, error, older_than_seconds)
     offset, limit = max(0, offset), min(max(1, limit), 200)
+    criteria = delivery_ops.search_criteria(now=datetime.now(UTC), **filters)
     with unit_of_work(request) as uow:
-        page = ops.list_deliveries(
-            request, uow, engineer.principal, limit=limit, offset=offset, **filters
-        )
+        page = delivery_ops.find_deliveries(uow, criteria, limit=limit, offset=offset)
+    page.next = next_page_url(request, offset=offset, limit=limit, total=page.total)
     query = {k: v for k, v in filters.items() if v is not None}
     previous = None
     if offset > 0:
@@ -108,7 +113,7 @@ def deliveries(
             "page": page,
             "filters": filters,
             "problems": problems,
-            "states": ops.STATES,
+            "states": delivery_ops.STATES,
             "ages": AGES,
             "previous": previous,
             "replay_link": "/console/replays/new?" + urlencode(replay_query),
@@ -122,8 +127,8 @@ def deliveries(
 def delivery(request: Request, delivery_id: str, engineer: EngineerDep) -> HTMLResponse:
     with unit_of_work(request) as uow:
         try:
-            detail = ops.get_delivery(delivery_id, uow, engineer.principal)
-        except HTTPException:
+            detail = delivery_ops.delivery_detail(uow, delivery_id)
+        except LiaisonError:
             return error_page(request, engineer, 404, f"There is no delivery {delivery_id}.")
         recommendation = uow.recommendations.get(detail.recommendation_id)
         status = recommendation.status if recommendation else None
@@ -158,9 +163,7 @@ def replay_delivery(
     check_form(engineer, csrf_token)
     with unit_of_work(request) as uow:
         try:
-            new_id = replay.replay_delivery(uow, delivery_id, now=datetime.now(UTC))
-        except replay.NotReplayable as exc:
-            status = 404 if str(exc).startswith("no delivery") else 409
-            return error_page(request, engineer, status, str(exc))
-        uow.commit()
-    return RedirectResponse(f"/console/deliveries/{quote(new_id)}", status_code=303)
+            replayed = delivery_ops.replay_one(uow, delivery_id, now=datetime.now(UTC))
+        except LiaisonError as refused:
+            return error_page(request, engineer, STATUS_FOR_KIND[refused.kind], refused.detail)
+    return RedirectResponse(f"/console/deliveries/{quote(replayed.replay)}", status_code=303)

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from gateway.api import ops, practice_stats
+from gateway.api import practice_stats
 from gateway.api import practices as practices_api
 from gateway.api.console.pages import render_page, router
 from gateway.api.console.session import EngineerDep, unit_of_work
 from gateway.domain.charts import PracticeTiming, time_to_ready_chart
-from gateway.domain.delivery_states import DeliveryState
+from gateway.domain.delivery_states import WAITING, DeliveryState
 
 WINDOWS = (7, 30, 90, 365)
 
@@ -34,7 +34,7 @@ def practices(request: Request, engineer: EngineerDep, days: int = 90) -> HTMLRe
         waiting: dict[str, int] = {}
         dead: dict[str, int] = {}
         for ods, state, count, _ in uow.delivery_search.counts():
-            if state in ops.WAITING:
+            if state in WAITING:
                 waiting[ods] = waiting.get(ods, 0) + count
             elif state == DeliveryState.DEAD:
                 dead[ods] = count

@@ -4,14 +4,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Form, HTTPException, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from gateway.api import ops
 from gateway.api.console.deliveries import search_params
 from gateway.api.console.pages import blank, error_page, render_page, router
 from gateway.api.console.session import Engineer, EngineerDep, check_form, unit_of_work
-from gateway.api.text_rules import in_utc
+from gateway.domain.errors import LiaisonError
+from gateway.domain.instants import in_utc
+from gateway.services import delivery_ops
+from gateway.services.delivery_ops import ReplayCriteria
+from gateway.store.unit_of_work import UnitOfWork
 
 
 def _replay_criteria(
@@ -21,8 +24,8 @@ def _replay_criteria(
     created_before: datetime | None,
     *,
     dry_run: bool,
-) -> ops.ReplayCriteria:
-    return ops.ReplayCriteria(
+) -> ReplayCriteria:
+    return ReplayCriteria(
         practice_ods=blank(practice),
         recommendation_id=blank(recommendation_id),
         error_contains=blank(error),
@@ -31,15 +34,23 @@ def _replay_criteria(
     )
 
 
+def _replay(
+    uow: UnitOfWork, engineer: Engineer, criteria: ReplayCriteria
+) -> delivery_ops.ReplayBatchOut:
+    return delivery_ops.replay_many(
+        uow, criteria, requested_by=engineer.principal.client_id, now=datetime.now(UTC)
+    )
+
+
 def _confirmation(
     request: Request,
     engineer: Engineer,
-    criteria: ops.ReplayCriteria,
+    criteria: ReplayCriteria,
     *,
     notice: str | None = None,
 ) -> HTMLResponse:
     with unit_of_work(request) as uow:
-        plan = ops.replay_many(criteria, uow, engineer.principal)
+        plan = _replay(uow, engineer, criteria)
     return render_page(
         request,
         "replay_confirm.html",
@@ -93,7 +104,7 @@ def start_replay(
         )
     criteria = _replay_criteria(practice, recommendation_id, error, before, dry_run=True)
     with unit_of_work(request) as uow:
-        plan = ops.replay_many(criteria, uow, engineer.principal)
+        plan = _replay(uow, engineer, criteria)
     if plan.total != confirmed_total:
         # More (or fewer) dead letters match than the engineer agreed to: ask again.
         return _confirmation(
@@ -106,9 +117,7 @@ def start_replay(
     if plan.total == 0:
         return error_page(request, engineer, 409, "No dead delivery matches: nothing to replay.")
     with unit_of_work(request) as uow:
-        batch = ops.replay_many(
-            criteria.model_copy(update={"dry_run": False}), uow, engineer.principal
-        )
+        batch = _replay(uow, engineer, criteria.model_copy(update={"dry_run": False}))
     return RedirectResponse(f"/console/replays/{quote(batch.id or '')}", status_code=303)
 
 
@@ -116,8 +125,8 @@ def start_replay(
 def replay_batch(request: Request, batch_id: str, engineer: EngineerDep) -> HTMLResponse:
     with unit_of_work(request) as uow:
         try:
-            progress = ops.replay_progress(batch_id, uow, engineer.principal)
-        except HTTPException:
+            progress = delivery_ops.replay_progress(uow, batch_id)
+        except LiaisonError:
             return error_page(request, engineer, 404, f"There is no replay {batch_id}.")
         batch = uow.replays.get(batch_id)
         criteria = dict(batch.criteria) if batch else {}
@@ -140,8 +149,8 @@ def replay_batch(request: Request, batch_id: str, engineer: EngineerDep) -> HTML
 def replay_batch_progress(request: Request, batch_id: str, engineer: EngineerDep) -> JSONResponse:
     with unit_of_work(request) as uow:
         try:
-            progress = ops.replay_progress(batch_id, uow, engineer.principal)
-        except HTTPException:
+            progress = delivery_ops.replay_progress(uow, batch_id)
+        except LiaisonError:
             return JSONResponse({"detail": f"no replay batch {batch_id}"}, status_code=404)
     return JSONResponse(progress.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
@@ -156,7 +165,7 @@ def cancel_replay_batch(
     check_form(engineer, csrf_token)
     with unit_of_work(request) as uow:
         try:
-            ops.cancel_replay(batch_id, uow, engineer.principal)
-        except HTTPException:
+            delivery_ops.cancel_replay(uow, batch_id, now=datetime.now(UTC))
+        except LiaisonError:
             return error_page(request, engineer, 404, f"There is no replay {batch_id}.")
     return RedirectResponse(f"/console/replays/{quote(batch_id)}", status_code=303)
