@@ -5,7 +5,6 @@ never imports the workers package.
 """
 
 import importlib.util
-import json
 import os
 import signal
 import subprocess
@@ -50,8 +49,6 @@ practice_commands.register(app)  # `practices list|set|import|add-user`
 catalogue_commands.register(app)  # `catalogue import|list`: dm+d codes from a release
 ukcore_commands.register(app)  # `ukcore check FILE...`: against the UK Core R4 package
 mesh_dev_commands.register(app)  # `mesh-sandbox`, `mesh-practice`: the dev MESH route
-
-TERMINAL_FOR_DEMO = {"collected", "rejected", "cancelled", "delivery-failed"}
 
 
 def _migrate(settings: Settings) -> tuple[int, tuple[str, str, str] | None]:
@@ -340,51 +337,22 @@ def sample_recommendation(ods_code: str) -> dict[str, Any]:
 
 @app.command()
 def demo(
-    practice: Annotated[str, typer.Option()] = "Y00001",
-    timeout: Annotated[float, typer.Option()] = 120.0,
+    practice: Annotated[
+        str, typer.Option(help="The GP practice (ODS code) to send to; Y00004 is down.")
+    ] = "Y00001",
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to follow it before saying where it stands.")
+    ] = 120.0,
 ) -> None:
-    """Submit a sample recommendation and follow it, printing each status change."""
-    settings = get_settings()
-    headers = {
-        "Authorization": "Bearer "
-        + issue_token(
-            settings, client_id=settings.demo_client_id, organisation_ods=settings.demo_client_ods
-        ),
-        "Idempotency-Key": str(uuid.uuid4()),
-    }
-    base = settings.public_base_url
-    with httpx.Client(base_url=base, timeout=10) as client:
-        created = client.post(
-            "/v1/recommendations", json=sample_recommendation(practice), headers=headers
-        )
-        if created.status_code != 202:
-            typer.echo(f"refused: {created.status_code} {created.text}", err=True)
-            raise typer.Exit(1)
-        rec_id = created.json()["id"]
-        typer.echo(f"recommendation {rec_id} accepted")
-        seen: set[tuple[str, str]] = set()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            body = client.get(f"/v1/recommendations/{rec_id}", headers=headers).json()
-            for entry in body["timeline"]:
-                key = (entry["at"], entry["status"])
-                if key not in seen:
-                    seen.add(key)
-                    detail = f" ({entry['detail']})" if entry.get("detail") else ""
-                    typer.echo(f"  {entry['at'][11:19]}  {entry['status']}{detail}")
-            if body["status"] in TERMINAL_FOR_DEMO or _filed(body):
-                break
-            time.sleep(0.5)
-        typer.echo(json.dumps(body["notifications"], indent=2))
+    """Submit a sample recommendation and follow it, saying each step, each failed attempt,
+    the practice's breaker, and what happens next. Exits 3 while it is still retrying."""
+    from gateway import demo_run
 
-
-def _filed(body: dict[str, Any]) -> bool:
-    """Over MESH the practice's part of the demo ends when its workflow filed the letter: it
-    answers through the letter (the inbox link, or the telephone), not over MESH."""
-    return body["status"] == "delivered" and any(
-        "filed in the practice's workflow" in (entry.get("detail") or "")
-        for entry in body["timeline"]
+    code = demo_run.run(
+        get_settings(), sample_recommendation(practice), timeout=timeout, say=typer.echo
     )
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:

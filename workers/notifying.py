@@ -26,6 +26,7 @@ from gateway.domain.audience import (
     must_wait_for_morning,
     next_digest_at,
 )
+from gateway.domain.explanations import MessageState, told_service_user
 from gateway.domain.messages import Wording, compose, compose_digest
 from gateway.domain.retry_policy import next_attempt
 from gateway.domain.supersession import superseded_because
@@ -46,7 +47,41 @@ class _Prepared:
     message: OutgoingMessage
 
 
-def _wording(uow: UnitOfWork, notification: Notification, rec: Recommendation) -> Wording:
+def _told(
+    uow: UnitOfWork, notification: Notification, rec: Recommendation, quiet: QuietHours
+) -> str | None:
+    """What the practitioner is told of the service user's message on the same event, as it
+    stands now: a text held by quiet hours is not "has been told"."""
+    if notification.recipient != "practitioner":
+        return None
+    theirs = next(
+        (
+            n
+            for n in uow.notifications.for_recommendation(rec.id)
+            if n.recipient == "service-user" and n.event == notification.event
+        ),
+        None,
+    )
+    state = None
+    if theirs is not None:
+        state = MessageState(
+            recipient=theirs.recipient,
+            channel=theirs.channel,
+            status=theirs.status,
+            not_before=theirs.not_before,
+            reason=theirs.error if theirs.status in ("suppressed", "superseded") else None,
+            failed_before=theirs.error is not None,
+        )
+    return told_service_user(event_kind(notification.event), state, now=_now(), quiet=quiet)
+
+
+def _quiet(rt: Runtime) -> QuietHours:
+    return QuietHours(rt.settings.quiet_hours_start, rt.settings.quiet_hours_end)
+
+
+def _wording(
+    uow: UnitOfWork, notification: Notification, rec: Recommendation, quiet: QuietHours
+) -> Wording:
     # The practice's words (a rejection reason, a delivery error) travel with the event.
     detail = next(
         (
@@ -65,6 +100,7 @@ def _wording(uow: UnitOfWork, notification: Notification, rec: Recommendation) -
         payload=with_booking_offer(uow, rec),
         product_name=product.name if product else rec.product,
         pharmacy=rec.payload.get("pharmacy"),
+        told=_told(uow, notification, rec, quiet),
     )
 
 
@@ -126,12 +162,7 @@ def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
             outcome = "held"
         elif (
             must_wait_for_morning(notification.recipient, notification.channel)
-            and (
-                allowed := QuietHours(
-                    rt.settings.quiet_hours_start, rt.settings.quiet_hours_end
-                ).next_allowed(now)
-            )
-            > now
+            and (allowed := _quiet(rt).next_allowed(now)) > now
         ):
             # Deferred, never dropped: the sweep sends it when quiet hours end.
             _wait(notification, status="pending", until=allowed)
@@ -152,7 +183,7 @@ def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
                 )
                 outcome = _Prepared(rt.webhook(subscription.secret), message)
         else:
-            wording = _wording(uow, notification, rec)
+            wording = _wording(uow, notification, rec, _quiet(rt))
             personalisation = {"subject": wording.subject, "body": wording.body}
             if notification.recipient == "service-user" and rec.payload.get("pharmacy"):
                 personalisation["pharmacy"] = str(rec.payload["pharmacy"])
@@ -262,7 +293,7 @@ def send_digest(rt: Runtime, organisation_ods: str, practitioner_id: str) -> str
                 _supersede(item, reason)
                 item.batch_id, superseded = None, superseded + 1
                 continue
-            wordings.append(_wording(uow, item, rec))
+            wordings.append(_wording(uow, item, rec, _quiet(rt)))
             if latest is None or rec.created_at >= latest.created_at:
                 latest = rec
         if latest is None:

@@ -28,9 +28,12 @@ from gateway.api.schemas import (
 )
 from gateway.api.text_rules import plain_text
 from gateway.domain import intake, withdrawals
+from gateway.domain.audience import QuietHours
+from gateway.domain.explanations import MessageState, explain
 from gateway.domain.lifecycle import STATUSES
 from gateway.domain.routing import routing_view
-from gateway.store.models import Recommendation
+from gateway.settings import Settings
+from gateway.store.models import Notification, Recommendation
 from gateway.store.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
@@ -129,6 +132,7 @@ def get_recommendation(
                     # Liaison's own words; a failed send's error may quote the provider.
                     "reason": n.error if n.status in ("suppressed", "superseded") else None,
                     "member": n.member if n.recipient == "care-team" else None,
+                    "explanation": _explanation(n, request.app.state.settings),
                 }
             )
             for n in uow.notifications.for_recommendation(recommendation.id)
@@ -144,6 +148,21 @@ def get_recommendation(
         appointment=_appointment(uow, recommendation),
         **follow_up_view(uow, recommendation, request.app.state.settings),
     )
+
+
+def _explanation(n: Notification, settings: Settings) -> str:
+    state = MessageState(
+        recipient=n.recipient,
+        channel=n.channel,
+        status=n.status,
+        not_before=n.not_before,
+        reason=n.error if n.status in ("suppressed", "superseded") else None,
+        failed_before=n.error is not None,
+        sent_at=n.sent_at,
+        member=n.member if n.recipient == "care-team" else None,
+    )
+    quiet = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end)
+    return explain(state, now=datetime.now(UTC), quiet=quiet)
 
 
 def _appointment(uow: UnitOfWork, recommendation: Recommendation) -> AppointmentOut | None:

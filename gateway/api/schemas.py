@@ -185,6 +185,14 @@ class NotificationOut(BaseModel):
     not_before: datetime | None = None
     # For the care team: which member (their index in `care_team`) this message is for.
     member: int | None = None
+    # Where it stands, in a sentence for people ("SMS to the service user held until 08:00
+    # (quiet hours)"); UK times; never an address.
+    explanation: str | None = Field(
+        default=None,
+        description="Where this message stands, in a sentence to show a person, UK times: "
+        "'SMS to the service user held until 08:00 (quiet hours)', 'Email to the "
+        "practitioner sent at 21:04', 'Email to the practitioner not sent: ...'.",
+    )
 
 
 class ChainLink(BaseModel):

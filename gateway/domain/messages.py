@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from gateway.domain import pharmacy_names
 from gateway.domain.audience import UK, event_kind, event_number
+from gateway.domain.explanations import TOLD
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Wording:
 @dataclass(frozen=True)
 class Template:
     """`str.format` text. Fields: product, practice, given_practice, reason, where, number,
-    ref, medicines, appointment, booking; for service users: where, phone, when, place."""
+    ref, medicines, appointment, booking, told; for service users: where, phone, when, place."""
 
     subject: str
     body: str
@@ -54,8 +55,7 @@ PRACTITIONER: Final[dict[str, Template]] = {
     "appointment-needed": Template(
         "GP practice wants to see the service user",
         "GP practice {practice} asks to see the service user before prescribing {product}. "
-        "The service user has been asked to book an appointment (if they agreed to "
-        "messages); you may want to help them do so.{booking}" + _REF,
+        "{told} You may want to help them book it.{booking}" + _REF,
     ),
     "prescription-issued": Template(
         "Prescription issued",
@@ -64,8 +64,7 @@ PRACTITIONER: Final[dict[str, Template]] = {
     ),
     "ready-to-collect": Template(
         "Prescription ready to collect",
-        "The prescription you recommended ({product}) is ready to collect{where}. "
-        "The service user has been told (if they agreed to messages)." + _REF,
+        "The prescription you recommended ({product}) is ready to collect{where}. {told}" + _REF,
     ),
     "collected": Template(
         "Prescription collected",
@@ -75,8 +74,7 @@ PRACTITIONER: Final[dict[str, Template]] = {
         "The pharmacy could not supply the prescription",
         "The pharmacy could not supply the prescription for {product}. Please agree "
         "what happens next with the service user and GP practice {practice}: another "
-        "pharmacy, or a different product. The service user has been told the pharmacy "
-        "could not supply it (if they agreed to messages)." + _REF,
+        "pharmacy, or a different product. {told}" + _REF,
     ),
     "delivery-failed": Template(
         "Recommendation could not be delivered",
@@ -124,7 +122,7 @@ PRACTITIONER: Final[dict[str, Template]] = {
     "appointment-booked": Template(
         "GP appointment booked",
         "Liaison booked the appointment GP practice {practice} asked for: {appointment}. "
-        "The service user has been sent the time and place (if they agreed to messages)." + _REF,
+        "{told}" + _REF,
     ),
     "appointment-cancelled": Template(
         "GP appointment cancelled",
@@ -308,11 +306,15 @@ def _fields(
     payload: dict[str, Any],
     product_name: str,
     pharmacy: str | None,
+    told: str | None,
 ) -> dict[str, str]:
     medicines = [m["name"] for m in payload.get("current_medications", [])]
     return {
         "event": event,
         "ref": recommendation_id,
+        # Where the service user's own message stands, when the sender knows; else the
+        # event's usual words, hedged.
+        "told": told or TOLD.get(event_kind(event), "") + " (if they agreed to messages).",
         "product": product_name,
         "practice": practice_label(payload),
         "appointment": f"{appointment_when(payload)}, {appointment_place(payload)}",
@@ -348,7 +350,10 @@ def compose(
     payload: dict[str, Any],
     product_name: str,
     pharmacy: str | None,
+    told: str | None = None,
 ) -> Wording:
+    """`told`: the practitioner's sentence about the service user's message on the same
+    event (gateway.domain.explanations.told_service_user)."""
     kind = event_kind(event)
     # The pharmacy the prescription went to, else the one PDS says the service user nominated.
     pharmacy = pharmacy or nominated_pharmacy(payload)
@@ -376,6 +381,7 @@ def compose(
         payload=payload,
         product_name=product_name,
         pharmacy=pharmacy,
+        told=told,
     )
     table = CARE_TEAM if recipient == "care-team" else PRACTITIONER
     return render(table.get(kind, _FALLBACK), fields)
