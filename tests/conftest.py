@@ -5,15 +5,20 @@ skip on a laptop without them, and fail (never skip) when CI=true.
 """
 
 import contextlib
+import errno
 import os
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
 import pytest
 import redis
+
+if TYPE_CHECKING:
+    from adapters.mail_sink import MailSink
 
 PG_ADMIN_URL = os.environ.get(
     "LIAISON_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -40,10 +45,68 @@ def require_services(*ports: tuple[str, int]) -> None:
 
 
 def free_port() -> int:
+    """A port that was free a moment ago, for a server that must be told its port before it
+    binds (a child process, aiosmtpd). Another process may take it before that server binds:
+    start such a server with `start_on_free_port`, which picks again if so, or let it bind
+    port 0 and read the port back (`tests.peers.servers.serve_in_thread`)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def refusing_port() -> Iterator[int]:
+    """A loopback port where a connection is refused for the whole block: bound, never
+    listening, so no other process can start listening on it meanwhile (as one could on a
+    port picked by `free_port` and released)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port: int = held.getsockname()[1]
+        yield port
+
+
+T = TypeVar("T")
+PORT_ATTEMPTS = 5
+
+
+class PortTaken(Exception):
+    """Raised by a `start_on_free_port` starter whose server found its port taken."""
+
+
+def port_was_taken(error: BaseException) -> bool:
+    return isinstance(error, PortTaken) or (
+        isinstance(error, OSError) and error.errno == errno.EADDRINUSE
+    )
+
+
+def start_on_free_port(start: Callable[[int], T], attempts: int = PORT_ATTEMPTS) -> T:
+    """`start(port)` on a free port, picking another port when the server reports it taken
+    (an OSError EADDRINUSE, or `PortTaken`) between the pick and its bind."""
+    for attempt in range(attempts):
+        try:
+            return start(free_port())
+        except (OSError, PortTaken) as error:
+            if not port_was_taken(error) or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable: the last attempt raises")
+
+
+@contextlib.contextmanager
+def started_mail_sink(spool: str | None = None) -> Iterator["MailSink"]:
+    """A MailSink running on a free port (see `start_on_free_port`) until the block ends."""
+    from adapters.mail_sink import MailSink
+
+    def start(port: int) -> MailSink:
+        sink = MailSink(host="127.0.0.1", port=port, spool=spool)
+        sink.start()
+        return sink
+
+    sink = start_on_free_port(start)
+    try:
+        yield sink
+    finally:
+        sink.stop()
 
 
 @pytest.fixture

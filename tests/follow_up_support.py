@@ -5,8 +5,6 @@ Everything runs in this process on loopback ports, so tests can time-travel
 (time-machine) across the worker code and the peers alike.
 """
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,8 +13,6 @@ from datetime import time as clock_time
 from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 
 from adapters.gp_simulator.app import create_app as create_simulator
 from adapters.mail_sink import MailSink
@@ -30,27 +26,13 @@ from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
-from tests.conftest import free_port
+from tests.conftest import started_mail_sink
+from tests.peers.servers import serve_in_thread
 from workers import notifying
 from workers.runtime import Runtime, channel_factory, gp_system_factory, webhook_factory
 
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Serve an ASGI app on a free loopback port in a thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
+# Serve an ASGI app in a thread on a port it binds itself; yields its base URL.
+serve = serve_in_thread
 
 
 @dataclass
@@ -83,19 +65,19 @@ class Peers:
 
 @contextmanager
 def running_peers() -> Iterator[Peers]:
-    smtp_port = free_port()
     notify_app = create_notify_sink_app(
         service_id=DEV_NOTIFY_SERVICE_ID, api_secret=DEV_NOTIFY_SECRET
     )
     # Long steps: the tests, not the simulator's clock, move requests along.
     simulator = create_simulator(step_seconds=3600)
     with (
-        MailSink(host="127.0.0.1", port=smtp_port) as mail,
-        serve(notify_app) as notify_url,
-        serve(simulator) as simulator_url,
+        # Each binds its port itself (or picks again if it was taken): no port race.
+        started_mail_sink() as mail,
+        serve_in_thread(notify_app) as notify_url,
+        serve_in_thread(simulator) as simulator_url,
     ):
         port = int(simulator_url.rsplit(":", 1)[1])
-        yield Peers(mail, smtp_port, notify_url, port)
+        yield Peers(mail, mail.port, notify_url, port)
 
 
 def make_runtime(database_url: str, peers: Peers, **overrides: Any) -> Runtime:

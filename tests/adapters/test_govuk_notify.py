@@ -1,7 +1,5 @@
 """GovUkNotifyChannel (the official client) against the local Notify v2 sink over HTTP."""
 
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -11,24 +9,19 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
 
 from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
 from adapters.govuk_notify import GovUkNotifyChannel
 from adapters.notification import OutgoingMessage
 from adapters.notify_sink import create_notify_sink_app, make_api_key
+from tests.conftest import refusing_port
+from tests.peers.servers import serve_in_thread
 
 SERVICE_ID = "5b0cf1d4-6f3f-4a4e-9f0c-2f5f2d1b8a10"
 SECRET = "9a1c3f59-1c1e-4a0e-8f53-0b6f5e7c2d44"
 SMS_TEMPLATE = "d1f0e2c4-7b2a-4c8e-9a41-5f3b6c7d8e90"
 EMAIL_TEMPLATE = "0c9b8a7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d"
 TEMPLATES = {"ready-to-collect": SMS_TEMPLATE}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -46,18 +39,9 @@ class Sink:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    port = free_port()
-    app = create_notify_sink_app(service_id=SERVICE_ID, api_secret=SECRET)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "notify sink did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    # Bound on port 0 and read back: no window for another process to take the port.
+    with serve_in_thread(create_notify_sink_app(service_id=SERVICE_ID, api_secret=SECRET)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -210,10 +194,11 @@ def test_server_error_is_transient_not_permanent(sink: Sink) -> None:
 
 
 def test_notify_unreachable_is_transient() -> None:
-    sms = channel(Sink(f"http://127.0.0.1:{free_port()}"), timeout=2)
+    with refusing_port() as port:
+        sms = channel(Sink(f"http://127.0.0.1:{port}"), timeout=2)
 
-    with pytest.raises(TransientAdapterError, match="unreachable"):
-        sms.send(message())
+        with pytest.raises(TransientAdapterError, match="unreachable"):
+            sms.send(message())
 
 
 def test_sink_rejects_a_token_issued_60_seconds_ago(sink: Sink) -> None:

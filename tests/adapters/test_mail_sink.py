@@ -8,13 +8,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from adapters.mail_sink import MailSink, create_mail_view_app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from adapters.mail_sink import create_mail_view_app
+from tests.conftest import started_mail_sink
 
 
 def send(port: int, *, subject: str, body: str, reference: str) -> None:
@@ -30,8 +25,8 @@ def send(port: int, *, subject: str, body: str, reference: str) -> None:
 
 def test_records_messages_and_appends_them_to_the_spool(tmp_path: Path) -> None:
     spool = tmp_path / "mail.jsonl"
-    port = free_port()
-    with MailSink(host="127.0.0.1", port=port, spool=str(spool)) as sink:
+    with started_mail_sink(spool=str(spool)) as sink:
+        port = sink.port
         send(port, subject="One", body="first", reference="r-1")
         send(port, subject="Two", body="second", reference="r-2")
 
@@ -50,10 +45,8 @@ def test_records_messages_and_appends_them_to_the_spool(tmp_path: Path) -> None:
 
 
 def test_stops_listening_and_can_start_again() -> None:
-    port = free_port()
-    sink = MailSink(host="127.0.0.1", port=port)
-    sink.start()
-    sink.stop()
+    with started_mail_sink() as sink:
+        port = sink.port
 
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
@@ -67,8 +60,8 @@ def test_stops_listening_and_can_start_again() -> None:
 
 
 def test_http_view_lists_messages_as_json_and_escaped_html() -> None:
-    port = free_port()
-    with MailSink(host="127.0.0.1", port=port) as sink:
+    with started_mail_sink() as sink:
+        port = sink.port
         send(port, subject="<script>alert(1)</script>", body="a & b", reference="r-4")
         client = TestClient(create_mail_view_app(sink))
 

@@ -29,7 +29,7 @@ from fhir_profiles.send_document.contract import (
     SendingOrganisation,
 )
 from fhir_profiles.send_document.message import build_send_document, mesh_address, mesh_subject
-from tests.conftest import free_port
+from tests.conftest import refusing_port
 from tests.fhir_profiles.factories import make_facts
 from tests.peers.servers import (
     LIAISON_MAILBOX,
@@ -311,9 +311,14 @@ def test_a_wrong_password_is_a_permanent_error(sandbox: MeshSandbox) -> None:
 
 
 def test_mesh_out_of_reach_is_a_transient_error(tmp_path: Path) -> None:
+    with refusing_port() as port:
+        _out_of_reach_is_transient(port)
+
+
+def _out_of_reach_is_transient(port: int) -> None:
     mailbox = MeshMailbox(
         MeshMailboxConfig(
-            url=f"http://127.0.0.1:{free_port()}",
+            url=f"http://127.0.0.1:{port}",
             mailbox=LIAISON_MAILBOX,
             password=MESH_PASSWORD,
             shared_key=MESH_SHARED_KEY,

@@ -11,14 +11,9 @@ from adapters.errors import PermanentAdapterError, TransientAdapterError
 from adapters.mail_sink import MailSink
 from adapters.notification import OutgoingMessage
 from adapters.smtp_email import SmtpEmailChannel
+from tests.conftest import refusing_port, started_mail_sink
 
 SENDER = "Liaison <noreply@liaison.example.org>"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def message(**overrides: Any) -> OutgoingMessage:
@@ -35,7 +30,7 @@ def message(**overrides: Any) -> OutgoingMessage:
 
 @pytest.fixture(scope="module")
 def sink() -> Iterator[MailSink]:
-    with MailSink(host="127.0.0.1", port=free_port()) as running:
+    with started_mail_sink() as running:
         yield running
 
 
@@ -77,10 +72,11 @@ def test_message_id_is_stable_per_reference_so_resends_can_be_deduplicated(
 
 
 def test_smtp_server_down_is_transient() -> None:
-    channel = SmtpEmailChannel(host="127.0.0.1", port=free_port(), sender=SENDER, timeout=2)
+    with refusing_port() as port:
+        channel = SmtpEmailChannel(host="127.0.0.1", port=port, sender=SENDER, timeout=2)
 
-    with pytest.raises(TransientAdapterError, match="unreachable"):
-        channel.send(message())
+        with pytest.raises(TransientAdapterError, match="unreachable"):
+            channel.send(message())
 
 
 def test_server_that_never_greets_times_out_as_transient() -> None:

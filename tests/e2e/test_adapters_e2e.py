@@ -57,7 +57,7 @@ def _both_told(client: httpx.Client, rec_id: str) -> list[tuple[str, str]]:
     return sorted(told)
 
 
-def test_simulator_practice(adapters_stack: AdaptersStack) -> None:
+def test_a_simulator_practice_is_delivered_to_and_accepts(adapters_stack: AdaptersStack) -> None:
     with adapters_stack.stack.client() as client:
         rec_id = _submit(client, "Y00001", "e2e-simulator")
         accepted = _reaches(client, rec_id, "accepted")
@@ -82,7 +82,9 @@ def _move(peer_url: str, task: dict[str, Any], status: str, **fields: Any) -> di
     return moved
 
 
-def test_independent_fhir_server(adapters_stack: AdaptersStack) -> None:
+def test_a_practice_on_an_independent_fhir_server_moves_its_task_to_ready(
+    adapters_stack: AdaptersStack,
+) -> None:
     peer = adapters_stack.medplum.base_url
     with adapters_stack.stack.client() as client:
         rec_id = _submit(client, "M81001", "e2e-medplum")

@@ -10,13 +10,17 @@ import httpx
 import pytest
 
 from gateway.cli import sample_recommendation
-from tests.e2e.conftest import AdaptersStack
+from tests.e2e.conftest import HANG_SECONDS, AdaptersStack
 from tests.e2e.stack import wait_for
 
 pytestmark = pytest.mark.e2e
 
 NORMAL = 10
 HANGING = 6
+# The other practice's deliveries must be done while the first held call is still held:
+# stop waiting this long before that call's hang would end, so a slow run fails here with a
+# clear message instead of on an `answered == 0` that only says the hang ran out.
+HANG_MARGIN_SECONDS = 10.0
 
 
 def _submit(client: httpx.Client, ods: str, key: str) -> str:
@@ -42,10 +46,20 @@ def test_a_hanging_practice_does_not_hold_up_another(adapters_stack: AdaptersSta
 
         hang_began = time.monotonic()
         normal = [_submit(client, "N00001", f"iso-normal-{n}") for n in range(NORMAL)]
+
+        def normal_done() -> bool:
+            # Fail at once, naming the cause, if the hang ended first: the order of events
+            # this test asserts can no longer be seen.
+            assert hanging.answered == 0, (
+                f"the hanging practice answered {time.monotonic() - hang_began:.0f}s into "
+                f"its {HANG_SECONDS:.0f}s hang, before N00001's deliveries were done"
+            )
+            return all(_status(client, r) not in ("received", "queued") for r in normal)
+
         wait_for(
-            lambda: all(_status(client, r) not in ("received", "queued") for r in normal),
-            timeout=90,
-            what="the other practice's deliveries",
+            normal_done,
+            timeout=HANG_SECONDS - HANG_MARGIN_SECONDS - (time.monotonic() - hang_began),
+            what="the other practice's deliveries (before the hanging practice's hang ends)",
         )
         print(
             f"{NORMAL} deliveries to N00001 done {time.monotonic() - hang_began:.1f}s into the hang"

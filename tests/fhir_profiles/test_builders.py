@@ -268,7 +268,7 @@ def test_communication_request_shape() -> None:
     assert cr["payload"][1] == {"contentReference": mr_reference}
 
 
-def test_task_shape() -> None:
+def test_the_task_asks_the_practice_to_fulfil_the_request_routinely() -> None:
     task = build_resources(make_facts()).task
     assert task["id"] == TASK_ID
     assert (task["status"], task["intent"]) == ("requested", "order")

@@ -15,14 +15,14 @@ def test_invalid_nhs_numbers_are_refused_without_echoing_them(value: str) -> Non
     assert value not in str(caught.value) or not value
 
 
-def test_ods_codes() -> None:
+def test_ods_codes_are_trimmed_and_upper_cased_and_malformed_ones_refused() -> None:
     assert ods_code_of(" y00001 ") == "Y00001"
     for bad in ("AB", "Y0000100000X", "Y00-01"):
         with pytest.raises(ValueError, match="ODS"):
             ods_code_of(bad)
 
 
-def test_uk_mobiles() -> None:
+def test_uk_mobiles_become_international_and_other_numbers_are_refused() -> None:
     assert uk_mobile_of("07700 900123") == "+447700900123"  # Ofcom drama range
     assert uk_mobile_of("+44 7400 123456") == "+447400123456"  # phonenumbers example
     for bad in ("020 7946 0000", "+33 6 12 34 56 78", "not a number"):
@@ -30,7 +30,7 @@ def test_uk_mobiles() -> None:
             uk_mobile_of(bad)
 
 
-def test_emails() -> None:
+def test_an_email_is_kept_as_written_and_a_malformed_one_refused() -> None:
     assert email_of("Jo.Okafor@example.nhs.uk") == "Jo.Okafor@example.nhs.uk"
     for bad in ("jo", "jo@", "@example.org", "jo@@example.org"):
         with pytest.raises(ValueError, match="email"):

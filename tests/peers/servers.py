@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.conftest import free_port
+from tests.conftest import PortTaken, start_on_free_port
 
 MEDPLUM_DIR = Path(__file__).parent / "medplum"
 
@@ -34,7 +34,11 @@ def _wait(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 6
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited early:\n{log.read_text(errors='replace')[-3000:]}")
+            told = log.read_text(errors="replace")
+            if "address already in use" in told.lower() or "EADDRINUSE" in told:
+                # Another process took the port between free_port() and the child's bind.
+                raise PortTaken(url)
+            raise RuntimeError(f"{url} exited early:\n{told[-3000:]}")
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return
@@ -78,33 +82,32 @@ class MeshSandbox:
 def mesh_sandbox(workdir: Path) -> Iterator[MeshSandbox]:
     """mesh-sandbox in memory, with real MESH authentication (AUTH_MODE=no_auth still
     checks the NHSMESH header; only "none" would skip it)."""
-    port = free_port()
     log = workdir / "mesh-sandbox.log"
     env = {**os.environ, "STORE_MODE": "memory", "AUTH_MODE": "no_auth", "SHARED_KEY": "Banana"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "mesh_sandbox.api:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+
+    def start(port: int) -> tuple[subprocess.Popen[bytes], str]:
+        command = [sys.executable, "-m", "uvicorn", "mesh_sandbox.api:app", "--host"]
+        command += ["127.0.0.1", "--port", str(port), "--log-level", "warning"]
         url = f"http://127.0.0.1:{port}"
-        _wait(f"{url}/health", proc, log)
+        return _started(command, log, f"{url}/health", env=env), url
+
+    proc, url = start_on_free_port(start)
+    try:
         yield MeshSandbox(url)
     finally:
         _stop(proc)
+
+
+def _started(command: list[str], log: Path, ready: str, **popen: Any) -> subprocess.Popen[bytes]:
+    """A child process started and answering `ready`; stopped again if it never does."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, **popen)
+    try:
+        _wait(ready, proc, log)
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc
 
 
 @dataclass(frozen=True)
@@ -128,18 +131,15 @@ def _node() -> str:
 @contextmanager
 def medplum_peer(workdir: Path) -> Iterator[MedplumPeer]:
     node = _node()
-    port = free_port()
     log = workdir / "medplum.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [node, str(MEDPLUM_DIR / "server.mjs"), str(port)],
-            cwd=MEDPLUM_DIR,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+
+    def start(port: int) -> tuple[subprocess.Popen[bytes], str]:
         base = f"http://127.0.0.1:{port}/fhir/R4"
-        _wait(f"{base}/Task?_count=1", proc, log)
+        command = [node, str(MEDPLUM_DIR / "server.mjs"), str(port)]
+        return _started(command, log, f"{base}/Task?_count=1", cwd=MEDPLUM_DIR), base
+
+    proc, base = start_on_free_port(start)
+    try:
         yield MedplumPeer(base)
     finally:
         _stop(proc)
