@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from gateway import demo_report
-from gateway.api.auth import issue_token
+from gateway.security.tokens import issue_token
 from gateway.settings import Settings
 
 
