@@ -1,6 +1,6 @@
 import pytest
 
-from fhir_profiles.catalogue import CATALOGUE, Product, find_product
+from fhir_profiles.catalogue import CATALOGUE, SHIPPED_DMD_CODES, DmdCode, Product, find_product
 
 EXPECTED_KEYS = {
     "varenicline-1mg-tablets",
@@ -42,8 +42,35 @@ def test_no_code_without_a_source(product: Product) -> None:
 
 
 def test_product_refuses_a_code_without_a_source() -> None:
+    # The code and its source are one value: a Product cannot be given a bare code.
     with pytest.raises(ValueError, match="without a source"):
-        Product("x", "X 1mg tablets", "tablet", "nrt", dmd_code="123456")
+        Product("x", "X 1mg tablets", "tablet", "nrt", DmdCode("123456", ""))
+    with pytest.raises(ValueError, match="without a source"):
+        DmdCode("123456", "   ")
+    with pytest.raises(TypeError):
+        Product("x", "X 1mg tablets", "tablet", "nrt", dmd_code="123456")  # type: ignore[call-arg]
+
+
+def test_a_dmd_code_is_a_concept_id() -> None:
+    with pytest.raises(ValueError, match="not a dm\\+d concept id"):
+        DmdCode("varenicline", "https://example.org/list")
+
+
+# The public sources a shipped dm+d code may cite (the brief for issue 16 item 3).
+_NAMED_SOURCES = (
+    "https://services.nhsbsa.nhs.uk/dmd-browser/",
+    "https://ontology.nhs.uk/",
+    "https://www.opencodelists.org/",
+    "https://openprescribing.net/dmd/",
+)
+
+
+def test_every_shipped_dmd_code_names_a_public_source() -> None:
+    shipped = [p for p in CATALOGUE.values() if p.dmd is not None]
+    assert {p.key for p in shipped} == set(SHIPPED_DMD_CODES)
+    for product in shipped:
+        assert product.dmd is SHIPPED_DMD_CODES[product.key]
+        assert product.dmd.source.startswith(_NAMED_SOURCES), product.key
 
 
 def test_kinds_match_the_names() -> None:
