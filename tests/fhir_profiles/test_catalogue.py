@@ -121,3 +121,40 @@ def test_the_catalogue_is_the_published_code_system() -> None:
     }
     value_set = expand(f"{systems.LIAISON_CANONICAL}/ValueSet/smoking-cessation-medicine")
     assert value_set == {(systems.MEDICATION_CATALOGUE, key) for key in CATALOGUE}
+
+
+def _combination(*keys: str) -> str | None:
+    from fhir_profiles.catalogue import combination_problem
+
+    return combination_problem([CATALOGUE[key] for key in keys])
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ("varenicline-1mg-tablets",),
+        ("nicotine-2mg-gum",),
+        ("nicotine-21mg-24h-patches", "nicotine-2mg-gum"),
+        ("nicotine-15mg-16h-patches", "nicotine-1mg-mouth-spray", "nicotine-2mg-lozenges"),
+    ],
+)
+def test_single_medicines_and_combination_nrt_are_allowed(keys: tuple[str, ...]) -> None:
+    assert _combination(*keys) is None
+
+
+@pytest.mark.parametrize(
+    ("keys", "reason"),
+    [
+        (("varenicline-1mg-tablets", "bupropion-150mg-mr-tablets"), "not combined"),
+        (("varenicline-1mg-tablets", "nicotine-21mg-24h-patches"), "not combined"),
+        (("bupropion-150mg-mr-tablets", "nicotine-2mg-gum"), "not combined"),
+        (("nicotine-21mg-24h-patches", "nicotine-7mg-24h-patches"), "one patch"),
+        (("nicotine-2mg-gum", "nicotine-2mg-lozenges"), "one patch"),
+        (("nicotine-2mg-gum", "nicotine-2mg-gum"), "twice"),
+        ((), "at least one"),
+    ],
+)
+def test_combinations_outside_ng209_are_refused(keys: tuple[str, ...], reason: str) -> None:
+    problem = _combination(*keys)
+    assert problem is not None
+    assert reason in problem
