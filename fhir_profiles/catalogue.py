@@ -131,8 +131,8 @@ COURSE_MILESTONES: Final[Mapping[Kind, tuple[CourseMilestone, ...]]] = MappingPr
 
 # Combinations, after NICE NG209 section 1.12 (https://www.nice.org.uk/guidance/ng209):
 # combination NRT is a long-acting form (a patch) plus a short-acting form (gum, lozenge,
-# inhalator, mouth or nasal spray); varenicline and bupropion are each used on their own and
-# are not combined with each other or with NRT. Anything else is refused, not guessed at.
+# inhalator, mouth or nasal spray). NG209 names no combination of varenicline or bupropion
+# with each other or with NRT, so Liaison refuses those too rather than guess.
 LONG_ACTING_FORMS: Final = frozenset({"transdermal patch"})
 
 
