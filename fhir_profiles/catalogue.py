@@ -2,15 +2,17 @@
 
 The catalogue is data: the CodeSystem `definitions/CodeSystem-medication-catalogue.json`
 (every NRT form, varenicline 0.5 mg / 1 mg / titration pack, bupropion 150 mg MR), whose
-displays follow the dm+d virtual medicinal product naming style. No dm+d code for any of
-these products has been verified from a named public source, so none is
-shipped: the builders send the product name as `medicationCodeableConcept.text` plus Liaison's
+displays follow the dm+d virtual medicinal product naming style. A dm+d code can only be
+shipped as a `DmdCode`, which cannot exist without its named public source (an NHSBSA dm+d
+release, the NHS England Terminology Server, or a published code list citing dm+d). No such
+source has been checked for any of these products, so `SHIPPED_DMD_CODES` is empty and the
+builders send the product name as `medicationCodeableConcept.text` plus Liaison's
 own catalogue coding. A deployment loads dm+d codes from its own dm+d release with
 `liaison catalogue import` (see `imported_codes`); a Product then carries the code and the
 release it came from, and a code never appears without that source.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal, cast
@@ -22,19 +24,48 @@ Kind = Literal["nrt", "varenicline", "bupropion"]
 KINDS: Final = ("nrt", "varenicline", "bupropion")
 
 
+DmdLevel = Literal["VTM", "VMP", "AMP"]
+
+
+@dataclass(frozen=True)
+class DmdCode:
+    """A dm+d concept id and the named source it was read from; one never travels alone."""
+
+    code: str
+    source: str
+    level: DmdLevel = "VMP"
+
+    def __post_init__(self) -> None:
+        # An unsourced code would reach a GP's prescribing system looking authoritative.
+        if not self.source.strip():
+            raise ValueError(f"dm+d code {self.code!r} without a source")
+        # dm+d ids are SNOMED CT-compatible identifiers: 6 to 18 digits.
+        if not (self.code.isdigit() and 6 <= len(self.code) <= 18):
+            raise ValueError(f"dm+d code {self.code!r} is not a dm+d concept id")
+
+
 @dataclass(frozen=True)
 class Product:
     key: str
     name: str
     form: str
     kind: Kind
-    dmd_code: str | None = None
-    code_source: str | None = None
+    dmd: DmdCode | None = None
 
-    def __post_init__(self) -> None:
-        # An unsourced code would reach a GP's prescribing system looking authoritative.
-        if self.dmd_code is not None and not self.code_source:
-            raise ValueError(f"catalogue product {self.key!r} has a dm+d code without a source")
+    @property
+    def dmd_code(self) -> str | None:
+        return self.dmd.code if self.dmd else None
+
+    @property
+    def code_source(self) -> str | None:
+        return self.dmd.source if self.dmd else None
+
+
+# dm+d codes Liaison itself ships, keyed by catalogue key. Each must name the public page it
+# was read from (e.g. an NHSBSA dm+d browser page or a published code list citing dm+d).
+# None was found showing these products' ids explicitly, so none is shipped; a deployment
+# imports its own release (`liaison catalogue import`, optionally `--code KEY=VPID`).
+SHIPPED_DMD_CODES: Final[Mapping[str, DmdCode]] = MappingProxyType({})
 
 
 def _property(concept: Mapping[str, object], code: str) -> str:
@@ -57,7 +88,11 @@ def _load() -> Mapping[str, Product]:
         if key in index:
             raise ValueError(f"duplicate catalogue key {key!r}")
         index[key] = Product(
-            key, str(concept["display"]), _property(concept, "form"), cast(Kind, kind)
+            key,
+            str(concept["display"]),
+            _property(concept, "form"),
+            cast(Kind, kind),
+            SHIPPED_DMD_CODES.get(key),
         )
     return MappingProxyType(index)
 
@@ -92,3 +127,27 @@ COURSE_MILESTONES: Final[Mapping[Kind, tuple[CourseMilestone, ...]]] = MappingPr
         "bupropion": (),
     }
 )
+
+
+# Combinations, after NICE NG209 section 1.12 (https://www.nice.org.uk/guidance/ng209):
+# combination NRT is a long-acting form (a patch) plus a short-acting form (gum, lozenge,
+# inhalator, mouth or nasal spray). NG209 names no combination of varenicline or bupropion
+# with each other or with NRT, so Liaison refuses those too rather than guess.
+LONG_ACTING_FORMS: Final = frozenset({"transdermal patch"})
+
+
+def combination_problem(products: Sequence[Product]) -> str | None:
+    """Why these medicines cannot be recommended together, or None when they can."""
+    if not products:
+        return "at least one medicine is required"
+    keys = [product.key for product in products]
+    if len(set(keys)) != len(keys):
+        return "a medicine is listed twice"
+    if len(products) == 1:
+        return None
+    if any(product.kind != "nrt" for product in products):
+        return "varenicline and bupropion are not combined with each other or with NRT"
+    patches = [p for p in products if p.form in LONG_ACTING_FORMS]
+    if len(patches) != 1:
+        return "combination NRT is one patch plus short-acting forms"
+    return None

@@ -2,8 +2,11 @@
 
 Liaison ships no dm+d code; `liaison catalogue import` runs this over the unzipped release
 the deployment is licensed to use, and the result is stored with the release's name as the
-source of every code. Matching is by name, so nothing is guessed:
-- a catalogue product gets the VMP whose name (NM) equals its dm+d-style display;
+source of every code. Nothing is guessed:
+- a catalogue product with an expected concept id (shipped with its source, or given by the
+  operator as `--code KEY=VPID`) gets the VMP or AMP with that id; a different name there is a
+  warning, not a miss, since a release may spell a name differently ("0.5mg" for "500microgram");
+- any other product gets the VMP whose name (NM) equals its dm+d-style display;
 - a clinical-safety rule gets its substance's VTM, every VMP under that VTM and every AMP
   (branded product, e.g. Clozaril) under those VMPs, so an app that codes a current medicine
   at any of those levels is matched.
@@ -12,7 +15,7 @@ Invalid concepts (INVALID=1) are skipped. Streams are passed in; this module ope
 
 import re
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO
 
@@ -33,6 +36,7 @@ class ImportReport:
     codes: ImportedCodes
     unmatched_products: tuple[str, ...]  # catalogue keys with no VMP of the same name
     rules_without_codes: tuple[str, ...]  # rule keys whose substance has no VTM
+    warnings: tuple[str, ...] = ()  # matched on id, but the release names it differently
 
 
 def _normalise(name: str) -> str:
@@ -65,24 +69,32 @@ def match_release(
     products: Iterable[Product],
     rules: Iterable[SafetyRule],
     source: str,
+    expected: Mapping[str, str] | None = None,
 ) -> ImportReport:
+    """`expected` maps catalogue keys to the VPID/APID each must have in the release."""
     vmp_list = list(vmps)
+    amp_list = list(amps)
+    by_id = {concept.id: concept for concept in (*vmp_list, *amp_list)}
     by_name = {_normalise(vmp.name): vmp for vmp in vmp_list}
     codes: list[ImportedCode] = []
     unmatched = []
+    warnings = []
     for product in products:
-        vmp = by_name.get(_normalise(product.name))
-        if vmp is None:
+        wanted = (expected or {}).get(product.key) or product.dmd_code
+        found = by_id.get(wanted) if wanted else by_name.get(_normalise(product.name))
+        if found is None:
             unmatched.append(product.key)
-        else:
-            codes.append(ImportedCode("product", product.key, vmp.id, vmp.name, source))
+            continue
+        if _normalise(found.name) != _normalise(product.name):
+            warnings.append(f"{product.key}: {found.id} is named {found.name!r} in the release")
+        codes.append(ImportedCode("product", product.key, found.id, found.name, source))
     vtm_by_name = {_normalise(vtm.name): vtm for vtm in vtms}
     vmps_by_vtm: dict[str, list[Concept]] = {}
     for vmp in vmp_list:
         if vmp.parent:
             vmps_by_vtm.setdefault(vmp.parent, []).append(vmp)
     amps_by_vmp: dict[str, list[Concept]] = {}
-    for amp in amps:
+    for amp in amp_list:
         if amp.parent:
             amps_by_vmp.setdefault(amp.parent, []).append(amp)
     without = []
@@ -96,4 +108,4 @@ def match_release(
             codes.append(ImportedCode("safety-rule", rule.key, vmp.id, vmp.name, source))
             for amp in amps_by_vmp.get(vmp.id, ()):
                 codes.append(ImportedCode("safety-rule", rule.key, amp.id, amp.name, source))
-    return ImportReport(ImportedCodes.of(codes), tuple(unmatched), tuple(without))
+    return ImportReport(ImportedCodes.of(codes), tuple(unmatched), tuple(without), tuple(warnings))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 from fhir_profiles import systems
-from fhir_profiles.catalogue import Product
+from fhir_profiles.catalogue import DmdCode, Product
 
 CodeKind = Literal["product", "safety-rule"]
 
@@ -33,7 +33,7 @@ class ImportedCodes:
         """`product` with its imported VMP code, or unchanged when none was imported."""
         for item in self.codes:
             if item.kind == "product" and item.key == product.key:
-                return replace(product, dmd_code=item.code, code_source=item.source)
+                return replace(product, dmd=DmdCode(item.code, item.source))
         return product
 
     def product_key_for(self, code: str) -> str | None:

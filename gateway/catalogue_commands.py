@@ -4,6 +4,9 @@ Liaison ships no dm+d code (none was verified from a public source). A deploymen
 holds the NHSBSA dm+d release unzips it and runs `liaison catalogue import <folder>`: the
 catalogue products get their VMP codes and the clinical-safety rules their VTM, VMP and AMP
 codes, each recorded with the release it came from. Importing again replaces the last import.
+Products are matched on concept id when one is expected (`--code KEY=VPID`, or a code the
+catalogue ships with its source), so a release spelling a name differently still matches;
+the name difference is printed as a warning.
 """
 
 import re
@@ -46,7 +49,22 @@ def _concepts(path: Path | None, kind: str) -> list[Concept]:
         return list(read_concepts(stream, record, id_tag, parent_tag))
 
 
-def import_release(folder: Path, *, release: str | None = None) -> ImportReport:
+def parse_codes(pairs: list[str]) -> dict[str, str]:
+    """`KEY=VPID` pairs, each key a catalogue product and each id a dm+d concept id."""
+    expected: dict[str, str] = {}
+    for pair in pairs:
+        key, _, code = pair.partition("=")
+        if key not in CATALOGUE:
+            raise ValueError(f"--code {pair!r}: {key!r} is not a catalogue product")
+        if not (code.isdigit() and 6 <= len(code) <= 18):
+            raise ValueError(f"--code {pair!r}: {code!r} is not a dm+d concept id")
+        expected[key] = code
+    return expected
+
+
+def import_release(
+    folder: Path, *, release: str | None = None, expected: dict[str, str] | None = None
+) -> ImportReport:
     """Read the release in `folder` and store its codes (replacing the previous import)."""
     vmp_file = _file(folder, "vmp")
     if vmp_file is None:
@@ -59,6 +77,7 @@ def import_release(folder: Path, *, release: str | None = None) -> ImportReport:
         products=CATALOGUE.values(),
         rules=rules(),
         source=f"dm+d release {label} ({folder.name})",
+        expected=expected,
     )
     engine = make_engine(get_settings().database_url)
     try:
@@ -76,21 +95,29 @@ def import_command(
     release: Annotated[
         str | None, typer.Option(help="release name to record as the source")
     ] = None,
+    code: Annotated[
+        list[str] | None,
+        typer.Option(help="KEY=VPID: the dm+d id a catalogue product must have (repeatable)"),
+    ] = None,
 ) -> None:
     """Import dm+d codes for the catalogue and the clinical-safety rules."""
     if not folder.is_dir():
         typer.echo(f"{folder} is not a folder", err=True)
         raise typer.Exit(2)
     try:
-        report = import_release(folder, release=release)
-    except FileNotFoundError as error:
+        report = import_release(folder, release=release, expected=parse_codes(code or []))
+    except (FileNotFoundError, ValueError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from error
     products = sum(1 for code in report.codes.codes if code.kind == "product")
     safety = sum(1 for code in report.codes.codes if code.kind == "safety-rule")
     typer.echo(f"imported {products} product codes and {safety} clinical-safety codes")
     for key in report.unmatched_products:
-        typer.echo(f"  no VMP named like catalogue product {key} ({CATALOGUE[key].name})")
+        typer.echo(
+            f"  no VMP with the id or name of catalogue product {key} ({CATALOGUE[key].name})"
+        )
+    for warning in report.warnings:
+        typer.echo(f"  warning: {warning}")
     for key in report.rules_without_codes:
         typer.echo(f"  no VTM for clinical-safety rule {key} (matched by name only)")
 

@@ -1,6 +1,6 @@
 import pytest
 
-from fhir_profiles.catalogue import CATALOGUE, Product, find_product
+from fhir_profiles.catalogue import CATALOGUE, SHIPPED_DMD_CODES, DmdCode, Product, find_product
 
 EXPECTED_KEYS = {
     "varenicline-1mg-tablets",
@@ -42,8 +42,35 @@ def test_no_code_without_a_source(product: Product) -> None:
 
 
 def test_product_refuses_a_code_without_a_source() -> None:
+    # The code and its source are one value: a Product cannot be given a bare code.
     with pytest.raises(ValueError, match="without a source"):
-        Product("x", "X 1mg tablets", "tablet", "nrt", dmd_code="123456")
+        Product("x", "X 1mg tablets", "tablet", "nrt", DmdCode("123456", ""))
+    with pytest.raises(ValueError, match="without a source"):
+        DmdCode("123456", "   ")
+    with pytest.raises(TypeError):
+        Product("x", "X 1mg tablets", "tablet", "nrt", dmd_code="123456")  # type: ignore[call-arg]
+
+
+def test_a_dmd_code_is_a_concept_id() -> None:
+    with pytest.raises(ValueError, match="not a dm\\+d concept id"):
+        DmdCode("varenicline", "https://example.org/list")
+
+
+# The public sources a shipped dm+d code may cite (the brief for issue 16 item 3).
+_NAMED_SOURCES = (
+    "https://services.nhsbsa.nhs.uk/dmd-browser/",
+    "https://ontology.nhs.uk/",
+    "https://www.opencodelists.org/",
+    "https://openprescribing.net/dmd/",
+)
+
+
+def test_every_shipped_dmd_code_names_a_public_source() -> None:
+    shipped = [p for p in CATALOGUE.values() if p.dmd is not None]
+    assert {p.key for p in shipped} == set(SHIPPED_DMD_CODES)
+    for product in shipped:
+        assert product.dmd is SHIPPED_DMD_CODES[product.key]
+        assert product.dmd.source.startswith(_NAMED_SOURCES), product.key
 
 
 def test_kinds_match_the_names() -> None:
@@ -94,3 +121,40 @@ def test_the_catalogue_is_the_published_code_system() -> None:
     }
     value_set = expand(f"{systems.LIAISON_CANONICAL}/ValueSet/smoking-cessation-medicine")
     assert value_set == {(systems.MEDICATION_CATALOGUE, key) for key in CATALOGUE}
+
+
+def _combination(*keys: str) -> str | None:
+    from fhir_profiles.catalogue import combination_problem
+
+    return combination_problem([CATALOGUE[key] for key in keys])
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ("varenicline-1mg-tablets",),
+        ("nicotine-2mg-gum",),
+        ("nicotine-21mg-24h-patches", "nicotine-2mg-gum"),
+        ("nicotine-15mg-16h-patches", "nicotine-1mg-mouth-spray", "nicotine-2mg-lozenges"),
+    ],
+)
+def test_single_medicines_and_combination_nrt_are_allowed(keys: tuple[str, ...]) -> None:
+    assert _combination(*keys) is None
+
+
+@pytest.mark.parametrize(
+    ("keys", "reason"),
+    [
+        (("varenicline-1mg-tablets", "bupropion-150mg-mr-tablets"), "not combined"),
+        (("varenicline-1mg-tablets", "nicotine-21mg-24h-patches"), "not combined"),
+        (("bupropion-150mg-mr-tablets", "nicotine-2mg-gum"), "not combined"),
+        (("nicotine-21mg-24h-patches", "nicotine-7mg-24h-patches"), "one patch"),
+        (("nicotine-2mg-gum", "nicotine-2mg-lozenges"), "one patch"),
+        (("nicotine-2mg-gum", "nicotine-2mg-gum"), "twice"),
+        ((), "at least one"),
+    ],
+)
+def test_combinations_outside_ng209_are_refused(keys: tuple[str, ...], reason: str) -> None:
+    problem = _combination(*keys)
+    assert problem is not None
+    assert reason in problem

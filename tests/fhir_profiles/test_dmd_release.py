@@ -57,3 +57,53 @@ def test_the_report_lists_what_could_not_be_matched() -> None:
     assert "varenicline-1mg-tablets" not in report.unmatched_products
     assert "olanzapine" in report.rules_without_codes
     assert "clozapine" not in report.rules_without_codes
+
+
+TITRATION_VMP = b"""<?xml version="1.0" encoding="utf-8"?>
+<VIRTUAL_MED_PRODUCTS><VMPS>
+  <VMP><VPID>990000204</VPID>
+    <NM>Varenicline 0.5mg tablets and 1mg tablets titration pack</NM></VMP>
+  <VMP><VPID>990000202</VPID><NM>Varenicline 1mg tablets</NM></VMP>
+</VMPS></VIRTUAL_MED_PRODUCTS>"""
+TITRATION_AMP = b"""<?xml version="1.0" encoding="utf-8"?>
+<ACTUAL_MEDICINAL_PRODUCTS><AMPS>
+  <AMP><APID>990000304</APID><VPID>990000204</VPID><NM>Brand X titration pack</NM></AMP>
+</AMPS></ACTUAL_MEDICINAL_PRODUCTS>"""
+
+
+def _by_id(expected: dict[str, str]):  # type: ignore[no-untyped-def]
+    return match_release(
+        vtms=(),
+        vmps=read_concepts(io.BytesIO(TITRATION_VMP), "VMP", "VPID", "VTMID"),
+        amps=read_concepts(io.BytesIO(TITRATION_AMP), "AMP", "APID", "VPID"),
+        products=CATALOGUE.values(),
+        rules=(),
+        source="dm+d release TEST",
+        expected=expected,
+    )
+
+
+def test_an_expected_vpid_matches_a_differently_spelled_name_with_a_warning() -> None:
+    report = _by_id({"varenicline-titration-pack": "990000204"})
+    pack = report.codes.product(CATALOGUE["varenicline-titration-pack"])
+    assert (pack.dmd_code, pack.code_source) == ("990000204", "dm+d release TEST")
+    assert "varenicline-titration-pack" not in report.unmatched_products
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("varenicline-titration-pack: 990000204 is named")
+    # Without the expected id the same product is a miss: names alone do not agree.
+    assert "varenicline-titration-pack" in _by_id({}).unmatched_products
+
+
+def test_an_expected_id_may_be_an_apid_and_the_same_name_gives_no_warning() -> None:
+    report = _by_id(
+        {"varenicline-titration-pack": "990000304", "varenicline-1mg-tablets": "990000202"}
+    )
+    assert report.codes.product(CATALOGUE["varenicline-titration-pack"]).dmd_code == "990000304"
+    assert report.codes.product(CATALOGUE["varenicline-1mg-tablets"]).dmd_code == "990000202"
+    assert [w.split(":")[0] for w in report.warnings] == ["varenicline-titration-pack"]
+
+
+def test_an_expected_id_absent_from_the_release_is_a_miss_not_a_name_match() -> None:
+    report = _by_id({"varenicline-1mg-tablets": "990000999"})
+    assert "varenicline-1mg-tablets" in report.unmatched_products
+    assert report.codes.product(CATALOGUE["varenicline-1mg-tablets"]).dmd_code is None
