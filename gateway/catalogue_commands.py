@@ -19,13 +19,13 @@ import typer
 from fhir_profiles.catalogue import CATALOGUE
 from fhir_profiles.dmd_release import Concept, ImportReport, match_release, read_concepts
 from fhir_profiles.safety import rules
+from gateway.cli_help import command_group
 from gateway.settings import get_settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.unit_of_work import UnitOfWork
 
-catalogue_app = typer.Typer(
-    help="The stop-smoking medicines catalogue and the dm+d codes a deployment imported.",
-    no_args_is_help=True,
+catalogue_app = command_group(
+    "The stop-smoking medicines catalogue and the dm+d codes a deployment imported."
 )
 
 # NHSBSA names each file of a release f_<kind>2_<release>.xml (e.g. f_vmp2_3091025.xml).

@@ -28,6 +28,7 @@ from gateway import (
     ukcore_commands,
 )
 from gateway.broker_queues import declare_queues
+from gateway.cli_help import command_group
 from gateway.logging import configure_logging
 from gateway.practice_directory import PracticeEntryRefused, dev_inbox_account, entries_for, seed
 from gateway.queue_names import QUEUES
@@ -37,10 +38,8 @@ from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
 
-app = typer.Typer(
-    help="Liaison: mental-health practitioners' recommendations to GP practices.",
-    no_args_is_help=True,
-    add_completion=False,
+app = command_group(
+    "Liaison: mental-health practitioners' recommendations to GP practices.", top=True
 )
 
 ops_commands.register(app)

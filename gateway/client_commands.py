@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.cli_help import command_group
 from gateway.security import clients as registry
 from gateway.security import keys
 from gateway.security.tokens import issue_token
@@ -16,9 +17,8 @@ from gateway.settings import Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.unit_of_work import UnitOfWork
 
-clients_app = typer.Typer(
-    help="API clients: systems that call Liaison with signed-JWT client credentials.",
-    no_args_is_help=True,
+clients_app = command_group(
+    "API clients: systems that call Liaison with signed-JWT client credentials."
 )
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from gateway.cli_help import command_group
 from gateway.domain.inbox_accounts import WeakPassword, hash_password
 from gateway.practice_directory import (
     PracticeEntryRefused,
@@ -24,10 +25,7 @@ from gateway.settings import get_settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.unit_of_work import UnitOfWork
 
-practices_app = typer.Typer(
-    help="The practice directory: which adapter serves each GP practice.",
-    no_args_is_help=True,
-)
+practices_app = command_group("The practice directory: which adapter serves each GP practice.")
 
 
 def _uow() -> UnitOfWork:

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from fhir_profiles.ukcore import UkCorePackage, conformance_issues
+from gateway.cli_help import command_group
 from gateway.settings import get_settings
 
-ukcore_app = typer.Typer(help="Check resources against the official UK Core R4 definitions.")
+ukcore_app = command_group("Check resources against the official UK Core R4 definitions.")
 
 
 @ukcore_app.command("check")
