@@ -77,6 +77,8 @@ UKCORE_PRACTITIONER: Final = f"{UKCORE_SD}/UKCore-Practitioner"
 UKCORE_PRACTITIONER_ROLE: Final = f"{UKCORE_SD}/UKCore-PractitionerRole"
 UKCORE_MEDICATION: Final = f"{UKCORE_SD}/UKCore-Medication"
 UKCORE_BUNDLE: Final = f"{UKCORE_SD}/UKCore-Bundle"
+UKCORE_AUDIT_EVENT: Final = f"{UKCORE_SD}/UKCore-AuditEvent"
+UKCORE_OPERATION_OUTCOME: Final = f"{UKCORE_SD}/UKCore-OperationOutcome"
 UKCORE_EXT_NHS_NUMBER_VERIFICATION: Final = (
     f"{UKCORE_SD}/Extension-UKCore-NHSNumberVerificationStatus"
 )

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from fhir_profiles.conformance import definitions, thaw
 from fhir_profiles.issues import Issue
+from fhir_profiles.systems import UKCORE_OPERATION_OUTCOME
 from gateway.api.dependencies import FhirClient, RecommendationsClient, UnitOfWorkDep
 from gateway.api.fhir_capability import capability_statement
 from gateway.api.fhir_history import history_bundle, served
@@ -55,6 +56,7 @@ def operation_outcome(
 ) -> JSONResponse:
     body = {
         "resourceType": "OperationOutcome",
+        "meta": {"profile": [UKCORE_OPERATION_OUTCOME]},
         "issue": [
             {
                 "severity": "error",

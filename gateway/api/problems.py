@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fhir_profiles.systems import UKCORE_OPERATION_OUTCOME
 from gateway.api.auth import Forbidden
 from gateway.api.error_wording import fhir_issue_code, plain_message
 from gateway.domain.errors import ErrorKind, LiaisonError
@@ -57,7 +58,11 @@ def problem(
             for e in (errors or [])
         ] or [{"severity": "error", "code": fhir_issue_code(status), "diagnostics": detail}]
         return JSONResponse(
-            {"resourceType": "OperationOutcome", "issue": issues},
+            {
+                "resourceType": "OperationOutcome",
+                "meta": {"profile": [UKCORE_OPERATION_OUTCOME]},
+                "issue": issues,
+            },
             status_code=status,
             media_type="application/fhir+json",
             headers=headers,

@@ -178,7 +178,10 @@ def as_audit_event(record: AuditRecord) -> dict[str, Any]:
     return {
         "resourceType": "AuditEvent",
         "id": str(record.id),
-        "meta": {"lastUpdated": record.recorded_at.isoformat()},
+        "meta": {
+            "lastUpdated": record.recorded_at.isoformat(),
+            "profile": [systems.UKCORE_AUDIT_EVENT],
+        },
         "type": _EVENT_TYPE,
         "subtype": [
             {
