@@ -4,10 +4,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.store.alert_models import Alert
+from gateway.store.insert_once import insert_once
 
 
 def _raise_notice_due() -> object:
@@ -35,16 +35,11 @@ class AlertRepository:
         return self._session.scalars(stmt).all()
 
     def add_once(self, alert: Alert) -> bool:
-        """Insert unless an open alert for the same rule and subject exists."""
-        savepoint = self._session.begin_nested()
-        try:
-            self._session.add(alert)
-            self._session.flush()
-        except IntegrityError:
-            savepoint.rollback()
-            return False
-        savepoint.commit()
-        return True
+        """Insert unless an open alert for the same rule and subject exists (the partial
+        unique index uq_alerts_open decides). One statement."""
+        return insert_once(
+            self._session, alert, key=("rule", "subject"), where=Alert.resolved_at.is_(None)
+        )
 
     def discard(self, alert: Alert) -> None:
         self._session.delete(alert)

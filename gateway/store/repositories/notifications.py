@@ -4,9 +4,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.store.insert_once import insert_once
 from gateway.store.models import Notification, Recommendation
 
 
@@ -16,26 +16,12 @@ class NotificationRepository:
 
     def add_once(self, notification: Notification) -> bool:
         """Insert unless this recipient (member) already has this event; the unique constraint
-        is the arbiter, so two racing writers still produce one row."""
-        exists = self._session.scalars(
-            select(Notification.id).where(
-                Notification.recommendation_id == notification.recommendation_id,
-                Notification.event == notification.event,
-                Notification.recipient == notification.recipient,
-                Notification.member == notification.member,
-            )
-        ).first()
-        if exists is not None:
-            return False
-        savepoint = self._session.begin_nested()
-        try:
-            self._session.add(notification)
-            self._session.flush()
-        except IntegrityError:
-            savepoint.rollback()
-            return False
-        savepoint.commit()
-        return True
+        is the arbiter, so two racing writers still produce one row. One statement."""
+        return insert_once(
+            self._session,
+            notification,
+            key=("recommendation_id", "event", "recipient", "member"),  # uq_notification_once
+        )
 
     def get(self, notification_id: str) -> Notification | None:
         return self._session.get(Notification, notification_id)

@@ -1,0 +1,53 @@
+"""Insert a row unless its unique key is taken, in one statement.
+
+`INSERT ... ON CONFLICT (key) DO NOTHING RETURNING ...` on PostgreSQL and SQLite (3.35+):
+the database's unique index still decides between racing writers, but there is no
+SELECT before the insert and no SAVEPOINT around it (issue 19: fewer statements per item).
+PostgreSQL: https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT
+SQLite: https://www.sqlite.org/lang_upsert.html
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy import inspect as inspect_mapper
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+
+def insert_once(
+    session: Session,
+    instance: Any,
+    *,
+    key: Sequence[str],
+    where: ColumnElement[bool] | None = None,
+) -> bool:
+    """Insert the transient `instance` unless a row with the same `key` columns exists
+    (`where`: the predicate of a partial unique index). True if it was inserted; then
+    `instance` is persistent in `session`, as after `add` and `flush`. False leaves it
+    transient and the session unchanged."""
+    mapper = inspect_mapper(type(instance))
+    attrs = mapper.column_attrs
+    # Only what the caller set: the columns' own defaults fill the rest, as a flush would.
+    values = {a.key: instance.__dict__[a.key] for a in attrs if a.key in instance.__dict__}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(type(instance))
+        .values(values)
+        .on_conflict_do_nothing(index_elements=list(key), index_where=where)
+        # Every column back, defaults included, so the object needs no reload afterwards.
+        .returning(*(getattr(type(instance), a.key) for a in attrs))
+    )
+    row = session.execute(stmt).first()
+    if row is None:
+        return False
+    for attr, value in zip(attrs, row, strict=True):
+        if attr.key not in instance.__dict__:
+            setattr(instance, attr.key, value)
+    # The row is in the database already: attach the object as loaded, not as new, so the
+    # session tracks later changes as UPDATEs (SQLAlchemy's documented use of this function).
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return True
