@@ -24,6 +24,7 @@ from gateway.store.repositories.practice_health import PracticeHealth
 from gateway.store.repositories.practices import PracticeRepository
 from gateway.store.repositories.recommendations import RecommendationRepository
 from gateway.store.repositories.registrations import RegistrationRepository
+from gateway.store.repositories.reminder_plans import ReminderPlanRepository
 from gateway.store.repositories.replays import ReplayRepository
 
 
@@ -54,6 +55,7 @@ class UnitOfWork:
         self.practice_health = PracticeHealth(self.session)
         self.registrations = RegistrationRepository(self.session)
         self.appointments = AppointmentRepository(self.session)
+        self.reminder_plans = ReminderPlanRepository(self.session)
         return self
 
     def __exit__(
