@@ -12,10 +12,9 @@ from gateway.domain.retry_policy import (
     RetryPolicy,
     after_failure,
 )
-from gateway.store.database import make_engine, make_session_factory
-from gateway.store.migrate import upgrade
-from gateway.store.models import ChaseUp, Delivery, Practice, Recommendation
+from gateway.store.models import ChaseUp, Delivery
 from gateway.store.unit_of_work import UnitOfWork
+from tests.gateway.store_samples import store_with_one_recommendation
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 POLICY = RetryPolicy(base_seconds=10, cap_seconds=60, budget_seconds=300)
@@ -45,27 +44,7 @@ def test_a_failure_past_the_budget_is_given_up() -> None:
 
 
 def _store(tmp_path: Path) -> UnitOfWork:
-    url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    upgrade(url)
-    uow = UnitOfWork(make_session_factory(make_engine(url)))
-    uow.__enter__()
-    uow.session.add(Practice(ods_code="A12345", adapter="fhir"))
-    uow.session.add(
-        Recommendation(
-            id="r1",
-            organisation_ods="ORG1",
-            client_id="c1",
-            practitioner_id="p1",
-            practice_ods="A12345",
-            product="varenicline",
-            status="received",
-            payload={},
-            created_at=NOW,
-            updated_at=NOW,
-        )
-    )
-    uow.session.flush()
-    return uow
+    return store_with_one_recommendation(tmp_path, now=NOW)
 
 
 def test_two_claims_of_one_due_delivery_have_one_winner(tmp_path: Path) -> None:
