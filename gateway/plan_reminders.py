@@ -18,6 +18,8 @@ from typing import cast
 
 from fhir_profiles.catalogue import Kind
 from gateway.domain.audience import NamedPerson, event_kind
+from gateway.domain.chase_ups import CHASED_STATUS
+from gateway.domain.reengagement import ExpiryPolicy, is_expired, successor_of
 from gateway.domain.reminder_schedule import (
     GRACE,
     KIND_OF_EVENT,
@@ -27,7 +29,6 @@ from gateway.domain.reminder_schedule import (
     Plan,
     ReminderSettings,
     due_now,
-    try_again_prompt,
     withdrawn_because,
 )
 from gateway.domain.status_updates import record_event
@@ -37,8 +38,7 @@ from gateway.store.models import Recommendation
 from gateway.store.reminder_models import ReminderPlan
 from gateway.store.unit_of_work import UnitOfWork
 
-# The try-again prompt follows these endings; "expired" is a reading of ready-to-collect or
-# delivered, not a status, and is prompted by the practitioner's own re-open view instead.
+# The try-again prompt follows these endings, and an expiry (a reading, not a status).
 _ENDINGS = ("rejected", "did-not-attend")
 # A booked appointment is looked at from this long before it starts (the day-before reminder).
 _APPOINTMENT_LOOKAHEAD = timedelta(days=2)
@@ -78,7 +78,7 @@ def named_person_of(plan: ReminderPlan | None) -> NamedPerson | None:
     return NamedPerson(str(named["channel"]), str(named["address"]), plan.copy_consent)
 
 
-def _plan(row: ReminderPlan | None, appointment: Appointment | None) -> Plan:
+def plan_of(row: ReminderPlan | None, appointment: Appointment | None) -> Plan:
     at = appointment.start_at if appointment is not None else None
     if row is None:
         return Plan(appointment_at=at)
@@ -92,7 +92,9 @@ def _plan(row: ReminderPlan | None, appointment: Appointment | None) -> Plan:
     )
 
 
-def _booked(uow: UnitOfWork, recommendation: Recommendation) -> tuple[Appointment | None, int]:
+def booked_appointment(
+    uow: UnitOfWork, recommendation: Recommendation
+) -> tuple[Appointment | None, int]:
     """The appointment that stands, and its number among this recommendation's bookings: a
     re-booking after a missed one gets reminders of its own."""
     if recommendation.status != "appointment-booked":
@@ -112,11 +114,11 @@ def _raise_for(
     defaults: ReminderDefaults,
     quiet: tuple[time, time],
 ) -> int:
-    appointment, number = _booked(uow, recommendation)
+    appointment, number = booked_appointment(uow, recommendation)
     settings = settings_of(row, defaults, quiet_start=quiet[0], quiet_end=quiet[1])
     named = named_person_of(row)
     due = due_now(
-        _plan(row, appointment),
+        plan_of(row, appointment),
         settings,
         has_copy=named is not None,
         now=now,
@@ -157,23 +159,39 @@ def raise_plan_reminders(
 
 
 def raise_try_again_prompts(
-    uow: UnitOfWork, *, now: datetime, after: timedelta, batch: int = 500
+    uow: UnitOfWork,
+    *,
+    now: datetime,
+    after: timedelta,
+    expiry: ExpiryPolicy,
+    batch: int = 500,
 ) -> int:
     """Prompt the practitioner `after` a recommendation ended without a prescription and was
-    not re-opened. Endings older than `after` + a week are not looked at again: the prompt
-    was raised then or the recommendation was re-opened."""
+    not re-opened: rejected, did-not-attend, or expired (left uncollected, or the practice
+    silent through every chase-up). Endings older than `after` + a week are not looked at
+    again: the prompt was raised then, or the recommendation was re-opened."""
+    ended = [
+        e.recommendation_id
+        for e in uow.follow_ups.ended_between(
+            _ENDINGS, after=now - after - timedelta(days=7), before=now - after, limit=batch
+        )
+    ]
+    # Expired is a reading, not a status: expired already `after` ago.
+    waiting = [w.recommendation_id for w in uow.follow_ups.awaiting_collection(limit=batch)]
+    waiting += [
+        w.recommendation_id
+        for w in uow.follow_ups.awaiting_practice(status=CHASED_STATUS, limit=batch)
+    ]
     raised = 0
-    for ended in uow.follow_ups.ended_between(
-        _ENDINGS, after=now - after - timedelta(days=7), before=now - after, limit=batch
-    ):
-        recommendation = uow.recommendations.get(ended.recommendation_id)
+    for recommendation_id in [*ended, *waiting]:
+        recommendation = uow.recommendations.get(recommendation_id)
         assert recommendation is not None
-        due = try_again_prompt(recommendation.status, ended_at=ended.at, after=after)
-        if (
-            due is not None
-            and due.at <= now
-            and record_event(uow, recommendation, TRY_AGAIN, now=now)
+        if recommendation.status not in _ENDINGS and (
+            not is_expired(uow, recommendation, now=now - after, policy=expiry)
+            or successor_of(uow, recommendation.id) is not None
         ):
+            continue
+        if record_event(uow, recommendation, TRY_AGAIN, now=now):
             raised += 1
     return raised
 

@@ -8,6 +8,7 @@ on two workers at once, records nothing twice: each event has one row per recipi
 from datetime import UTC, datetime, timedelta
 
 from gateway.plan_reminders import raise_plan_reminders, raise_try_again_prompts
+from gateway.reengagement_policy import expiry_policy
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
 
@@ -24,7 +25,10 @@ def remind_plans(rt: Runtime, *, now: datetime | None = None) -> int:
             quiet=(settings.quiet_hours_start, settings.quiet_hours_end),
         )
         raised += raise_try_again_prompts(
-            uow, now=now, after=timedelta(seconds=settings.try_again_prompt_after_seconds)
+            uow,
+            now=now,
+            after=timedelta(seconds=settings.try_again_prompt_after_seconds),
+            expiry=expiry_policy(settings),
         )
         uow.commit()
     return raised

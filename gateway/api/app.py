@@ -19,6 +19,7 @@ from gateway.api import (
     preferences,
     recommendations,
     reengagement,
+    reminders,
     webhooks,
 )
 from gateway.api.hardening import DOCS_ASSETS, install_hardening
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(recommendations.router)
     app.include_router(appointments.router)
+    app.include_router(reminders.router)
     app.include_router(oauth.router)
     # Before fhir.router, whose /fhir/{resource_type} would otherwise catch AuditEvent.
     app.include_router(audit.router)

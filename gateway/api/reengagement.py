@@ -1,7 +1,7 @@
 """Re-opening a recommendation, and the follow-up a practitioner sees on it (chase-ups,
 the re-engagement chain, whether it has expired)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request, Response
@@ -24,15 +24,14 @@ from gateway.api.schemas import (
     Strict,
 )
 from gateway.api.text_rules import plain_text
-from gateway.domain.chase_ups import ChasePolicy, WorkingDays
 from gateway.domain.reengagement import (
-    ExpiryPolicy,
     ReopenRefused,
     chain,
     is_expired,
     reopen,
     reopened_payload,
 )
+from gateway.reengagement_policy import expiry_policy
 from gateway.settings import Settings
 from gateway.store.models import Recommendation
 from gateway.store.unit_of_work import UnitOfWork
@@ -51,17 +50,6 @@ class ReopenIn(Strict):
     consent: Consent | None = None
     contact: Contact | None = Field(default=None, description="the service user's contact")
     note: Annotated[str, Field(max_length=2000), AfterValidator(plain_text)] | None = None
-
-
-def expiry_policy(settings: Settings) -> ExpiryPolicy:
-    return ExpiryPolicy(
-        uncollected_for=timedelta(seconds=settings.expire_uncollected_after_seconds),
-        chase=ChasePolicy(
-            again_after_days=settings.chase_again_after_days,
-            limit=settings.chase_up_limit,
-            calendar=WorkingDays(settings.working_day_seconds),
-        ),
-    )
 
 
 def follow_up_view(

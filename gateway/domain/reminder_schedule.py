@@ -12,16 +12,17 @@ is a conservative choice a practitioner's settings can change.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from fhir_profiles.catalogue import COURSE_MILESTONES, Kind
+from gateway.domain.audience import QuietHours
 
 UK: Final = ZoneInfo("Europe/London")
 
 Recipient = Literal["service-user", "named-person", "practitioner"]
-KINDS: Final = ("appointment", "quit-date", "milestone", "supply", "follow-up")
 ReminderKind = Literal["appointment", "quit-date", "milestone", "supply", "follow-up"]
+KINDS: Final[tuple[ReminderKind, ...]] = get_args(ReminderKind)
 
 # A reminder found more than this late (a worker down for a day, a plan set after the event)
 # is skipped, not sent: "your appointment is tomorrow" on the day after would mislead.
@@ -79,12 +80,9 @@ class Due:
 
 
 def out_of_quiet_hours(at: datetime, settings: ReminderSettings) -> datetime:
-    local = at.astimezone(UK)
-    clock = local.time()
-    if settings.quiet_start <= clock or clock < settings.quiet_end:
-        day = local.date() if clock < settings.quiet_end else local.date() + timedelta(days=1)
-        return datetime.combine(day, settings.quiet_end, tzinfo=UK)
-    return local
+    """`at`, or the end of the quiet hours it falls in (equal start and end: none), as the
+    notify task's own rule (gateway.domain.audience.QuietHours) has it."""
+    return QuietHours(settings.quiet_start, settings.quiet_end).next_allowed(at).astimezone(UK)
 
 
 def _morning(day: date, settings: ReminderSettings) -> datetime:

@@ -7,7 +7,7 @@ the practitioner, and slots are offered again."""
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,12 @@ import httpx
 import pytest
 
 from gateway.cli import sample_recommendation
+from gateway.domain.audience import UK
 from gateway.domain.messages import denied_words
+from gateway.plan_reminders import raise_plan_reminders
+from gateway.reminder_settings import ReminderDefaults
+from gateway.store.database import make_engine, make_session_factory
+from gateway.store.unit_of_work import UnitOfWork
 from tests.e2e.stack import Stack, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +76,23 @@ def _texts_to(stack: Stack, mobile: str) -> list[dict[str, Any]]:
     return [t for t in stack.sms() if t["to"] == mobile]
 
 
+def _remind_at(stack: Stack, *moments: datetime) -> None:
+    """Beat's `remind_plans` at each moment (UK morning of its day), twice over."""
+    engine = make_engine(stack.database_url)
+    try:
+        for moment in moments:
+            day = moment.astimezone(UK).date()
+            at = datetime.combine(day, time(9, 30), tzinfo=UK)
+            for _ in range(2):
+                with UnitOfWork(make_session_factory(engine)) as uow:
+                    raise_plan_reminders(
+                        uow, now=at, defaults=ReminderDefaults(), quiet=(time(0), time(0))
+                    )
+                    uow.commit()
+    finally:
+        engine.dispose()
+
+
 def test_booked_confirmed_privately_attendance_from_the_practice(
     stack: Stack, api: httpx.Client
 ) -> None:
@@ -113,6 +135,21 @@ def test_booked_confirmed_privately_attendance_from_the_practice(
     local = start.astimezone(ZoneInfo("Europe/London"))
     assert f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M}" in text["body"]
     assert denied_words(text["body"]) == []
+
+    # Time travelled to the day before and the morning of the appointment: beat's reminder
+    # task (run here at those moments against the stack's database) records the reminders,
+    # and the running worker sends them, once each, in private words.
+    _remind_at(stack, start - timedelta(days=1), start)
+    for words in ("is tomorrow", "is today"):
+        [reminder] = wait_for(
+            lambda w=words: [  # type: ignore[misc]
+                t for t in _texts_to(stack, MOBILES["attends"]) if w in t["body"]
+            ],
+            timeout=60,
+            what=f"the reminder that the appointment {words}",
+        )
+        assert "Riverside Surgery" in reminder["body"]
+        assert denied_words(reminder["body"]) == []
 
     # The practice records what happened in its own system.
     at_practice = httpx.get(f"{stack.simulator_url}/_sim/appointments", timeout=5).json()

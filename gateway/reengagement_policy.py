@@ -1,0 +1,19 @@
+"""When a recommendation counts as expired, from the deployment's settings: read by the API
+(re-opening, the follow-up view) and by the try-again prompt (gateway.plan_reminders)."""
+
+from datetime import timedelta
+
+from gateway.domain.chase_ups import ChasePolicy, WorkingDays
+from gateway.domain.reengagement import ExpiryPolicy
+from gateway.settings import Settings
+
+
+def expiry_policy(settings: Settings) -> ExpiryPolicy:
+    return ExpiryPolicy(
+        uncollected_for=timedelta(seconds=settings.expire_uncollected_after_seconds),
+        chase=ChasePolicy(
+            again_after_days=settings.chase_again_after_days,
+            limit=settings.chase_up_limit,
+            calendar=WorkingDays(settings.working_day_seconds),
+        ),
+    )
