@@ -150,3 +150,40 @@ def write_package(out: Path, files: Mapping[str, Json]) -> Path:
 
 def is_base_r4(url: str) -> bool:
     return url.startswith(R4_BASE)
+
+
+@dataclass(frozen=True)
+class PublishedSnapshots:
+    """Snapshots read back from a written package, by profile URL, and why any was refused."""
+
+    by_url: Mapping[str, list[Json]]
+    refused: tuple[str, ...]
+
+
+def published_snapshots(
+    folder: Path, current: Mapping[str, Mapping[str, Any]]
+) -> PublishedSnapshots:
+    """The snapshots of `folder`'s StructureDefinitions that still belong to the definitions
+    this process loaded (`current`, by URL): same URL, version and differential. A package
+    written before a profile changed, or under another canonical base, would describe rules
+    Liaison no longer follows, so that profile is served without a snapshot instead."""
+    found: dict[str, list[Json]] = {}
+    refused: list[str] = []
+    if not (folder / PACKAGE_JSON).is_file():
+        return PublishedSnapshots({}, (f"{folder} holds no {PACKAGE_JSON}",))
+    for path in sorted(folder.glob("StructureDefinition-*.json")):
+        try:
+            written = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            refused.append(f"{path.name}: not readable JSON")
+            continue
+        definition = current.get(str(written.get("url")))
+        if definition is None:
+            refused.append(f"{path.name}: {written.get('url')} is not one of Liaison's profiles")
+        elif written.get("version") != definition.get("version") or written.get(
+            "differential"
+        ) != thaw(definition.get("differential")):
+            refused.append(f"{path.name}: written from another version of {definition['id']}")
+        elif "snapshot" in written:
+            found[str(written["url"])] = written["snapshot"]["element"]
+    return PublishedSnapshots(found, tuple(refused))
