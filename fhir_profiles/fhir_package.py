@@ -21,7 +21,7 @@ from defusedxml import ElementTree
 
 from fhir_profiles.conformance import thaw
 from fhir_profiles.fhir_xml import to_json
-from fhir_profiles.r4_definitions import R4_BASE, Json, R4Definitions
+from fhir_profiles.r4_definitions import Json, R4Definitions
 from fhir_profiles.snapshots import SnapshotError, with_snapshot
 from fhir_profiles.ukcore.xml_values import text
 
@@ -146,10 +146,6 @@ def write_package(out: Path, files: Mapping[str, Json]) -> Path:
     for filename, content in files.items():
         (folder / filename).write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n")
     return folder
-
-
-def is_base_r4(url: str) -> bool:
-    return url.startswith(R4_BASE)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ Anything the base does not have is refused (SnapshotError) rather than guessed.
 
 import copy
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
 from fhir_profiles.r4_definitions import Json, R4Definitions
 
@@ -203,8 +203,3 @@ def with_snapshot(definition: Json, base: Sequence[Json], r4: R4Definitions) -> 
     result["snapshot"] = {"element": elements}
     result["differential"] = copy.deepcopy(definition["differential"])
     return result
-
-
-def snapshot_element_ids(definition: Json) -> list[str]:
-    elements: list[Any] = definition.get("snapshot", {}).get("element", [])
-    return [str(element["id"]) for element in elements]

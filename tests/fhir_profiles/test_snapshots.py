@@ -14,7 +14,9 @@ from fhir_profiles import systems
 from fhir_profiles.canonical import canonical_base
 from fhir_profiles.conformance import definitions, thaw
 from fhir_profiles.r4_definitions import R4_BASE
+from fhir_profiles.r4_shape import r4_issues
 from fhir_profiles.snapshots import SnapshotError, generate
+from fhir_profiles.validation import resource_issues
 from gateway.cli import app
 from tests.fhir_profiles.fhir_package_sources import package, r4_folder, sources
 from tests.fhir_profiles.ukcore_package import ukcore_folder
@@ -43,6 +45,23 @@ def _bases(profile: Json) -> list[list[Json]]:
     if not profile["baseDefinition"].startswith(R4_BASE):
         found.append(sources().snapshot(R4_BASE + profile["type"]))
     return found
+
+
+@pytest.mark.parametrize("profile_id", PROFILES)
+def test_a_profile_derives_from_uk_core_where_uk_core_profiles_its_type(profile_id: str) -> None:
+    profile = _published(profile_id)
+    uk_core = f"https://fhir.hl7.org.uk/StructureDefinition/UKCore-{profile['type']}"
+    if uk_core in sources().ukcore_urls():
+        assert profile["baseDefinition"] == uk_core
+    else:  # no UK Core profile of the type (CommunicationRequest, DetectedIssue, Extension)
+        assert profile["baseDefinition"] == R4_BASE + profile["type"]
+
+
+@pytest.mark.parametrize("profile_id", PROFILES)
+def test_a_published_profile_is_a_valid_r4_structure_definition(profile_id: str) -> None:
+    profile = _published(profile_id)
+    assert resource_issues(profile) == []
+    assert r4_issues(profile) == []
 
 
 @pytest.mark.parametrize("profile_id", PROFILES)
