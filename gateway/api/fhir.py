@@ -338,8 +338,9 @@ def read(
     principal: FhirClient,
     settings: SettingsDep,
 ) -> JSONResponse:
-    """Read one resource: a stored one the caller may see, or one of Liaison's definitions
-    (a profile with its snapshot when the deployment publishes its FHIR package)."""
+    """Read one resource: a stored one the caller may see, or one of Liaison's definitions."""
+    # A profile comes with its snapshot when the deployment publishes its FHIR package
+    # (gateway.api.fhir_published); the docstring is the operation's text in openapi.yaml.
     if resource_type in CONFORMANCE_TYPES:
         found = definitions().read(resource_type, resource_id)
         if found is None:
