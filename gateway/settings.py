@@ -100,8 +100,7 @@ class Settings(BaseSettings):
     # github.com/NHSDigital/FHIR-R4-UKCORE-STAGING-MAIN) that `liaison ukcore check` reads.
     # No default: the package is not shipped with Liaison, so a deployment names its copy.
     ukcore_dir: Path | None = None
-    # The package/ folder `liaison fhir-package` wrote: /fhir/StructureDefinition then serves
-    # each profile with its snapshot. Unset: differentials only.
+    # `liaison fhir-package`'s package/ folder: /fhir serves the profiles with its snapshots.
     fhir_package_dir: Path | None = None
     max_body_bytes: int = 64 * 1024
 
