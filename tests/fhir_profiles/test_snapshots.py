@@ -8,11 +8,13 @@ import re
 from typing import Any
 
 import pytest
+from defusedxml import ElementTree
 from typer.testing import CliRunner
 
 from fhir_profiles import systems
 from fhir_profiles.canonical import canonical_base
 from fhir_profiles.conformance import definitions, thaw
+from fhir_profiles.fhir_xml import FhirXmlError, to_json
 from fhir_profiles.r4_definitions import R4_BASE
 from fhir_profiles.r4_shape import r4_issues
 from fhir_profiles.snapshots import SnapshotError, generate
@@ -128,11 +130,47 @@ def test_recommendation_snapshot_unrolls_the_nhs_number_reference() -> None:
     assert mine["MedicationRequest.substitution"]["min"] == 1  # UK Core's 1..1, kept
 
 
-def test_every_uk_core_profile_has_a_snapshot() -> None:
-    # The generator covers more of UK Core than Liaison derives from today.
+def test_every_uk_core_profile_gets_a_snapshot_holding_its_base_and_its_differential() -> None:
+    # The generator covers all of UK Core, not only the profiles Liaison derives from today.
     for url in sorted(sources().ukcore_urls()):
-        elements = sources().snapshot(url)
-        assert elements[0]["id"] == elements[0]["path"], url
+        definition = sources().ukcore_definition(url)
+        assert definition is not None
+        ids = {element["id"] for element in sources().snapshot(url)}
+        base = sources().snapshot(definition["baseDefinition"])
+        assert [e["id"] for e in base if e["id"] not in ids] == [], url
+        rules = definition["differential"]["element"]
+        assert [r["id"] for r in rules if r["id"] not in ids] == [], url
+
+
+def test_fhir_xml_reads_arrays_numbers_and_attributes_as_r4_defines_them() -> None:
+    xml = (
+        '<element xmlns="http://hl7.org/fhir" id="Observation.code">'
+        '<extension url="http://example.org/ext"><valueString value="x"/></extension>'
+        '<path value="Observation.code"/><min value="1"/><mustSupport value="true"/>'
+        '<type><code value="CodeableConcept"/></type>'
+        '<patternCodeableConcept><coding><system value="http://snomed.info/sct"/>'
+        '<code value="710081004"/></coding></patternCodeableConcept></element>'
+    )
+    element = to_json(ElementTree.fromstring(xml), "ElementDefinition", sources().r4)
+    assert element == {
+        "id": "Observation.code",
+        "extension": [{"url": "http://example.org/ext", "valueString": "x"}],
+        "path": "Observation.code",
+        "min": 1,
+        "mustSupport": True,
+        "type": [{"code": "CodeableConcept"}],
+        "patternCodeableConcept": {
+            "coding": [{"system": "http://snomed.info/sct", "code": "710081004"}]
+        },
+    }
+    with pytest.raises(FhirXmlError, match=re.escape("ElementDefinition.colour")):
+        to_json(
+            ElementTree.fromstring(
+                '<element xmlns="http://hl7.org/fhir"><colour value="red"/></element>'
+            ),
+            "ElementDefinition",
+            sources().r4,
+        )
 
 
 def _base_patient() -> list[Json]:
