@@ -21,6 +21,7 @@ from gateway import (
     catalogue_commands,
     client_commands,
     dev_stack,
+    fhir_package_commands,
     mesh_dev_commands,
     metrics,
     ops_commands,
@@ -47,6 +48,7 @@ client_commands.register(app)  # `clients add|list|revoke|keys`, `token`
 practice_commands.register(app)  # `practices list|set|import|add-user`
 catalogue_commands.register(app)  # `catalogue import|list`: dm+d codes from a release
 ukcore_commands.register(app)  # `ukcore check FILE...`: against the UK Core R4 package
+fhir_package_commands.register(app)  # `fhir-package --out DIR`: Liaison's FHIR package
 mesh_dev_commands.register(app)  # `mesh-sandbox`, `mesh-practice`: the dev MESH route
 
 

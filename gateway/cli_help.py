@@ -21,6 +21,7 @@ EVERYDAY_FIRST = (
     "practices",
     "catalogue",
     "ukcore",
+    "fhir-package",
 )
 
 

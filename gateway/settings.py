@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     # github.com/NHSDigital/FHIR-R4-UKCORE-STAGING-MAIN) that `liaison ukcore check` reads.
     # No default: the package is not shipped with Liaison, so a deployment names its copy.
     ukcore_dir: Path | None = None
+    # `liaison fhir-package`'s package/ folder: /fhir serves the profiles with its snapshots.
+    fhir_package_dir: Path | None = None
     max_body_bytes: int = 64 * 1024
 
     practice_directory: Path | None = None

@@ -17,10 +17,15 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
-from fhir_profiles.conformance import definitions, thaw
+from fhir_profiles.conformance import definitions
 from fhir_profiles.issues import Issue
 from fhir_profiles.systems import UKCORE_OPERATION_OUTCOME
-from gateway.api.dependencies import FhirClient, RecommendationsClient, UnitOfWorkDep
+from gateway.api.dependencies import (
+    FhirClient,
+    RecommendationsClient,
+    SettingsDep,
+    UnitOfWorkDep,
+)
 from gateway.api.fhir_capability import capability_statement
 from gateway.api.fhir_history import history_bundle, served
 from gateway.api.fhir_params import (
@@ -32,6 +37,7 @@ from gateway.api.fhir_params import (
     openapi_parameters,
     parse_search,
 )
+from gateway.api.fhir_published import served_definition
 from gateway.api.links import public_base, public_request_url
 from gateway.domain import fhir_intake
 from gateway.security.tokens import Principal
@@ -186,10 +192,11 @@ def _search_conformance(request: Request, resource_type: str) -> JSONResponse:
         and (not wanted_urls or item["url"] in wanted_urls)
     ]
     base = _base(request)
+    settings = request.app.state.settings
     entries = [
         {
             "fullUrl": f"{base}/fhir/{resource_type}/{item['id']}",
-            "resource": thaw(item),
+            "resource": served_definition(settings, item),
             "search": {"mode": "match"},
         }
         for item in found
@@ -325,14 +332,20 @@ def vread(
 
 @router.get("/{resource_type}/{resource_id}", response_class=JSONResponse, responses=_FHIR_RESPONSE)
 def read(
-    resource_type: str, resource_id: str, uow: UnitOfWorkDep, principal: FhirClient
+    resource_type: str,
+    resource_id: str,
+    uow: UnitOfWorkDep,
+    principal: FhirClient,
+    settings: SettingsDep,
 ) -> JSONResponse:
     """Read one resource: a stored one the caller may see, or one of Liaison's definitions."""
+    # A profile comes with its snapshot when the deployment publishes its FHIR package
+    # (gateway.api.fhir_published); the docstring is the operation's text in openapi.yaml.
     if resource_type in CONFORMANCE_TYPES:
         found = definitions().read(resource_type, resource_id)
         if found is None:
             return _not_found(resource_type, resource_id)
-        return JSONResponse(thaw(found), media_type=FHIR_JSON)
+        return JSONResponse(served_definition(settings, found), media_type=FHIR_JSON)
     if resource_type not in STORED_TYPES:
         return _unsupported(resource_type)
     resource = _visible(uow, principal, resource_type, resource_id)

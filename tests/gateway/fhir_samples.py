@@ -104,12 +104,13 @@ def submission(identifier: str = "P-0001", **changes: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def module_api(folder: Path) -> Iterator[tuple[TestClient, Settings]]:
+def module_api(folder: Path, **overrides: Any) -> Iterator[tuple[TestClient, Settings]]:
     settings = Settings(
         database_url=f"sqlite:///{folder}/fhir.db",
         broker_url="memory://",
         data_dir=folder,
         max_body_bytes=32 * 1024,
+        **overrides,
     )
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
