@@ -28,6 +28,11 @@ KINDS: Final[tuple[ReminderKind, ...]] = get_args(ReminderKind)
 # is skipped, not sent: "your appointment is tomorrow" on the day after would mislead.
 GRACE: Final = timedelta(hours=12)
 
+# How long before the service user's "your prescription will run out soon" the practitioner
+# is asked to request the next supply: a request made the same morning would leave the text
+# promising something not yet asked for.
+PRACTICE_LEAD: Final = timedelta(days=3)
+
 # Statuses that end a recommendation without treatment: no plan reminder or follow-up is
 # raised, and one already waiting is not sent (gateway.domain.supersession). A collected
 # prescription does not end the plan: the quit date and the course follow collection.
@@ -89,6 +94,11 @@ def _morning(day: date, settings: ReminderSettings) -> datetime:
     return out_of_quiet_hours(datetime.combine(day, settings.morning, tzinfo=UK), settings)
 
 
+def _supply_warning(course_start: date, supply_days: int, s: ReminderSettings) -> date:
+    ends = course_start + timedelta(days=supply_days)
+    return ends - timedelta(days=min(s.supply_warning_days, supply_days))
+
+
 def _service_user_events(plan: Plan, s: ReminderSettings) -> list[tuple[str, datetime]]:
     events: list[tuple[str, datetime]] = []
     if "appointment" in s.kinds and plan.appointment_at is not None:
@@ -102,8 +112,7 @@ def _service_user_events(plan: Plan, s: ReminderSettings) -> list[tuple[str, dat
             day = plan.course_start + timedelta(days=step.day - 1)
             events.append((f"plan-{step.key}", _morning(day, s)))
     if "supply" in s.kinds and plan.course_start is not None and plan.supply_days:
-        ends = plan.course_start + timedelta(days=plan.supply_days)
-        warn = ends - timedelta(days=min(s.supply_warning_days, plan.supply_days))
+        warn = _supply_warning(plan.course_start, plan.supply_days, s)
         events.append(("plan-supply-ending", _morning(warn, s)))
     return events
 
@@ -123,9 +132,12 @@ def schedule(plan: Plan, settings: ReminderSettings, *, has_copy: bool) -> list[
             day = plan.quit_date + timedelta(weeks=weeks)
             due.append(Due(f"follow-up-week-{weeks}", "practitioner", _morning(day, settings)))
     if "supply" in settings.kinds and plan.course_start is not None and plan.supply_days:
-        # The practice is asked for the next supply at the same time the service user hears.
-        for d in [d for d in due if d.event == "plan-supply-ending"][:1]:
-            due.append(Due("plan-supply-request", "practitioner", d.at))
+        # The practitioner is asked to request the next supply `PRACTICE_LEAD` before the
+        # service user hears it is running out, so the practice has been asked by then;
+        # whether or not the service user gets reminders.
+        warn = _supply_warning(plan.course_start, plan.supply_days, settings)
+        ask = max(plan.course_start, warn - PRACTICE_LEAD)
+        due.append(Due("plan-supply-request", "practitioner", _morning(ask, settings)))
     return sorted(due, key=lambda d: (d.at, d.event, d.recipient))
 
 

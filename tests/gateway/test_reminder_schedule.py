@@ -40,7 +40,7 @@ CASES = [
             ("plan-appointment-day-before", "service-user", _at(date(2026, 3, 9))),
             ("plan-appointment-morning", "service-user", _at(date(2026, 3, 10))),
             ("plan-supply-ending", "service-user", _at(date(2026, 3, 23))),
-            ("plan-supply-request", "practitioner", _at(date(2026, 3, 23))),
+            ("plan-supply-request", "practitioner", _at(date(2026, 3, 20))),
             ("follow-up-week-4", "practitioner", _at(date(2026, 4, 6))),
             ("follow-up-week-12", "practitioner", _at(date(2026, 6, 1))),
         ],
@@ -99,6 +99,12 @@ def test_named_person_gets_copies_only_with_consent() -> None:
 def test_opt_out_stops_service_user_reminders_but_not_practitioner_follow_ups() -> None:
     keys = _key(CASES[0][1], ReminderSettings(service_user_consent=False))
     assert {r for _, r, _ in keys} == {"practitioner"}
+
+
+def test_the_practitioner_is_asked_for_the_next_supply_even_if_the_service_user_opted_out() -> None:
+    plan = Plan(medicine="nrt", course_start=START, supply_days=28)
+    keys = _key(plan, ReminderSettings(service_user_consent=False))
+    assert keys == [("plan-supply-request", "practitioner", _at(date(2026, 3, 20)))]
 
 
 def test_practitioner_turning_reminders_off_stops_everything() -> None:
