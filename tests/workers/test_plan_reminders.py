@@ -243,3 +243,34 @@ def test_an_expired_prescription_prompts_the_practitioner_to_try_again_after_the
     assert remind_plans(rt, now=now + expires + after + timedelta(hours=1)) == 1
     _send(rt)
     assert ("try-again", "practitioner", "sent") in _rows(rt, rec_id, "try-again")
+
+
+def test_texts_to_the_service_user_and_the_named_person_wait_for_the_end_of_quiet_hours(
+    tmp_path: Path, peers: Peers
+) -> None:
+    peers.reset()
+    rt = make_runtime(
+        f"sqlite:///{tmp_path}/quiet.db",
+        peers,
+        quiet_hours_start=time(21, 0),
+        quiet_hours_end=time(8, 0),
+    )
+    rec_id = submit(rt)
+    person = {"role": "carer", "channel": "sms", "address": COPY_MOBILE}
+    _set_plan(rt, rec_id, named_person=person, copy_consent=True)
+    # The worker was down all day: the reminder is found late in the evening, in quiet hours.
+    with time_machine.travel(_at(QUIT, 22), tick=False):
+        assert remind_plans(rt, now=_at(QUIT, 20)) == 1
+        _send(rt)
+        assert peers.texts() == []
+    with time_machine.travel(_at(QUIT + timedelta(days=1), 8) + timedelta(minutes=1)):
+        with UnitOfWork(rt.session_factory) as uow:
+            waiting = [
+                n.id
+                for n in uow.notifications.for_recommendation(rec_id)
+                if n.event == "plan-quit-date" and n.status == "pending"
+            ]
+        assert len(waiting) == 2
+        run_notify_tasks(rt, waiting)
+    assert len(_texts_to(peers, COPY_MOBILE)) == 1
+    assert len(_texts_to(peers, "+447700900123")) == 1
