@@ -29,6 +29,7 @@ from gateway.domain.reminder_schedule import (
     Plan,
     ReminderSettings,
     due_now,
+    stopped_because,
     withdrawn_because,
 )
 from gateway.domain.status_updates import record_event
@@ -40,6 +41,7 @@ from gateway.store.unit_of_work import UnitOfWork
 
 # The try-again prompt follows these endings, and an expiry (a reading, not a status).
 _ENDINGS = ("rejected", "did-not-attend")
+COLLECTION_REMINDER = "collection-reminder"
 # A booked appointment is looked at from this long before it starts (the day-before reminder).
 _APPOINTMENT_LOOKAHEAD = timedelta(days=2)
 
@@ -206,6 +208,13 @@ def withdrawal(
     """Why a waiting plan reminder must not go under the plan as it stands now; None when it
     may (or when `event` is not a plan reminder). Checked at the moment of sending."""
     kind = event_kind(event)
+    if kind == COLLECTION_REMINDER:
+        # An opt-out, or reminders turned off, stops the collection reminders too.
+        row = uow.reminder_plans.get(recommendation_id)
+        if row is None or recipient != "service-user":
+            return None
+        settings = settings_of(row, defaults, quiet_start=time(0), quiet_end=time(0))
+        return stopped_because(recipient, settings)
     if kind not in KIND_OF_EVENT:
         return None
     row = uow.reminder_plans.get(recommendation_id)

@@ -151,19 +151,27 @@ def due_now(
     return [d for d in schedule(plan, settings, has_copy=has_copy) if now - GRACE < d.at <= now]
 
 
+def stopped_because(recipient: str, settings: ReminderSettings) -> str | None:
+    """Why no reminder of any kind (collection reminders included) may go to `recipient`:
+    the practitioner turned reminders off, or the service user opted out."""
+    if not settings.enabled:
+        return "the practitioner turned reminders off"
+    if recipient in ("service-user", "named-person") and not settings.service_user_consent:
+        return "the service user opted out of reminders"
+    return None
+
+
 def withdrawn_because(kind: str, recipient: str, settings: ReminderSettings) -> str | None:
     """Why a waiting reminder of `kind` to `recipient` must not go under the plan as it stands
-    now (the practitioner turned it off, the service user opted out, consent to copies was
-    withdrawn); None when it may go. Checked at the moment of sending."""
+    now (turned off, opted out, that kind turned off, consent to copies withdrawn); None when
+    it may go. Checked at the moment of sending."""
     governed_by = KIND_OF_EVENT.get(kind)
     if governed_by is None:
         return None
-    if not settings.enabled:
-        return "the practitioner turned reminders off"
+    if reason := stopped_because(recipient, settings):
+        return reason
     if governed_by not in settings.kinds:
         return f"the practitioner turned {governed_by} reminders off"
-    if recipient in ("service-user", "named-person") and not settings.service_user_consent:
-        return "the service user opted out of reminders"
     if recipient == "named-person" and not settings.copy_consent:
         return "the service user withdrew consent to copies"
     return None

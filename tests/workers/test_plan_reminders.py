@@ -12,6 +12,7 @@ import time_machine
 
 from gateway.domain.audience import UK
 from gateway.domain.messages import denied_words
+from gateway.domain.reminders import ReminderPolicy, send_due_reminders
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.reminder_models import ReminderPlan
 from gateway.store.unit_of_work import UnitOfWork
@@ -274,3 +275,19 @@ def test_texts_to_the_service_user_and_the_named_person_wait_for_the_end_of_quie
         run_notify_tasks(rt, waiting)
     assert len(_texts_to(peers, COPY_MOBILE)) == 1
     assert len(_texts_to(peers, "+447700900123")) == 1
+
+
+def test_opting_out_stops_a_waiting_collection_reminder_too(rt: Runtime, peers: Peers) -> None:
+    rec_id = submit(rt)
+    _walk(rt, rec_id, "delivered", "accepted", "prescription-issued", "ready-to-collect")
+    with UnitOfWork(rt.session_factory) as uow:
+        policy = ReminderPolicy(every=timedelta(days=3), limit=2)
+        later = datetime.now(UTC) + timedelta(days=4)
+        assert send_due_reminders(uow, now=later, policy=policy) == 1
+        uow.commit()
+    _set_plan(rt, rec_id, service_user_consent=False)  # PUT …/reminders, before it goes
+    _send(rt)
+    assert _rows(rt, rec_id, "collection-reminder") == [
+        ("collection-reminder-1", "service-user", "superseded")
+    ]
+    assert [t for t in peers.texts() if "still waiting to be collected" in str(t["body"])] == []
