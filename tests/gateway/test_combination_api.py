@@ -2,6 +2,7 @@
 forms is accepted and stored as one MedicationRequest per medicine in one group; anything
 NICE NG209 does not name is refused with a 422 naming `combination`, leaving nothing."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,15 +12,21 @@ from fhir_profiles import systems
 from fhir_profiles.catalogue import CATALOGUE
 from gateway.cli import sample_recommendation
 from gateway.domain.medicines import medicine_name
+from gateway.domain.practice_inbox import pending
+from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.conftest import row_counts
 
-PATCH = {
+PATCH: dict[str, Any] = {
     "product": "nicotine-21mg-24h-patches",
     "dose_text": "One patch a day",
     "duration_days": 56,
 }
-GUM = {"product": "nicotine-2mg-gum", "dose_text": "One piece when the urge comes"}
-SPRAY = {"product": "nicotine-1mg-mouth-spray", "dose_text": "One or two sprays as needed"}
+GUM: dict[str, Any] = {"product": "nicotine-2mg-gum", "dose_text": "One piece when the urge comes"}
+SPRAY: dict[str, Any] = {
+    "product": "nicotine-1mg-mouth-spray",
+    "dose_text": "One or two sprays as needed",
+}
 NAMES = [CATALOGUE[m["product"]].name for m in (PATCH, GUM, SPRAY)]
 
 
@@ -122,3 +129,15 @@ def test_a_stored_combination_is_named_in_full_for_people() -> None:
     assert medicine_name(PATCH["product"], {}) == NAMES[0]
     # A key the catalogue no longer holds is shown as it was stored.
     assert medicine_name("retired-product", payload) == f"retired-product and {NAMES[1]}"
+
+
+def test_the_practice_inbox_shows_every_medicine_and_its_dose(api: TestClient) -> None:
+    accepted = api.post("/v1/recommendations", json=_body(PATCH, [GUM])).json()
+    with UnitOfWork(api.app.state.session_factory) as uow:  # type: ignore[attr-defined]
+        change = StatusChange(accepted["id"], "delivered", source="delivery")
+        apply_status(uow, change, now=datetime.now(UTC))
+        uow.commit()
+        (item,) = pending(uow, "Y00001")
+    assert item.medicine == f"{NAMES[0]} and {NAMES[1]}"
+    assert item.dose == f"{NAMES[0]}: {PATCH['dose_text']}; {NAMES[1]}: {GUM['dose_text']}"
+    assert NAMES[1] in item.summary  # the request the practice reads names the gum too
