@@ -88,7 +88,7 @@ def submit_recommendation(
             client_id=principal.client_id,
             organisation_ods=principal.organisation_ods,
             idempotency_key=idempotency_key,
-            payload=body.model_dump(mode="json"),
+            payload=body.as_payload(),
             registered_practice_from_pds=request.app.state.settings.pds_enabled,
         ),
         now=datetime.now(UTC),

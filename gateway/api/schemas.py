@@ -1,7 +1,7 @@
 """Request and response bodies of the v1 REST API. Validation here names the field."""
 
 from datetime import date, datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -184,6 +184,15 @@ class RecommendationIn(Strict):
         if problem is not None:
             raise ValueError(f"these medicines cannot be recommended together: {problem}")
         return value
+
+    def as_payload(self) -> dict[str, Any]:
+        """The body as stored and hashed for idempotency: without an empty `combination`, so
+        a single-medicine request is the same payload it was before combinations existed (an
+        Idempotency-Key used then still matches)."""
+        payload = self.model_dump(mode="json")
+        if not payload["combination"]:
+            del payload["combination"]
+        return payload
 
 
 class Links(BaseModel):

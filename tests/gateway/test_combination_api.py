@@ -141,3 +141,16 @@ def test_the_practice_inbox_shows_every_medicine_and_its_dose(api: TestClient) -
     assert item.medicine == f"{NAMES[0]} and {NAMES[1]}"
     assert item.dose == f"{NAMES[0]}: {PATCH['dose_text']}; {NAMES[1]}: {GUM['dose_text']}"
     assert NAMES[1] in item.summary  # the request the practice reads names the gum too
+
+
+def test_a_single_medicine_request_is_stored_as_before_combinations(api: TestClient) -> None:
+    # The stored payload (and so the idempotency hash) has no empty `combination`.
+    accepted = api.post("/v1/recommendations", json=sample_recommendation("Y00001")).json()
+    combined = api.post("/v1/recommendations", json=_body(PATCH, [GUM])).json()
+    with UnitOfWork(api.app.state.session_factory) as uow:  # type: ignore[attr-defined]
+        single = uow.recommendations.get(accepted["id"])
+        pair = uow.recommendations.get(combined["id"])
+        assert single is not None
+        assert pair is not None
+        assert "combination" not in single.payload
+        assert pair.payload["combination"] == [{**GUM, "duration_days": None}]
