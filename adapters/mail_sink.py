@@ -3,7 +3,8 @@
 `MailSink` runs a real aiosmtpd server in a background thread, so `SmtpEmailChannel`
 is exercised over a real SMTP conversation. Received messages are kept in memory
 and, optionally, appended as JSON lines to a spool file so other processes (the
-e2e tests, the human view) can read them. `create_mail_view_app` shows them over HTTP.
+e2e tests, the human view) can read them. `create_mail_view_app` shows them over HTTP: for
+a person, with long lines wrapped and repeated identical messages shown once with a count.
 
 Run: `python -m adapters.mail_sink --smtp-port 8025 --http-port 8027 --spool mail.jsonl`.
 """
@@ -11,7 +12,9 @@ Run: `python -m adapters.mail_sink --smtp-port 8025 --http-port 8027 --spool mai
 import argparse
 import html
 import json
+import textwrap
 import threading
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -150,6 +153,78 @@ class MailSink:
             return self._refusals.get(address.lower())
 
 
+# RFC 5322 section 2.1.1: lines SHOULD be no more than 78 characters; the view wraps to it
+# so a message reads as a mail client would show it, not as one line across the screen.
+WRAP_WIDTH = 78
+
+
+def wrap_body(body: str, width: int = WRAP_WIDTH) -> str:
+    """`body` with each line longer than `width` wrapped at spaces, keeping its indent.
+    A URL (or any word) longer than the width stays whole on a line of its own, and is never
+    split at a hyphen, so it can still be copied or followed."""
+    lines: list[str] = []
+    for line in body.splitlines():
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        lines += textwrap.wrap(
+            line,
+            width=width,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class MailGroup:
+    """Identical messages (same sender, recipients, subject and body) shown as one."""
+
+    mail: ReceivedMail  # the latest of them
+    count: int
+    first_received_at: str
+    references: list[str]
+
+
+def group_repeats(messages: Iterable[ReceivedMail]) -> list[MailGroup]:
+    """`messages` (oldest first) as groups of identical ones, the most recent group first.
+    A retry or a repeated demo sends the same message again; listing each copy buries the
+    one message that differs."""
+    groups: dict[tuple[str, tuple[str, ...], str, str], list[ReceivedMail]] = {}
+    for mail in messages:
+        key = (mail.mail_from, tuple(mail.rcpt_tos), mail.subject, mail.body)
+        # Re-inserted on each copy, so the dict ends with the group received most recently.
+        groups[key] = [*groups.pop(key, []), mail]
+    ordered = reversed(groups.values())
+    return [
+        MailGroup(
+            mail=same[-1],
+            count=len(same),
+            first_received_at=same[0].received_at,
+            references=list(dict.fromkeys(m.reference for m in same if m.reference)),
+        )
+        for same in ordered
+    ]
+
+
+def _group_html(group: MailGroup) -> str:
+    mail = group.mail
+    first = html.escape(group.first_received_at)
+    times = "\N{MULTIPLICATION SIGN}"
+    repeats = f" <b>{times}{group.count}</b> (first at {first})" if group.count > 1 else ""
+    row = "<li><p><b>{subject}</b> to {to} at {at}{repeats} (ref {ref})</p><pre>{body}</pre></li>"
+    return row.format(
+        subject=html.escape(mail.subject),
+        to=html.escape(", ".join(mail.rcpt_tos)),
+        at=html.escape(mail.received_at),
+        repeats=repeats,
+        ref=html.escape(", ".join(group.references) or "-"),
+        body=html.escape(wrap_body(mail.body)),
+    )
+
+
 def create_mail_view_app(sink: MailSink) -> FastAPI:
     """A read-only window onto the sink: `GET /messages` (JSON), `GET /` (HTML)."""
     app = FastAPI(title="Liaison mail sink", docs_url=None, redoc_url=None)
@@ -167,16 +242,7 @@ def create_mail_view_app(sink: MailSink) -> FastAPI:
     def index() -> str:
         # Every value is escaped: message bodies are untrusted input rendered as HTML.
         messages = sink.messages()
-        rows = "".join(
-            "<li><p><b>{subject}</b> to {to} at {at} (ref {ref})</p><pre>{body}</pre></li>".format(
-                subject=html.escape(mail.subject),
-                to=html.escape(", ".join(mail.rcpt_tos)),
-                at=html.escape(mail.received_at),
-                ref=html.escape(mail.reference or "-"),
-                body=html.escape(mail.body),
-            )
-            for mail in reversed(messages)
-        )
+        rows = "".join(_group_html(group) for group in group_repeats(messages))
         return (
             "<!doctype html><html><head><meta charset='utf-8'><title>Mail sink</title></head>"
             f"<body><h1>Mail sink ({len(messages)})</h1><ol>{rows}</ol></body></html>"

@@ -25,12 +25,25 @@ def timeline_line(entry: dict[str, Any]) -> str:
     return f"  {str(entry['at'])[11:19]}  {entry['status']}{detail}"
 
 
+def failed_attempts(attempts: dict[str, Any]) -> int:
+    """How many attempts have failed so far, from the API's `attempts` summary. While the
+    next attempt is in flight, `last_error` is still the previous attempt's, so that one is
+    the last known failure (else attempt 1's error is never said, or said as attempt 2's)."""
+    if not attempts.get("last_error"):
+        return 0
+    made = int(attempts.get("attempts") or 0)
+    return made - 1 if attempts.get("state") == "in-flight" else made
+
+
 def attempt_line(attempts: dict[str, Any]) -> str | None:
     """ "attempt 3 failed: POST /fhir answered 503; next try at 06:12:30" (None: no failure)."""
-    if not attempts.get("last_error"):
+    failed = failed_attempts(attempts)
+    if failed < 1:
         return None
-    line = f"  attempt {attempts['attempts']} failed: {attempts['last_error']}"
-    if attempts.get("next_attempt_at"):
+    line = f"  attempt {failed} failed: {attempts['last_error']}"
+    if attempts.get("state") == "in-flight":
+        line += f"; attempt {failed + 1} is being made now"
+    elif attempts.get("next_attempt_at"):
         line += f"; next try at {str(attempts['next_attempt_at'])[11:19]} UTC"
     return line
 
@@ -38,10 +51,12 @@ def attempt_line(attempts: dict[str, Any]) -> str | None:
 def breaker_line(ods: str, breaker: dict[str, Any]) -> str | None:
     if breaker.get("state") != "open":
         return None
+    # The breaker counts every call to the practice (status checks too), not only this
+    # request's attempts, so it says calls: "after 5 failed calls" after two attempts.
     return (
         f"  practice {ods}'s circuit breaker opened after "
-        f"{breaker.get('consecutive_failures')} failures in a row: Liaison pauses calls to it "
-        "and tries again later"
+        f"{breaker.get('consecutive_failures')} failed calls to it in a row: Liaison pauses "
+        "calls to it and tries again later"
     )
 
 
@@ -74,4 +89,5 @@ def outcome(
         return None
     console = f"{base_url.rstrip('/')}/console/deliveries?recommendation_id={body['id']}"
     word = "still retrying" if status in ("received", "queued") else f"still {status}"
-    return Ending((f"{word}, see the console at {console}", *told), 3)
+    # Who was told first, so the last line is the verdict and where to look.
+    return Ending((*told, f"{word}, see the console at {console}"), 3)

@@ -56,7 +56,7 @@ def run(
         rec_id = created.json()["id"]
         say(demo_report.submitted_line(rec_id, practice))
         seen: set[tuple[str, str]] = set()
-        said_attempts, breaker_said = 0, False
+        said_failures, breaker_said = 0, False
         deadline = time.monotonic() + timeout
         while True:
             body = client.get(f"/v1/recommendations/{rec_id}", headers=headers).json()
@@ -65,8 +65,8 @@ def run(
                     seen.add(key)
                     say(demo_report.timeline_line(entry))
             attempts = body.get("attempts") or {}
-            if attempts.get("attempts", 0) > said_attempts:
-                said_attempts = attempts["attempts"]
+            if demo_report.failed_attempts(attempts) > said_failures:
+                said_failures = demo_report.failed_attempts(attempts)
                 if line := demo_report.attempt_line(attempts):
                     say(line)
             breaker_open = False

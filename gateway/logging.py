@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 
+from gateway.log_repeats import RepeatFilter
 from gateway.security.context import install_tracking
 from gateway.security.redaction import redact_fields
 
@@ -99,8 +100,11 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-def configure_logging(level: str = "INFO", *, stream: Any = None) -> None:
-    """Route every log record of this process through the JSON, redacting chain."""
+def configure_logging(
+    level: str = "INFO", *, stream: Any = None, repeats: RepeatFilter | None = None
+) -> None:
+    """Route every log record of this process through the JSON, redacting chain. Probes and
+    polls are summarised by `repeats` (gateway.log_repeats; a fake clock's in tests)."""
     global _configured
     with _lock:
         structlog.configure(
@@ -114,6 +118,7 @@ def configure_logging(level: str = "INFO", *, stream: Any = None) -> None:
         )
         handler = logging.StreamHandler(stream or sys.stderr)
         handler.setFormatter(json_formatter())
+        handler.addFilter(repeats or RepeatFilter())
         root = logging.getLogger()
         for existing in list(root.handlers):
             root.removeHandler(existing)

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.address_policy import split_host_port
 from fhir_profiles.canonical import DEVELOPMENT_CANONICAL_BASE, checked_canonical_base
 from gateway.domain.practice_endpoints import endpoint_problem, is_practice_secret_reference
+from gateway.reminder_settings import ReminderDefaults
 
 # Dev-only secrets: usable on a laptop, refused when LIAISON_ENVIRONMENT=production.
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-0123456789abcdef"
@@ -52,7 +53,9 @@ class AdapterRetry(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LIAISON_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="LIAISON_", env_nested_delimiter="__", extra="ignore"
+    )
 
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Path(".liaison")
@@ -158,6 +161,7 @@ class Settings(BaseSettings):
     # A practitioner is prompted to try again this long after a recommendation ended without
     # a prescription (rejected, expired, did-not-attend): gateway.domain.reminder_schedule.
     try_again_prompt_after_seconds: float = Field(default=14 * 86400.0, gt=0)
+    reminders: ReminderDefaults = ReminderDefaults()
     # Uncollected this long (or a practice silent through every chase-up): "expired".
     expire_uncollected_after_seconds: float = Field(default=28 * 86400.0, gt=0)
     # Chase-ups: the first after the practice's own chase_after_days, then every M working

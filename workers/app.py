@@ -64,6 +64,12 @@ def _beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": settings.reminder_check_seconds,
             "options": {"expires": 30},
         },
+        # Reminders that follow the plan, copies, and the practitioner's follow-ups.
+        "remind-plans": {
+            "task": "liaison.remind_plans",
+            "schedule": settings.reminders.check_seconds,
+            "options": {"expires": 30},
+        },
         # Booked GP appointments: did the service user attend (GP Connect read)?
         "check-attendance": {
             "task": "liaison.check_attendance",

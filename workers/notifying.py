@@ -30,6 +30,7 @@ from gateway.domain.medicines import medicine_name
 from gateway.domain.messages import Wording, compose, compose_digest
 from gateway.domain.retry_policy import next_attempt
 from gateway.domain.supersession import superseded_because
+from gateway.plan_reminders import named_person_of, withdrawal
 from gateway.store.models import Notification, Recommendation
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
@@ -133,6 +134,27 @@ def _supersede(notification: Notification, reason: str) -> None:
     notification.lease_until, notification.not_before = None, None
 
 
+def _no_longer_holds(
+    rt: Runtime, uow: UnitOfWork, notification: Notification, rec: Recommendation
+) -> str | None:
+    """Why it must not go now: the recommendation moved on, or (a plan reminder) the plan was
+    turned off, the service user opted out or withdrew consent to copies."""
+    return superseded_because(
+        notification.event, recipient=notification.recipient, status=rec.status
+    ) or withdrawal(uow, rec.id, notification.event, notification.recipient, rt.settings.reminders)
+
+
+def _address(uow: UnitOfWork, notification: Notification, rec: Recommendation) -> str:
+    if notification.recipient == "named-person":
+        # Checked by _no_longer_holds just before: the plan still names them.
+        named = named_person_of(uow.reminder_plans.get(rec.id))
+        assert named is not None
+        return named.address
+    return address_of(
+        notification.recipient, notification.channel, rec.payload, notification.member
+    )
+
+
 def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
     now = _now()
     with UnitOfWork(rt.session_factory) as uow:
@@ -144,9 +166,7 @@ def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
         assert rec is not None
         kind = event_kind(notification.event)
         outcome: _Prepared | str
-        if reason := superseded_because(
-            notification.event, recipient=notification.recipient, status=rec.status
-        ):
+        if reason := _no_longer_holds(rt, uow, notification, rec):
             # Checked at the moment of sending, whatever made it wait (quiet hours, a
             # digest, a retry): the person is never told something no longer true.
             _supersede(notification, reason)
@@ -189,15 +209,13 @@ def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
             message = OutgoingMessage(
                 reference=notification_id,
                 kind=kind,
-                to=address_of(
-                    notification.recipient, notification.channel, rec.payload, notification.member
-                ),
+                to=_address(uow, notification, rec),
                 subject=wording.subject,
                 body=wording.body,
                 personalisation=personalisation,
             )
             name = notification.channel
-            if notification.recipient == "service-user" and name == "email":
+            if notification.recipient in ("service-user", "named-person") and name == "email":
                 name = "notify-email"
             outcome = _Prepared(rt.channel(name), message)
         uow.commit()

@@ -16,6 +16,7 @@ from adapters.ods import OdsClient
 from adapters.pds import PdsClient, application_restricted_auth
 from adapters.smtp_email import SmtpEmailChannel
 from adapters.webhook import WebhookChannel
+from gateway.domain.reminder_wording import SERVICE_USER_PLAN
 from gateway.domain.retry_policy import RetryPolicy
 from gateway.settings import Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
@@ -85,9 +86,13 @@ def notify_templates(settings: Settings, medium: str) -> dict[str, str]:
         "not-dispensed",
         "appointment-booked",
         "appointment-cancelled",
+        # Plan reminders and their copies (gateway.domain.reminder_wording) use the generic
+        # template: their words travel as personalisation.
+        *SERVICE_USER_PLAN,
     )
     return {
-        kind: getattr(settings, f"notify_template_{kind.replace('-', '_')}_{medium}") or generic
+        kind: getattr(settings, f"notify_template_{kind.replace('-', '_')}_{medium}", None)
+        or generic
         for kind in kinds
     }
 

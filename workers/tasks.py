@@ -2,7 +2,17 @@
 
 from celery import Task
 
-from workers import alerting, appointments, chasing, delivery, notifying, polling, relay, replaying
+from workers import (
+    alerting,
+    appointments,
+    chasing,
+    delivery,
+    notifying,
+    polling,
+    relay,
+    reminding,
+    replaying,
+)
 from workers.app import app
 from workers.runtime import runtime
 
@@ -83,6 +93,11 @@ def chase_up(chase_up_id: str) -> str:
 @app.task(name="liaison.remind_collections", max_retries=0)
 def remind_collections() -> int:
     return chasing.remind_collections(runtime())
+
+
+@app.task(name="liaison.remind_plans", max_retries=0)
+def remind_plans() -> int:
+    return reminding.remind_plans(runtime())
 
 
 @app.task(name="liaison.check_attendance", max_retries=0)

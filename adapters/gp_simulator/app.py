@@ -53,7 +53,16 @@ def create_app(
 
 
 def main(host: str, port: int, step_seconds: float) -> None:
-    uvicorn.run(create_app(step_seconds=step_seconds), host=host, port=port)
+    """Serve the simulator. Logging is the calling process's (`liaison simulator` configures
+    Liaison's JSON logging): log_config=None stops uvicorn replacing it with its plain-text
+    handlers, and its access log, one raw line per request, stays off as the API's does."""
+    uvicorn.run(
+        create_app(step_seconds=step_seconds),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 def _fhir_routes(store: SimulatorStore) -> APIRouter:

@@ -48,12 +48,33 @@ AUDIENCE: Final[dict[str, tuple[str, ...]]] = {
     "appointment-cancelled": ("practitioner", "service-user"),
     "attended": ("practitioner",),
     "did-not-attend": ("practitioner",),
+    # Reminders that follow the plan (gateway.domain.reminder_schedule): the service user and,
+    # with their consent, the person they named; follow-ups go to the practitioner only.
+    "plan-appointment-day-before": ("service-user", "named-person"),
+    "plan-appointment-morning": ("service-user", "named-person"),
+    "plan-quit-date": ("service-user", "named-person"),
+    "plan-course-start": ("service-user", "named-person"),
+    "plan-dose-step": ("service-user", "named-person"),
+    "plan-supply-ending": ("service-user", "named-person"),
+    "plan-supply-request": ("practitioner",),
+    "follow-up-week": ("practitioner",),
+    "try-again": ("practitioner",),
 }
 
 
 @dataclass(frozen=True)
+class NamedPerson:
+    """Someone the service user named to receive copies of their reminders (a care
+    coordinator, a family member); `address` is an email address or an E.164 mobile."""
+
+    channel: str  # email | sms
+    address: str
+    consent: bool
+
+
+@dataclass(frozen=True)
 class Addressee:
-    recipient: str  # practitioner | service-user | care-team | case-management
+    recipient: str  # practitioner | service-user | named-person | care-team | case-management
     channel: str  # email | sms | webhook
     suppressed_reason: str | None = None
     # Care team only: the index in `care_team` of the member this message is for.
@@ -97,15 +118,34 @@ def _care_team(payload: dict[str, Any]) -> list[Addressee]:
     return [Addressee("care-team", "email", member=index) for index in told]
 
 
-def addressees(event: str, payload: dict[str, Any], *, webhook: bool = False) -> list[Addressee]:
+def _named_person(payload: dict[str, Any], named: NamedPerson) -> Addressee:
+    # A copy goes only where the service user's own message may go: their consent to be
+    # messaged at all, and their consent to this person having copies.
+    if not payload.get("consent", {}).get("notify_service_user", False):
+        return Addressee("named-person", named.channel, "service user did not consent")
+    if not named.consent:
+        return Addressee("named-person", named.channel, "no consent to copies")
+    return Addressee("named-person", named.channel)
+
+
+def addressees(
+    event: str,
+    payload: dict[str, Any],
+    *,
+    webhook: bool = False,
+    named_person: NamedPerson | None = None,
+) -> list[Addressee]:
     """Everyone who should hear about `event`. A recipient who may not be contacted is still
-    listed, marked suppressed, so the record shows why nothing was sent."""
+    listed, marked suppressed, so the record shows why nothing was sent. A named person is
+    listed only where the plan names one."""
     result: list[Addressee] = []
     for recipient in AUDIENCE.get(event_kind(event), ()):
         if recipient == "practitioner":
             result.append(Addressee("practitioner", "email"))
         elif recipient == "service-user":
             result.append(_service_user(payload))
+        elif recipient == "named-person" and named_person is not None:
+            result.append(_named_person(payload, named_person))
         elif recipient == "care-team":
             result.extend(_care_team(payload))
     if webhook:
@@ -149,7 +189,7 @@ class QuietHours:
 
 
 def must_wait_for_morning(recipient: str, channel: str) -> bool:
-    return recipient == "service-user" and channel == "sms"
+    return recipient in ("service-user", "named-person") and channel == "sms"
 
 
 def next_digest_at(moment: datetime, *, hour: int) -> datetime:

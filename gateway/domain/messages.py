@@ -8,28 +8,16 @@ time, and a test runs every service-user template through it.
 """
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from gateway.domain import pharmacy_names
 from gateway.domain.audience import UK, event_kind, event_number
 from gateway.domain.explanations import TOLD
+from gateway.domain.reminder_wording import NAMED_PERSON, PRACTITIONER_PLAN, SERVICE_USER_PLAN
+from gateway.domain.wording import Template, Wording
 
-
-@dataclass(frozen=True)
-class Wording:
-    subject: str
-    body: str
-
-
-@dataclass(frozen=True)
-class Template:
-    """`str.format` text. Fields: product, practice, given_practice, reason, where, number,
-    ref, medicines, appointment, booking, told; for service users: where, phone, when, place."""
-
-    subject: str
-    body: str
+__all__ = ["Template", "Wording", "compose", "compose_digest", "denied_words"]
 
 
 _REF = "\n\nLiaison reference {ref}"
@@ -357,9 +345,12 @@ def compose(
     kind = event_kind(event)
     # The pharmacy the prescription went to, else the one PDS says the service user nominated.
     pharmacy = pharmacy or nominated_pharmacy(payload)
-    if recipient == "service-user":
+    if recipient in ("service-user", "named-person"):
         place = _safe_place(pharmacy)
-        template = SERVICE_USER.get(kind, _SERVICE_USER_FALLBACK)
+        if recipient == "named-person":
+            template = NAMED_PERSON.get(kind, _SERVICE_USER_FALLBACK)
+        else:
+            template = SERVICE_USER.get(kind) or SERVICE_USER_PLAN.get(kind, _SERVICE_USER_FALLBACK)
         telephone = practice_telephone(payload)
         wording = render(
             template,
@@ -383,8 +374,9 @@ def compose(
         pharmacy=pharmacy,
         told=told,
     )
-    table = CARE_TEAM if recipient == "care-team" else PRACTITIONER
-    return render(table.get(kind, _FALLBACK), fields)
+    if recipient == "care-team":
+        return render(CARE_TEAM.get(kind, _FALLBACK), fields)
+    return render(PRACTITIONER.get(kind) or PRACTITIONER_PLAN.get(kind, _FALLBACK), fields)
 
 
 def compose_digest(items: list[Wording], *, date_text: str) -> Wording:

@@ -6,7 +6,8 @@ reads it back with `interpret_task` as any GP system's Task is read, and applies
 through `apply_status`. The caller commits.
 """
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -52,6 +53,12 @@ class SafetyFlag:
     text: str
 
 
+# The GP summary opens with the clinical-safety block, then this line, then the request
+# (fhir_profiles.builders_prose.gp_summary). The inbox shows that block in the flag box.
+_SAFETY_SEPARATOR: Final = "\n----\n"
+_SAFETY_HEADLINE: Final = re.compile(r"CLINICAL SAFETY \([^)]*\): ")
+
+
 @dataclass(frozen=True)
 class InboxItem:
     recommendation_id: str
@@ -72,6 +79,10 @@ class InboxItem:
     actions: list[Action]
     # Set when the request was withdrawn from this practice: why, in the practitioner's words.
     withdrawn_reason: str | None = None
+    # The summary's safety lines the flags do not already say (which medicines, who was told,
+    # sources): shown with the flag, so the page says each safety line once.
+    safety_lead: str = ""
+    safety_notes: list[str] = field(default_factory=list)
 
     @property
     def withdrawn(self) -> bool:
@@ -111,6 +122,25 @@ def _doses(product: str, payload: dict[str, Any]) -> str:
     )
 
 
+def _split_safety(summary: str, flags: list[SafetyFlag]) -> tuple[str, list[str], str]:
+    """The summary's safety headline, its other safety lines the flags do not repeat, and
+    the rest of the summary.
+
+    The flag box already shows each flag's advice; printing the summary whole under it put
+    the same advice on the page twice (issue 13 item 10)."""
+    block, separator, rest = summary.partition(_SAFETY_SEPARATOR)
+    if not flags or not separator:
+        return "", [], summary
+    said = {line.strip() for flag in flags for line in flag.text.splitlines()}
+    lead, notes = "", []
+    for line in block.splitlines():
+        if _SAFETY_HEADLINE.match(line) and not lead:
+            lead = _SAFETY_HEADLINE.sub("", line, count=1).strip()
+        elif line.strip() and line.strip() not in said:
+            notes.append(line.strip())
+    return lead, notes, rest
+
+
 def _item(uow: UnitOfWork, recommendation: Recommendation, practice_ods: str) -> InboxItem:
     payload: dict[str, Any] = recommendation.payload
     user = payload["service_user"]
@@ -129,6 +159,7 @@ def _item(uow: UnitOfWork, recommendation: Recommendation, practice_ods: str) ->
         for r in uow.recommendations.resources_for(recommendation.id)
         if r.resource_type == "DetectedIssue" and r.body.get("detail")
     ]
+    safety_lead, safety_notes, summary = _split_safety(summary, flags)
     birth = user.get("birth_date")
     withdrawn = _withdrawal_reason(uow, recommendation.id, practice_ods)
     return InboxItem(
@@ -151,6 +182,8 @@ def _item(uow: UnitOfWork, recommendation: Recommendation, practice_ods: str) ->
         if withdrawn
         else [a for a in ACTIONS if decide(recommendation.status, a.status).applied],
         withdrawn_reason=withdrawn,
+        safety_lead=safety_lead,
+        safety_notes=safety_notes,
     )
 
 

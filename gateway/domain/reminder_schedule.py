@@ -19,8 +19,32 @@ from fhir_profiles.catalogue import COURSE_MILESTONES, Kind
 
 UK: Final = ZoneInfo("Europe/London")
 
-Recipient = Literal["service-user", "copy", "practitioner"]
+Recipient = Literal["service-user", "named-person", "practitioner"]
 KINDS: Final = ("appointment", "quit-date", "milestone", "supply", "follow-up")
+ReminderKind = Literal["appointment", "quit-date", "milestone", "supply", "follow-up"]
+
+# A reminder found more than this late (a worker down for a day, a plan set after the event)
+# is skipped, not sent: "your appointment is tomorrow" on the day after would mislead.
+GRACE: Final = timedelta(hours=12)
+
+# Statuses that end a recommendation without treatment: no plan reminder or follow-up is
+# raised, and one already waiting is not sent (gateway.domain.supersession). A collected
+# prescription does not end the plan: the quit date and the course follow collection.
+PLAN_ENDED_IN: Final = frozenset(
+    {"cancelled", "rejected", "delivery-failed", "identity-mismatch", "no-usable-practice"}
+)
+
+# The event kind (gateway.domain.events) of each reminder, and the setting that governs it.
+KIND_OF_EVENT: Final[dict[str, ReminderKind]] = {
+    "plan-appointment-day-before": "appointment",
+    "plan-appointment-morning": "appointment",
+    "plan-quit-date": "quit-date",
+    "plan-course-start": "milestone",
+    "plan-dose-step": "milestone",
+    "plan-supply-ending": "supply",
+    "plan-supply-request": "supply",
+    "follow-up-week": "follow-up",
+}
 
 
 @dataclass(frozen=True)
@@ -95,11 +119,11 @@ def schedule(plan: Plan, settings: ReminderSettings, *, has_copy: bool) -> list[
         for event, at in _service_user_events(plan, settings):
             due.append(Due(event, "service-user", at))
             if has_copy and settings.copy_consent:
-                due.append(Due(event, "copy", at))
+                due.append(Due(event, "named-person", at))
     if "follow-up" in settings.kinds and plan.quit_date is not None:
         for weeks in settings.follow_up_weeks:
             day = plan.quit_date + timedelta(weeks=weeks)
-            due.append(Due(f"follow-up-{weeks}-weeks", "practitioner", _morning(day, settings)))
+            due.append(Due(f"follow-up-week-{weeks}", "practitioner", _morning(day, settings)))
     if "supply" in settings.kinds and plan.course_start is not None and plan.supply_days:
         # The practice is asked for the next supply at the same time the service user hears.
         for d in [d for d in due if d.event == "plan-supply-ending"][:1]:
@@ -110,18 +134,41 @@ def schedule(plan: Plan, settings: ReminderSettings, *, has_copy: bool) -> list[
 def due_now(
     plan: Plan, settings: ReminderSettings, *, has_copy: bool, now: datetime, ended: bool
 ) -> list[Due]:
-    """What to raise now; nothing once the recommendation has ended (it stops at once)."""
+    """What to raise now; nothing once the recommendation has ended (it stops at once), and
+    nothing more than `GRACE` late."""
     if ended:
         return []
-    return [d for d in schedule(plan, settings, has_copy=has_copy) if d.at <= now]
+    return [d for d in schedule(plan, settings, has_copy=has_copy) if now - GRACE < d.at <= now]
+
+
+def withdrawn_because(kind: str, recipient: str, settings: ReminderSettings) -> str | None:
+    """Why a waiting reminder of `kind` to `recipient` must not go under the plan as it stands
+    now (the practitioner turned it off, the service user opted out, consent to copies was
+    withdrawn); None when it may go. Checked at the moment of sending."""
+    governed_by = KIND_OF_EVENT.get(kind)
+    if governed_by is None:
+        return None
+    if not settings.enabled:
+        return "the practitioner turned reminders off"
+    if governed_by not in settings.kinds:
+        return f"the practitioner turned {governed_by} reminders off"
+    if recipient in ("service-user", "named-person") and not settings.service_user_consent:
+        return "the service user opted out of reminders"
+    if recipient == "named-person" and not settings.copy_consent:
+        return "the service user withdrew consent to copies"
+    return None
 
 
 # Endings without a prescription, after which the practitioner is prompted to try again.
 ENDED_WITHOUT_PRESCRIPTION: Final = frozenset({"rejected", "expired", "did-not-attend"})
 
 
+TRY_AGAIN: Final = "try-again"
+
+
 def try_again_prompt(status: str, *, ended_at: datetime, after: timedelta) -> Due | None:
-    """The practitioner's "try again" prompt, `after` an ending without a prescription."""
+    """The practitioner's "try again" prompt, `after` an ending without a prescription. A
+    recommendation ends once, so one event per recommendation keeps it to one prompt."""
     if status not in ENDED_WITHOUT_PRESCRIPTION:
         return None
-    return Due(f"follow-up-try-again-{status}", "practitioner", ended_at + after)
+    return Due(TRY_AGAIN, "practitioner", ended_at + after)

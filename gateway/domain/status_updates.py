@@ -11,7 +11,7 @@ from datetime import datetime
 
 from gateway import metrics
 from gateway.domain import fulfilment_tracking
-from gateway.domain.audience import addressees
+from gateway.domain.audience import NamedPerson, addressees
 from gateway.domain.lifecycle import decide
 from gateway.domain.state_machine import Verdict
 from gateway.store.models import Notification, Recommendation, StatusEvent
@@ -83,14 +83,23 @@ def apply_status(uow: UnitOfWork, change: StatusChange, *, now: datetime) -> boo
 
 
 def record_event(
-    uow: UnitOfWork, recommendation: Recommendation, event: str, *, now: datetime
+    uow: UnitOfWork,
+    recommendation: Recommendation,
+    event: str,
+    *,
+    now: datetime,
+    named_person: NamedPerson | None = None,
 ) -> list[Notification]:
     """Queue one notification per recipient of `event`. The unique (recommendation, event,
     recipient, member) constraint makes a repeat a no-op, so an event reaches each recipient at
-    most once however often it is raised. Returns the rows created."""
+    most once however often it is raised. Returns the rows created. `named_person`: the
+    person a reminder plan names for copies (gateway.domain.reminder_schedule)."""
     subscribed = uow.engagement.webhook(recommendation.organisation_ods) is not None
     created: list[Notification] = []
-    for addressee in addressees(event, recommendation.payload, webhook=subscribed):
+    listed = addressees(
+        event, recommendation.payload, webhook=subscribed, named_person=named_person
+    )
+    for addressee in listed:
         notification = Notification(
             id=str(uuid.uuid4()),
             recommendation_id=recommendation.id,

@@ -32,8 +32,10 @@ from typing import Final
 
 from gateway.domain.audience import AUDIENCE, event_kind
 from gateway.domain.lifecycle import STATUSES
+from gateway.domain.reminder_schedule import PLAN_ENDED_IN
 
 EVERY_STATUS: Final = frozenset(STATUSES)
+_PLAN_ENDED: Final = "the recommendation ended without treatment: the plan stopped with it"
 
 
 @dataclass(frozen=True)
@@ -101,11 +103,28 @@ HOLDS_IN: Final[dict[str, Currency]] = {
         _only("did-not-attend"), "another appointment was booked, or the practice moved on"),
     "clinical-safety-flag": Currency(
         EVERY_STATUS, "a safety warning about stopping smoking: it always holds"),
+    # Reminders that follow the plan (gateway.domain.reminder_schedule). An appointment's
+    # reminder holds while it stands; the plan's own dates hold until the recommendation
+    # ends without treatment; the try-again prompt only while it is still ended.
+    "plan-appointment-day-before": Currency(
+        _only("appointment-booked"), "the appointment no longer stands (cancelled, or past)"),
+    "plan-appointment-morning": Currency(
+        _only("appointment-booked"), "the appointment no longer stands (cancelled, or past)"),
+    **{
+        kind: Currency(EVERY_STATUS - PLAN_ENDED_IN, _PLAN_ENDED)
+        for kind in (
+            "plan-quit-date", "plan-course-start", "plan-dose-step", "plan-supply-ending",
+            "plan-supply-request", "follow-up-week",
+        )
+    },
+    "try-again": Currency(
+        _only("rejected", "did-not-attend", "delivered", "ready-to-collect"),
+        "the recommendation moved on (re-opened, booked, or collected after all)"),
 }
 # fmt: on
 
 # Recipients whose messages are checked: people. The webhook is an event feed.
-CHECKED_RECIPIENTS: Final = frozenset({"practitioner", "service-user", "care-team"})
+CHECKED_RECIPIENTS: Final = frozenset({"practitioner", "service-user", "named-person", "care-team"})
 
 
 def superseded_because(event: str, *, recipient: str, status: str) -> str | None:

@@ -27,4 +27,6 @@ class ReminderPlan(Base):
     copy_consent: Mapped[bool] = mapped_column(default=False)
     service_user_consent: Mapped[bool] = mapped_column(default=True)
     morning: Mapped[str] = mapped_column(String(5), default="09:00")  # HH:MM, UK local
+    # Who gets copies: {"role", "channel", "address", "consent"} (gateway.domain.audience).
+    named_person: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -8,6 +8,7 @@ from fhir_profiles.catalogue import CATALOGUE
 from gateway.cli import sample_recommendation
 from gateway.domain.audience import AUDIENCE
 from gateway.domain.messages import CARE_TEAM, PRACTITIONER, SERVICE_USER, compose, denied_words
+from gateway.domain.reminder_wording import NAMED_PERSON, PRACTITIONER_PLAN, SERVICE_USER_PLAN
 
 # Built here, independently of messages.DENY_LIST, from what a stranger reading the text
 # must not learn: the medicine (every word of every catalogue name), smoking, mental
@@ -65,14 +66,15 @@ def _service_user_events() -> list[str]:
 @pytest.mark.parametrize("event", _service_user_events())
 @pytest.mark.parametrize("product", sorted(CATALOGUE))
 @pytest.mark.parametrize("pharmacy", _PHARMACIES)
+@pytest.mark.parametrize("recipient", ["service-user", "named-person"])
 def test_no_service_user_message_names_a_medicine_smoking_or_mental_health(
-    event: str, product: str, pharmacy: str | None
+    event: str, product: str, pharmacy: str | None, recipient: str
 ) -> None:
     payload = sample_recommendation("Y00001")
     payload["medication"]["product"] = product
     wording = compose(
         event=event,
-        recipient="service-user",
+        recipient=recipient,
         recommendation_id="rec-1",
         detail="Rejected: patient has schizophrenia and smokes 20 a day",
         payload=payload,
@@ -89,7 +91,8 @@ def test_no_service_user_message_names_a_medicine_smoking_or_mental_health(
 
 
 def test_every_service_user_template_is_checked_and_short() -> None:
-    for kind, template in SERVICE_USER.items():
+    private = [*SERVICE_USER.items(), *SERVICE_USER_PLAN.items(), *NAMED_PERSON.items()]
+    for kind, template in private:
         assert _forbidden_in(template.subject + " " + template.body) == [], kind
         # Two SMS fragments at most once the pharmacy's name and the practice's number are in.
         rendered = template.body.format(
@@ -131,7 +134,9 @@ def test_service_users_are_told_where_to_collect_when_the_pharmacy_is_known() ->
 def test_every_practitioner_and_care_team_event_has_its_own_plain_words() -> None:
     for kind, who in AUDIENCE.items():
         if "practitioner" in who:
-            assert kind in PRACTITIONER, kind
+            assert kind in PRACTITIONER or kind in PRACTITIONER_PLAN, kind
+        if "named-person" in who:
+            assert kind in NAMED_PERSON, kind
         if "care-team" in who:
             assert kind in CARE_TEAM, kind
 

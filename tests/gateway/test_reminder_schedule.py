@@ -3,12 +3,15 @@ from datetime import date, datetime, time
 import pytest
 
 from gateway.domain.reminder_schedule import (
+    GRACE,
+    TRY_AGAIN,
     UK,
     Plan,
     ReminderSettings,
     due_now,
     out_of_quiet_hours,
     schedule,
+    withdrawn_because,
 )
 
 START = date(2026, 3, 2)
@@ -38,8 +41,8 @@ CASES = [
             ("plan-appointment-morning", "service-user", _at(date(2026, 3, 10))),
             ("plan-supply-ending", "service-user", _at(date(2026, 3, 23))),
             ("plan-supply-request", "practitioner", _at(date(2026, 3, 23))),
-            ("follow-up-4-weeks", "practitioner", _at(date(2026, 4, 6))),
-            ("follow-up-12-weeks", "practitioner", _at(date(2026, 6, 1))),
+            ("follow-up-week-4", "practitioner", _at(date(2026, 4, 6))),
+            ("follow-up-week-12", "practitioner", _at(date(2026, 6, 1))),
         ],
     ),
     (
@@ -47,8 +50,8 @@ CASES = [
         Plan(quit_date=date(2026, 3, 9), medicine="nrt", course_start=START),
         [
             ("plan-quit-date", "service-user", _at(date(2026, 3, 9))),
-            ("follow-up-4-weeks", "practitioner", _at(date(2026, 4, 6))),
-            ("follow-up-12-weeks", "practitioner", _at(date(2026, 6, 1))),
+            ("follow-up-week-4", "practitioner", _at(date(2026, 4, 6))),
+            ("follow-up-week-12", "practitioner", _at(date(2026, 6, 1))),
         ],
     ),
     (
@@ -85,9 +88,9 @@ def test_every_event_key_is_unique_per_recipient() -> None:
 def test_named_person_gets_copies_only_with_consent() -> None:
     plan = CASES[0][1]
     without = _key(plan, ReminderSettings(copy_consent=False), has_copy=True)
-    assert not [k for k in without if k[1] == "copy"]
+    assert not [k for k in without if k[1] == "named-person"]
     with_consent = _key(plan, ReminderSettings(copy_consent=True), has_copy=True)
-    copies = [(e, at) for e, r, at in with_consent if r == "copy"]
+    copies = [(e, at) for e, r, at in with_consent if r == "named-person"]
     mine = [(e, at) for e, r, at in with_consent if r == "service-user"]
     assert copies
     assert copies == mine
@@ -103,7 +106,7 @@ def test_practitioner_turning_reminders_off_stops_everything() -> None:
 
 
 def test_nothing_is_due_once_the_recommendation_has_ended() -> None:
-    now = datetime(2026, 12, 1, tzinfo=UK)
+    now = _at(date(2026, 3, 9))  # the quit date: its reminder is due
     plan = CASES[0][1]
     assert due_now(plan, ReminderSettings(), has_copy=False, now=now, ended=False)
     assert due_now(plan, ReminderSettings(), has_copy=False, now=now, ended=True) == []
@@ -112,7 +115,48 @@ def test_nothing_is_due_once_the_recommendation_has_ended() -> None:
 def test_only_reminders_whose_time_has_come_are_due() -> None:
     now = _at(date(2026, 3, 5), 10)
     due = due_now(CASES[0][1], ReminderSettings(), has_copy=False, now=now, ended=False)
-    assert [d.event for d in due] == ["plan-course-start", "plan-dose-step-1"]
+    # The course started three days earlier: past the grace, so only today's step is due.
+    assert [d.event for d in due] == ["plan-dose-step-1"]
+
+
+def test_a_reminder_found_within_the_grace_still_goes_and_one_later_does_not() -> None:
+    plan = CASES[0][1]
+    step = _at(date(2026, 3, 5))
+    soon = due_now(plan, ReminderSettings(), has_copy=False, now=step + GRACE / 2, ended=False)
+    late = due_now(plan, ReminderSettings(), has_copy=False, now=step + GRACE, ended=False)
+    assert "plan-dose-step-1" in [d.event for d in soon]
+    assert "plan-dose-step-1" not in [d.event for d in late]
+
+
+@pytest.mark.parametrize(
+    ("kind", "recipient", "settings", "expected"),
+    [
+        ("plan-quit-date", "service-user", ReminderSettings(), None),
+        ("plan-quit-date", "service-user", ReminderSettings(enabled=False), "turned reminders off"),
+        (
+            "plan-quit-date",
+            "service-user",
+            ReminderSettings(kinds=frozenset({"appointment"})),
+            "turned quit-date reminders off",
+        ),
+        (
+            "plan-dose-step",
+            "service-user",
+            ReminderSettings(service_user_consent=False),
+            "opted out",
+        ),
+        ("plan-quit-date", "named-person", ReminderSettings(copy_consent=False), "withdrew"),
+        ("plan-quit-date", "named-person", ReminderSettings(copy_consent=True), None),
+        ("follow-up-week", "practitioner", ReminderSettings(service_user_consent=False), None),
+        ("ready-to-collect", "service-user", ReminderSettings(enabled=False), None),
+    ],
+)
+def test_a_waiting_reminder_is_withdrawn_when_the_plan_no_longer_allows_it(
+    kind: str, recipient: str, settings: ReminderSettings, expected: str | None
+) -> None:
+    reason = withdrawn_because(kind, recipient, settings)
+    assert (reason is None) == (expected is None)
+    assert expected is None or expected in str(reason)
 
 
 @pytest.mark.parametrize(
@@ -133,16 +177,27 @@ def test_a_morning_set_inside_quiet_hours_moves_to_their_end() -> None:
     assert ("plan-quit-date", "service-user", _at(START, 8)) in keys
 
 
-def test_every_plan_reminder_has_private_wording() -> None:
+def test_every_plan_reminder_has_private_wording_for_the_service_user_and_a_copy() -> None:
+    from gateway.domain.audience import event_kind
     from gateway.domain.messages import denied_words
-    from gateway.domain.reminder_wording import PLAN_REMINDER
+    from gateway.domain.reminder_wording import NAMED_PERSON, SERVICE_USER_PLAN
 
-    events = {d.event for d in schedule(CASES[0][1], ReminderSettings(), has_copy=False)}
-    assert {e for e in events if e.startswith("plan-") and e != "plan-supply-request"} <= set(
-        PLAN_REMINDER
-    )
-    for kind, template in PLAN_REMINDER.items():
+    due = schedule(CASES[0][1], ReminderSettings(copy_consent=True), has_copy=True)
+    private = {event_kind(d.event) for d in due if d.recipient != "practitioner"}
+    assert private <= set(SERVICE_USER_PLAN)
+    assert private <= set(NAMED_PERSON)
+    for kind, template in [*SERVICE_USER_PLAN.items(), *NAMED_PERSON.items()]:
         assert denied_words(template.subject + " " + template.body) == [], kind
+
+
+def test_practitioner_follow_ups_have_their_own_words() -> None:
+    from gateway.domain.audience import event_kind
+    from gateway.domain.messages import PRACTITIONER
+    from gateway.domain.reminder_wording import PRACTITIONER_PLAN
+
+    due = schedule(CASES[0][1], ReminderSettings(), has_copy=False)
+    practitioner = {event_kind(d.event) for d in due if d.recipient == "practitioner"}
+    assert practitioner | {TRY_AGAIN} <= set(PRACTITIONER_PLAN) | set(PRACTITIONER)
 
 
 @pytest.mark.parametrize("status", ["rejected", "expired", "did-not-attend"])

@@ -8,7 +8,7 @@ from typing import Final
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import Subquery
 
 from gateway.domain.chase_up_states import MACHINE, ChaseUpMove, ChaseUpState
@@ -38,6 +38,12 @@ class AwaitingPractice:
 class AwaitingCollection:
     recommendation_id: str
     ready_at: datetime
+
+
+@dataclass(frozen=True)
+class Ended:
+    recommendation_id: str
+    at: datetime
 
 
 def _first_applied(status: str) -> Subquery:
@@ -198,6 +204,37 @@ class FollowUpRepository:
         return [AwaitingCollection(rid, at) for rid, at in self._session.execute(stmt).tuples()]
 
     # Re-engagement
+
+    def ended_between(
+        self, statuses: Sequence[str], *, after: datetime, before: datetime, limit: int
+    ) -> list[Ended]:
+        """Recommendations still in one of `statuses` (an ending without a prescription)
+        that reached it in [after, before), with when, and never re-opened: the candidates
+        for a practitioner's try-again prompt. The window keeps each scan to recent endings."""
+        ended = (
+            select(
+                StatusEvent.recommendation_id.label("rid"),
+                func.max(StatusEvent.at).label("at"),
+            )
+            .where(StatusEvent.status.in_(statuses), StatusEvent.applied.is_(True))
+            .group_by(StatusEvent.recommendation_id)
+            .subquery()
+        )
+        later = aliased(Recommendation)
+        successor = select(later.id).where(later.predecessor_id == ended.c.rid)
+        stmt = (
+            select(Recommendation.id, ended.c.at)
+            .join(ended, ended.c.rid == Recommendation.id)
+            .where(
+                Recommendation.status.in_(statuses),
+                ended.c.at >= after,
+                ended.c.at < before,
+                ~successor.exists(),
+            )
+            .order_by(ended.c.at)
+            .limit(limit)
+        )
+        return [Ended(rid, at) for rid, at in self._session.execute(stmt).tuples()]
 
     def successor_of(self, recommendation_id: str) -> Recommendation | None:
         stmt = select(Recommendation).where(Recommendation.predecessor_id == recommendation_id)
