@@ -19,7 +19,8 @@ from fhir_profiles.builders_common import (
     UnknownProduct,
     check_facts,
     detected_issue_id,
-    resolve_product,
+    resolve_products,
+    resource_set_of,
 )
 from fhir_profiles.builders_parties import patient, practitioner, practitioner_role
 from fhir_profiles.builders_prose import care_team_line, gp_summary, safety_advice
@@ -48,6 +49,7 @@ __all__ = [
     "care_team_line",
     "detected_issue_id",
     "gp_summary",
+    "resource_set_of",
     "safety_advice",
     "safety_findings",
 ]
@@ -62,7 +64,8 @@ def safety_findings(
 def build_resources(
     facts: RecommendationFacts, *, imported: ImportedCodes = NO_IMPORTED_CODES
 ) -> ResourceSet:
-    """The MedicationRequest, CommunicationRequest and Task for one recommendation, the
+    """The MedicationRequests (one per medicine: combination NRT is two or three, grouped
+    by `groupIdentifier`), CommunicationRequest and Task for one recommendation, the
     Patient, Practitioner and PractitionerRole they refer to, and the DetectedIssue when a
     current medicine needs watching after stopping smoking.
 
@@ -70,13 +73,16 @@ def build_resources(
     UnknownProduct, UnknownPlan, ValueError (bad facts) or validation.InvalidResource
     (a builder bug: the output broke a profile rule).
     """
-    product = resolve_product(facts, imported)
+    products = resolve_products(facts, imported)
     check_facts(facts)
     findings = assess(facts.medicines, imported)
+    flagged = bool(findings)
+    requests = [medication_request(facts, products, n, flagged) for n in range(len(products))]
     resources = ResourceSet(
-        medication_request=medication_request(facts, product, bool(findings)),
-        communication_request=communication_request(facts, imported, bool(findings)),
-        task=task(facts),
+        medication_request=requests[0],
+        additional_medication_requests=tuple(requests[1:]),
+        communication_request=communication_request(facts, imported, flagged),
+        task=task(facts, products),
         detected_issue=detected_issue(facts, findings) if findings else None,
         patient=patient(facts),
         practitioner=practitioner(facts),

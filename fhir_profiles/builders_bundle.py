@@ -28,6 +28,18 @@ def _rewrite_references(node: Any, urns: Mapping[str, str]) -> Any:
     return node
 
 
+def _if_none_exist(resource: Mapping[str, Any], delivery_id: str) -> str:
+    """The conditional-create query. A combination's MedicationRequests share the delivery
+    id (a withdrawal finds and cancels them all by it), so each is also matched on its own
+    identifier: repeated parameters are ANDed (http://hl7.org/fhir/R4/search.html#combining),
+    and without it a server would take the second medicine for the first and drop it."""
+    query = f"identifier={systems.DELIVERY_ID}|{delivery_id}"
+    for identifier in resource.get("identifier", []):
+        if identifier.get("system") == systems.MEDICATION_REQUEST_ID:
+            query += f"&identifier={systems.MEDICATION_REQUEST_ID}|{identifier['value']}"
+    return query
+
+
 def build_transaction_bundle(resources: ResourceSet, *, delivery_id: str) -> dict[str, Any]:
     """One delivery attempt as a FHIR transaction of conditional creates.
 
@@ -64,7 +76,7 @@ def build_transaction_bundle(resources: ResourceSet, *, delivery_id: str) -> dic
                 "request": {
                     "method": "POST",
                     "url": resource_type,
-                    "ifNoneExist": f"identifier={systems.DELIVERY_ID}|{delivery_id}",
+                    "ifNoneExist": _if_none_exist(resource, delivery_id),
                 },
             }
         )

@@ -10,7 +10,7 @@ by resource, why the output is valid R4.
 import html
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
@@ -19,7 +19,8 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
 from fhir_profiles import systems
 from fhir_profiles.catalogue import Product, find_product
-from fhir_profiles.imported_codes import ImportedCodes
+from fhir_profiles.combinations import combination_problem
+from fhir_profiles.imported_codes import NO_IMPORTED_CODES, ImportedCodes
 from fhir_profiles.recommendation import RecommendationFacts
 
 # Source: base FHIR R4 MedicationRequest.category example binding
@@ -93,7 +94,7 @@ class UnknownPlan(ValueError):
 
 @dataclass(frozen=True)
 class ResourceSet:
-    medication_request: dict[str, Any]
+    medication_request: dict[str, Any]  # the first medicine: the one the Task focuses on
     communication_request: dict[str, Any]
     task: dict[str, Any]
     detected_issue: dict[str, Any] | None = None  # the clinical-safety flag, when one is raised
@@ -103,19 +104,68 @@ class ResourceSet:
     patient: dict[str, Any] | None = None
     practitioner: dict[str, Any] | None = None
     practitioner_role: dict[str, Any] | None = None
+    # Combination NRT: the other medicines' MedicationRequests, in the order chosen.
+    additional_medication_requests: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def medication_requests(self) -> tuple[dict[str, Any], ...]:
+        return (self.medication_request, *self.additional_medication_requests)
 
     def all(self) -> list[dict[str, Any]]:
         parties = [self.patient, self.practitioner, self.practitioner_role]
         resources = [r for r in parties if r is not None]
-        resources += [self.medication_request, self.communication_request, self.task]
+        resources += [*self.medication_requests, self.communication_request, self.task]
         return resources + ([self.detected_issue] if self.detected_issue else [])
 
 
+def resource_set_of(resources: Sequence[dict[str, Any]]) -> ResourceSet:
+    """A stored recommendation's resources as a ResourceSet: the MedicationRequest the Task
+    focuses on first, then the others in the order given (a combination's order)."""
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for resource in resources:
+        by_type.setdefault(str(resource["resourceType"]), []).append(resource)
+    task = by_type["Task"][0]
+    communication = by_type["CommunicationRequest"][0]
+    # The CommunicationRequest's `about` lists the medicines in the order chosen.
+    order = [str(ref.get("reference", "")) for ref in communication.get("about", [])]
+    focus = str(task.get("focus", {}).get("reference", ""))
+
+    def rank(request: dict[str, Any]) -> tuple[bool, int, str]:
+        ref = f"MedicationRequest/{request['id']}"
+        return (ref != focus, order.index(ref) if ref in order else len(order), ref)
+
+    requests = sorted(by_type["MedicationRequest"], key=rank)
+
+    def single(resource_type: str) -> dict[str, Any] | None:
+        found = by_type.get(resource_type)
+        return found[0] if found else None
+
+    return ResourceSet(
+        medication_request=requests[0],
+        additional_medication_requests=tuple(requests[1:]),
+        communication_request=communication,
+        task=task,
+        detected_issue=single("DetectedIssue"),
+        patient=single("Patient"),
+        practitioner=single("Practitioner"),
+        practitioner_role=single("PractitionerRole"),
+    )
+
+
 def resolve_product(facts: RecommendationFacts, imported: ImportedCodes) -> Product:
-    product = find_product(facts.medication.product)
-    if product is None:
-        raise UnknownProduct(facts.medication.product)
-    return imported.product(product)
+    """The first medicine's product (the one `medication` names)."""
+    return resolve_products(facts, imported)[0]
+
+
+def resolve_products(facts: RecommendationFacts, imported: ImportedCodes) -> tuple[Product, ...]:
+    """Every medicine's product, `medication` first, with the deployment's imported codes."""
+    products = []
+    for choice in facts.medications:
+        product = find_product(choice.product)
+        if product is None:
+            raise UnknownProduct(choice.product)
+        products.append(imported.product(product))
+    return tuple(products)
 
 
 def check_facts(facts: RecommendationFacts) -> None:
@@ -124,8 +174,13 @@ def check_facts(facts: RecommendationFacts) -> None:
     # FHIR dateTime with a time needs a zone; guessing one would misdate the request.
     if facts.authored_on.tzinfo is None or facts.authored_on.utcoffset() is None:
         raise ValueError("authored_on must be timezone-aware")
-    if facts.medication.duration_days is not None and facts.medication.duration_days <= 0:
-        raise ValueError("duration_days must be positive when given")
+    for choice in facts.medications:
+        if choice.duration_days is not None and choice.duration_days <= 0:
+            raise ValueError("duration_days must be positive when given")
+    # The API refuses these first (422); a caller of the builders is held to the same rule.
+    problem = combination_problem(resolve_products(facts, NO_IMPORTED_CODES))
+    if problem is not None:
+        raise ValueError(f"these medicines cannot be recommended together: {problem}")
     if facts.consent is None or not facts.consent.share_with_gp:
         # Nothing goes to a practice without the service user's consent (UK GDPR Art. 6/9; the
         # service user agreed the referral with the practitioner).
@@ -231,6 +286,25 @@ def reference(resource_type: str, resource_id: str) -> dict[str, Any]:
     # Reference.type says what a reference points at even where it cannot be resolved
     # (http://hl7.org/fhir/R4/references.html#Reference).
     return {"reference": f"{resource_type}/{resource_id}", "type": resource_type}
+
+
+def medication_request_ids(facts: RecommendationFacts) -> tuple[str, ...]:
+    """One MedicationRequest id per medicine: the given one, then ids derived from it, so
+    that a rebuilt combination keeps its ids."""
+    extra = (
+        str(uuid.uuid5(URN_NAMESPACE, f"{facts.medication_request_id}/MedicationRequest/{n}"))
+        for n in range(2, len(facts.medications) + 1)
+    )
+    return (facts.medication_request_id, *extra)
+
+
+def group_identifier(facts: RecommendationFacts) -> dict[str, Any] | None:
+    """What ties a combination's requests together (MedicationRequest, CommunicationRequest
+    and Task `groupIdentifier`, http://hl7.org/fhir/R4/request.html#compositional): the
+    recommendation's own identifier; None for a single medicine."""
+    if len(facts.medications) < 2:
+        return None
+    return {"system": systems.RECOMMENDATION_ID, "value": facts.recommendation_id}
 
 
 def detected_issue_id(facts: RecommendationFacts) -> str:

@@ -8,10 +8,12 @@ from fhir_profiles.builders_common import (
     format_date,
     format_nhs_number,
     full_name,
-    resolve_product,
+    resolve_products,
 )
+from fhir_profiles.catalogue import Product
+from fhir_profiles.combinations import combined_name
 from fhir_profiles.imported_codes import NO_IMPORTED_CODES, ImportedCodes
-from fhir_profiles.recommendation import CareTeamContact, RecommendationFacts
+from fhir_profiles.recommendation import CareTeamContact, MedicationChoice, RecommendationFacts
 from fhir_profiles.safety import (
     Finding,
     assess,
@@ -66,10 +68,28 @@ def _safety_block(facts: RecommendationFacts, findings: tuple[Finding, ...]) -> 
     return lines
 
 
+def _duration(choice: MedicationChoice) -> str:
+    return f"{choice.duration_days} days" if choice.duration_days is not None else "not specified"
+
+
+def _medicine_lines(facts: RecommendationFacts, products: tuple[Product, ...]) -> list[str]:
+    """Dose and duration: as two lines for one medicine, one line per medicine for a
+    combination (each is its own MedicationRequest in the group)."""
+    if len(products) == 1:
+        return [f"Dose: {facts.medication.dose_text}", f"Duration: {_duration(facts.medication)}"]
+    lines = [
+        "Combination NRT (NICE NG209: a patch with a short-acting form), "
+        f"{len(products)} medicines, each its own request:"
+    ]
+    for product, choice in zip(products, facts.medications, strict=True):
+        lines.append(f"- {product.name}. Dose: {choice.dose_text}. Duration: {_duration(choice)}")
+    return lines
+
+
 def gp_summary(facts: RecommendationFacts, *, imported: ImportedCodes = NO_IMPORTED_CODES) -> str:
     """The plain-English request a GP practice reads (it names the patient: it goes to their GP).
     A clinical-safety flag, when raised, comes first."""
-    product = resolve_product(facts, imported)
+    products = resolve_products(facts, imported)
     if facts.plan not in PLAN_LABELS:
         raise UnknownPlan(facts.plan)
     findings = assess(facts.medicines, imported)
@@ -79,16 +99,11 @@ def gp_summary(facts: RecommendationFacts, *, imported: ImportedCodes = NO_IMPOR
     lines = [*_safety_block(facts, findings), "----"] if findings else []
     lines += [
         f"{practitioner.name}, mental health smoking cessation practitioner "
-        f"(organisation {practitioner.organisation_ods}), recommends {product.name} for "
+        f"(organisation {practitioner.organisation_ods}), recommends "
+        f"{combined_name(products)} for "
         f"{full_name(facts)} (NHS number {format_nhs_number(user.nhs_number)}{born}), "
         f"who has decided {PLAN_AIMS[facts.plan]}.",
-        f"Dose: {facts.medication.dose_text}",
-        "Duration: "
-        + (
-            f"{facts.medication.duration_days} days"
-            if facts.medication.duration_days is not None
-            else "not specified"
-        ),
+        *_medicine_lines(facts, products),
         f"Plan: {PLAN_LABELS[facts.plan]}",
         "Current medicines: "
         + (
@@ -104,7 +119,7 @@ def gp_summary(facts: RecommendationFacts, *, imported: ImportedCodes = NO_IMPOR
             "Stopping smoking can raise the blood levels of some medicines, such as clozapine "
             "and olanzapine; none was recognised in the list above, but please review them."
         )
-    note = neuropsychiatric_note(product.kind)
+    note = neuropsychiatric_note(products[0].kind)
     if note:
         lines.append(note)
     lines += [

@@ -16,7 +16,9 @@ from fhir_profiles.builders_common import (
     UCUM,
     detected_issue_id,
     full_name,
+    group_identifier,
     instant,
+    medication_request_ids,
     narrative,
     organisation,
     reason_code,
@@ -28,8 +30,9 @@ from fhir_profiles.builders_common import (
 )
 from fhir_profiles.builders_prose import gp_summary, safety_advice
 from fhir_profiles.catalogue import Product
+from fhir_profiles.combinations import combined_name
 from fhir_profiles.imported_codes import ImportedCodes
-from fhir_profiles.recommendation import CareTeamContact, RecommendationFacts
+from fhir_profiles.recommendation import CareTeamContact, MedicationChoice, RecommendationFacts
 from fhir_profiles.safety import Finding, highest_severity, mechanism
 
 
@@ -89,8 +92,7 @@ def _extensions(facts: RecommendationFacts) -> list[dict[str, Any]]:
     return extensions
 
 
-def _dispense_request(facts: RecommendationFacts) -> dict[str, Any] | None:
-    choice = facts.medication
+def _dispense_request(choice: MedicationChoice) -> dict[str, Any] | None:
     dispense: dict[str, Any] = {}
     if choice.quantity is not None:
         # A count of the product's packs or units, as the plan names them (SimpleQuantity).
@@ -105,8 +107,8 @@ def _dispense_request(facts: RecommendationFacts) -> dict[str, Any] | None:
     return dispense or None
 
 
-def _course_of_therapy(facts: RecommendationFacts) -> dict[str, Any] | None:
-    if facts.medication.duration_days is None:
+def _course_of_therapy(choice: MedicationChoice) -> dict[str, Any] | None:
+    if choice.duration_days is None:
         return None
     # A stop-smoking course has an end: "acute" (short course) in the base R4 code system
     # that UKCore-MedicationRequestCourseOfTherapy includes.
@@ -121,25 +123,45 @@ def _course_of_therapy(facts: RecommendationFacts) -> dict[str, Any] | None:
     }
 
 
+def _proposal_text(facts: RecommendationFacts, products: tuple[Product, ...], index: int) -> str:
+    product, choice = products[index], facts.medications[index]
+    others = [p for n, p in enumerate(products) if n != index]
+    combined = f", with {combined_name(others)} (combination NRT)" if others else ""
+    return f"Proposal: {product.name} for {full_name(facts)}{combined}. Dose: {choice.dose_text}"
+
+
+def _item_identifier(facts: RecommendationFacts, index: int) -> list[dict[str, Any]]:
+    """A combination's requests share the recommendation's identifier; each also carries its
+    own, so that a delivery's conditional create can tell them apart (builders_bundle)."""
+    if len(facts.medications) < 2:
+        return []
+    value = medication_request_ids(facts)[index]
+    return [{"system": systems.MEDICATION_REQUEST_ID, "value": value}]
+
+
 def medication_request(
-    facts: RecommendationFacts, product: Product, flagged: bool
+    facts: RecommendationFacts, products: tuple[Product, ...], index: int, flagged: bool
 ) -> dict[str, Any]:
+    """The MedicationRequest for the `index`-th medicine (0: `facts.medication`)."""
+    choice = facts.medications[index]
     notes = [{"text": facts.note}] if facts.note else []
     notes.append({"text": f"Plan: {PLAN_LABELS[facts.plan]}"})
-    identifiers = recommendation_identifier(facts) + [
-        {"system": system, "value": value} for system, value in facts.source_identifiers
-    ]
+    identifiers = (
+        recommendation_identifier(facts)
+        + _item_identifier(facts, index)
+        + [{"system": system, "value": value} for system, value in facts.source_identifiers]
+    )
     data: dict[str, Any] = {
         "resourceType": "MedicationRequest",
-        "id": facts.medication_request_id,
+        "id": medication_request_ids(facts)[index],
         "meta": {
             "profile": [systems.PROFILE_MEDICATION_REQUEST, systems.UKCORE_MEDICATION_REQUEST]
         },
-        "text": narrative(
-            f"Proposal: {product.name} for {full_name(facts)}. Dose: {facts.medication.dose_text}"
-        ),
+        "text": narrative(_proposal_text(facts, products, index)),
         "extension": _extensions(facts),
         "identifier": identifiers,
+        # Combination NRT: every medicine's request in one group (the recommendation).
+        "groupIdentifier": group_identifier(facts),
         "status": "active",
         # A practitioner outside the practice can only propose; the GP decides to order.
         "intent": "proposal",
@@ -155,16 +177,16 @@ def medication_request(
                 "text": "Smoking cessation",
             }
         ],
-        "medicationCodeableConcept": _medication_concept(product),
+        "medicationCodeableConcept": _medication_concept(products[index]),
         "subject": subject(facts),
         "authoredOn": instant(facts.authored_on),
         "requester": requester(facts),
         # 710081004 is a therapy (regime) concept: it says why, not what kind of order.
         "reasonCode": reason_code(),
         "note": notes,
-        "dosageInstruction": [{"text": facts.medication.dose_text}],
-        "courseOfTherapyType": _course_of_therapy(facts),
-        "dispenseRequest": _dispense_request(facts),
+        "dosageInstruction": [{"text": choice.dose_text}],
+        "courseOfTherapyType": _course_of_therapy(choice),
+        "dispenseRequest": _dispense_request(choice),
         # UK Core MedicationRequest makes substitution 1..1; generic prescribing is fine.
         "substitution": {"allowedBoolean": True},
         "detectedIssue": (
@@ -177,8 +199,8 @@ def medication_request(
 def communication_request(
     facts: RecommendationFacts, imported: ImportedCodes, flagged: bool
 ) -> dict[str, Any]:
-    medication_request = reference("MedicationRequest", facts.medication_request_id)
-    about = [medication_request]
+    requests = [reference("MedicationRequest", id_) for id_ in medication_request_ids(facts)]
+    about = list(requests)
     if flagged:
         about.append(reference("DetectedIssue", detected_issue_id(facts)))
     data: dict[str, Any] = {
@@ -190,12 +212,13 @@ def communication_request(
             f"stop-smoking medicine for {full_name(facts)}"
         ),
         "identifier": recommendation_identifier(facts),
+        "groupIdentifier": group_identifier(facts),
         "status": "active",
         "subject": subject(facts),
         "about": about,
         "payload": [
             {"contentString": gp_summary(facts, imported=imported)},
-            {"contentReference": dict(medication_request)},
+            *({"contentReference": dict(request)} for request in requests),
         ],
         "authoredOn": instant(facts.authored_on),
         "requester": requester(facts),
@@ -213,15 +236,19 @@ def _response_period(facts: RecommendationFacts) -> dict[str, Any]:
     return period
 
 
-def task(facts: RecommendationFacts) -> dict[str, Any]:
+def task(facts: RecommendationFacts, products: tuple[Product, ...]) -> dict[str, Any]:
+    # One Task for the whole request: it focuses on the first medicine's MedicationRequest
+    # (Task.focus is 0..1) and shares the combination's groupIdentifier with the others.
     data: dict[str, Any] = {
         "resourceType": "Task",
         "id": facts.task_id,
         "meta": {"profile": [systems.PROFILE_TASK, systems.UKCORE_TASK]},
         "text": narrative(
-            f"Please act on the stop-smoking medicine request for {full_name(facts)}"
+            f"Please act on the stop-smoking medicine request for {full_name(facts)}: "
+            f"{combined_name(products)}"
         ),
         "identifier": recommendation_identifier(facts),
+        "groupIdentifier": group_identifier(facts),
         "status": "requested",
         "intent": "order",
         # Elapsed time is not clinical urgency: every request and reminder is routine.
@@ -312,7 +339,7 @@ def detected_issue(facts: RecommendationFacts, findings: tuple[Finding, ...]) ->
         "identifiedDateTime": instant(facts.authored_on),
         "contained": [medicine for medicine, _ in implicated],
         "implicated": [
-            reference("MedicationRequest", facts.medication_request_id),
+            *(reference("MedicationRequest", id_) for id_ in medication_request_ids(facts)),
             *(ref for _, ref in implicated),
         ],
         "detail": f"{mechanism()}\n{safety_advice(findings)}",

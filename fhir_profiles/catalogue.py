@@ -12,7 +12,7 @@ own catalogue coding. A deployment loads dm+d codes from its own dm+d release wi
 release it came from, and a code never appears without that source.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal, cast
@@ -127,27 +127,3 @@ COURSE_MILESTONES: Final[Mapping[Kind, tuple[CourseMilestone, ...]]] = MappingPr
         "bupropion": (),
     }
 )
-
-
-# Combinations, after NICE NG209 section 1.12 (https://www.nice.org.uk/guidance/ng209):
-# combination NRT is a long-acting form (a patch) plus a short-acting form (gum, lozenge,
-# inhalator, mouth or nasal spray). NG209 names no combination of varenicline or bupropion
-# with each other or with NRT, so Liaison refuses those too rather than guess.
-LONG_ACTING_FORMS: Final = frozenset({"transdermal patch"})
-
-
-def combination_problem(products: Sequence[Product]) -> str | None:
-    """Why these medicines cannot be recommended together, or None when they can."""
-    if not products:
-        return "at least one medicine is required"
-    keys = [product.key for product in products]
-    if len(set(keys)) != len(keys):
-        return "a medicine is listed twice"
-    if len(products) == 1:
-        return None
-    if any(product.kind != "nrt" for product in products):
-        return "varenicline and bupropion are not combined with each other or with NRT"
-    patches = [p for p in products if p.form in LONG_ACTING_FORMS]
-    if len(patches) != 1:
-        return "combination NRT is one patch plus short-acting forms"
-    return None

@@ -97,6 +97,14 @@ class RecommendationFacts:
     detected_issue_id: str | None = None  # derived from medication_request_id when not given
     # When Liaison chases the practice if nothing has happened (the Task's restriction.period).
     respond_by: datetime | None = None
+    # Combination NRT: the medicines recommended with `medication` (a patch with short-acting
+    # forms, fhir_profiles.combinations), each its own MedicationRequest in one group.
+    additional_medications: tuple[MedicationChoice, ...] = ()
+
+    @property
+    def medications(self) -> tuple[MedicationChoice, ...]:
+        """Every medicine recommended, `medication` first."""
+        return (self.medication, *self.additional_medications)
 
     @property
     def care_team_members(self) -> tuple[CareTeamContact, ...]:

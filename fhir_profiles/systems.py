@@ -44,6 +44,8 @@ V3_ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
 RECOMMENDATION_ID: Final = f"{LIAISON_CANONICAL}/Id/recommendation"
 DELIVERY_ID: Final = f"{LIAISON_CANONICAL}/Id/delivery"
+# One medicine's request within a combination (its MedicationRequest id).
+MEDICATION_REQUEST_ID: Final = f"{LIAISON_CANONICAL}/Id/medication-request"
 PRACTITIONER_ID: Final = f"{LIAISON_CANONICAL}/Id/practitioner"
 LIAISON_STATUS: Final = f"{LIAISON_CANONICAL}/CodeSystem/liaison-status"
 MEDICATION_CATALOGUE: Final = f"{LIAISON_CANONICAL}/CodeSystem/medication-catalogue"

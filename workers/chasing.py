@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.errors import AdapterError
 from adapters.gp_system import Delivery as OutgoingDelivery
-from fhir_profiles.builders import build_chase_up, build_transaction_bundle
+from fhir_profiles.builders import build_chase_up, build_transaction_bundle, resource_set_of
 from gateway.domain import chase_up_states, withdrawals
 from gateway.domain.audience import UK
 from gateway.domain.chase_up_states import ChaseUpMove
@@ -99,17 +99,18 @@ def _prepare(
             chase_up.last_error = gate.reason
             uow.commit()
             return "pending"
-        by_type = {r.resource_type: r for r in uow.recommendations.resources_for(rec.id)}
+        stored = resource_set_of([r.body for r in uow.recommendations.resources_for(rec.id)])
         base = f"{rt.settings.public_base_url.rstrip('/')}/fhir"
-        original = by_type["CommunicationRequest"]
-        medication_request = by_type["MedicationRequest"]
+        original = stored.communication_request
+        # The first medicine's request: the one the Task focuses on (combination NRT has more).
+        medication_request = stored.medication_request
         delivered_at = uow.recommendations.last_event_at(rec.id, "delivered") or now
         request = build_chase_up(
             chase_up_id=chase_up.id,
             number=chase_up.number,
-            original=original.body,
-            original_url=f"{base}/CommunicationRequest/{original.id}",
-            medication_request_url=f"{base}/MedicationRequest/{medication_request.id}",
+            original=original,
+            original_url=f"{base}/CommunicationRequest/{original['id']}",
+            medication_request_url=f"{base}/MedicationRequest/{medication_request['id']}",
             authored_on=now,
             first_sent_on=delivered_at.astimezone(UK).date(),
             working_days=_working_days_waited(rt.settings, practice.chase_after_days, chase_up),

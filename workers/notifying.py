@@ -15,7 +15,6 @@ from typing import Any
 
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
 from adapters.notification import NotificationChannel, OutgoingMessage
-from fhir_profiles.catalogue import find_product
 from gateway import metrics
 from gateway.booking import with_booking_offer
 from gateway.domain.audience import (
@@ -27,6 +26,7 @@ from gateway.domain.audience import (
     next_digest_at,
 )
 from gateway.domain.explanations import MessageState, told_service_user
+from gateway.domain.medicines import medicine_name
 from gateway.domain.messages import Wording, compose, compose_digest
 from gateway.domain.retry_policy import next_attempt
 from gateway.domain.supersession import superseded_because
@@ -92,14 +92,13 @@ def _wording(
         ),
         None,
     )
-    product = find_product(rec.product)
     return compose(
         event=notification.event,
         recipient=notification.recipient,
         recommendation_id=rec.id,
         detail=detail,
         payload=with_booking_offer(uow, rec),
-        product_name=product.name if product else rec.product,
+        product_name=medicine_name(rec.product, rec.payload),
         pharmacy=rec.payload.get("pharmacy"),
         told=_told(uow, notification, rec, quiet),
     )

@@ -10,32 +10,20 @@ practice): its outcome is on the timeline, in /ops/deliveries and the console.
 """
 
 from datetime import datetime
-from typing import Any
 
 from adapters.gp_system import Delivery as OutgoingDelivery
 from adapters.gp_system import DeliveryPurpose
-from fhir_profiles.builders import ResourceSet, build_transaction_bundle
+from fhir_profiles.builders import ResourceSet, build_transaction_bundle, resource_set_of
 from gateway.domain import withdrawals
 from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
 
 
 def resource_set(uow: UnitOfWork, recommendation_id: str) -> ResourceSet:
-    by_type: dict[str, dict[str, Any]] = {
-        r.resource_type: r.body for r in uow.recommendations.resources_for(recommendation_id)
-    }
-    return ResourceSet(
-        medication_request=by_type["MedicationRequest"],
-        communication_request=by_type["CommunicationRequest"],
-        task=by_type["Task"],
-        # The clinical-safety flag the MedicationRequest points at travels with it.
-        detected_issue=by_type.get("DetectedIssue"),
-        # The service user and practitioner the requests refer to (absent only from
-        # recommendations stored before they were built, whose requests contain them).
-        patient=by_type.get("Patient"),
-        practitioner=by_type.get("Practitioner"),
-        practitioner_role=by_type.get("PractitionerRole"),
-    )
+    # Every stored resource travels again: each medicine's MedicationRequest (combination
+    # NRT), the clinical-safety flag they point at and, when stored, the Patient,
+    # Practitioner and PractitionerRole they refer to.
+    return resource_set_of([r.body for r in uow.recommendations.resources_for(recommendation_id)])
 
 
 def outgoing(uow: UnitOfWork, withdrawal: Delivery) -> OutgoingDelivery:

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request, Response
 from pydantic import AfterValidator, Field
 
-from fhir_profiles.catalogue import find_product
+from fhir_profiles.builders import resource_set_of
 from gateway.api.appointments import appointment_view
 from gateway.api.audit import AuditedUnitOfWorkDep
 from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
@@ -31,6 +31,7 @@ from gateway.domain import intake, withdrawals
 from gateway.domain.audience import QuietHours
 from gateway.domain.explanations import MessageState, explain
 from gateway.domain.lifecycle import STATUSES
+from gateway.domain.medicines import medicine_name
 from gateway.domain.routing import routing_view
 from gateway.settings import Settings
 from gateway.store.models import Notification, Recommendation
@@ -49,13 +50,16 @@ def _links(
     base = public_base(request)
     fhir: dict[str, str] = {}
     if uow is not None and not stored:
-        stored = tuple(
-            (r.resource_type, r.id) for r in uow.recommendations.resources_for(recommendation_id)
-        )
+        rows = uow.recommendations.resources_for(recommendation_id)
+        if rows:
+            # In the built order: a combination's first MedicationRequest (the Task's focus)
+            # is the one linked; /fhir/MedicationRequest?identifier=<recommendation> finds all.
+            bodies = resource_set_of([r.body for r in rows]).all()
+            stored = tuple((str(r["resourceType"]), str(r["id"])) for r in bodies)
     for resource_type, resource_id in stored:
         if resource_type not in STORED_TYPES:
             continue  # the Patient and Practitioner travel with the request, not served here
-        fhir[resource_type] = f"{base}/fhir/{resource_type}/{resource_id}"
+        fhir.setdefault(resource_type, f"{base}/fhir/{resource_type}/{resource_id}")
     return Links(self=f"{base}/v1/recommendations/{recommendation_id}", fhir=fhir)
 
 
@@ -84,7 +88,7 @@ def submit_recommendation(
             client_id=principal.client_id,
             organisation_ods=principal.organisation_ods,
             idempotency_key=idempotency_key,
-            payload=body.model_dump(mode="json"),
+            payload=body.as_payload(),
             registered_practice_from_pds=request.app.state.settings.pds_enabled,
         ),
         now=datetime.now(UTC),
@@ -106,14 +110,13 @@ def get_recommendation(
         if d.purpose == withdrawals.REQUEST
     ]
     latest = deliveries[-1] if deliveries else None
-    product = find_product(recommendation.product)
     return RecommendationOut(
         id=recommendation.id,
         status=recommendation.status,
         practice_ods=recommendation.practice_ods,
         routing=routing_view(recommendation.payload),
         practitioner_id=recommendation.practitioner_id,
-        product=product.name if product else recommendation.product,
+        product=medicine_name(recommendation.product, recommendation.payload),
         created_at=recommendation.created_at,
         updated_at=recommendation.updated_at,
         timeline=[

@@ -95,7 +95,7 @@ def _merged(original: dict[str, Any], body: ReopenIn | None) -> dict[str, Any]:
         merged = RecommendationIn.model_validate(reopened_payload(base, changes))
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
-    return merged.model_dump(mode="json")
+    return merged.as_payload()
 
 
 @router.post(

@@ -1,7 +1,7 @@
 """Request and response bodies of the v1 REST API. Validation here names the field."""
 
 from datetime import date, datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -11,9 +11,12 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    ValidationInfo,
+    field_validator,
 )
 
-from fhir_profiles.catalogue import find_product
+from fhir_profiles.catalogue import CATALOGUE, find_product
+from fhir_profiles.combinations import MAX_MEDICINES, combination_problem
 from gateway.api.error_wording import offered_products
 from gateway.api.text_rules import ShortText, plain_text
 from gateway.domain.identifiers import nhs_number_of, ods_code_of, uk_mobile_of
@@ -147,11 +150,49 @@ class RecommendationIn(Strict):
     # Optional: the worker asks PDS for the registered practice, which wins over this one.
     gp_practice: PracticeRef | None = None
     medication: MedicationIn
+    # Combination NRT (NICE NG209): the medicines recommended with `medication`, each its
+    # own MedicationRequest in one group; the catalogue's rule says which go together.
+    combination: Annotated[
+        list[MedicationIn],
+        Field(
+            max_length=MAX_MEDICINES - 1,
+            description=(
+                "Combination NRT: up to two more medicines recommended with `medication`, "
+                "which is then the patch (a long-acting NRT form) and these the short-acting "
+                "forms (gum, lozenge, inhalator, mouth or nasal spray), one strength of each "
+                "form. Varenicline and bupropion are recommended alone. Each medicine is its "
+                "own MedicationRequest, sharing one groupIdentifier."
+            ),
+        ),
+    ] = []
     plan: Literal["quit", "reduce", "temporary-abstinence"]
     current_medications: Annotated[list[CurrentMedication], Field(max_length=50)] = []
     consent: Consent
     note: Annotated[str, Field(max_length=2000), AfterValidator(plain_text)] | None = None
     care_team: CareTeam | None = None
+
+    @field_validator("combination")
+    @classmethod
+    def _combination_goes_together(
+        cls, value: list[MedicationIn], info: ValidationInfo
+    ) -> list[MedicationIn]:
+        first = info.data.get("medication")
+        if not value or not isinstance(first, MedicationIn):
+            return value  # nothing combined, or `medication` itself is refused already
+        products = [CATALOGUE[item.product] for item in (first, *value)]
+        problem = combination_problem(products)
+        if problem is not None:
+            raise ValueError(f"these medicines cannot be recommended together: {problem}")
+        return value
+
+    def as_payload(self) -> dict[str, Any]:
+        """The body as stored and hashed for idempotency: without an empty `combination`, so
+        a single-medicine request is the same payload it was before combinations existed (an
+        Idempotency-Key used then still matches)."""
+        payload = self.model_dump(mode="json")
+        if not payload["combination"]:
+            del payload["combination"]
+        return payload
 
 
 class Links(BaseModel):

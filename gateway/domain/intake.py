@@ -126,11 +126,9 @@ def facts_from_payload(
             ),
         ),
         gp_ods_code=gp_ods_code or given_practice(payload) or UNROUTED_PLACEHOLDER,
-        medication=MedicationChoice(
-            product=medication["product"],
-            dose_text=medication["dose_text"],
-            duration_days=medication.get("duration_days"),
-        ),
+        medication=_choice(medication),
+        # Combination NRT: the other medicines, each its own MedicationRequest in one group.
+        additional_medications=tuple(_choice(m) for m in payload.get("combination") or ()),
         plan=payload["plan"],
         authored_on=authored_on,
         # Derived from the recommendation id so a rebuilt resource keeps its id.
@@ -153,6 +151,14 @@ def facts_from_payload(
             (i["system"], i["value"]) for i in [payload.get("source_identifier")] if i
         ),
         respond_by=respond_by,
+    )
+
+
+def _choice(medication: dict[str, Any]) -> MedicationChoice:
+    return MedicationChoice(
+        product=medication["product"],
+        dose_text=medication["dose_text"],
+        duration_days=medication.get("duration_days"),
     )
 
 

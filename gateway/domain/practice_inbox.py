@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final
 
-from fhir_profiles.catalogue import find_product
 from fhir_profiles.task_status import interpret_task, task_fields_for
 from gateway.domain import pharmacy_names, withdrawals
 from gateway.domain.lifecycle import decide
+from gateway.domain.medicines import medicine_name, product_keys
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Recommendation
 from gateway.store.unit_of_work import UnitOfWork
@@ -111,6 +111,17 @@ def _withdrawal_reason(uow: UnitOfWork, recommendation_id: str, practice_ods: st
     return withdrawal.withdrawal_reason or withdrawals.CANCELLED_REASON
 
 
+def _doses(product: str, payload: dict[str, Any]) -> str:
+    """The dose; for combination NRT each medicine's, named, as the practice must see them."""
+    medicines = [payload["medication"], *(payload.get("combination") or ())]
+    if len(medicines) == 1:
+        return str(medicines[0].get("dose_text", ""))
+    return "; ".join(
+        f"{medicine_name(key, {})}: {item.get('dose_text', '')}"
+        for key, item in zip(product_keys(product, payload), medicines, strict=True)
+    )
+
+
 def _split_safety(summary: str, flags: list[SafetyFlag]) -> tuple[str, list[str], str]:
     """The summary's safety headline, its other safety lines the flags do not repeat, and
     the rest of the summary.
@@ -149,7 +160,6 @@ def _item(uow: UnitOfWork, recommendation: Recommendation, practice_ods: str) ->
         if r.resource_type == "DetectedIssue" and r.body.get("detail")
     ]
     safety_lead, safety_notes, summary = _split_safety(summary, flags)
-    product = find_product(recommendation.product)
     birth = user.get("birth_date")
     withdrawn = _withdrawal_reason(uow, recommendation.id, practice_ods)
     return InboxItem(
@@ -159,8 +169,8 @@ def _item(uow: UnitOfWork, recommendation: Recommendation, practice_ods: str) ->
         patient_name=f"{user['name']['given']} {user['name']['family']}",
         nhs_number=_nhs_number(str(user["nhs_number"])),
         birth_date=date.fromisoformat(birth) if birth else None,
-        medicine=product.name if product else recommendation.product,
-        dose=str(medication.get("dose_text", "")),
+        medicine=medicine_name(recommendation.product, payload),
+        dose=_doses(recommendation.product, payload),
         duration_days=medication.get("duration_days"),
         plan=str(payload.get("plan", "")),
         summary=summary,

@@ -56,3 +56,37 @@ SAFETY_CASES: dict[str, tuple[CurrentMedicine | str, ...]] = {
         CurrentMedicine("Clozapine 25mg tablets", "https://dmd.nhs.uk", "990000001"),
     ),
 }
+
+
+# Combination NRT (NICE NG209): a patch with one or two short-acting forms, every form the
+# catalogue offers appearing at least once. The batteries build each with every plan.
+COMBINATIONS: tuple[tuple[str, ...], ...] = (
+    ("nicotine-21mg-24h-patches", "nicotine-2mg-gum"),
+    ("nicotine-15mg-16h-patches", "nicotine-1mg-mouth-spray", "nicotine-2mg-lozenges"),
+    ("nicotine-7mg-24h-patches", "nicotine-15mg-inhalator"),
+    ("nicotine-25mg-16h-patches", "nicotine-0.5mg-nasal-spray", "nicotine-4mg-gum"),
+)
+PATCH_DOSE = "One patch every 24 hours"
+
+
+def make_combination_facts(
+    keys: tuple[str, ...], plan: str = "quit", **changes: Any
+) -> RecommendationFacts:
+    """A patch (`keys[0]`) with the short-acting forms after it, each with its own dose; the
+    last has no duration, as a plan may leave it out."""
+    first, *others = keys
+    additional = tuple(
+        MedicationChoice(
+            key,
+            f"One dose of {key} when the urge comes",
+            None if n == len(others) - 1 else 56,
+        )
+        for n, key in enumerate(others)
+    )
+    return make_facts(
+        first,
+        plan,
+        medication=MedicationChoice(first, PATCH_DOSE, 56, quantity=4, quantity_unit="pack"),
+        additional_medications=additional,
+        **changes,
+    )

@@ -1,6 +1,5 @@
 """Delivery Bundles and envelopes for the Send Document tests."""
 
-import copy
 import dataclasses
 import json
 from datetime import UTC, datetime
@@ -29,26 +28,15 @@ def delivery_bundle(safety: str = "none", **changes: Any) -> dict[str, Any]:
 
 
 def combination_bundle(safety: str = "clozapine") -> dict[str, Any]:
-    """A nicotine patch plus gum: two MedicationRequests in one delivery, as combination
-    therapy is delivered."""
-    bundle = delivery_bundle(
+    """A nicotine patch plus gum: two MedicationRequests in one delivery, as the builders
+    deliver combination NRT."""
+    return delivery_bundle(
         safety,
         medication=MedicationChoice("nicotine-21mg-24h-patches", "One patch every 24 hours", 56),
+        additional_medications=(
+            MedicationChoice("nicotine-2mg-gum", "One piece when the urge comes", 56),
+        ),
     )
-    second = make_facts(
-        current_medications=SAFETY_CASES[safety],
-        medication=MedicationChoice("nicotine-2mg-gum", "One piece when the urge comes", 56),
-        medication_request_id="5f0c7d52-4a0e-4c8e-9a43-6b3f1d2e7a09",
-    )
-    extra = build_transaction_bundle(build_resources(second), delivery_id="del-0001")
-    requests = [e for e in extra["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
-    at = next(
-        i
-        for i, e in enumerate(bundle["entry"])
-        if e["resource"]["resourceType"] == "MedicationRequest"
-    )
-    bundle["entry"][at + 1 : at + 1] = copy.deepcopy(requests)
-    return bundle
 
 
 def envelope(kind: DocumentKind = DocumentKind.REQUEST, **changes: Any) -> DocumentEnvelope:

@@ -33,10 +33,12 @@ from fhir_profiles.task_status import interpret_task, task_fields_for
 from fhir_profiles.validation import resource_issues, validate_all, validate_resource
 from tests.fhir_profiles.factories import (
     CARE_TEAM,
+    COMBINATIONS,
     CR_ID,
     MR_ID,
     SAFETY_CASES,
     TASK_ID,
+    make_combination_facts,
     make_facts,
 )
 
@@ -76,6 +78,35 @@ def test_the_battery_covers_every_product_plan_and_safety_case() -> None:
     assert {item[0] for item in BATTERY} == set(CATALOGUE)
     assert {item[1] for item in BATTERY} == set(PLAN_LABELS)
     assert {item[2] for item in BATTERY} == set(SAFETY_CASES)
+
+
+# Combination NRT: every combination with every plan, the safety cases rotating through.
+COMBINATION_BATTERY = [
+    (keys, plan, _CASES[index % len(_CASES)])
+    for index, (keys, plan) in enumerate(
+        (keys, plan) for keys in COMBINATIONS for plan in sorted(PLAN_LABELS)
+    )
+]
+
+
+@pytest.mark.parametrize(("keys", "plan", "case"), COMBINATION_BATTERY)
+def test_every_combination_is_valid_r4_and_conforms(
+    keys: tuple[str, ...], plan: str, case: str
+) -> None:
+    resources = build_resources(
+        make_combination_facts(keys, plan, current_medications=SAFETY_CASES[case])
+    )
+    bundle = build_transaction_bundle(resources, delivery_id="dlv-1")
+    assert resource_issues(bundle) == []
+    assert r4_issues(bundle) == []
+    names = [r["medicationCodeableConcept"]["text"] for r in resources.medication_requests]
+    assert names == [CATALOGUE[key].name for key in keys]
+
+
+def test_the_combinations_cover_every_short_acting_form_the_catalogue_offers() -> None:
+    forms = {CATALOGUE[key].form for keys in COMBINATIONS for key in keys[1:]}
+    offered = {p.form for p in CATALOGUE.values() if p.kind == "nrt"} - {"transdermal patch"}
+    assert forms == offered
 
 
 # --- MedicationRequest -------------------------------------------------------------------

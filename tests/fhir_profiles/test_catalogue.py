@@ -124,7 +124,7 @@ def test_the_catalogue_is_the_published_code_system() -> None:
 
 
 def _combination(*keys: str) -> str | None:
-    from fhir_profiles.catalogue import combination_problem
+    from fhir_profiles.combinations import combination_problem
 
     return combination_problem([CATALOGUE[key] for key in keys])
 
@@ -151,6 +151,17 @@ def test_single_medicines_and_combination_nrt_are_allowed(keys: tuple[str, ...])
         (("nicotine-21mg-24h-patches", "nicotine-7mg-24h-patches"), "one patch"),
         (("nicotine-2mg-gum", "nicotine-2mg-lozenges"), "one patch"),
         (("nicotine-2mg-gum", "nicotine-2mg-gum"), "twice"),
+        (("nicotine-21mg-24h-patches", "nicotine-2mg-gum", "nicotine-2mg-gum"), "twice"),
+        (("nicotine-21mg-24h-patches", "nicotine-2mg-gum", "nicotine-4mg-gum"), "one strength"),
+        (
+            (
+                "nicotine-21mg-24h-patches",
+                "nicotine-2mg-gum",
+                "nicotine-1mg-lozenges",
+                "nicotine-1mg-mouth-spray",
+            ),
+            "at most 3",
+        ),
         ((), "at least one"),
     ],
 )
@@ -158,3 +169,13 @@ def test_combinations_outside_ng209_are_refused(keys: tuple[str, ...], reason: s
     problem = _combination(*keys)
     assert problem is not None
     assert reason in problem
+
+
+def test_a_combination_is_named_as_one_phrase_in_the_order_chosen() -> None:
+    from fhir_profiles.combinations import combined_name
+
+    patch, gum = CATALOGUE["nicotine-21mg-24h-patches"], CATALOGUE["nicotine-2mg-gum"]
+    spray = CATALOGUE["nicotine-1mg-mouth-spray"]
+    assert combined_name([patch]) == patch.name
+    assert combined_name([patch, gum]) == f"{patch.name} and {gum.name}"
+    assert combined_name([patch, gum, spray]) == f"{patch.name}, {gum.name} and {spray.name}"

@@ -14,14 +14,21 @@ from fhir_profiles.catalogue import CATALOGUE
 from fhir_profiles.issues import InvalidResource
 from fhir_profiles.recommendation import ProfessionalRegistration, RecommendationFacts
 from fhir_profiles.validation import validate_all, validate_emitted
-from tests.fhir_profiles.factories import SAFETY_CASES, make_facts
+from tests.fhir_profiles.factories import (
+    COMBINATIONS,
+    SAFETY_CASES,
+    make_combination_facts,
+    make_facts,
+)
 
 
 def _variants() -> list[RecommendationFacts]:
-    """Every product, each safety case, and each optional part present and absent."""
+    """Every product, each safety case, each combination, and each optional part present
+    and absent."""
     base = make_facts()
     facts = [make_facts(product) for product in sorted(CATALOGUE)]
     facts += [make_facts(current_medications=case) for case in SAFETY_CASES.values()]
+    facts += [make_combination_facts(keys) for keys in COMBINATIONS]
     facts += [
         dataclasses.replace(base, note=None, care_team=None, source_identifiers=()),
         dataclasses.replace(

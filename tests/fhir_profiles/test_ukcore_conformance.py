@@ -17,7 +17,12 @@ from fhir_profiles.builders import (
 )
 from fhir_profiles.catalogue import CATALOGUE
 from fhir_profiles.ukcore import conformance_issues, ukcore_issues
-from tests.fhir_profiles.factories import SAFETY_CASES, make_facts
+from tests.fhir_profiles.factories import (
+    COMBINATIONS,
+    SAFETY_CASES,
+    make_combination_facts,
+    make_facts,
+)
 from tests.fhir_profiles.ukcore_package import ukcore
 
 _CASES = sorted(SAFETY_CASES)
@@ -25,6 +30,13 @@ BATTERY = [
     (product, plan, _CASES[index % len(_CASES)])
     for index, (product, plan) in enumerate(
         (product, plan) for product in sorted(CATALOGUE) for plan in sorted(PLAN_LABELS)
+    )
+]
+# Every combination with every plan, the safety cases rotating through them.
+COMBINATION_BATTERY = [
+    (keys, plan, _CASES[index % len(_CASES)])
+    for index, (keys, plan) in enumerate(
+        (keys, plan) for keys in COMBINATIONS for plan in sorted(PLAN_LABELS)
     )
 ]
 # Every resource type Liaison emits, with the UK Core profile it declares (None: UK Core
@@ -48,6 +60,18 @@ def test_every_product_plan_and_safety_case_conforms_to_uk_core(
     resources = build_resources(
         make_facts(product_key, plan, current_medications=SAFETY_CASES[case])
     )
+    for resource in resources.all():
+        assert conformance_issues(resource, ukcore()) == [], resource["resourceType"]
+    bundle = build_transaction_bundle(resources, delivery_id="dlv-1")
+    assert conformance_issues(bundle, ukcore()) == []
+
+
+@pytest.mark.parametrize(("keys", "plan", "case"), COMBINATION_BATTERY)
+def test_every_combination_conforms_to_uk_core(keys: tuple[str, ...], plan: str, case: str) -> None:
+    resources = build_resources(
+        make_combination_facts(keys, plan, current_medications=SAFETY_CASES[case])
+    )
+    assert len(resources.medication_requests) == len(keys)
     for resource in resources.all():
         assert conformance_issues(resource, ukcore()) == [], resource["resourceType"]
     bundle = build_transaction_bundle(resources, delivery_id="dlv-1")
