@@ -1,4 +1,4 @@
-"""Raising the reminders and follow-ups a plan calls for (issue 18 items 2-4).
+"""Raising the reminders and follow-ups a plan calls for.
 
 The schedule itself is pure (gateway.domain.reminder_schedule); this module reads the
 stored plan and the booked appointment, asks the schedule what is due now, and records each
@@ -9,7 +9,7 @@ allows each one (`withdrawal`).
 
 A booked appointment is reminded even without a stored plan: the service user agreed to
 messages when the recommendation was made, and the appointment is the step that "just
-didn't happen" without one (the study behind issue 18).
+didn't happen" without one (the study behind this feature).
 """
 
 from dataclasses import replace

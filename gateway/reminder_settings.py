@@ -1,4 +1,4 @@
-"""Deployment defaults for the reminders that follow a plan (issue 18 item 2), one settings
+"""Deployment defaults for the reminders that follow a plan, one settings
 group: `LIAISON_REMINDERS__MORNING=09:30`, `LIAISON_REMINDERS__FOLLOW_UP_WEEKS=[4,12]`.
 A practitioner's plan (PUT /v1/recommendations/{id}/reminders) may change the morning."""
 

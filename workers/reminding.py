@@ -1,4 +1,4 @@
-"""Reminders that follow the plan, and the practitioner's follow-ups (issue 18 items 2-4).
+"""Reminders that follow the plan, and the practitioner's follow-ups.
 
 Beat runs `remind_plans` every LIAISON_REMINDERS__CHECK_SECONDS. It records what is due
 (gateway.plan_reminders) in one transaction; the notify tasks send it. Running it twice, or

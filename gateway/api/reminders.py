@@ -1,5 +1,5 @@
 """/v1/recommendations/{id}/reminders: the reminders a practitioner agreed with the service
-user (issue 18 items 2-4). PUT replaces the plan; GET shows it with the schedule it makes.
+user. PUT replaces the plan; GET shows it with the schedule it makes.
 
 Without a plan, a booked appointment is still reminded (the day before and that morning);
 with one, its quit date, the medicine's course milestones and the end of the supply are too,

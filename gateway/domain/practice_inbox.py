@@ -127,7 +127,7 @@ def _split_safety(summary: str, flags: list[SafetyFlag]) -> tuple[str, list[str]
     the rest of the summary.
 
     The flag box already shows each flag's advice; printing the summary whole under it put
-    the same advice on the page twice (issue 13 item 10)."""
+    the same advice on the page twice."""
     block, separator, rest = summary.partition(_SAFETY_SEPARATOR)
     if not flags or not separator:
         return "", [], summary

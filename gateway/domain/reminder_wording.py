@@ -80,7 +80,7 @@ NAMED_PERSON: Final[dict[str, Template]] = {
     ),
 }
 
-# Follow-ups for the practitioner (issue 18 item 4): email and the case-management webhook.
+# Follow-ups for the practitioner: email and the case-management webhook.
 PRACTITIONER_PLAN: Final[dict[str, Template]] = {
     "plan-supply-request": Template(
         "The next supply is needed soon",

@@ -2,7 +2,7 @@
 
 `INSERT ... ON CONFLICT (key) DO NOTHING RETURNING ...` on PostgreSQL and SQLite (3.35+):
 the database's unique index still decides between racing writers, but there is no
-SELECT before the insert and no SAVEPOINT around it (issue 19: fewer statements per item).
+SELECT before the insert and no SAVEPOINT around it.
 PostgreSQL: https://www.postgresql.org/docs/current/sql-insert.html#SQL-ON-CONFLICT
 SQLite: https://www.sqlite.org/lang_upsert.html
 """

@@ -1,4 +1,4 @@
-"""The reminder plan a practitioner agreed for one recommendation (issue 18 item 2).
+"""The reminder plan a practitioner agreed for one recommendation.
 
 One row per recommendation; gateway.domain.reminder_schedule turns it into dated events.
 """

@@ -1,5 +1,5 @@
 """`liaison simulator` logs through Liaison's JSON logging, like every other process of the
-development stack, rather than uvicorn's own plain-text lines (issue 13 item 10)."""
+development stack, rather than uvicorn's own plain-text lines."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""`liaison demo` against a running stack, as a newcomer runs it (issue 13 item 6): it says
+"""`liaison demo` against a running stack, as a newcomer runs it: it says
 each failed attempt and the practice's breaker and ends "still retrying" with the console's
 address and exit 3 for a practice that is down; it stops at once, saying what happens next,
 when only a person can move the request on; and in quiet hours it says the service user's

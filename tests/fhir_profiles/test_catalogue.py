@@ -56,7 +56,7 @@ def test_a_dmd_code_is_a_concept_id() -> None:
         DmdCode("varenicline", "https://example.org/list")
 
 
-# The public sources a shipped dm+d code may cite (the brief for issue 16 item 3).
+# The public sources a shipped dm+d code may cite.
 _NAMED_SOURCES = (
     "https://services.nhsbsa.nhs.uk/dmd-browser/",
     "https://ontology.nhs.uk/",

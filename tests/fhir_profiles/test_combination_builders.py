@@ -1,4 +1,4 @@
-"""Combination NRT (issue 16 item 4): one request, one MedicationRequest per medicine in one
+"""Combination NRT: one request, one MedicationRequest per medicine in one
 group, one Task and one CommunicationRequest, and every text the practice reads names every
 medicine."""
 

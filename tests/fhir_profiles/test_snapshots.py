@@ -1,7 +1,6 @@
 """Liaison's profiles as a FHIR package: each snapshot, generated through UK Core down to base
 R4, holds every element of its base, is never looser than it, and carries every rule of
-Liaison's differential; package.json names the UK Core package the profiles derive from
-(issue 16 item 1)."""
+Liaison's differential; package.json names the UK Core package the profiles derive from."""
 
 import json
 import re

@@ -1,4 +1,4 @@
-"""Combination NRT through /v1/recommendations (issue 16 item 4): a patch with short-acting
+"""Combination NRT through /v1/recommendations: a patch with short-acting
 forms is accepted and stored as one MedicationRequest per medicine in one group; anything
 NICE NG209 does not name is refused with a 422 naming `combination`, leaving nothing."""
 

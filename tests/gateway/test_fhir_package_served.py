@@ -1,6 +1,6 @@
 """/fhir serves Liaison's profiles with the snapshots of the FHIR package the deployment
 wrote (`liaison fhir-package`, LIAISON_FHIR_PACKAGE_DIR), and every resource it serves claims
-profiles that exist: in that package or in the official UK Core package (issue 16 item 1)."""
+profiles that exist: in that package or in the official UK Core package."""
 
 import json
 import re

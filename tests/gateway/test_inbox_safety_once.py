@@ -1,6 +1,6 @@
 """The inbox detail page of a safety-flagged request says its clinical-safety advice once,
-in the flag box, and still shows everything else the practitioner's summary says (issue 13
-item 10: the advice used to be printed in the flag box and again in the summary)."""
+in the flag box, and still shows everything else the practitioner's summary says (the advice
+used to be printed in the flag box and again in the summary)."""
 
 import html
 import re

@@ -1,6 +1,6 @@
 """Probes and polls do not flood the log: the first of each kind is logged, then one summary
 per window (the kind, its count, the seconds); everything else, and any problem, is logged
-as it happens (issue 13 item 10). A fake clock moves the window: nothing sleeps."""
+as it happens. A fake clock moves the window: nothing sleeps."""
 
 import io
 import json

@@ -1,5 +1,5 @@
 """Served AuditEvents and OperationOutcomes claim UK Core profiles that exist in the
-official package (../shared/ukcore, UKCore.R4.STU.02.00.00), issue 16 item 1."""
+official package (../shared/ukcore, UKCore.R4.STU.02.00.00)."""
 
 import re
 

@@ -1,5 +1,5 @@
 """In quiet hours the service user's text waits until 08:00; the practitioner's email and the
-API say so instead of "The service user has been told" (issue 13, item 6).
+API say so instead of "The service user has been told".
 
 Real SQLite database, real SMTP mail sink and Notify sink, the worker's own functions;
 time-machine holds the clock inside quiet hours."""
