@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from adapters.address_policy import split_host_port
 from fhir_profiles.canonical import DEVELOPMENT_CANONICAL_BASE, checked_canonical_base
 from gateway.domain.practice_endpoints import endpoint_problem, is_practice_secret_reference
+from gateway.notify_template_settings import NotifyTemplates
 from gateway.reminder_settings import ReminderDefaults
 
 # Dev-only secrets: usable on a laptop, refused when LIAISON_ENVIRONMENT=production.
@@ -52,7 +53,7 @@ class AdapterRetry(BaseModel):
     short_max_wait_seconds: float | None = Field(default=None, ge=0, le=60)
 
 
-class Settings(BaseSettings):
+class Settings(NotifyTemplates, BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LIAISON_", env_nested_delimiter="__", extra="ignore"
     )
@@ -135,21 +136,6 @@ class Settings(BaseSettings):
     notify_api_key: str = DEV_NOTIFY_API_KEY
     notify_sms_template_id: str = "f33517ff-2a88-4f6e-b855-c550268ce08a"
     notify_email_template_id: str = "a26b7c7d-4b7f-4a89-9c3e-2f3e3b1c6d11"
-    # One Notify template per message kind to service users; unset: the generic template
-    # above (whose text is `((body))`). Liaison always sends `subject` and `body` in the
-    # personalisation, and `pharmacy` when known.
-    notify_template_ready_to_collect_sms: str | None = None
-    notify_template_ready_to_collect_email: str | None = None
-    notify_template_appointment_needed_sms: str | None = None
-    notify_template_appointment_needed_email: str | None = None
-    notify_template_collection_reminder_sms: str | None = None
-    notify_template_collection_reminder_email: str | None = None
-    notify_template_not_dispensed_sms: str | None = None
-    notify_template_not_dispensed_email: str | None = None
-    notify_template_appointment_booked_sms: str | None = None
-    notify_template_appointment_booked_email: str | None = None
-    notify_template_appointment_cancelled_sms: str | None = None
-    notify_template_appointment_cancelled_email: str | None = None
     # Who hears what, when (gateway.domain.audience). Quiet hours are UK local time; equal
     # start and end switch them off.
     quiet_hours_start: time = time(21, 0)
