@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fhir_profiles.systems import UKCORE_BUNDLE
 from gateway.api.dependencies import OpsClient, UnitOfWorkDep
 from gateway.api.hardening import is_public, route_template
 from gateway.api.links import public_base, public_request_url
@@ -254,6 +255,7 @@ def _bundle(
         links.append({"relation": "next", "url": next_url})
     return {
         "resourceType": "Bundle",
+        "meta": {"profile": [UKCORE_BUNDLE]},
         "type": "searchset",
         "total": total,
         "link": links,

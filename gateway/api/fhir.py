@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from fhir_profiles.conformance import definitions
 from fhir_profiles.issues import Issue
-from fhir_profiles.systems import UKCORE_OPERATION_OUTCOME
+from fhir_profiles.systems import UKCORE_BUNDLE, UKCORE_OPERATION_OUTCOME
 from gateway.api.dependencies import (
     FhirClient,
     RecommendationsClient,
@@ -170,6 +170,7 @@ def _bundle(
         )
     return {
         "resourceType": "Bundle",
+        "meta": {"profile": [UKCORE_BUNDLE]},
         "type": "searchset",
         "total": total,
         "link": links,

@@ -9,6 +9,7 @@ bdl-4 require of a history Bundle. Version 1 is the create; every later one an u
 from datetime import UTC
 from typing import Any
 
+from fhir_profiles.systems import UKCORE_BUNDLE
 from gateway.store.models import FhirResource
 from gateway.store.repositories.recommendations import StoredVersion
 
@@ -47,6 +48,7 @@ def history_bundle(
 ) -> dict[str, Any]:
     return {
         "resourceType": "Bundle",
+        "meta": {"profile": [UKCORE_BUNDLE]},
         "type": "history",
         "total": len(versions),
         "link": [{"relation": "self", "url": self_url}],

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 
 from fhir_profiles.conformance import definitions, thaw
 from fhir_profiles.fhir_package import write_package
+from fhir_profiles.ukcore.check import conformance_issues
 from gateway.cli import sample_recommendation
 from tests.fhir_profiles.fhir_package_sources import package
-from tests.fhir_profiles.ukcore_package import ukcore_folder
+from tests.fhir_profiles.ukcore_package import ukcore, ukcore_folder
 from tests.gateway.fhir_samples import module_api
 
 Resource = dict[str, Any]
@@ -106,14 +107,21 @@ def test_every_served_resource_claims_profiles_that_exist(api: TestClient) -> No
         if resource_type in ("StructureDefinition", "CodeSystem", "ValueSet", "ConceptMap"):
             continue  # the definitions themselves
         params = {"entity": recommendation_id} if resource_type == "AuditEvent" else {}
-        entries = _get(api, f"/fhir/{resource_type}", **params)["entry"]
-        assert entries, resource_type
-        served += [entry["resource"] for entry in entries]
+        searchset = _get(api, f"/fhir/{resource_type}", **params)
+        assert searchset["entry"], resource_type
+        served += [searchset, *(entry["resource"] for entry in searchset["entry"])]
+    task = next(r for r in served if r["resourceType"] == "Task")
+    served.append(_get(api, f"/fhir/Task/{task['id']}/_history"))
     missing = api.get("/fhir/Task/not-there")
     assert missing.status_code == 404
     served.append(missing.json())
     claims = [claim for resource in served for claim in _claimed(resource)]
-    assert {"MedicationRequest", "Task", "AuditEvent", "OperationOutcome"} <= {t for t, _ in claims}
+    assert {"MedicationRequest", "Task", "AuditEvent", "OperationOutcome", "Bundle"} <= {
+        t for t, _ in claims
+    }
+    bundles = [r for r in served if r["resourceType"] == "Bundle"]
+    for bundle in bundles:  # searchsets and a history, as served: UK Core's Bundle rules hold
+        assert conformance_issues(bundle, ukcore()) == [], bundle["type"]
     for resource_type, profiles in claims:
         assert profiles, f"{resource_type} claims no profile"
         assert [p for p in profiles if p.split("|", 1)[0] not in known] == [], resource_type
