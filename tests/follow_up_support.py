@@ -21,6 +21,7 @@ from gateway.api.schemas import RecommendationIn
 from gateway.cli import sample_recommendation
 from gateway.domain import intake
 from gateway.domain.retry_policy import RetryPolicy
+from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.practice_directory import dev_directory, seed
 from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings
 from gateway.store.database import make_engine, make_session_factory
@@ -141,3 +142,12 @@ def queued_notifications(rt: Runtime) -> list[str]:
 def run_notify_tasks(rt: Runtime, ids: list[str], *, times: int = 1) -> list[str]:
     """Run the notify task for each id `times` times over, as a redelivering broker would."""
     return [notifying.send_notification(rt, nid) for _ in range(times) for nid in ids]
+
+
+def walk(rt: Runtime, rec_id: str, *statuses: str) -> None:
+    """Move the recommendation through `statuses`, as the practice's answers would."""
+    with UnitOfWork(rt.session_factory) as uow:
+        for status in statuses:
+            change = StatusChange(rec_id, status, source="poll")
+            assert apply_status(uow, change, now=datetime.now(UTC)), status
+        uow.commit()

@@ -13,7 +13,6 @@ import time_machine
 from gateway.domain.audience import UK
 from gateway.domain.messages import denied_words
 from gateway.domain.reminders import ReminderPolicy, send_due_reminders
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.reminder_models import ReminderPlan
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (
@@ -23,6 +22,7 @@ from tests.follow_up_support import (
     run_notify_tasks,
     running_peers,
     submit,
+    walk,
 )
 from workers.notifying import LEASE
 from workers.reminding import remind_plans
@@ -46,14 +46,6 @@ def peers() -> Iterator[Peers]:
 def rt(tmp_path: Path, peers: Peers) -> Runtime:
     peers.reset()
     return make_runtime(f"sqlite:///{tmp_path}/plans.db", peers)
-
-
-def _walk(rt: Runtime, rec_id: str, *statuses: str) -> None:
-    with UnitOfWork(rt.session_factory) as uow:
-        for status in statuses:
-            change = StatusChange(rec_id, status, source="poll")
-            assert apply_status(uow, change, now=datetime.now(UTC)), status
-        uow.commit()
 
 
 def _set_plan(rt: Runtime, rec_id: str, **changes: Any) -> None:
@@ -97,7 +89,7 @@ def test_the_quit_date_is_reminded_once_in_private_words_however_often_the_tasks
     rt: Runtime, peers: Peers
 ) -> None:
     rec_id = submit(rt)
-    _walk(rt, rec_id, "delivered", "accepted", "prescription-issued")
+    walk(rt, rec_id, "delivered", "accepted", "prescription-issued")
     _set_plan(rt, rec_id)
     assert remind_plans(rt, now=_at(QUIT, 10)) == 1
     assert remind_plans(rt, now=_at(QUIT, 11)) == 0  # beat ran again: nothing new
@@ -113,12 +105,12 @@ def test_nothing_is_raised_once_cancelled_and_a_waiting_reminder_is_superseded(
 ) -> None:
     ended = submit(rt)
     _set_plan(rt, ended)
-    _walk(rt, ended, "cancelled")
+    walk(rt, ended, "cancelled")
     assert remind_plans(rt, now=_at(QUIT, 10)) == 0
     waiting = submit(rt)
     _set_plan(rt, waiting)
     assert remind_plans(rt, now=_at(QUIT, 10)) == 1
-    _walk(rt, waiting, "cancelled")  # before the notify task got to it
+    walk(rt, waiting, "cancelled")  # before the notify task got to it
     _send(rt)
     assert _rows(rt, waiting, "plan-") == [("plan-quit-date", "service-user", "superseded")]
     assert [t for t in peers.texts() if "the day you agreed" in str(t["body"])] == []
@@ -184,7 +176,7 @@ def test_the_practitioner_is_asked_to_check_in_four_weeks_after_the_quit_date(
     rt: Runtime, peers: Peers
 ) -> None:
     rec_id = submit(rt)
-    _walk(rt, rec_id, "delivered", "accepted", "prescription-issued")
+    walk(rt, rec_id, "delivered", "accepted", "prescription-issued")
     _set_plan(rt, rec_id, kinds={"kinds": ["follow-up"]})
     day = QUIT + timedelta(weeks=4)
     assert remind_plans(rt, now=_at(day, 10)) == 1
@@ -200,7 +192,7 @@ def test_the_practitioner_is_prompted_to_try_again_after_a_rejection_once(
     rt: Runtime, peers: Peers
 ) -> None:
     rec_id = submit(rt)
-    _walk(rt, rec_id, "delivered", "rejected")
+    walk(rt, rec_id, "delivered", "rejected")
     after = timedelta(seconds=rt.settings.try_again_prompt_after_seconds)
     assert remind_plans(rt, now=datetime.now(UTC) + after / 2) == 0  # not yet
     assert remind_plans(rt, now=datetime.now(UTC) + after + timedelta(hours=1)) == 1
@@ -236,7 +228,7 @@ def test_an_expired_prescription_prompts_the_practitioner_to_try_again_after_the
     rt: Runtime, peers: Peers
 ) -> None:
     rec_id = submit(rt)
-    _walk(rt, rec_id, "delivered", "accepted", "prescription-issued", "ready-to-collect")
+    walk(rt, rec_id, "delivered", "accepted", "prescription-issued", "ready-to-collect")
     expires = timedelta(seconds=rt.settings.expire_uncollected_after_seconds)
     after = timedelta(seconds=rt.settings.try_again_prompt_after_seconds)
     now = datetime.now(UTC)
@@ -279,7 +271,7 @@ def test_texts_to_the_service_user_and_the_named_person_wait_for_the_end_of_quie
 
 def test_opting_out_stops_a_waiting_collection_reminder_too(rt: Runtime, peers: Peers) -> None:
     rec_id = submit(rt)
-    _walk(rt, rec_id, "delivered", "accepted", "prescription-issued", "ready-to-collect")
+    walk(rt, rec_id, "delivered", "accepted", "prescription-issued", "ready-to-collect")
     with UnitOfWork(rt.session_factory) as uow:
         policy = ReminderPolicy(every=timedelta(days=3), limit=2)
         later = datetime.now(UTC) + timedelta(days=4)
