@@ -7,7 +7,8 @@ while a worker holds its lease; a practitioner who takes a daily digest has it `
 the digest's time, when the digest claims it into a batch. It ends `sent`, `failed` (the
 provider refused it, or the retry budget is spent), `suppressed` (no way to reach the
 recipient: no address or consent, or no webhook subscription any more) or `superseded`
-(what it would say no longer holds: gateway.domain.supersession).
+(what it would say no longer holds: gateway.domain.supersession). Only a late report that
+it went moves it on from there: to `sent`.
 
 Every write of `Notification.status` goes through `move`; the claims
 (gateway.store.repositories.notifications) take their from- and to-states from `MACHINE`,
@@ -61,10 +62,16 @@ MACHINE: Final = Machine[NotificationState, NotificationMove]("notification", _.
     (_.SENDING,     NotificationMove.SUPERSEDE,     _.SUPERSEDED),
     # Queued for an addressee who cannot be reached: recorded, never sent.
     (_.PENDING,     NotificationMove.SUPPRESS,      _.SUPPRESSED),
-    # A send that outlived its lease still reports what the provider said: once it went,
-    # it is sent (and not sent again), even if another worker put it back to wait.
+    # A send that outlived its lease still reports what the provider said. That it went is
+    # a fact whatever another worker decided meanwhile: the record says the person was told
+    # (and a message put back to wait is not sent twice).
     (_.PENDING,     NotificationMove.SUCCEED,       _.SENT),
     (_.HELD,        NotificationMove.SUCCEED,       _.SENT),
+    (_.FAILED,      NotificationMove.SUCCEED,       _.SENT),
+    (_.SUPPRESSED,  NotificationMove.SUCCEED,       _.SENT),
+    (_.SUPERSEDED,  NotificationMove.SUCCEED,       _.SENT),
+    # A late failure only ends a message that was put back to wait; one that another worker
+    # settled (sent, held for a digest, suppressed, superseded) stays as it is.
     (_.PENDING,     NotificationMove.GIVE_UP,       _.FAILED),
 ))
 # fmt: on

@@ -82,19 +82,28 @@ def test_a_message_being_sent_moves_to_what_became_of_it(
     assert outcome.state is to
 
 
-def test_a_message_ends_sent_failed_suppressed_or_superseded() -> None:
-    assert set(MACHINE.terminal()) == set(FINISHED)
+def test_only_a_sent_message_has_nowhere_left_to_go() -> None:
+    assert MACHINE.terminal() == (_.SENT,)
 
 
 @pytest.mark.parametrize("state", FINISHED)
-def test_a_finished_message_never_moves_again(state: NotificationState) -> None:
+def test_a_finished_message_moves_only_on_a_late_report_that_it_went(
+    state: NotificationState,
+) -> None:
     for move in NotificationMove:
-        assert not notification_states.apply(state, move).applied, move
+        outcome = notification_states.apply(state, move)
+        if move is NotificationMove.SUCCEED:
+            assert outcome.state is _.SENT
+        else:
+            assert not outcome.applied, move
 
 
-def test_a_superseded_message_is_not_revived_by_a_late_report() -> None:
-    for move in (NotificationMove.SUCCEED, NotificationMove.RETRY, NotificationMove.HOLD):
-        assert notification_states.apply("superseded", move).refused
+def test_a_late_failure_does_not_revive_a_settled_message() -> None:
+    # Retrying a superseded or suppressed message would send what must not be sent.
+    for state in ("sent", "superseded", "suppressed", "held"):
+        assert notification_states.apply(state, NotificationMove.RETRY).refused
+    for state in ("sent", "superseded", "suppressed", "held"):
+        assert notification_states.apply(state, NotificationMove.GIVE_UP).refused
 
 
 def test_a_late_success_marks_a_message_put_back_to_wait_as_sent() -> None:
@@ -188,7 +197,7 @@ def _status_writes(source: str) -> list[str]:
                 and target.attr == "status"
                 and ast.unparse(target.value) not in _OTHER_STATUSES
             ):
-                found.append(f"line {node.lineno}: {ast.unparse(target)} = ...")
+                found.append(f"line {target.lineno}: {ast.unparse(target)} = ...")
         if not isinstance(node, ast.Call):
             continue
         callee = ast.unparse(node.func)
