@@ -17,6 +17,7 @@ from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
 from adapters.notification import NotificationChannel, OutgoingMessage
 from gateway import metrics
 from gateway.booking import with_booking_offer
+from gateway.domain import notification_states
 from gateway.domain.audience import (
     UK,
     QuietHours,
@@ -28,6 +29,7 @@ from gateway.domain.audience import (
 from gateway.domain.explanations import MessageState, told_service_user
 from gateway.domain.medicines import medicine_name
 from gateway.domain.messages import Wording, compose, compose_digest
+from gateway.domain.notification_states import NotificationMove, NotificationState
 from gateway.domain.retry_policy import next_attempt
 from gateway.domain.supersession import superseded_because
 from gateway.plan_reminders import named_person_of, withdrawal
@@ -36,6 +38,8 @@ from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
 
 LEASE = timedelta(seconds=60)
+# Ended without going: `error` says why.
+_NOT_TO_BE_SENT = (NotificationState.SUPPRESSED, NotificationState.SUPERSEDED)
 
 
 def _now() -> datetime:
@@ -70,7 +74,7 @@ def _told(
             channel=theirs.channel,
             status=theirs.status,
             not_before=theirs.not_before,
-            reason=theirs.error if theirs.status in ("suppressed", "superseded") else None,
+            reason=theirs.error if theirs.status in _NOT_TO_BE_SENT else None,
             failed_before=theirs.error is not None,
         )
     return told_service_user(event_kind(notification.event), state, now=_now(), quiet=quiet)
@@ -125,12 +129,14 @@ def _prefers_digest(uow: UnitOfWork, rec: Recommendation) -> bool:
     return preference is not None and preference.delivery == "daily-digest"
 
 
-def _wait(notification: Notification, *, status: str, until: datetime | None) -> None:
-    notification.status, notification.not_before, notification.lease_until = status, until, None
+def _wait(notification: Notification, move: NotificationMove, *, until: datetime | None) -> None:
+    notification_states.move(notification, move)
+    notification.not_before, notification.lease_until = until, None
 
 
 def _supersede(notification: Notification, reason: str) -> None:
-    notification.status, notification.error = "superseded", reason
+    notification_states.move(notification, NotificationMove.SUPERSEDE)
+    notification.error = reason
     notification.lease_until, notification.not_before = None, None
 
 
@@ -177,19 +183,20 @@ def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
             and _prefers_digest(uow, rec)
         ):
             until = next_digest_at(now, hour=rt.settings.digest_hour)
-            _wait(notification, status="held", until=until)
+            _wait(notification, NotificationMove.HOLD, until=until)
             outcome = "held"
         elif (
             must_wait_for_morning(notification.recipient, notification.channel)
             and (allowed := _quiet(rt).next_allowed(now)) > now
         ):
             # Deferred, never dropped: the sweep sends it when quiet hours end.
-            _wait(notification, status="pending", until=allowed)
+            _wait(notification, NotificationMove.DEFER, until=allowed)
             outcome = "deferred"
         elif notification.channel == "webhook":
             subscription = uow.engagement.webhook(rec.organisation_ods)
             if subscription is None:
-                notification.status, notification.lease_until = "suppressed", None
+                notification_states.move(notification, NotificationMove.SUPPRESS)
+                notification.lease_until = None
                 notification.error = "the organisation has no webhook subscription now"
                 outcome = "suppressed"
             else:
@@ -239,11 +246,15 @@ def _after_failure(
             draw=random.random(),
             retry_after=error.retry_after if isinstance(error, RateLimited) else None,
         )
+    retry = decision is not None and decision.retry
+    outcome = notification_states.move(
+        notification, NotificationMove.RETRY if retry else NotificationMove.GIVE_UP
+    )
+    if outcome.refused:
+        return  # a send that outlived its lease: another worker has settled it since
     notification.lease_until, notification.error = None, str(error)
-    if decision is not None and decision.retry:
-        notification.status, notification.not_before = "pending", decision.next_attempt_at
-    else:
-        notification.status = "failed"
+    if decision is not None and retry:
+        notification.not_before = decision.next_attempt_at
 
 
 def send_notification(rt: Runtime, notification_id: str) -> str:
@@ -264,9 +275,10 @@ def send_notification(rt: Runtime, notification_id: str) -> str:
         assert notification is not None
         now = _now()
         if error is None:
-            notification.status, notification.provider_id = "sent", provider_id
-            notification.sent_at, notification.error = now, None
-            notification.lease_until, notification.not_before = None, None
+            if not notification_states.move(notification, NotificationMove.SUCCEED).refused:
+                notification.provider_id, notification.sent_at = provider_id, now
+                notification.error = None
+                notification.lease_until, notification.not_before = None, None
         else:
             _after_failure(rt, notification, error, now)
         uow.commit()
@@ -282,6 +294,27 @@ def _count_superseded(count: int) -> None:
 def digests_due(rt: Runtime, *, limit: int = 200) -> list[tuple[str, str]]:
     with UnitOfWork(rt.session_factory) as uow:
         return uow.notifications.digest_recipients_due(now=_now(), limit=limit)
+
+
+def _digest_outcome(
+    item: Notification, error: AdapterError | None, *, provider_id: str | None, at: datetime
+) -> None:
+    """Record what became of the digest on one of its messages."""
+    if error is None:
+        move = NotificationMove.SUCCEED
+    elif isinstance(error, PermanentAdapterError):
+        move = NotificationMove.GIVE_UP
+    else:
+        move = NotificationMove.HOLD  # back into the next digest run
+    if notification_states.move(item, move).refused:
+        return  # a digest that outlived its lease: the message was settled on its own since
+    item.lease_until = None
+    if error is None:
+        item.provider_id, item.sent_at, item.error = provider_id, at, None
+    else:
+        item.error = str(error)
+    if move is NotificationMove.HOLD:
+        item.batch_id = None  # the batch is dissolved
 
 
 def send_digest(rt: Runtime, organisation_ods: str, practitioner_id: str) -> str:
@@ -336,14 +369,6 @@ def send_digest(rt: Runtime, organisation_ods: str, practitioner_id: str) -> str
     with UnitOfWork(rt.session_factory) as uow:
         finished = _now()
         for item in uow.notifications.in_batch(batch_id):
-            item.lease_until = None
-            if error is None:
-                item.status, item.provider_id, item.sent_at = "sent", provider_id, finished
-                item.error = None
-            elif isinstance(error, PermanentAdapterError):
-                item.status, item.error = "failed", str(error)
-            else:
-                # Back into the next digest run; the batch is dissolved.
-                item.status, item.batch_id, item.error = "held", None, str(error)
+            _digest_outcome(item, error, provider_id=provider_id, at=finished)
         uow.commit()
     return "sent" if error is None else "failed"

@@ -7,16 +7,24 @@ A test fails if the document and the tables differ;
 import sys
 from pathlib import Path
 
-from gateway.domain import chase_up_states, delivery_states, webhook_send_states
+from gateway.domain import (
+    chase_up_states,
+    delivery_states,
+    notification_states,
+    webhook_send_states,
+)
 from gateway.domain.state_machine import diagram_in, with_diagram
 
 
 def diagrams() -> dict[str, str]:
     """Each machine's name and its Mermaid diagram."""
-    return {
-        m.name: m.mermaid()
-        for m in (delivery_states.MACHINE, chase_up_states.MACHINE, webhook_send_states.MACHINE)
-    }
+    machines = (
+        delivery_states.MACHINE,
+        chase_up_states.MACHINE,
+        notification_states.MACHINE,
+        webhook_send_states.MACHINE,
+    )
+    return {m.name: m.mermaid() for m in machines}
 
 
 def stale_in(document: str) -> list[str]:

@@ -2,8 +2,9 @@
 whether a move is applied, unchanged (a repeat: the thing is already where the move leads)
 or refused, and the table drawn as a Mermaid state diagram for the documentation.
 
-Pure: the deliveries', chase-ups' and webhook sends' tables (gateway.domain.delivery_states,
-chase_up_states, webhook_send_states) are data; the store writes only what `apply` allows.
+Pure: the deliveries', chase-ups', notifications' and webhook sends' tables
+(gateway.domain.delivery_states, chase_up_states, notification_states, webhook_send_states)
+are data; the store writes only what `apply` allows.
 """
 
 import re

@@ -13,6 +13,7 @@ from gateway import metrics
 from gateway.domain import fulfilment_tracking
 from gateway.domain.audience import NamedPerson, addressees
 from gateway.domain.lifecycle import decide
+from gateway.domain.notification_states import first_state
 from gateway.domain.state_machine import Verdict
 from gateway.store.models import Notification, Recommendation, StatusEvent
 from gateway.store.unit_of_work import UnitOfWork
@@ -107,7 +108,7 @@ def record_event(
             recipient=addressee.recipient,
             member=addressee.member,
             channel=addressee.channel,
-            status="suppressed" if addressee.suppressed_reason else "pending",
+            status=first_state(reachable=not addressee.suppressed_reason).value,
             error=addressee.suppressed_reason,
             created_at=now,
         )

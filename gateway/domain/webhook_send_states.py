@@ -7,7 +7,8 @@ the organisation's case-management app (adapters.webhook). It is `pending` until
 recommendation moved on before it went: gateway.domain.supersession).
 
 The diagram in docs/ARCHITECTURE.md is drawn from `MACHINE`. The send itself lives in
-workers.notifying, which writes `Notification.status` for every channel.
+workers.notifying, which writes `Notification.status` for every channel through
+gateway.domain.notification_states: every row here is one of that table's.
 """
 
 from enum import StrEnum

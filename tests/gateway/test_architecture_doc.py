@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from gateway.domain import delivery_states
+from gateway.domain import delivery_states, notification_states
 from gateway.domain.machine_docs import diagrams, rewritten, stale_in
 from gateway.domain.state_machine import diagram_in
 
@@ -25,4 +25,10 @@ def test_a_changed_table_makes_the_doc_stale_and_rewriting_fixes_it() -> None:
 
 
 def test_every_machine_has_a_diagram_in_the_doc() -> None:
-    assert set(diagrams()) == {"delivery", "chase-up", "webhook-send"}
+    assert set(diagrams()) == {"delivery", "chase-up", "notification", "webhook-send"}
+
+
+def test_a_changed_notification_table_makes_the_doc_stale() -> None:
+    old = DOCUMENT.read_text().replace("held --> sending : batch", "held --> sending : digest")
+    assert stale_in(old) == ["notification"]
+    assert diagram_in(rewritten(old), "notification") == notification_states.MACHINE.mermaid()

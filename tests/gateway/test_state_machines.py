@@ -5,7 +5,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.domain import chase_up_states, delivery_states, webhook_send_states
+from gateway.domain import (
+    chase_up_states,
+    delivery_states,
+    notification_states,
+    webhook_send_states,
+)
 from gateway.domain.chase_up_states import ChaseUpMove, ChaseUpState
 from gateway.domain.delivery_states import DeliveryMove, DeliveryState
 from gateway.domain.state_machine import Verdict
@@ -87,6 +92,7 @@ def test_every_state_is_reachable_from_the_first() -> None:
     for machine in (
         delivery_states.MACHINE,
         chase_up_states.MACHINE,
+        notification_states.MACHINE,
         webhook_send_states.MACHINE,
     ):
         reached = {machine.initial}

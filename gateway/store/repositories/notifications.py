@@ -2,12 +2,32 @@
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from gateway.domain.notification_states import MACHINE, NotificationMove
+from gateway.store import leased_jobs
 from gateway.store.insert_once import insert_once
 from gateway.store.models import Notification, Recommendation
+
+# The same claim as every leased job's, under the notification table's own column names.
+_LEASE = leased_jobs.LeaseColumns(
+    model=Notification,
+    id=Notification.id,
+    state=Notification.status,
+    due_at=Notification.not_before,
+    lease_until=Notification.lease_until,
+    attempt_count=Notification.attempt_count,
+)
+# Due now (its quiet hours or backoff over), or its sender died mid-send (lease lapsed).
+_LEASED: Final = MACHINE.target_of(NotificationMove.CLAIM)
+_DUE: Final = tuple(s for s in MACHINE.sources_of(NotificationMove.CLAIM) if s != _LEASED)
+_LAPSED: Final = (_LEASED,)
+# A practitioner's digest takes their held messages into one batch.
+_HELD: Final = MACHINE.sources_of(NotificationMove.BATCH)
+_BATCHED: Final = MACHINE.target_of(NotificationMove.BATCH)
 
 
 class NotificationRepository:
@@ -29,24 +49,16 @@ class NotificationRepository:
     def claim(self, notification_id: str, *, now: datetime, lease: timedelta) -> bool:
         """Take a notification for one send if it is due; a deferred one (quiet hours,
         backoff) is not claimable before its `not_before`."""
-        stmt = (
-            update(Notification)
-            .where(
-                Notification.id == notification_id,
-                or_(
-                    (Notification.status == "pending")
-                    & or_(Notification.not_before.is_(None), Notification.not_before <= now),
-                    (Notification.status == "sending") & (Notification.lease_until <= now),
-                ),
-            )
-            .values(
-                status="sending",
-                lease_until=now + lease,
-                attempt_count=Notification.attempt_count + 1,
-            )
+        return leased_jobs.claim(
+            self._session,
+            _LEASE,
+            notification_id,
+            now=now,
+            lease=lease,
+            due_states=_DUE,
+            leased_state=_LEASED.value,
+            lapsed_states=_LAPSED,
         )
-        result = self._session.execute(stmt)
-        return bool(getattr(result, "rowcount", 0) == 1)
 
     def for_recommendation(self, recommendation_id: str) -> Sequence[Notification]:
         stmt = (
@@ -61,12 +73,13 @@ class NotificationRepository:
             select(Notification.id)
             .where(
                 or_(
-                    (Notification.status == "pending")
+                    # Queued before `pending_before` and never taken: its task went missing.
+                    Notification.status.in_(_DUE)
                     & Notification.not_before.is_(None)
                     & (Notification.created_at <= pending_before),
                     # Deferred (quiet hours, retry backoff): due once its time has come.
-                    (Notification.status == "pending") & (Notification.not_before <= now),
-                    (Notification.status == "sending") & (Notification.lease_until <= now),
+                    Notification.status.in_(_DUE) & (Notification.not_before <= now),
+                    Notification.status.in_(_LAPSED) & (Notification.lease_until <= now),
                 )
             )
             .limit(limit)
@@ -80,7 +93,7 @@ class NotificationRepository:
         stmt = (
             select(Recommendation.organisation_ods, Recommendation.practitioner_id)
             .join(Notification, Notification.recommendation_id == Recommendation.id)
-            .where(Notification.status == "held", Notification.not_before <= now)
+            .where(Notification.status.in_(_HELD), Notification.not_before <= now)
             .distinct()
             .limit(limit)
         )
@@ -104,12 +117,12 @@ class NotificationRepository:
         self._session.execute(
             update(Notification)
             .where(
-                Notification.status == "held",
+                Notification.status.in_(_HELD),
                 Notification.not_before <= now,
                 Notification.recommendation_id.in_(theirs),
             )
             .values(
-                status="sending",
+                status=_BATCHED.value,
                 batch_id=batch_id,
                 lease_until=now + lease,
                 attempt_count=Notification.attempt_count + 1,
