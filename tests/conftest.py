@@ -45,21 +45,33 @@ def require_services(*ports: tuple[str, int]) -> None:
 
 
 def free_port() -> int:
-    """A port that was free a moment ago, for a server that must be told its port before it
-    binds (a child process, aiosmtpd). Another process may take it before that server binds:
-    start such a server with `start_on_free_port`, which picks again if so, or let it bind
-    port 0 and read the port back (`tests.peers.servers.serve_in_thread`)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port for a server that must be told its port before it binds (a child
+    process, aiosmtpd), kept from being handed to anyone else meanwhile.
+
+    The port is left in TIME_WAIT, as Yelp's ephemeral-port-reserve does
+    (https://github.com/Yelp/ephemeral-port-reserve): bound, connected to, and closed from the
+    accepting end first. For the next minute (Linux's TCP_TIMEWAIT_LEN) the kernel gives it to
+    no bind to port 0 and no outgoing connection, so a concurrent test or process cannot take
+    it, while a server that sets SO_REUSEADDR still binds it at once (uvicorn and asyncio,
+    aiosmtpd, Node, Redis and PostgreSQL all do). A server that finds it taken all the same
+    can be started with `start_on_free_port`, which picks again."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port: int = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            accepted, _ = listener.accept()
+            # Closed before the connecting end: the TIME_WAIT is on this side, at `port`.
+            accepted.close()
+    return port
 
 
 @contextlib.contextmanager
 def refusing_port() -> Iterator[int]:
     """A loopback port where a connection is refused for the whole block: bound, never
-    listening, so no other process can start listening on it meanwhile (as one could on a
-    port picked by `free_port` and released)."""
+    listening, so no other process can start listening on it meanwhile (a server with
+    SO_REUSEADDR could on a port from `free_port`)."""
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         port: int = held.getsockname()[1]

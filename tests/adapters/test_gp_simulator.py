@@ -209,7 +209,7 @@ def test_prescribing_practice_reports_each_status_once_across_polls(
         ("Y00003", "appointment-needed", "Practice asks to see the patient"),
     ],
 )
-def test_practices_that_do_not_prescribe(
+def test_a_practice_that_does_not_prescribe_reports_why(
     simulator: Simulator, ods: str, status: str, detail: str
 ) -> None:
     gp = simulator.gp_system()
@@ -335,7 +335,9 @@ def test_malformed_bundle_is_refused_with_an_operation_outcome(simulator: Simula
     assert missing.json()["resourceType"] == "OperationOutcome"
 
 
-def test_metadata_and_reset(simulator: Simulator) -> None:
+def test_the_simulator_serves_its_capability_statement_and_a_reset_forgets_everything(
+    simulator: Simulator,
+) -> None:
     simulator.gp_system().submit(delivery())
 
     metadata = simulator.get("/fhir/metadata")

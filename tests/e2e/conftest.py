@@ -7,7 +7,7 @@ directory (YAML) that reaches every kind of practice, each over its real transpo
 - A81002: GP Connect Send Document over MESH, through NHS England's mesh-sandbox (Liaison is
   X26ABC1, the practice X26ABC2); A81006 the same at X26ABC3, a practice that refuses;
 - A81003: the practice inbox (signed in with a password from the environment);
-- H00001: a practice whose endpoint holds every request (30 s and more) until released.
+- H00001: a practice whose endpoint holds every request until the test releases it.
 """
 
 import asyncio
@@ -36,33 +36,59 @@ from tests.peers.servers import (
 INBOX_PASSWORD = "e2e practice inbox password"
 # The third of mesh-sandbox's canned mailboxes: the MESH practice that refuses.
 REFUSING_MAILBOX = "X26ABC3"
-# The hanging practice holds each request until the test releases it, and at most this long:
-# at least the issue's 30 s, with room for a slow machine.
-HANG_SECONDS = 120.0
+# How long a worker waits on one call to the hanging practice (its `timeout_seconds`, the
+# most the directory allows): the other practice's deliveries must be done well within it.
+HANGING_CALL_TIMEOUT_SECONDS = 120
+
+
+async def _client_gone(receive: Receive) -> None:
+    """Returns when the client closes the connection (a worker giving up on its call)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 @dataclass
 class HangingPractice:
-    """A FHIR endpoint that answers nothing until released (or HANG_SECONDS), then 503,
-    counting what it holds; `release()` makes it answer at once from then on."""
+    """A FHIR endpoint that answers nothing until the test releases it, then 503, counting the
+    deliveries it holds while their worker still waits; `release()` makes it answer at once
+    from then on. The hang has no deadline of its own, so only the test ends it."""
 
-    held_posts: int = 0
+    held_posts: int = 0  # held, their worker still waiting on the call
     most_held_posts: int = 0
+    given_up_posts: int = 0  # the worker closed the connection before an answer
     answered: int = 0
     received_posts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     loop: asyncio.AbstractEventLoop | None = None
     released: asyncio.Event | None = None
+    is_released: bool = False
 
     def release(self) -> None:
-        if self.loop is not None and self.released is not None:
-            self.loop.call_soon_threadsafe(self.released.set)
+        with self.lock:
+            self.is_released = True
+            if self.loop is not None and self.released is not None:
+                self.loop.call_soon_threadsafe(self.released.set)
+
+    async def _hold(self, receive: Receive) -> bool:
+        """True once released; False if the client gave up first."""
+        with self.lock:
+            if self.released is None:
+                self.loop, self.released = asyncio.get_running_loop(), asyncio.Event()
+                if self.is_released:
+                    self.released.set()
+            released = self.released
+        answer = asyncio.ensure_future(released.wait())
+        gone = asyncio.ensure_future(_client_gone(receive))
+        await asyncio.wait({answer, gone}, return_when=asyncio.FIRST_COMPLETED)
+        answer.cancel()
+        gone.cancel()
+        return released.is_set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        if self.released is None:
-            self.loop, self.released = asyncio.get_running_loop(), asyncio.Event()
+        while (message := await receive())["type"] == "http.request" and message.get("more_body"):
+            pass  # the request's body, so that the next receive() reports a disconnect
         post = scope["method"] == "POST"
         with self.lock:
             if post:
@@ -70,14 +96,18 @@ class HangingPractice:
                 self.held_posts += 1
                 self.most_held_posts = max(self.most_held_posts, self.held_posts)
         try:
-            await asyncio.wait_for(self.released.wait(), timeout=HANG_SECONDS)
-        except TimeoutError:
-            pass
+            answered = await self._hold(receive)
         finally:
             with self.lock:
                 if post:
                     self.held_posts -= 1
+        with self.lock:
+            if answered:
                 self.answered += 1
+            elif post:
+                self.given_up_posts += 1
+        if not answered:
+            return
         await send(
             {
                 "type": "http.response.start",
@@ -121,8 +151,8 @@ def _directory(stack: Stack, medplum: MedplumPeer, hanging_url: str) -> dict[str
             "ods_code": "H00001",
             "adapter": "fhir",
             "base_url": f"{hanging_url}/fhir",
-            # Long enough that a worker really would sit there for the whole hang.
-            "timeout_seconds": 40,
+            # A worker really would sit in the call until the test releases it.
+            "timeout_seconds": HANGING_CALL_TIMEOUT_SECONDS,
             "max_in_flight": 2,
         },
     ]

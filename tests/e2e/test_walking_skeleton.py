@@ -151,12 +151,16 @@ def _walk_the_skeleton(stack: Stack) -> None:
     assert sorted(r["ods_code"] for r in created_tasks) == ["Y00001", "Y00002"]
 
 
-def test_embedded_profile(embedded_stack: Stack) -> None:
+def test_the_embedded_profile_delivers_tells_both_when_ready_and_retries_a_down_practice(
+    embedded_stack: Stack,
+) -> None:
     _walk_the_skeleton(embedded_stack)
 
 
 @pytest.mark.services
-def test_services_profile_postgres_redis(services_stack: Stack) -> None:
+def test_postgres_and_redis_deliver_tell_both_when_ready_and_retry_a_down_practice(
+    services_stack: Stack,
+) -> None:
     _walk_the_skeleton(services_stack)
 
 
@@ -166,5 +170,7 @@ def rabbitmq_stack(tmp_path: Path, postgres_url: str, rabbitmq_broker_url: str) 
 
 
 @pytest.mark.services
-def test_services_profile_postgres_rabbitmq(rabbitmq_stack: Stack) -> None:
+def test_postgres_and_rabbitmq_deliver_tell_both_when_ready_and_retry_a_down_practice(
+    rabbitmq_stack: Stack,
+) -> None:
     _walk_the_skeleton(rabbitmq_stack)

@@ -112,7 +112,7 @@ def test_the_combinations_cover_every_short_acting_form_the_catalogue_offers() -
 # --- MedicationRequest -------------------------------------------------------------------
 
 
-def test_medication_request_shape() -> None:
+def test_the_medication_request_is_a_uk_core_proposal_for_the_recommended_medicine() -> None:
     mr = build_resources(make_facts()).medication_request
     assert mr["resourceType"] == "MedicationRequest"
     assert mr["id"] == MR_ID
@@ -280,7 +280,7 @@ def test_the_submitters_identifier_is_kept_on_the_medication_request() -> None:
 # --- CommunicationRequest and Task --------------------------------------------------------
 
 
-def test_communication_request_shape() -> None:
+def test_the_communication_request_tells_the_practice_about_the_medication_request() -> None:
     cr = build_resources(make_facts()).communication_request
     assert cr["id"] == CR_ID
     assert cr["meta"]["profile"] == [systems.PROFILE_COMMUNICATION_REQUEST]

@@ -119,7 +119,7 @@ def test_base_binding_codes_agree_with_r4b_where_r4b_lists_them_whole() -> None:
         ("15/01/2025", False),
     ],
 )
-def test_r4_datetime_format(value: str, ok: bool) -> None:
+def test_an_r4_datetime_is_a_date_or_a_time_with_its_zone(value: str, ok: bool) -> None:
     task = {"resourceType": "Task", "status": "requested", "intent": "order", "authoredOn": value}
     assert (r4_issues(task) == []) is ok
 

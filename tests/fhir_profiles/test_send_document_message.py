@@ -259,7 +259,7 @@ REQUIREMENTS: dict[str, Callable[[dict[str, Any]], bool]] = {
 
 
 @pytest.mark.parametrize("requirement", sorted(REQUIREMENTS))
-def test_send_document_requirement(requirement: str) -> None:
+def test_the_send_document_message_meets_each_gp_connect_requirement(requirement: str) -> None:
     assert REQUIREMENTS[requirement](_message()), requirement
 
 

@@ -313,7 +313,9 @@ RESPONSE_REQUIREMENTS: dict[str, Any] = {
 
 
 @pytest.mark.parametrize("requirement", sorted(RESPONSE_REQUIREMENTS))
-def test_response_requirement(requirement: str) -> None:
+def test_the_itk3_response_meets_each_gp_connect_send_document_requirement(
+    requirement: str,
+) -> None:
     assert RESPONSE_REQUIREMENTS[requirement](), requirement
 
 

@@ -33,7 +33,7 @@ class _Response:
         return self._body
 
 
-def test_the_refusal_check_itself() -> None:
+def test_the_fuzz_refusal_check_passes_named_refusals_and_flags_vague_ones() -> None:
     assert what_was_wrong(_Response(404, {"detail": "no recommendation x"})) is None
     assert (
         what_was_wrong(_Response(422, {"detail": "plan: invalid", "errors": [{"field": "plan"}]}))

@@ -188,7 +188,9 @@ def test_percentiles_interpolate_between_ranks() -> None:
     assert percentile(list(map(float, range(1, 11))), 0.9) == pytest.approx(9.1)
 
 
-def test_time_to_ready_per_practice(api: TestClient) -> None:
+def test_practice_stats_give_the_median_and_p90_time_to_ready_and_need_the_ops_scope(
+    api: TestClient,
+) -> None:
     start = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
     hours_to_ready = [2, 4, 6, 8, 30]
     for hours in hours_to_ready:

@@ -171,7 +171,9 @@ def _hand_signed_hs256(claims: dict[str, Any], secret: bytes, *, kid: str) -> st
     return f"{header}.{payload}.{_b64(signature)}"
 
 
-def test_key_rotation_by_kid(api: TestClient, system: ClientSystem) -> None:
+def test_a_client_key_added_by_kid_is_accepted_and_one_dropped_is_refused(
+    api: TestClient, system: ClientSystem
+) -> None:
     new_pem = keys.generate_private_key_pem("EC")
     new_jwk = keys.public_jwk(new_pem)
     old_jwk = keys.public_jwk(system.pem)
@@ -278,7 +280,7 @@ def test_registration_refuses_private_keys_and_weak_ones() -> None:
     assert registry.validate_jwks({"keys": [public]}) == {"keys": [public]}
 
 
-def test_clients_cli_add_list_revoke(
+def test_the_clients_cli_registers_lists_and_revokes_and_refuses_ops_scopes_to_an_app(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
     monkeypatch.setenv("LIAISON_DATABASE_URL", settings.database_url)

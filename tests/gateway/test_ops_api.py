@@ -1,10 +1,10 @@
 """/ops deliveries, replay and queues: what integration engineers rely on."""
 
-import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -157,21 +157,27 @@ def test_a_cancelled_bulk_replay_stops(api: TestClient) -> None:
     assert api.get("/ops/deliveries", params={"state": "dead"}).json()["total"] == 2
 
 
-def test_queues_count_per_state_and_practice(api: TestClient) -> None:
-    started = time.monotonic()
-    _kill(api, _submit(api, "Y00004"))
-    _submit(api, "Y00001")
-    _submit(api, "Y00001")
+def test_queues_count_per_state_and_practice_and_the_outbox_lag_is_the_oldest_jobs_age(
+    api: TestClient,
+) -> None:
+    with time_machine.travel(datetime.now(UTC), tick=False) as traveller:
+        _kill(api, _submit(api, "Y00004"))
+        traveller.shift(timedelta(seconds=30))
+        _submit(api, "Y00001")
+        _submit(api, "Y00001")
+        traveller.shift(timedelta(seconds=12.5))
 
-    queues: dict[str, Any] = api.get("/ops/queues").json()
+        queues: dict[str, Any] = api.get("/ops/queues").json()
 
     assert queues["counts"]["dead"] == 1
     assert queues["counts"]["pending"] == 2
     by_practice = {p["practice_ods"]: p["counts"] for p in queues["practices"]}
     assert by_practice == {"Y00001": {"pending": 2}, "Y00004": {"dead": 1}}
-    # Nothing relays in this test, so the first submission's outbox row is still waiting:
-    # the lag is its age, more than nothing and no more than the test has run.
-    assert 0 < queues["outbox_lag_seconds"] <= time.monotonic() - started + 0.01
+    oldest = {p["practice_ods"]: p["oldest_pending_seconds"] for p in queues["practices"]}
+    assert oldest == {"Y00001": 12.5, "Y00004": None}  # a dead delivery waits for no one
+    # Nothing relays in this test, so the first submission's outbox job is still waiting:
+    # the lag is its age, not the newest job's.
+    assert queues["outbox_lag_seconds"] == 42.5
     assert set(queues["broker"]) == {"delivery", "poll", "notify", "control"}
 
 

@@ -247,7 +247,7 @@ def test_cancel_moves_to_cancelled_once(api: TestClient) -> None:
     assert [e["status"] for e in shown["timeline"]] == ["received", "cancelled"]
 
 
-def test_health_and_readiness(api: TestClient) -> None:
+def test_health_and_readiness_say_ok_when_the_database_and_broker_answer(api: TestClient) -> None:
     assert api.get("/healthz").json() == {"status": "ok"}
     ready = api.get("/readyz")
     assert ready.status_code == 200

@@ -269,7 +269,9 @@ def test_production_refuses_tokens_of_unregistered_clients(tmp_path: Any) -> Non
     assert "not registered" in response.json()["detail"]
 
 
-def test_access_token_key_rotation(api: TestClient, settings: Settings) -> None:
+def test_a_token_under_a_retired_secret_key_is_accepted_only_while_that_key_is_listed(
+    api: TestClient, settings: Settings
+) -> None:
     old = settings.model_copy(update={"secret_key": "old-key-" + "o" * 40})
     token = issue_token(old, client_id="demo-app", organisation_ods="RX3")
     headers = {"Authorization": f"Bearer {token}"}

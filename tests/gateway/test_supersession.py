@@ -61,7 +61,7 @@ def test_chase_ups_hold_exactly_while_the_practice_is_chased() -> None:
         ("ready-to-collect", "case-management", "collected", True),
     ],
 )
-def test_whether_a_message_still_holds(
+def test_a_waiting_message_is_dropped_once_the_status_has_moved_past_its_event(
     event: str, recipient: str, status: str, holds: bool
 ) -> None:
     assert (superseded_because(event, recipient=recipient, status=status) is None) is holds

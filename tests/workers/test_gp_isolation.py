@@ -22,6 +22,7 @@ from adapters.gp_simulator import create_app
 from fhir_profiles import systems
 from gateway.cli import sample_recommendation
 from gateway.domain.intake import IntakeCommand, submit
+from gateway.domain.practice_access import IN_FLIGHT_RETRY_SECONDS
 from gateway.domain.retry_policy import RetryPolicy
 from gateway.practice_directory import PracticeSettings, write_practice
 from gateway.settings import AdapterRetry, Settings
@@ -343,15 +344,29 @@ def test_a_practice_with_deliveries_in_flight_gets_no_more_workers(world: World)
     with world.uow() as uow:  # a worker holds `busy` (e.g. the practice is slow)
         assert uow.deliveries.claim(busy, now=datetime.now(UTC), lease=timedelta(minutes=2))
         uow.commit()
+    posts = world.stats()["posts"]
+    turned_away = datetime.now(UTC)
+    # Returns while `busy` is still held: the worker does not wait for the slot.
     assert delivery.deliver(world.rt, queued) == "deferred"
+    answered = datetime.now(UTC)
+    assert world.stats()["posts"] == posts  # the practice was not called
     with world.uow() as uow:
         held = uow.deliveries.get(queued)
         assert held is not None
-        # Turned away without a call or a spent attempt, and put back for later in the
-        # database, so the worker is free for another practice at once.
-        assert (held.state, held.attempt_count) == ("retrying", 0)
+        # No attempt and no budget spent; put back in the database for shortly after, so
+        # the worker is free for another practice at once.
+        assert (held.state, held.attempt_count, held.first_attempt_at) == ("retrying", 0, None)
+        assert uow.deliveries.attempts(queued) == []
         assert held.next_attempt_at is not None
-        assert held.next_attempt_at > datetime.now(UTC)
+        asked_at = held.next_attempt_at - timedelta(seconds=IN_FLIGHT_RETRY_SECONDS)
+        assert turned_away <= asked_at <= answered
+        # The slot frees (the worker holding `busy` lets its lease go) and the wait is over.
+        holder = uow.deliveries.get(busy)
+        assert holder is not None
+        holder.lease_until = held.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)
+        uow.commit()
+    assert delivery.deliver(world.rt, queued) == "delivered"
+    assert world.stats()["posts"] == posts + 1
 
 
 class SlowPractice:
