@@ -26,6 +26,7 @@ from adapters.errors import (
     PermanentAdapterError,
     TransientAdapterError,
 )
+from adapters.gp_system import Tracking as Tracking  # where MESH callers have found it
 from adapters.http_status import error_for_status
 
 # MESH deletes a message nobody acknowledged after 5 days and tells the sender.
@@ -47,15 +48,6 @@ class MeshMailboxConfig:
     ca_cert: str | None = None
     verify_tls: bool = True
     timeout: float = 10.0
-
-
-@dataclass(frozen=True)
-class Tracking:
-    message_id: str
-    status: str  # as MESH says it: accepted, acknowledged, error, undeliverable, expired...
-    success: bool | None
-    description: str | None
-    uploaded_at: datetime | None
 
 
 @dataclass(frozen=True)
