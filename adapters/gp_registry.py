@@ -150,6 +150,9 @@ class GPKind(Generic[OptionsT]):
     options: type[OptionsT]
     capabilities: Capability
     make: Callable[[OptionsT, BuildContext], GPSystem]
+    # Its deliveries are GP Connect Send Document letters: the worker hands over each one's
+    # envelope (`Delivery.document`: which message, which version of which document).
+    sends_documents: bool = False
 
     @property
     def option_names(self) -> frozenset[str]:
@@ -244,7 +247,7 @@ REGISTRY: Final[Mapping[AdapterKind, GPKind[Any]]] = MappingProxyType(
         "simulator": GPKind(
             "simulator", FhirOptions, FhirRestGPSystem.capabilities, _fhir_rest(simulator=True)
         ),
-        "mesh": GPKind("mesh", MeshOptions, MeshGPSystem.capabilities, _mesh),
+        "mesh": GPKind("mesh", MeshOptions, MeshGPSystem.capabilities, _mesh, sends_documents=True),
         "inbox": GPKind("inbox", InboxOptions, InboxGPSystem.capabilities, _inbox),
     }
 )
@@ -256,6 +259,11 @@ def kind_of(adapter: str) -> GPKind[Any] | None:
         if name == adapter:
             return kind
     return None
+
+
+def sends_documents(adapter: str) -> bool:
+    kind = kind_of(adapter)
+    return kind is not None and kind.sends_documents
 
 
 def build(adapter: str, raw: Mapping[str, Any], context: BuildContext) -> GPSystem:

@@ -16,6 +16,7 @@ from adapters.gp_registry import (
     Unavailable,
     build,
     kind_of,
+    sends_documents,
 )
 from adapters.gp_system import (
     ADAPTER_KINDS,
@@ -168,6 +169,9 @@ def test_each_kind_says_what_it_can_do() -> None:
         "inbox": every,  # inside Liaison: nothing to fetch or track
     }
     assert {name: kind.capabilities for name, kind in REGISTRY.items()} == expected
+    # Only MESH deliveries are Send Document letters, each handed its envelope.
+    assert {name for name in ADAPTER_KINDS if sends_documents(name)} == {"mesh"}
+    assert not sends_documents("fax")
 
 
 @pytest.mark.parametrize(
