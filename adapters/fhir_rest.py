@@ -18,7 +18,7 @@ import httpx
 
 from adapters import fhir_orders, fhir_withdrawal
 from adapters.errors import PermanentAdapterError, TransientAdapterError
-from adapters.gp_system import Delivery, DeliveryPurpose, SubmitReceipt, UpdateBatch
+from adapters.gp_system import Capability, Delivery, DeliveryPurpose, SubmitReceipt, UpdateBatch
 from adapters.http_status import (
     error_for_status,
     is_success,
@@ -34,6 +34,8 @@ FHIR_JSON: Final = "application/fhir+json"
 
 class FhirRestGPSystem:
     """`GPSystem` over FHIR R4 REST. Close it (or use it as a context manager) when done."""
+
+    capabilities = Capability.SUBMIT | Capability.WITHDRAW | Capability.FETCH_UPDATES
 
     def __init__(
         self,

@@ -1,11 +1,23 @@
-"""The port every GP system adapter implements (FHIR REST, MESH, simulator, inbox)."""
+"""The port every GP system adapter implements (FHIR REST, MESH, simulator, inbox).
+
+Every adapter submits; beyond that each says what it can do (`Capability`), and a worker
+asks for the capability it needs (`update_source`, `delivery_tracker`) rather than for a
+concrete adapter class: a FHIR endpoint is polled for changes, a MESH message is followed
+until the practice collects it, the inbox needs neither.
+"""
 
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Protocol
+from datetime import datetime
+from enum import Flag, StrEnum, auto
+from typing import Any, Final, Literal, Protocol, cast, get_args
 
 from fhir_profiles.send_document.contract import DocumentEnvelope
 from fhir_profiles.task_status import StatusReport
+
+# The kinds of GP system adapter, as the practice directory names them; what each takes and
+# builds, and what it can do, is `adapters.gp_registry`.
+AdapterKind = Literal["fhir", "mesh", "inbox", "simulator"]
+ADAPTER_KINDS: Final[tuple[AdapterKind, ...]] = get_args(AdapterKind)
 
 
 class DeliveryPurpose(StrEnum):
@@ -57,14 +69,59 @@ class UpdateBatch:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Tracking:
+    """What a store-and-forward service says of one message it was given."""
+
+    message_id: str
+    status: str  # as MESH says it: accepted, acknowledged, error, undeliverable, expired...
+    success: bool | None
+    description: str | None
+    uploaded_at: datetime | None
+
+
+class Capability(Flag):
+    """What an adapter can do for the workers."""
+
+    SUBMIT = auto()  # send a request (`Delivery` with purpose REQUEST)
+    FETCH_UPDATES = auto()  # tell every status change at the practice since a cursor
+    TRACK = auto()  # follow one sent message until the practice's system collects it
+    WITHDRAW = auto()  # tell the practice a request no longer stands (purpose WITHDRAWAL)
+
+
 class GPSystem(Protocol):
+    @property
+    def capabilities(self) -> Capability: ...
+
     def submit(self, delivery: Delivery) -> SubmitReceipt:
         """Send a delivery. Raises an `adapters.errors.AdapterError` subclass on failure."""
         ...
+
+    def health(self) -> bool: ...
+
+
+class UpdateSource(GPSystem, Protocol):
+    """An adapter with `Capability.FETCH_UPDATES`."""
 
     def fetch_updates(self, *, ods_code: str, since: str | None) -> UpdateBatch:
         """Every status change for the practice after `since`, in as few calls as the
         system allows (one search per page, never one call per request)."""
         ...
 
-    def health(self) -> bool: ...
+
+class DeliveryTracker(GPSystem, Protocol):
+    """An adapter with `Capability.TRACK`."""
+
+    def track(self, message_id: str) -> Tracking:
+        """Where the message sent as `message_id` is now."""
+        ...
+
+
+def update_source(gp: GPSystem) -> UpdateSource | None:
+    """`gp` as something to poll for status changes, if it says it can be."""
+    return cast(UpdateSource, gp) if Capability.FETCH_UPDATES in gp.capabilities else None
+
+
+def delivery_tracker(gp: GPSystem) -> DeliveryTracker | None:
+    """`gp` as something that follows each sent message, if it says it can."""
+    return cast(DeliveryTracker, gp) if Capability.TRACK in gp.capabilities else None

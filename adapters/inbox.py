@@ -6,10 +6,13 @@ their actions go straight through the lifecycle. So there is nothing to poll. A 
 needs nothing sent either: the page shows the request as withdrawn.
 """
 
-from adapters.gp_system import Delivery, DeliveryPurpose, SubmitReceipt, UpdateBatch
+from adapters.gp_system import Capability, Delivery, DeliveryPurpose, SubmitReceipt
 
 
 class InboxGPSystem:
+    # Nothing to fetch or track: practice staff act on the inbox page itself.
+    capabilities = Capability.SUBMIT | Capability.WITHDRAW
+
     def submit(self, delivery: Delivery) -> SubmitReceipt:
         if delivery.purpose is DeliveryPurpose.WITHDRAWAL:
             # The inbox page reads the withdrawal itself: from now the request shows as
@@ -18,9 +21,6 @@ class InboxGPSystem:
                 remote_reference=delivery.recommendation_id, status_code=None, created=True
             )
         return SubmitReceipt(remote_reference=None, status_code=None, created=True)
-
-    def fetch_updates(self, *, ods_code: str, since: str | None) -> UpdateBatch:
-        return UpdateBatch(reports=[], cursor=since, calls=0)
 
     def health(self) -> bool:
         return True

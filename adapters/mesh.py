@@ -24,9 +24,10 @@ from mesh_client import MeshClient, MeshError
 from adapters.errors import (
     AdapterError,
     PermanentAdapterError,
-    RateLimited,
     TransientAdapterError,
 )
+from adapters.gp_system import Tracking as Tracking  # where MESH callers have found it
+from adapters.http_status import error_for_status
 
 # MESH deletes a message nobody acknowledged after 5 days and tells the sender.
 UNACKNOWLEDGED_EXPIRY: Final = timedelta(days=5)
@@ -47,15 +48,6 @@ class MeshMailboxConfig:
     ca_cert: str | None = None
     verify_tls: bool = True
     timeout: float = 10.0
-
-
-@dataclass(frozen=True)
-class Tracking:
-    message_id: str
-    status: str  # as MESH says it: accepted, acknowledged, error, undeliverable, expired...
-    success: bool | None
-    description: str | None
-    uploaded_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -241,16 +233,16 @@ class MeshMailbox:
 def _http_error(what: str, response: requests.Response | None) -> AdapterError:
     status = response.status_code if response is not None else None
     message = f"MESH {what} answered {status}"
-    if status == 429:
-        header = response.headers.get("Retry-After") if response is not None else None
-        try:
-            retry_after = float(header) if header else DEFAULT_RETRY_AFTER
-        except ValueError:
-            retry_after = DEFAULT_RETRY_AFTER
-        return RateLimited(message, retry_after=retry_after, status_code=status)
-    if status is None or status == 408 or status >= 500:
+    if response is None or status is None:
         return TransientAdapterError(message, status_code=status)
-    return PermanentAdapterError(message, status_code=status)
+    # The one status mapping and Retry-After reading every adapter shares (RFC 9110 §10.2.3:
+    # delay-seconds or an HTTP-date).
+    return error_for_status(
+        status,
+        message,
+        retry_after=response.headers.get("Retry-After"),
+        default_retry_after=DEFAULT_RETRY_AFTER,
+    )
 
 
 def _instant(value: Any) -> datetime | None:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from adapters.errors import AdapterError, PermanentAdapterError
-from adapters.gp_system import Delivery, SubmitReceipt, UpdateBatch
+from adapters.gp_system import Capability, Delivery, SubmitReceipt
 from adapters.mesh import MeshMailbox, Tracking
 from fhir_profiles.send_document.contract import ACK_WORKFLOW_ID, WORKFLOW_ID, DocumentEnvelope
 
@@ -60,7 +60,13 @@ def workflow_problem(workflow_id: str) -> str | None:
 
 
 class MeshGPSystem:
-    """`GPSystem` for one practice reached through MESH."""
+    """`GPSystem` for one practice reached through MESH.
+
+    Nothing is polled per practice: the practices' ITK3 responses arrive in Liaison's own
+    mailbox, for every practice at once (workers.polling.read_mesh_inbox), and each message
+    sent is tracked until the practice's system collects it."""
+
+    capabilities = Capability.SUBMIT | Capability.WITHDRAW | Capability.TRACK
 
     def __init__(
         self,
@@ -124,11 +130,6 @@ class MeshGPSystem:
                 return found.upper()
         # Automated routing: MESH finds the registered practice from the patient's details.
         return self._address(bundle)
-
-    def fetch_updates(self, *, ods_code: str, since: str | None) -> UpdateBatch:
-        # Responses arrive in Liaison's own mailbox, for every practice at once; they are read
-        # there (workers.polling.read_mesh_inbox), not per practice.
-        return UpdateBatch(reports=[], cursor=since, calls=0)
 
     def track(self, message_id: str) -> Tracking:
         return self._mailbox.track(message_id)

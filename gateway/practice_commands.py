@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from adapters.gp_system import ADAPTER_KINDS
 from gateway.cli_help import command_group
 from gateway.domain.inbox_accounts import WeakPassword, hash_password
 from gateway.practice_directory import (
@@ -84,7 +85,7 @@ def list_practices(
 @practices_app.command("set")
 def set_practice(
     ods_code: Annotated[str, typer.Argument(help="The practice's ODS code")],
-    adapter: Annotated[str | None, typer.Option(help="fhir | mesh | inbox | simulator")] = None,
+    adapter: Annotated[str | None, typer.Option(help=" | ".join(ADAPTER_KINDS))] = None,
     base_url: Annotated[str | None, typer.Option(help="FHIR base URL")] = None,
     token_env: Annotated[
         str | None,

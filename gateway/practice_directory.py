@@ -29,6 +29,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from adapters.gp_system import AdapterKind
 from adapters.mesh_gp import workflow_problem
 from gateway.domain.inbox_accounts import hash_password, password_matches
 from gateway.domain.practice_endpoints import PRACTICE_SECRET_PREFIX, secret_reference_problem
@@ -77,7 +78,6 @@ def _registered_workflow(workflow_id: str, info: ValidationInfo) -> str:
 WorkflowId = Annotated[
     str, Field(pattern=r"^[A-Z0-9_]{1,64}$"), AfterValidator(_registered_workflow)
 ]
-Adapter = Literal["fhir", "mesh", "inbox", "simulator"]
 Source = Literal["yaml", "api", "cli", "dev"]
 
 
@@ -123,7 +123,7 @@ class PracticeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    adapter: Adapter
+    adapter: AdapterKind
     base_url: str | None = Field(default=None, pattern=r"^https?://", max_length=500)
     auth: Auth | None = None
     # Task search: by `owner` identifier (one endpoint serving many practices), or by

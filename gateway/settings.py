@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.address_policy import split_host_port
+from adapters.gp_system import AdapterKind
 from fhir_profiles.canonical import DEVELOPMENT_CANONICAL_BASE, checked_canonical_base
 from gateway.domain.practice_endpoints import endpoint_problem, is_practice_secret_reference
 from gateway.notify_template_settings import NotifyTemplates
@@ -32,9 +33,6 @@ _SECRET_NAME = re.compile(r"(secret|password|api_key|shared_key|private_key)")
 # The shortest signing key or bearer token production accepts: 32 characters, at least the
 # 256-bit key RFC 7518 section 3.2 requires for HS256.
 MIN_SECRET_LENGTH = 32
-
-
-AdapterKind = Literal["fhir", "simulator", "mesh", "inbox"]
 
 
 class AdapterRetry(BaseModel):

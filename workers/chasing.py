@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from adapters.errors import AdapterError
+from adapters.gp_registry import sends_documents
 from adapters.gp_system import Delivery as OutgoingDelivery
 from fhir_profiles.builders import build_chase_up, build_transaction_bundle, resource_set_of
 from gateway.domain import chase_up_states, withdrawals
@@ -123,7 +124,7 @@ def _prepare(
             bundle=request.bundle,
         )
         endpoint = PracticeEndpoint.of(practice)
-        if endpoint.adapter == "mesh":
+        if sends_documents(endpoint.adapter):
             outgoing = _as_document(rt, uow, outgoing, chase_up, now=now)
         uow.commit()
     return outgoing, endpoint

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
+from adapters.gp_registry import sends_documents
 from adapters.gp_system import Delivery as OutgoingDelivery
 from fhir_profiles.builders import build_transaction_bundle
 from gateway import metrics
@@ -71,7 +72,7 @@ def _prepare(
                 ),
             )
         endpoint = PracticeEndpoint.of(practice)
-        if endpoint.adapter == "mesh":
+        if sends_documents(endpoint.adapter):
             # GP Connect Send Document: the letter's envelope, made now; the message id is
             # kept before sending, so a response that comes back at once finds its delivery.
             envelope = send_document.for_delivery(uow, rt.settings, delivery, now=now)

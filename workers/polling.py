@@ -10,8 +10,15 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from adapters.errors import AdapterError
+from adapters.gp_registry import kind_of
+from adapters.gp_system import (
+    Capability,
+    DeliveryTracker,
+    UpdateSource,
+    delivery_tracker,
+    update_source,
+)
 from adapters.mesh import InboundMessage, tracking_outcome
-from adapters.mesh_gp import MeshGPSystem
 from gateway.domain.gp_replies import apply_mesh_message, apply_reports
 from gateway.domain.itk_responses import COLLECTED, check_response_due, record_tracking
 from gateway.domain.lifecycle import AWAITING_PRACTICE
@@ -22,14 +29,34 @@ from workers.runtime import PracticeEndpoint, Runtime
 
 log = logging.getLogger(__name__)
 
-# Practice inboxes are inside Liaison: nothing to poll.
-_NOTHING_TO_POLL = frozenset({"inbox"})
 MESH_TRACKING_BATCH = 100
 POLL_LEASE_TIMEOUTS = 5
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _kind_capabilities(adapter: str) -> Capability | None:
+    kind = kind_of(adapter)
+    return kind.capabilities if kind is not None else None
+
+
+def polled(adapter: str) -> bool:
+    """Whether practices on this adapter kind are polled: it fetches updates or tracks what
+    it sent (the practice inbox does neither: it is inside Liaison). A kind Liaison does not
+    have is polled too, so that its adapter's refusal is recorded."""
+    capabilities = _kind_capabilities(adapter)
+    return capabilities is None or bool(
+        capabilities & (Capability.FETCH_UPDATES | Capability.TRACK)
+    )
+
+
+def _tracked(adapter: str) -> bool:
+    """A kind that follows each sent message (MESH) calls no practice endpoint per poll, so
+    the practice's circuit breaker does not hold its tracking back."""
+    capabilities = _kind_capabilities(adapter)
+    return capabilities is not None and Capability.TRACK in capabilities
 
 
 def practices_to_poll(rt: Runtime) -> list[str]:
@@ -46,7 +73,7 @@ def practices_to_poll(rt: Runtime) -> list[str]:
         pollable = {
             p.ods_code
             for p in uow.practices.list()
-            if p.adapter not in _NOTHING_TO_POLL
+            if polled(p.adapter)
             and not (p.poll_lease_until is not None and p.poll_lease_until > now)
             and not (p.last_polled_at is not None and p.last_polled_at > recent)
         }
@@ -58,17 +85,17 @@ def poll_practice(rt: Runtime, ods_code: str) -> int:
     now = _now()
     with UnitOfWork(rt.session_factory) as uow:
         practice = uow.practices.get(ods_code)
-        if practice is None or practice.adapter in _NOTHING_TO_POLL:
+        if practice is None or not polled(practice.adapter):
             return 0
         endpoint = PracticeEndpoint.of(practice)
         # Longer than the poll can take (every page may wait the practice's timeout), so a
         # slow practice never has two polls, and two workers, at once.
-        timeout = float(endpoint.option("timeout_seconds") or rt.settings.http_timeout_seconds)
+        timeout = endpoint.timeout(rt.settings)
         lease = timedelta(seconds=max(30.0, timeout * POLL_LEASE_TIMEOUTS))
         if not uow.practices.claim_poll(ods_code, now=now, lease=lease):
             return 0
         cursor = practice.poll_cursor
-        if endpoint.adapter != "mesh":
+        if not _tracked(endpoint.adapter):
             # A tripped breaker lets one call through when its open period ends. If a delivery
             # is waiting, it should be that call (it makes progress, and it spends its retry
             # budget towards a dead letter); a poll every second would otherwise take the
@@ -88,10 +115,23 @@ def poll_practice(rt: Runtime, ods_code: str) -> int:
                 return 0
         uow.commit()
     gp = rt.gp_system_for(endpoint)
-    if isinstance(gp, MeshGPSystem):
-        return _track_mesh(rt, ods_code, gp, cursor)
+    tracker = delivery_tracker(gp)
+    if tracker is not None:
+        return _track_mesh(rt, ods_code, tracker, cursor)
+    source = update_source(gp)
+    if source is None:
+        # Nothing this adapter can be asked (it neither fetches nor tracks).
+        with UnitOfWork(rt.session_factory) as uow:
+            uow.practices.finish_poll(ods_code, cursor=cursor, at=_now())
+            uow.commit()
+        return 0
+    return _fetch_updates(rt, ods_code, source, cursor)
+
+
+def _fetch_updates(rt: Runtime, ods_code: str, source: UpdateSource, cursor: str | None) -> int:
+    """Ask the practice's system for every change since the cursor and apply them."""
     try:
-        batch = gp.fetch_updates(ods_code=ods_code, since=cursor)
+        batch = source.fetch_updates(ods_code=ods_code, since=cursor)
     except AdapterError as error:
         with UnitOfWork(rt.session_factory) as uow:
             record_outcome(uow, rt.settings, ods_code, error, now=_now())
@@ -106,7 +146,7 @@ def poll_practice(rt: Runtime, ods_code: str) -> int:
     return outcome.applied
 
 
-def _track_mesh(rt: Runtime, ods_code: str, gp: MeshGPSystem, cursor: str | None) -> int:
+def _track_mesh(rt: Runtime, ods_code: str, gp: DeliveryTracker, cursor: str | None) -> int:
     """Look at this practice's MESH messages still open (each at most once per tracking
     interval): ask MESH about those not yet collected (failed or 5 days unread -> dead
     letter), and dead-letter those with no ITK3 business response in time."""
