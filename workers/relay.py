@@ -1,6 +1,7 @@
 """Publish committed outbox rows to the broker, and repair what was lost in flight."""
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 from gateway.domain import delivery_states
@@ -15,12 +16,19 @@ from workers.practice_gate import breaker_policy
 from workers.runtime import Runtime
 
 Publish = Callable[[str, str], None]  # (kind, ref_id)
+# Opens a block whose publishes may wait in a buffer and go to the broker together when the
+# block ends; leaving it without an error means the broker has every one of them.
+Together = Callable[[], AbstractContextManager[object]]
 
 
-def relay_outbox(rt: Runtime, publish: Publish, *, batch: int = 200) -> int:
+def relay_outbox(
+    rt: Runtime, publish: Publish, *, batch: int = 200, together: Together = nullcontext
+) -> int:
     """Mark the recommendations queued and commit, then publish, then mark the rows
     published. A worker can therefore never see a job before its data, and a crash between
-    the steps only publishes again, which the claims in deliver and notify make harmless."""
+    the steps only publishes again, which the claims in deliver and notify make harmless.
+    The batch is published `together` (one broker round trip where the transport allows):
+    its rows count as published only once the whole block has gone."""
     with UnitOfWork(rt.session_factory) as uow:
         rows = [
             (row.id, row.kind, row.ref_id, row.correlation_id)
@@ -45,13 +53,17 @@ def relay_outbox(rt: Runtime, publish: Publish, *, batch: int = 200) -> int:
     # practice's breaker lets it.
     published: list[int] = [row_id for row_id, _, ref_id, _ in rows if ref_id in held]
     try:
-        for row_id, kind, ref_id, correlation_id in rows:
-            if ref_id in held:
-                continue
-            # The task carries the id of the request that wrote the row (task headers).
-            with correlation(correlation_id):
-                publish(kind, ref_id)
-            published.append(row_id)
+        sent: list[int] = []
+        with together():
+            for row_id, kind, ref_id, correlation_id in rows:
+                if ref_id in held:
+                    continue
+                # The task carries the id of the request that wrote the row (task headers).
+                with correlation(correlation_id):
+                    publish(kind, ref_id)
+                sent.append(row_id)
+        # A failed block may have sent some of them: they stay unpublished and go again.
+        published.extend(sent)
     finally:
         with UnitOfWork(rt.session_factory) as uow:
             uow.outbox.mark_published(published, at=datetime.now(UTC))
@@ -85,7 +97,9 @@ def _hold_back(
     return held
 
 
-def sweep(rt: Runtime, publish: Publish, *, batch: int = 500) -> int:
+def sweep(
+    rt: Runtime, publish: Publish, *, batch: int = 500, together: Together = nullcontext
+) -> int:
     """Republish due retries, deliveries whose worker died mid-attempt, jobs the broker lost,
     and notifications stuck pending. Every republish is safe: tasks claim before acting."""
     now = datetime.now(UTC)
@@ -109,8 +123,9 @@ def sweep(rt: Runtime, publish: Publish, *, batch: int = 500) -> int:
             now=now, pending_before=now - timedelta(seconds=30), limit=batch
         )
         uow.commit()
-    for delivery_id in dict.fromkeys([*due, *lost]):
-        publish("deliver", delivery_id)
-    for notification_id in stuck:
-        publish("notify", notification_id)
+    with together():
+        for delivery_id in dict.fromkeys([*due, *lost]):
+            publish("deliver", delivery_id)
+        for notification_id in stuck:
+            publish("notify", notification_id)
     return len(due) + len(lost) + len(stuck)

@@ -1,5 +1,7 @@
 """Celery tasks: thin shells that take an id and call a plain function."""
 
+from contextlib import AbstractContextManager
+
 from celery import Task
 
 from workers import (
@@ -14,6 +16,7 @@ from workers import (
     replaying,
 )
 from workers.app import app
+from workers.publishing import send, together
 from workers.runtime import runtime
 
 _TASK_FOR_KIND = {
@@ -24,7 +27,11 @@ _TASK_FOR_KIND = {
 
 
 def _publish(kind: str, ref_id: str) -> None:
-    app.send_task(_TASK_FOR_KIND[kind], args=[ref_id])
+    send(app, _TASK_FOR_KIND[kind], [ref_id])
+
+
+def _together() -> AbstractContextManager[None]:
+    return together(app)
 
 
 @app.task(name="liaison.deliver", bind=True, max_retries=0)
@@ -57,20 +64,21 @@ def poll_due() -> int:
     practices = polling.practices_to_poll(runtime())
     # A poll still queued after a few intervals is dropped: beat has queued a fresher one.
     expires = max(5 * runtime().settings.poll_interval_seconds, 10.0)
-    for ods_code in practices:
-        # One task per practice: a slow practice holds up only its own poll.
-        app.send_task("liaison.poll_practice", args=[ods_code], expires=expires)
+    with _together():
+        for ods_code in practices:
+            # One task per practice: a slow practice holds up only its own poll.
+            send(app, "liaison.poll_practice", [ods_code], expires=expires)
     return len(practices)
 
 
 @app.task(name="liaison.relay_outbox", max_retries=0)
 def relay_outbox() -> int:
-    return relay.relay_outbox(runtime(), _publish)
+    return relay.relay_outbox(runtime(), _publish, together=_together)
 
 
 @app.task(name="liaison.sweep", max_retries=0)
 def sweep() -> int:
-    return relay.sweep(runtime(), _publish)
+    return relay.sweep(runtime(), _publish, together=_together)
 
 
 @app.task(name="liaison.replay_batch", max_retries=0)
