@@ -21,7 +21,7 @@ from gateway.store.models import Delivery, DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
 from workers import send_document, withdrawing
 from workers.attempt_errors import failure_of, stored_error
-from workers.practice_gate import admit_delivery, record_outcome
+from workers.practice_gate import claim_delivery, record_outcome
 from workers.resolving import ensure_routed
 from workers.runtime import PracticeEndpoint, Runtime
 
@@ -35,18 +35,22 @@ def _prepare(
 ) -> tuple[OutgoingDelivery, PracticeEndpoint, int] | str | None:
     with UnitOfWork(rt.session_factory) as uow:
         lease = timedelta(seconds=rt.settings.delivery_lease_seconds)
-        held = _held_for_withdrawal(uow, delivery_id, now=now)
+        delivery = uow.deliveries.get(delivery_id)
+        if delivery is None:
+            return None
+        held = _held_for_withdrawal(uow, delivery, now=now)
         if held is not None:
             return held
         # Per-practice isolation: a practice that is failing, busy or over its rate limit
         # gets this delivery deferred, not a worker held waiting for it.
-        if not admit_delivery(uow, rt.settings, delivery_id, now=now):
+        gated = claim_delivery(uow, rt.settings, delivery_id, delivery.practice_ods, now=now)
+        if gated.outcome == "deferred":
             uow.commit()
             return "deferred"
-        if not uow.deliveries.claim(delivery_id, now=now, lease=lease):
+        if gated.outcome == "skipped":
             return None
-        delivery = uow.deliveries.get(delivery_id)
-        assert delivery is not None
+        # Read again once claimed: its attempt count, and where it goes now.
+        uow.session.refresh(delivery)
         if delivery.practice_ods is None:
             # Not routed (PDS was switched off while it waited): it needs a person.
             delivery_states.move(delivery, DeliveryMove.RELEASE)
@@ -55,6 +59,7 @@ def _prepare(
             delivery.last_error = "no practice to send to: PDS is not configured"
             uow.commit()
             return "unrouted"
+        # The row the gate locked (`gated` holds it): no second read.
         practice = uow.practices.get(delivery.practice_ods)
         assert practice is not None
         if withdrawing.is_withdrawal(delivery):
@@ -83,12 +88,11 @@ def _prepare(
     return outgoing, endpoint, attempt_number
 
 
-def _held_for_withdrawal(uow: UnitOfWork, delivery_id: str, *, now: datetime) -> str | None:
+def _held_for_withdrawal(uow: UnitOfWork, delivery: Delivery, *, now: datetime) -> str | None:
     """A request that was withdrawn while it waited is stopped, never sent. A withdrawal
     never overtakes its request: while the request is mid-attempt, the withdrawal waits for
     the attempt's lease. Neither makes an attempt or spends retry budget."""
-    delivery = uow.deliveries.get(delivery_id)
-    if delivery is None or delivery.state not in CLAIMABLE:
+    if delivery.state not in CLAIMABLE:
         return None
     if not withdrawing.is_withdrawal(delivery):
         if not withdrawals.request_withdrawn(uow, delivery):
@@ -107,17 +111,11 @@ def _held_for_withdrawal(uow: UnitOfWork, delivery_id: str, *, now: datetime) ->
     return "deferred"
 
 
-def _is_withdrawal(rt: Runtime, delivery_id: str) -> bool:
-    with UnitOfWork(rt.session_factory) as uow:
-        delivery = uow.deliveries.get(delivery_id)
-        return delivery is not None and withdrawing.is_withdrawal(delivery)
-
-
 def deliver(rt: Runtime, delivery_id: str) -> str:
     """Make one attempt at a delivery. Returns the outcome (for logs and tests)."""
     # The registered practice first (PDS, ODS): it may reroute, stop or defer the delivery.
-    # A withdrawal goes where its request went, whatever PDS says now.
-    held = None if _is_withdrawal(rt, delivery_id) else ensure_routed(rt, delivery_id)
+    # A withdrawal goes where its request went, whatever PDS says now (ensure_routed).
+    held = ensure_routed(rt, delivery_id)
     if held is not None:
         return held
     prepared = _prepare(rt, delivery_id, _now())

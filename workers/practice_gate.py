@@ -1,18 +1,17 @@
 """Per-practice isolation around every call a worker makes to a GP system.
 
-Before a delivery is claimed, `admit_delivery` asks the practice's gate (circuit breaker,
-in-flight limit, rate limit: gateway.domain.practice_access). A refusal defers the delivery
-with `next_attempt_at`: no attempt is recorded, no retry budget is spent, and the worker is
-free at once for another practice's work. After the call, `record_outcome` feeds the breaker.
+A delivery is claimed through its practice's gate (`claim_delivery`: circuit breaker,
+in-flight limit, rate limit, gateway.domain.practice_access.claim_through_gate). A refusal
+defers the delivery with `next_attempt_at`: no attempt is recorded, no retry budget is spent,
+and the worker is free at once for another practice's work. After the call,
+`record_outcome` feeds the breaker.
 """
 
 from datetime import datetime, timedelta
 
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
-from gateway.domain import delivery_states
-from gateway.domain.delivery_states import CLAIMABLE, DeliveryMove
 from gateway.domain.isolation import BreakerPolicy
-from gateway.domain.practice_access import open_gate, record_call
+from gateway.domain.practice_access import GatedClaim, claim_through_gate, record_call
 from gateway.settings import Settings
 from gateway.store.unit_of_work import UnitOfWork
 
@@ -28,33 +27,26 @@ def breaker_policy(settings: Settings) -> BreakerPolicy:
     )
 
 
-def admit_delivery(uow: UnitOfWork, settings: Settings, delivery_id: str, *, now: datetime) -> bool:
-    """True: go on and claim the delivery. False: it was deferred (the caller commits)."""
-    delivery = uow.deliveries.get(delivery_id)
-    if delivery is None:
-        return True  # the claim will find nothing
-    ods_code = delivery.practice_ods
-    if ods_code is None:
-        return True  # not routed yet: workers.resolving decides before any call
-    if uow.gp_links.lock_practice(ods_code) is None:
-        return True
-    # Read again under the practice's lock: another worker may have just taken it.
-    uow.session.refresh(delivery)
-    due = delivery.next_attempt_at is None or delivery.next_attempt_at <= now
-    if delivery.state not in CLAIMABLE or not due:
-        return True  # not ours to send now; the claim says so without touching the gate
-    gate = open_gate(
+def claim_delivery(
+    uow: UnitOfWork,
+    settings: Settings,
+    delivery_id: str,
+    ods_code: str | None,
+    *,
+    now: datetime,
+) -> GatedClaim:
+    """Claim the delivery for one attempt if its practice's gate lets it go now, or defer it
+    (the caller commits either way)."""
+    return claim_through_gate(
         uow,
+        delivery_id,
         ods_code,
         now=now,
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
         policy=breaker_policy(settings),
         in_flight_limit=settings.practice_max_in_flight,
+        defer_seconds=DEFAULT_DEFER_SECONDS,
     )
-    if gate.allowed:
-        return True
-    delivery_states.move(delivery, DeliveryMove.DEFER)
-    delivery.next_attempt_at = gate.retry_at or now + timedelta(seconds=DEFAULT_DEFER_SECONDS)
-    return False
 
 
 def healthy(error: AdapterError | None) -> bool:

@@ -21,6 +21,7 @@ from gateway.domain.intake import given_practice
 from gateway.domain.isolation import Breaker, BreakerPolicy, admit, record_failure, record_success
 from gateway.domain.registration import PatientFacts, PracticeFacts, Routed, route
 from gateway.domain.routing import Pharmacy, apply_route, apply_stop, defer
+from gateway.domain.withdrawals import WITHDRAWAL
 
 __all__ = ["Pharmacy", "breaker", "ensure_routed", "in_directory", "patient_facts"]
 from gateway.domain.delivery_states import CLAIMABLE
@@ -76,8 +77,9 @@ def _now() -> datetime:
 
 
 def ensure_routed(rt: Runtime, delivery_id: str) -> str | None:
-    """None: the delivery may go (routed now, before, or PDS is off). Otherwise the
-    outcome: "waiting" (PDS or ODS will be asked again) or "stopped"."""
+    """None: the delivery may go (routed now, before, PDS is off, or it is a withdrawal,
+    which goes where its request went whatever PDS says now). Otherwise the outcome:
+    "waiting" (PDS or ODS will be asked again) or "stopped"."""
     pds = rt.pds()
     if pds is None:
         return None
@@ -138,6 +140,8 @@ def _to_ask(rt: Runtime, delivery_id: str, now: datetime) -> _Asked | None:
     with UnitOfWork(rt.session_factory) as uow:
         delivery = uow.deliveries.get(delivery_id)
         if delivery is None or delivery.state not in CLAIMABLE:
+            return None
+        if delivery.purpose == WITHDRAWAL:
             return None
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
             return None

@@ -8,13 +8,14 @@ worker is held by a practice that is down, slow or over its allowance.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Literal, cast
 
 from gateway.domain.isolation import (
     Breaker,
     BreakerMode,
     BreakerPolicy,
     Bucket,
+    Take,
     admit,
     record_failure,
     record_success,
@@ -80,6 +81,15 @@ def open_gate(
                 now + timedelta(seconds=IN_FLIGHT_RETRY_SECONDS),
                 f"practice already has {limit} deliveries in flight",
             )
+    take = _take(practice, now)
+    if not take.allowed:
+        return Gate(False, take.retry_at, "practice rate limit reached")
+    _store_breaker(practice, admission.breaker)
+    return Gate(True)
+
+
+def _take(practice: Practice, now: datetime) -> Take:
+    """Spend one call of the practice's rate allowance, if it has one (stored on the row)."""
     bucket = (
         Bucket(practice.rate_tokens, practice.rate_checked_at)
         if practice.rate_tokens is not None and practice.rate_checked_at is not None
@@ -89,10 +99,68 @@ def open_gate(
     if practice.rate_limit_per_minute is not None:
         practice.rate_tokens = take.bucket.tokens
         practice.rate_checked_at = take.bucket.checked_at
+    return take
+
+
+@dataclass(frozen=True)
+class GatedClaim:
+    outcome: Literal["claimed", "deferred", "skipped"]
+    practice: Practice | None = None  # the practice's row, locked until commit
+
+
+def claim_through_gate(
+    uow: UnitOfWork,
+    delivery_id: str,
+    ods_code: str | None,
+    *,
+    now: datetime,
+    lease: timedelta,
+    policy: BreakerPolicy,
+    in_flight_limit: int,
+    defer_seconds: float,
+) -> GatedClaim:
+    """Ask the practice's gate and claim the delivery for one attempt (the caller commits),
+    in two statements: the practice's row locked, then one conditional UPDATE that claims
+    the delivery only if it is due and the practice has room in flight (counted in that
+    statement, under the lock, so concurrent claims for the practice see each other). The
+    breaker and rate limit are decided from the locked row in between, and what they spend
+    (a probe, a token) is kept only when the claim succeeds. A refusal defers a delivery
+    that is still waiting (no attempt made, no retry budget spent); one that is not (taken,
+    finished, not due) is skipped."""
+    practice = uow.gp_links.lock_practice(ods_code) if ods_code is not None else None
+    if practice is None:
+        # Not routed yet or not in the directory: the claim alone decides, the caller stops it.
+        claimed = uow.deliveries.claim(delivery_id, now=now, lease=lease)
+        return GatedClaim("claimed" if claimed else "skipped")
+    admission = admit(breaker_of(practice), policy, now=now)
+    if not admission.allowed:
+        return _deferred(uow, delivery_id, practice, admission.retry_at, now, defer_seconds)
+    tokens = (practice.rate_tokens, practice.rate_checked_at)
+    take = _take(practice, now)
     if not take.allowed:
-        return Gate(False, take.retry_at, "practice rate limit reached")
-    _store_breaker(practice, admission.breaker)
-    return Gate(True)
+        return _deferred(uow, delivery_id, practice, take.retry_at, now, defer_seconds)
+    limit = max_in_flight(practice, in_flight_limit)
+    if uow.deliveries.claim(delivery_id, now=now, lease=lease, in_flight_below=limit):
+        _store_breaker(practice, admission.breaker)
+        return GatedClaim("claimed", practice)
+    # Not claimed: the token is not spent. Either the practice is full (defer while it waits)
+    # or the delivery is not waiting any more (the conditional deferral finds nothing).
+    practice.rate_tokens, practice.rate_checked_at = tokens
+    retry_at = now + timedelta(seconds=IN_FLIGHT_RETRY_SECONDS)
+    return _deferred(uow, delivery_id, practice, retry_at, now, defer_seconds)
+
+
+def _deferred(
+    uow: UnitOfWork,
+    delivery_id: str,
+    practice: Practice,
+    retry_at: datetime | None,
+    now: datetime,
+    defer_seconds: float,
+) -> GatedClaim:
+    until = retry_at or now + timedelta(seconds=defer_seconds)
+    deferred = uow.deliveries.defer_if_waiting(delivery_id, now=now, until=until)
+    return GatedClaim("deferred" if deferred else "skipped", practice)
 
 
 def record_call(

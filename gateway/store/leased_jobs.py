@@ -80,9 +80,10 @@ def claim(
     due_states: Sequence[str],
     leased_state: str,
     lapsed_states: Sequence[str] = (),
+    only_if: ColumnElement[bool] | None = None,
 ) -> bool:
-    """Take the job for one attempt; False if someone else has it, it is finished, or it is
-    not due yet."""
+    """Take the job for one attempt; False if someone else has it, it is finished, it is
+    not due yet, or `only_if` (checked in the same statement) does not hold."""
     values: dict[Any, Any] = {
         columns.state: leased_state,
         columns.lease_until: now + lease,
@@ -98,5 +99,7 @@ def claim(
         )
         .values(values)
     )
+    if only_if is not None:
+        stmt = stmt.where(only_if)
     result = session.execute(stmt)
     return bool(getattr(result, "rowcount", 0) == 1)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from gateway.domain.delivery_states import CLAIMABLE, MACHINE, DeliveryMove, DeliveryState
 from gateway.store import leased_jobs
@@ -17,6 +17,7 @@ from gateway.store.models import Delivery, DeliveryAttempt
 UNROUTED = "unrouted"
 Ts = TypeVarTuple("Ts")
 _LEASE = leased_jobs.LeaseColumns.of(Delivery)
+_DEFERRABLE = tuple(s for s in CLAIMABLE if s in MACHINE.sources_of(DeliveryMove.DEFER))
 
 
 class DeliveryRepository:
@@ -43,9 +44,32 @@ class DeliveryRepository:
         )
         return self._session.scalars(stmt).all()
 
-    def claim(self, delivery_id: str, *, now: datetime, lease: timedelta) -> bool:
+    def claim(
+        self,
+        delivery_id: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        in_flight_below: int | None = None,
+    ) -> bool:
         """Take the delivery for one attempt if it is due; False if someone else has it,
-        it is finished, or it is not due yet."""
+        it is finished, or it is not due yet. `in_flight_below`: and only if its practice
+        has fewer deliveries in flight, counted in the same statement (the caller holds the
+        practice's lock, so no other claim for it runs in between)."""
+        room = None
+        if in_flight_below is not None:
+            other = aliased(Delivery)
+            in_flight = (
+                select(func.count())
+                .select_from(other)
+                .where(
+                    other.practice_ods == Delivery.practice_ods,
+                    other.state == DeliveryState.IN_FLIGHT,
+                    other.lease_until > now,
+                )
+                .scalar_subquery()
+            )
+            room = in_flight < in_flight_below
         return leased_jobs.claim(
             self._session,
             _LEASE,
@@ -54,7 +78,22 @@ class DeliveryRepository:
             lease=lease,
             due_states=CLAIMABLE,
             leased_state=MACHINE.target_of(DeliveryMove.CLAIM).value,
+            only_if=room,
         )
+
+    def defer_if_waiting(self, delivery_id: str, *, now: datetime, until: datetime) -> bool:
+        """Make a delivery that is waiting and due wait until `until`, without an attempt
+        or any retry budget spent (a gate's refusal); False if it is not waiting any more."""
+        stmt = (
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id,
+                leased_jobs.claimable(_LEASE, now=now, due_states=_DEFERRABLE),
+            )
+            .values(state=MACHINE.target_of(DeliveryMove.DEFER).value, next_attempt_at=until)
+        )
+        result = self._session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0) == 1)
 
     def add_attempt(self, attempt: DeliveryAttempt) -> None:
         self._session.add(attempt)

@@ -22,12 +22,13 @@ class GPLinkRepository:
     def lock_practice(self, ods_code: str) -> Practice | None:
         """The practice's row, held until commit so that breaker, rate and in-flight decisions
         by concurrent workers see each other (a row lock on PostgreSQL; SQLite already runs
-        one writer at a time)."""
-        self._session.execute(
-            update(Practice)
-            .where(Practice.ods_code == ods_code)
-            .values(breaker_state=Practice.breaker_state)
-        )
+        one writer at a time, but only from its first write: hence a write first there)."""
+        if self._session.get_bind().dialect.name == "sqlite":
+            self._session.execute(
+                update(Practice)
+                .where(Practice.ods_code == ods_code)
+                .values(breaker_state=Practice.breaker_state)
+            )
         stmt = select(Practice).where(Practice.ods_code == ods_code).with_for_update()
         return self._session.scalars(stmt.execution_options(populate_existing=True)).first()
 
