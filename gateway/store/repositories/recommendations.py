@@ -1,12 +1,12 @@
 """Queries over recommendations, their FHIR resources, timeline and idempotency keys."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from gateway.store.models import (
     FhirResource,
@@ -29,6 +29,8 @@ class StoredVersion:
 class RecommendationRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+        # What `lock_many` locked, and in which transaction: the lock lasts until its end.
+        self._held: tuple[SessionTransaction | None, dict[str, Recommendation]] = (None, {})
 
     def add(self, recommendation: Recommendation) -> None:
         self._session.add(recommendation)
@@ -36,9 +38,32 @@ class RecommendationRepository:
     def get(self, recommendation_id: str) -> Recommendation | None:
         return self._session.get(Recommendation, recommendation_id)
 
+    def lock_many(self, recommendation_ids: Collection[str]) -> list[Recommendation]:
+        """Lock several recommendations in one statement, in id order (two callers never
+        hold one each while waiting for the other's), until the transaction ends;
+        `get_for_update` of one of them meanwhile answers from this read."""
+        if not recommendation_ids:
+            return []
+        stmt = (
+            select(Recommendation)
+            .where(Recommendation.id.in_(sorted(recommendation_ids)))
+            .order_by(Recommendation.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        locked = list(self._session.scalars(stmt))
+        self._held = (self._session.get_transaction(), {r.id: r for r in locked})
+        return locked
+
     def get_for_update(self, recommendation_id: str) -> Recommendation | None:
         # Serialises concurrent status updates for one recommendation on PostgreSQL;
         # SQLite already serialises writers.
+        transaction, held = self._held
+        if transaction is not None and transaction is self._session.get_transaction():
+            # Locked by `lock_many` in this transaction: nobody else can have changed it.
+            found = held.get(recommendation_id)
+            if found is not None:
+                return found
         stmt = select(Recommendation).where(Recommendation.id == recommendation_id)
         # populate_existing: a row read earlier in this session is refreshed with what the
         # lock returned, so a status changed by a concurrent writer is not decided on stale.
