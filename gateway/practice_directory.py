@@ -267,7 +267,7 @@ def dev_directory(settings: Settings) -> list[PracticeEntry]:
 
 # Development only: practices on the MESH route (GP Connect Send Document) at two of
 # mesh-sandbox's canned mailboxes, each answered by a simulated MESH practice
-# (adapters.mesh_practice): Y00010 files every letter, Y00011 refuses them.
+# (adapters.standins.mesh_practice): Y00010 files every letter, Y00011 refuses them.
 DEV_MESH_FILING = "Y00010"
 DEV_MESH_FILING_MAILBOX = "X26ABC2"
 DEV_MESH_REFUSING = "Y00011"
