@@ -27,6 +27,7 @@ from fhir_profiles.recommendation import (
 from gateway.domain import delivery_states
 from gateway.domain.audience import care_team_members
 from gateway.domain.chase_ups import WorkingDays
+from gateway.domain.errors import ErrorKind, LiaisonError
 from gateway.domain.status_updates import record_event
 from gateway.store.models import (
     Delivery,
@@ -42,8 +43,11 @@ from gateway.store.unit_of_work import UnitOfWork
 UNROUTED_PLACEHOLDER = "X00000"
 
 
-class IntakeError(Exception):
+class IntakeError(LiaisonError):
     """The request cannot be accepted as it is; `field` names what is wrong."""
+
+    kind = ErrorKind.INVALID
+    title = "Request refused"
 
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
