@@ -62,11 +62,6 @@ class BookingRefused(LiaisonError):
         # The request field the refusal is about, with the detail as it stands.
         return [FieldError(self.field, self.detail)] if self.field else []
 
-    @property
-    def status(self) -> ErrorKind:
-        """The kind, under the name the attendance worker logs it by."""
-        return self.kind
-
 
 @dataclass(frozen=True)
 class BookingRequest:
