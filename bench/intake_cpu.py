@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from gateway.settings import Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
+
+CALL_SAMPLE = 20
 
 
 def _settings(database_url: str, data_dir: Path) -> Settings:
@@ -52,12 +55,44 @@ def _spy(out: Path) -> subprocess.Popen[bytes]:
     return spy
 
 
+def _calls_per_submission(app: Any, headers: dict[str, str], body: bytes) -> float:
+    """Python-level calls (and calls into C) per submission, in every thread: a new
+    TestClient starts new threads, so `threading.setprofile` reaches the handler's."""
+    calls = [0]
+    counting = [False]
+
+    def count(_frame: Any, event_name: str, _arg: Any) -> None:
+        if counting[0] and event_name in ("call", "c_call"):
+            calls[0] += 1
+
+    threading.setprofile(count)
+    sys.setprofile(count)
+    try:
+        with TestClient(app, headers=headers) as client:
+            for _ in range(5):  # the new threads' first requests
+                client.post("/v1/recommendations", content=body)
+            counting[0] = True
+            for _ in range(CALL_SAMPLE):
+                assert client.post("/v1/recommendations", content=body).status_code == 202
+            counting[0] = False
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    return calls[0] / CALL_SAMPLE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--profile", type=Path, help="py-spy raw output file: sample this process")
     parser.add_argument("--sql", action="store_true", help="print one submission's statements")
+    parser.add_argument(
+        "--calls",
+        action="store_true",
+        help="also count Python function calls per submission: steadier than CPU time on a "
+        "shared machine, blind to work done in C",
+    )
     args = parser.parse_args(argv)
     body = SAMPLE.read_bytes()
     configure_logging("WARNING")  # as `liaison api` under bench.intake
@@ -96,16 +131,21 @@ def main(argv: list[str] | None = None) -> int:
                 answer = client.post("/v1/recommendations", content=body)
                 cpu.append(time.process_time() - started)
                 assert answer.status_code == 202, answer.text
+            event.remove(app_engine, "before_cursor_execute", statement)
+            event.remove(app_engine, "commit", commit)
             if spy:
                 spy.send_signal(signal.SIGINT)  # py-spy writes what it has on Ctrl-C
                 spy.wait(timeout=60)
-            app.state.engine.dispose()
+        calls = _calls_per_submission(app, headers, body) if args.calls else None
+        app.state.engine.dispose()
     n = args.submissions
     print(
         f"{n} submissions: CPU per submission median {1000 * statistics.median(cpu):.1f} ms, "
         f"mean {1000 * statistics.fmean(cpu):.1f} ms; "
         f"{counts['statements'] / n:.1f} statements, {counts['commits'] / n:.1f} commits each"
     )
+    if calls is not None:
+        print(f"Python function calls per submission (every thread): {calls:,.0f}")
     for line in shown:
         print("  ", line)
     if args.profile and args.profile.exists():

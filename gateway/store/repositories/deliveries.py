@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.delivery_states import CLAIMABLE, MACHINE, DeliveryMove, DeliveryState
 from gateway.store import leased_jobs
-from gateway.store.models import Delivery, DeliveryAttempt
+from gateway.store.models import Delivery, DeliveryAttempt, table_of
 
 # Shown for deliveries whose practice is not known yet (waiting for PDS: workers.resolving).
 UNROUTED = "unrouted"
@@ -29,7 +29,7 @@ class DeliveryRepository:
     def insert(self, **columns: Any) -> None:
         """A new delivery (Delivery columns) inserted at once, past the unit of work's
         bookkeeping: for a writer that does not touch it again in its transaction (intake)."""
-        self._session.execute(insert(Delivery), [columns])
+        self._session.execute(insert(table_of(Delivery)), [columns])
 
     def get(self, delivery_id: str) -> Delivery | None:
         return self._session.get(Delivery, delivery_id)

@@ -7,7 +7,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.logging import current_correlation_id
-from gateway.store.models import OutboxMessage
+from gateway.store.models import OutboxMessage, table_of
 
 
 class OutboxRepository:
@@ -22,7 +22,7 @@ class OutboxRepository:
     def insert(self, *, kind: str, ref_id: str) -> None:
         """`add`, inserted at once rather than at the next flush."""
         row = {"kind": kind, "ref_id": ref_id, "correlation_id": current_correlation_id()}
-        self._session.execute(insert(OutboxMessage), [row])
+        self._session.execute(insert(table_of(OutboxMessage)), [row])
 
     def unpublished(self, *, limit: int) -> Sequence[OutboxMessage]:
         stmt = (

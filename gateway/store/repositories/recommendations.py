@@ -14,6 +14,7 @@ from gateway.store.models import (
     IdempotencyKey,
     Recommendation,
     StatusEvent,
+    table_of,
 )
 
 
@@ -96,8 +97,11 @@ class RecommendationRepository:
 
     def insert_resources(self, rows: Sequence[dict[str, Any]]) -> None:
         """New resources (FhirResource columns) in one INSERT, past the unit of work's
-        bookkeeping: for a writer that never reads them back in its transaction (intake)."""
-        self._session.execute(insert(FhirResource), list(rows))
+        bookkeeping: for a writer that never reads them back in its transaction (intake).
+        A Core executemany on the table: measured cheaper than the ORM's bulk insert and
+        than one multi-row VALUES (which is compiled for each number of rows)."""
+        if rows:
+            self._session.execute(insert(table_of(FhirResource)), list(rows))
 
     def resources_for(self, recommendation_id: str) -> Sequence[FhirResource]:
         stmt = (
@@ -160,7 +164,7 @@ class RecommendationRepository:
 
     def insert_event(self, **columns: Any) -> None:
         """A timeline entry inserted at once (StatusEvent columns), as `insert_resources`."""
-        self._session.execute(insert(StatusEvent), [columns])
+        self._session.execute(insert(table_of(StatusEvent)), [columns])
 
     def timeline(
         self, recommendation_id: str, *, applied_only: bool = True
