@@ -57,6 +57,11 @@ def make_engine(url: str) -> Engine:
         return engine
     return create_engine(
         url,
+        # No server-side prepared statements: psycopg forgets them at every ROLLBACK and
+        # then sends DEALLOCATE ALL (https://www.psycopg.org/psycopg3/docs/advanced/prepare.html),
+        # and every read-only unit of work (the API's client lookup on each request) ends
+        # with one, so they were re-prepared over and over at the cost of a round trip.
+        connect_args={"prepare_threshold": None},
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
