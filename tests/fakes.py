@@ -1,5 +1,6 @@
 """An in-memory unit of work (gateway.store.ports.UnitOfWorkPort) for use-case tests that
-gain nothing from a database: the reminder rules, record_event's once-per-recipient rule.
+gain nothing from a database: the reminder rules, record_event's once-per-recipient rule,
+a replay batch's progress and cancellation.
 
 The pattern is Percival and Gregory's FakeRepository / FakeUnitOfWork (*Architecture
 Patterns with Python*, chapters 2 and 6, https://www.cosmicpython.com/book/). Rows are the
@@ -23,6 +24,7 @@ from gateway.store.models import (
     Base,
     Notification,
     Recommendation,
+    ReplayBatch,
     StatusEvent,
     WebhookSubscription,
 )
@@ -60,6 +62,7 @@ class Tables:
     notifications: dict[str, Notification] = field(default_factory=dict)
     outbox: list[tuple[str, str]] = field(default_factory=list)  # (kind, ref_id)
     webhooks: dict[str, WebhookSubscription] = field(default_factory=dict)
+    replays: dict[str, ReplayBatch] = field(default_factory=dict)
 
     def copy(self) -> "Tables":
         return Tables(
@@ -70,6 +73,7 @@ class Tables:
             notifications={k: _clone(v) for k, v in self.notifications.items()},
             outbox=list(self.outbox),
             webhooks={k: _clone(v) for k, v in self.webhooks.items()},
+            replays={k: _clone(v) for k, v in self.replays.items()},
         )
 
 
@@ -196,6 +200,17 @@ class FakeFollowUps(_Repository):
         return sorted(waiting, key=lambda w: w.ready_at)[:limit]
 
 
+class FakeReplays(_Repository):
+    def add(self, batch: ReplayBatch) -> None:
+        self._t.replays[batch.id] = _with_defaults(batch)
+
+    def get(self, batch_id: str) -> ReplayBatch | None:
+        return self._t.replays.get(batch_id)
+
+    def get_for_update(self, batch_id: str) -> ReplayBatch | None:
+        return self.get(batch_id)
+
+
 class FakeUnitOfWork:
     """One in-memory store and its open transaction. `committed` says whether `commit()` has
     been called since the last time a test cleared it."""
@@ -211,6 +226,7 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox(self)
         self.engagement = FakeEngagement(self)
         self.follow_ups = FakeFollowUps(self)
+        self.replays = FakeReplays(self)
 
     def __enter__(self) -> Self:
         return self

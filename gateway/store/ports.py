@@ -1,5 +1,5 @@
-"""The unit of work as the reminder use cases see it: the repositories they read and write,
-each narrowed to the calls they make.
+"""The unit of work as the reminder and replay-batch use cases see it: the repositories they
+read and write, each narrowed to the calls they make.
 
 `gateway.store.unit_of_work.UnitOfWork` satisfies it over SQLAlchemy; tests satisfy it in
 memory (tests/fakes.py), so a use case's rules can be tried without migrating a database.
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from gateway.store.appointment_models import Appointment
-from gateway.store.models import Notification, Recommendation, WebhookSubscription
+from gateway.store.models import Notification, Recommendation, ReplayBatch, WebhookSubscription
 from gateway.store.reminder_models import ReminderPlan
 from gateway.store.repositories.follow_ups import AwaitingCollection
 
@@ -71,6 +71,12 @@ class FollowUps(Protocol):
         ...
 
 
+class Replays(Protocol):
+    def get(self, batch_id: str) -> ReplayBatch | None: ...
+
+    def get_for_update(self, batch_id: str) -> ReplayBatch | None: ...
+
+
 class UnitOfWorkPort(Protocol):
     """One transaction: nothing written is kept unless `commit()` is called."""
 
@@ -94,6 +100,9 @@ class UnitOfWorkPort(Protocol):
 
     @property
     def follow_ups(self) -> FollowUps: ...
+
+    @property
+    def replays(self) -> Replays: ...
 
     def commit(self) -> None: ...
 

@@ -14,9 +14,10 @@ from gateway.domain.reminders import PREFIX, ReminderPolicy, send_due_reminders
 from gateway.domain.status_updates import record_event
 from gateway.plan_reminders import raise_plan_reminders
 from gateway.reminder_settings import ReminderDefaults
+from gateway.services.delivery_ops import cancel_replay, replay_progress
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
-from gateway.store.models import Notification, Practice, WebhookSubscription
+from gateway.store.models import Notification, Practice, ReplayBatch, WebhookSubscription
 from gateway.store.unit_of_work import UnitOfWork
 from tests.fakes import FakeUnitOfWork
 from tests.gateway.reminder_samples import (
@@ -51,6 +52,7 @@ def _seed(uow: Store) -> None:
     uow.appointments.add(appointment("other", "collected", start=START))
     uow.reminder_plans.put(plan("planned"))
     uow.reminder_plans.put(plan("waiting", enabled=False))
+    uow.replays.add(ReplayBatch(id="b1", requested_by="ops", criteria={}, state="running"))
     uow.engagement.set_webhook(
         WebhookSubscription(organisation_ods=ORG, url="https://a", secret="s")
     )
@@ -100,6 +102,7 @@ def _scenario(begin: Begin) -> dict[str, Any]:
             raise_plan_reminders(uow, now=at(QUIT, 10), defaults=defaults, quiet=quiet),
         ]
         policy = ReminderPolicy(every=timedelta(days=3), limit=2)
+        seen["replay"] = [replay_progress(uow, "b1"), cancel_replay(uow, "b1", now=READY)]
         seen["collection"] = [
             send_due_reminders(uow, now=READY + timedelta(days=d), policy=policy)
             for d in (1, 3, 4, 6)
@@ -119,6 +122,7 @@ def _scenario(begin: Begin) -> dict[str, Any]:
         uow.rollback()
         seen["after_rollback"] = _reads(uow)
         seen["rows_after_rollback"] = _notifications(uow, "booked")
+        seen["batch_after_rollback"] = replay_progress(uow, "b1")  # the cancel committed
     return seen
 
 
@@ -146,6 +150,8 @@ def test_the_fake_and_the_real_unit_of_work_agree(real: Begin) -> None:
     # The day before the appointment is the quit date's afternoon: both are due, then neither.
     assert expected["raised"] == [2, 0, 0]
     assert expected["collection"] == [0, 1, 0, 1]
+    assert [b.state for b in expected["replay"]] == ["running", "cancelled"]
+    assert expected["batch_after_rollback"].state == "cancelled"
     assert expected["events"] == ["collection-reminder-1", "collection-reminder-2"]
     assert expected["again"]  # raised inside the transaction...
     assert expected["after_rollback"] == seeded  # ...and gone with it
