@@ -1,6 +1,6 @@
 """SMS and email to service users through GOV.UK Notify, using its official client.
 
-In dev and tests `base_url` points at `adapters.notify_sink`, a local server that
+In dev and tests `base_url` points at `adapters.standins.notify_sink`, a local server that
 speaks the same documented v2 API; the live service is never needed to run Liaison.
 
 Notify does not de-duplicate on `reference`. When a send times out after Notify

@@ -4,9 +4,10 @@ The work is split by job: `builders_common` (facts checks, identifiers, referenc
 `builders_resources` (the resources), `builders_prose` (the text a GP practice reads),
 `builders_bundle` (the delivery transaction) and `builders_chase_up` (reminders). This module
 is the entry point: `build_resources` passes every resource through
-`validation.validate_emitted`, so a builder can never hand out a resource that breaks
-base R4 or Liaison's profiles (definitions/*.json) in a way its input could cause; the
-builder tests prove the rest (`validation.validate_all`, the R4B models, UK Core).
+`emitted_shape.check_emitted` (`validation.validate_emitted` in full once per shape, plain
+checks of the request's own values after that), so a builder can never hand out a resource
+that breaks base R4 or Liaison's profiles (definitions/*.json) in a way its input could
+cause; the builder tests prove the rest (`validation.validate_all`, the R4B models, UK Core).
 """
 
 from fhir_profiles.builders_bundle import build_transaction_bundle
@@ -30,10 +31,10 @@ from fhir_profiles.builders_resources import (
     medication_request,
     task,
 )
+from fhir_profiles.emitted_shape import check_emitted
 from fhir_profiles.imported_codes import NO_IMPORTED_CODES, ImportedCodes
 from fhir_profiles.recommendation import RecommendationFacts
 from fhir_profiles.safety import Finding, assess
-from fhir_profiles.validation import validate_emitted
 
 __all__ = [
     "CARE_TEAM_ROLES",
@@ -88,5 +89,5 @@ def build_resources(
         practitioner=practitioner(facts),
         practitioner_role=practitioner_role(facts),
     )
-    validate_emitted(resources.all())
+    check_emitted(resources.all())
     return resources

@@ -3,8 +3,8 @@
 Each resource is assembled as a plain dict in the JSON form it is sent in (`serialise` drops
 the absent elements). Its fixed shape is proven against the `fhir.resources.R4B` models, base
 R4 and UK Core by the builder tests, for every product, plan and safety case; at run time
-`validation.validate_emitted` checks what the input can change. docs/FHIR.md lists, resource
-by resource, why the output is valid R4.
+`emitted_shape.check_emitted` checks what the input can change (`validation.validate_emitted`
+in full once per shape). docs/FHIR.md lists, resource by resource, why the output is valid R4.
 """
 
 import html

@@ -23,6 +23,7 @@ from adapters.gp_connect_appointments import (
 )
 from adapters.gp_connect_resources import AppointmentRecord, BookingOrganisation, FreeSlot
 from gateway.domain import booking as rules
+from gateway.domain.errors import ErrorKind, FieldError, LiaisonError
 from gateway.domain.isolation import (
     Breaker,
     BreakerPolicy,
@@ -41,21 +42,25 @@ from gateway.store.unit_of_work import UnitOfWork
 ClientFactory = Callable[[str, AppointmentManagement], GpConnectAppointments]
 
 
-class BookingRefused(Exception):
-    """Why the request cannot be done now; `status` is the HTTP status the API answers."""
+class BookingRefused(LiaisonError):
+    """Why the request cannot be done now. The API answers it by its kind (a practice whose
+    system cannot answer is `unavailable`, with `retry_after`); `title` heads the answer."""
 
     def __init__(
         self,
-        status: int,
+        kind: ErrorKind,
         title: str,
         detail: str,
         *,
         retry_after: float | None = None,
         field: str | None = None,
     ) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.retry_after = status, title, detail, retry_after
-        self.field = field  # the request field a 422 is about
+        super().__init__(detail, kind=kind, title=title, field=field, retry_after=retry_after)
+
+    @property
+    def errors(self) -> list[FieldError]:
+        # The request field the refusal is about, with the detail as it stands.
+        return [FieldError(self.field, self.detail)] if self.field else []
 
 
 @dataclass(frozen=True)
@@ -116,15 +121,15 @@ class Booking:
         )
 
     def endpoint(self, uow: UnitOfWork, recommendation: Recommendation) -> AppointmentManagement:
-        """The practice's Appointment Management endpoint, or BookingRefused (409) saying how
-        the service user books instead."""
+        """The practice's Appointment Management endpoint, or BookingRefused (a conflict) saying
+        how the service user books instead."""
         practice = uow.practices.get(recommendation.practice_ods or "")
         found = settings_of(practice).appointments if practice is not None else None
         if found is None:
             telephone = practice_telephone(recommendation.payload)
             how = f"on {telephone}" if telephone else "by telephone"
             raise BookingRefused(
-                409,
+                ErrorKind.CONFLICT,
                 "no appointment booking at this practice",
                 f"practice {recommendation.practice_ods or '(not yet known)'} does not offer "
                 f"GP Connect Appointment Management: the service user books with the practice "
@@ -137,7 +142,7 @@ class Booking:
         retry_at = self._breakers.admit(ods, now)
         if retry_at is not None:
             raise BookingRefused(
-                503,
+                ErrorKind.UNAVAILABLE,
                 "practice unavailable",
                 f"practice {ods}'s appointment system keeps failing; try again later",
                 retry_after=max(1.0, (retry_at - now).total_seconds()),
@@ -151,7 +156,7 @@ class Booking:
         except PermanentAdapterError as failure:
             error = failure
             raise BookingRefused(
-                422,
+                ErrorKind.INVALID,
                 "refused by the practice",
                 f"practice {ods}'s system refused: {failure}",
                 field="body",
@@ -159,7 +164,7 @@ class Booking:
         except AdapterError as failure:
             error = failure
             raise BookingRefused(
-                503,
+                ErrorKind.UNAVAILABLE,
                 "practice unavailable",
                 f"practice {ods}'s appointment system did not answer: {failure}",
                 retry_after=getattr(failure, "retry_after", 30.0),
@@ -213,7 +218,7 @@ class Booking:
             patient = client.find_patient(requester, _nhs_number(recommendation))
             if patient is None:
                 raise BookingRefused(
-                    422,
+                    ErrorKind.INVALID,
                     "patient not found at the practice",
                     f"practice {ods}'s system has no patient with the service user's NHS number",
                     field="service_user.nhs_number",
@@ -374,7 +379,7 @@ def with_booking_offer(uow: UnitOfWork, recommendation: Recommendation) -> dict[
 def _require_status(recommendation: Recommendation, allowed: frozenset[str], what: str) -> None:
     if recommendation.status not in allowed:
         raise BookingRefused(
-            409,
+            ErrorKind.CONFLICT,
             "not in a state for this",
             f"a recommendation in status {recommendation.status!r} cannot be {what}; "
             f"it can in {', '.join(sorted(allowed))}",
@@ -384,13 +389,15 @@ def _require_status(recommendation: Recommendation, allowed: frozenset[str], wha
 def _booked(uow: UnitOfWork, recommendation: Recommendation) -> Appointment:
     appointment = uow.appointments.current(recommendation.id)
     if appointment is None or appointment.state != "booked":
-        raise BookingRefused(409, "no appointment booked", "there is no booked appointment")
+        raise BookingRefused(
+            ErrorKind.CONFLICT, "no appointment booked", "there is no booked appointment"
+        )
     return appointment
 
 
 def _slot_gone(slot_id: str) -> BookingRefused:
     return BookingRefused(
-        409,
+        ErrorKind.CONFLICT,
         "slot no longer free",
         f"slot {slot_id} is no longer free at the practice: list the slots again and choose "
         "another",

@@ -159,7 +159,7 @@ def simulator(
     step_seconds: Annotated[float | None, typer.Option()] = None,
 ) -> None:
     """Run the GP practice simulator (a FHIR R4 endpoint with scripted outcomes)."""
-    from adapters.gp_simulator.app import main as run_simulator
+    from adapters.standins.gp_simulator.app import main as run_simulator
 
     settings = get_settings()
     run_simulator(
@@ -172,7 +172,7 @@ def simulator(
 @app.command()
 def mailsink() -> None:
     """Run the local SMTP sink and its web view."""
-    from adapters.mail_sink import main as run_mail_sink
+    from adapters.standins.mail_sink import main as run_mail_sink
 
     settings = get_settings()
     run_mail_sink(
@@ -187,7 +187,7 @@ def mailsink() -> None:
 @app.command()
 def notifysink() -> None:
     """Run the local stand-in for GOV.UK Notify's v2 API (development only)."""
-    from adapters.notify_sink import main as run_notify_sink
+    from adapters.standins.notify_sink import main as run_notify_sink
 
     settings = get_settings()
     port = httpx.URL(settings.notify_base_url).port or 8027
@@ -203,7 +203,7 @@ def notifysink() -> None:
 @app.command("pds-standin")
 def pds_standin() -> None:
     """Run the local stand-in for PDS FHIR R4 (development only; canned patients)."""
-    from adapters.dev_pds import main as run_pds
+    from adapters.standins.pds import main as run_pds
 
     run_pds("127.0.0.1", get_settings().pds_standin_port)
 
@@ -211,7 +211,7 @@ def pds_standin() -> None:
 @app.command("ods-standin")
 def ods_standin() -> None:
     """Run the local stand-in for the ODS ORD API (development only; canned practices)."""
-    from adapters.dev_ods import main as run_ods
+    from adapters.standins.ods import main as run_ods
 
     run_ods("127.0.0.1", get_settings().ods_standin_port)
 
@@ -300,7 +300,7 @@ def dev() -> None:
 def sample_recommendation(ods_code: str) -> dict[str, Any]:
     """A demo recommendation for practice `ods_code`, about the canned patient the PDS
     stand-in registers there (so PDS's registered practice agrees with the one given)."""
-    from adapters.dev_pds.patients import registered_at  # the demo's data, development only
+    from adapters.standins.pds.patients import registered_at  # the demo's data, development only
 
     return {
         "service_user": {

@@ -43,6 +43,7 @@ ROUTINE_TASKS: Final = frozenset(
         "liaison.mesh_handshake",
         "liaison.chase_due",
         "liaison.remind_collections",
+        "liaison.remind_plans",
         "liaison.check_attendance",
         "liaison.digests_due",
         "liaison.check_alerts",

@@ -2,9 +2,9 @@
 (started by `liaison dev` when mesh-sandbox is installed and LIAISON_MESH_URL is unset).
 
 mesh-sandbox is NHS England's MESH API sandbox (pypi: mesh-sandbox), run in memory with its
-canned mailboxes; the simulated practices (adapters.mesh_practice) collect Liaison's GP
-Connect Send Document messages from their mailboxes and answer with ITK3 responses. Both
-import their code lazily: production processes never load a stand-in.
+canned mailboxes; the simulated practices (adapters.standins.mesh_practice) collect
+Liaison's GP Connect Send Document messages from their mailboxes and answer with ITK3
+responses. Both import their code lazily: production processes never load a stand-in.
 """
 
 import os
@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         each Send Document letter, the one at X26ABC3 refuses it."""
         from mesh_client import MeshClient
 
-        from adapters.mesh_practice import PracticeScript, SimulatedMeshPractice, run
+        from adapters.standins.mesh_practice import PracticeScript, SimulatedMeshPractice, run
 
         url = get_settings().mesh_url
         if url is None:

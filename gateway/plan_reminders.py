@@ -36,6 +36,7 @@ from gateway.domain.status_updates import record_event
 from gateway.reminder_settings import ReminderDefaults
 from gateway.store.appointment_models import Appointment
 from gateway.store.models import Recommendation
+from gateway.store.ports import UnitOfWorkPort
 from gateway.store.reminder_models import ReminderPlan
 from gateway.store.unit_of_work import UnitOfWork
 
@@ -95,7 +96,7 @@ def plan_of(row: ReminderPlan | None, appointment: Appointment | None) -> Plan:
 
 
 def booked_appointment(
-    uow: UnitOfWork, recommendation: Recommendation
+    uow: UnitOfWorkPort, recommendation: Recommendation
 ) -> tuple[Appointment | None, int]:
     """The appointment that stands, and its number among this recommendation's bookings: a
     re-booking after a missed one gets reminders of its own."""
@@ -108,7 +109,7 @@ def booked_appointment(
 
 
 def _raise_for(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     recommendation: Recommendation,
     row: ReminderPlan | None,
     *,
@@ -137,7 +138,7 @@ def _raise_for(
 
 
 def raise_plan_reminders(
-    uow: UnitOfWork, *, now: datetime, defaults: ReminderDefaults, quiet: tuple[time, time]
+    uow: UnitOfWorkPort, *, now: datetime, defaults: ReminderDefaults, quiet: tuple[time, time]
 ) -> int:
     """Record every plan reminder and follow-up due now; the caller commits. Returns how many
     events were newly recorded."""
@@ -199,7 +200,7 @@ def raise_try_again_prompts(
 
 
 def withdrawal(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     recommendation_id: str,
     event: str,
     recipient: str,

@@ -31,6 +31,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from adapters.gp_system import AdapterKind
 from adapters.mesh_gp import workflow_problem
+from gateway.domain.errors import FieldError, Invalid
 from gateway.domain.inbox_accounts import hash_password, password_matches
 from gateway.domain.practice_endpoints import PRACTICE_SECRET_PREFIX, secret_reference_problem
 from gateway.settings import Settings
@@ -178,7 +179,7 @@ class DirectoryFile(BaseModel):
     practices: list[PracticeEntry]
 
 
-class PracticeEntryRefused(ValueError):
+class PracticeEntryRefused(Invalid):
     """An entry Liaison will not send to: `problems` pairs each field with why."""
 
     def __init__(self, ods_code: str, problems: list[tuple[str, str]]) -> None:
@@ -187,6 +188,10 @@ class PracticeEntryRefused(ValueError):
         )
         self.ods_code = ods_code
         self.problems = problems
+
+    @property
+    def errors(self) -> list[FieldError]:
+        return [FieldError(field, f"{field}: {why}") for field, why in self.problems]
 
 
 # What the `ops` scope may change: how hard Liaison presses a practice, never where its
@@ -267,7 +272,7 @@ def dev_directory(settings: Settings) -> list[PracticeEntry]:
 
 # Development only: practices on the MESH route (GP Connect Send Document) at two of
 # mesh-sandbox's canned mailboxes, each answered by a simulated MESH practice
-# (adapters.mesh_practice): Y00010 files every letter, Y00011 refuses them.
+# (adapters.standins.mesh_practice): Y00010 files every letter, Y00011 refuses them.
 DEV_MESH_FILING = "Y00010"
 DEV_MESH_FILING_MAILBOX = "X26ABC2"
 DEV_MESH_REFUSING = "Y00011"

@@ -18,7 +18,7 @@ import pytest
 import redis
 
 if TYPE_CHECKING:
-    from adapters.mail_sink import MailSink
+    from adapters.standins.mail_sink import MailSink
 
 PG_ADMIN_URL = os.environ.get(
     "LIAISON_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -107,7 +107,7 @@ def start_on_free_port(start: Callable[[int], T], attempts: int = PORT_ATTEMPTS)
 @contextlib.contextmanager
 def started_mail_sink(spool: str | None = None) -> Iterator["MailSink"]:
     """A MailSink running on a free port (see `start_on_free_port`) until the block ends."""
-    from adapters.mail_sink import MailSink
+    from adapters.standins.mail_sink import MailSink
 
     def start(port: int) -> MailSink:
         sink = MailSink(host="127.0.0.1", port=port, spool=spool)

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from adapters.gp_simulator.app import create_app as create_simulator
-from adapters.mail_sink import MailSink
-from adapters.notify_sink import create_notify_sink_app
+from adapters.standins.gp_simulator.app import create_app as create_simulator
+from adapters.standins.mail_sink import MailSink
+from adapters.standins.notify_sink import create_notify_sink_app
 from gateway.api.schemas import RecommendationIn
 from gateway.cli import sample_recommendation
 from gateway.domain import intake

@@ -7,7 +7,7 @@ from typing import Any
 
 import pypdf
 
-from adapters.mesh_practice import Answered
+from adapters.standins.mesh_practice import Answered
 
 
 def _resources(answer: Answered) -> list[dict[str, Any]]:

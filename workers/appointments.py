@@ -40,7 +40,7 @@ def check_attendance(rt: Runtime, *, now: datetime | None = None) -> int:
             except BookingRefused as refused:
                 log.info(
                     "attendance not read",
-                    extra={"appointment_id": appointment_id, "status": refused.status},
+                    extra={"appointment_id": appointment_id, "kind": str(refused.kind)},
                 )
                 uow.session.rollback()
                 continue

@@ -15,6 +15,7 @@ from gateway.api.schemas import AppointmentOut, Place
 from gateway.api.text_rules import ShortText
 from gateway.booking import Booking, BookingRefused, BookingRequest
 from gateway.domain import booking as rules
+from gateway.domain.errors import ErrorKind
 from gateway.store.appointment_models import Appointment
 from gateway.store.models import Recommendation
 from gateway.store.unit_of_work import UnitOfWork
@@ -61,14 +62,10 @@ class OutcomeIn(BaseModel):
 def _owned(uow: UnitOfWork, recommendation_id: str, organisation_ods: str) -> Recommendation:
     recommendation = uow.recommendations.get_for_update(recommendation_id)
     if recommendation is None or recommendation.organisation_ods != organisation_ods:
-        raise BookingRefused(404, "not found", f"no recommendation {recommendation_id}")
+        raise BookingRefused(
+            ErrorKind.NOT_FOUND, "not found", f"no recommendation {recommendation_id}"
+        )
     return recommendation
-
-
-def _refused(error: BookingRefused) -> JSONResponse:
-    headers = {"Retry-After": str(int(error.retry_after))} if error.retry_after else None
-    errors = [{"field": error.field, "detail": error.detail}] if error.field else None
-    return problem(error.status, error.title, error.detail, errors=errors, headers=headers)
 
 
 def appointment_view(appointment: Appointment, status: str) -> AppointmentOut:
@@ -123,11 +120,8 @@ def list_slots(
         return problem(
             422, "bad window", f"{field}: {text}", errors=[{"field": field, "detail": text}]
         )
-    try:
-        recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
-        slots = _booking(request).slots(uow, recommendation, max(start, now), end)
-    except BookingRefused as error:
-        return _refused(error)
+    recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
+    slots = _booking(request).slots(uow, recommendation, max(start, now), end)
     return SlotsOut(
         practice_ods=str(recommendation.practice_ods),
         start=start,
@@ -164,31 +158,28 @@ def book_appointment(
     """Book a listed slot for the service user. The service user is sent the time and place
     (if they agreed to messages); the practice is told only that their care team booked it.
     Repeating the request for the slot already booked answers 200 with that booking."""
-    try:
-        recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
-        current = uow.appointments.current(recommendation.id)
-        if (
-            recommendation.status == rules.BOOKED
-            and current is not None
-            and current.state == "booked"
-            and body.slot_id in (current.slot_ids or {}).get("slots", [])
-        ):
-            # A repeat of the booking that was made (a retry after a lost answer): the same
-            # answer, and nothing is booked twice.
-            response.status_code = 200
-            return appointment_view(current, recommendation.status)
-        appointment = _booking(request).book(
-            uow,
-            recommendation,
-            BookingRequest(
-                slot_id=body.slot_id,
-                slot_start=body.start,
-                organisation_name=body.booking_organisation.name,
-                organisation_telephone=body.booking_organisation.telephone,
-            ),
-        )
-    except BookingRefused as error:
-        return _refused(error)
+    recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
+    current = uow.appointments.current(recommendation.id)
+    if (
+        recommendation.status == rules.BOOKED
+        and current is not None
+        and current.state == "booked"
+        and body.slot_id in (current.slot_ids or {}).get("slots", [])
+    ):
+        # A repeat of the booking that was made (a retry after a lost answer): the same
+        # answer, and nothing is booked twice.
+        response.status_code = 200
+        return appointment_view(current, recommendation.status)
+    appointment = _booking(request).book(
+        uow,
+        recommendation,
+        BookingRequest(
+            slot_id=body.slot_id,
+            slot_start=body.start,
+            organisation_name=body.booking_organisation.name,
+            organisation_telephone=body.booking_organisation.telephone,
+        ),
+    )
     uow.commit()
     return appointment_view(appointment, recommendation.status)
 
@@ -197,10 +188,7 @@ def book_appointment(
 def get_appointment(
     recommendation_id: str, uow: UnitOfWorkDep, principal: RecommendationsClient
 ) -> AppointmentOut | JSONResponse:
-    try:
-        recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
-    except BookingRefused as error:
-        return _refused(error)
+    recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
     appointment = uow.appointments.current(recommendation.id)
     if appointment is None:
         return problem(404, "not found", "no appointment was booked for this recommendation")
@@ -215,11 +203,8 @@ def cancel_appointment(
 ) -> AppointmentOut | JSONResponse:
     """Cancel the booked appointment at the practice; the recommendation waits for another
     (`appointment-needed`)."""
-    try:
-        recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
-        appointment = _booking(request).cancel(uow, recommendation)
-    except BookingRefused as error:
-        return _refused(error)
+    recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
+    appointment = _booking(request).cancel(uow, recommendation)
     uow.commit()
     return appointment_view(appointment, recommendation.status)
 
@@ -238,12 +223,9 @@ def record_outcome(
 ) -> AppointmentOut | JSONResponse:
     """The practitioner records whether the service user attended (when the practice's
     system does not say). A did-not-attend tells the practitioner and allows booking again."""
-    try:
-        recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
-        appointment = _booking(request).record_outcome(
-            uow, recommendation, body.outcome, source="practitioner"
-        )
-    except BookingRefused as error:
-        return _refused(error)
+    recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
+    appointment = _booking(request).record_outcome(
+        uow, recommendation, body.outcome, source="practitioner"
+    )
     uow.commit()
     return appointment_view(appointment, recommendation.status)

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from gateway.domain.errors import ErrorKind, LiaisonError
 from gateway.security.context import Actor, note_actor
 from gateway.security.tokens import (
     ALL_SCOPES,
@@ -38,10 +39,10 @@ __all__ += ["needs_bearer_token"]
 _bearer = HTTPBearer(auto_error=False, description="an access token from POST /oauth2/token")
 
 
-class Forbidden(Exception):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+class Forbidden(LiaisonError):
+    """The caller is known, but its token does not allow this."""
+
+    kind = ErrorKind.FORBIDDEN
 
 
 class RateLimited(Exception):

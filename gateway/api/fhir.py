@@ -136,16 +136,15 @@ def create_medication_request(
 ) -> JSONResponse:
     """Propose a stop-smoking medicine (intent proposal). The same resource sent again answers
     200 with the first result; a different one with the same identifier is refused (409)."""
-    try:
-        result = fhir_intake.submit(
-            uow,
-            resource,
-            client_id=principal.client_id,
-            organisation_ods=principal.organisation_ods,
-            now=datetime.now(UTC),
-        )
-    except fhir_intake.FhirIntakeError as error:
-        return operation_outcome(error.status, error.issues, code=error.code)
+    # A refusal (FhirIntakeError) is answered by the API's one refusal handler, as an
+    # OperationOutcome naming every element at fault.
+    result = fhir_intake.submit(
+        uow,
+        resource,
+        client_id=principal.client_id,
+        organisation_ods=principal.organisation_ods,
+        now=datetime.now(UTC),
+    )
     stored = uow.recommendations.get_resource("MedicationRequest", result.medication_request["id"])
     assert stored is not None
     body = _with_meta(stored)

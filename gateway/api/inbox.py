@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gateway.api.auth import RateLimited
+from gateway.api.error_kinds import status_for
 from gateway.api.web_sessions import digest, secure_cookies
 from gateway.domain import practice_inbox
 from gateway.domain.inbox_accounts import sign_in
@@ -343,8 +344,8 @@ def act(
             return _render(
                 request,
                 "inbox/detail.html",
-                # 409 when the request no longer allows it (withdrawn), 422 for the form.
-                status_code=refusal.status_code,
+                # A conflict when the request no longer allows it (withdrawn), else invalid.
+                status_code=status_for(refusal),
                 staff=staff,
                 item=item,
                 errors=[(refusal.field, str(refusal))],

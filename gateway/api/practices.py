@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from gateway.api.dependencies import OpsClient, SettingsDep, UnitOfWorkDep
 from gateway.api.problems import problem
+from gateway.domain.errors import NotFound
 from gateway.domain.practice_access import breaker_of
 from gateway.practice_directory import (
     ODS_PATTERN,
@@ -95,7 +96,7 @@ def list_practices(uow: UnitOfWorkDep, principal: OpsClient) -> PracticeList:
 def get_practice(ods_code: OdsCode, uow: UnitOfWorkDep, principal: OpsClient) -> Response:
     practice = uow.practices.get(ods_code)
     if practice is None:
-        return problem(404, "Not found", f"no practice {ods_code} in the directory")
+        raise NotFound(f"no practice {ods_code} in the directory")
     return Response(
         _view(uow, practice).model_dump_json(), media_type="application/json", status_code=200
     )

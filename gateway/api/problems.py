@@ -9,20 +9,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fhir_profiles.systems import UKCORE_OPERATION_OUTCOME
-from gateway.api.auth import Forbidden
+from gateway.api.error_kinds import headers_for, status_for, title_for
 from gateway.api.error_wording import fhir_issue_code, plain_message
-from gateway.domain.errors import ErrorKind, LiaisonError
-from gateway.domain.intake import IntakeError
-from gateway.security.tokens import Unauthorized
+from gateway.domain.errors import LiaisonError
 
 PROBLEM = "application/problem+json"
-
-# The one place a use case's refusal becomes an HTTP status and title.
-HTTP_FOR_KIND: dict[ErrorKind, tuple[int, str]] = {
-    ErrorKind.NOT_FOUND: (404, "Not found"),
-    ErrorKind.CONFLICT: (409, "Conflict"),
-    ErrorKind.INVALID: (422, "Invalid request"),
-}
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -46,17 +37,19 @@ def problem(
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
     fhir: bool = False,
+    issue_code: str | None = None,
 ) -> JSONResponse:
     if fhir:
+        code = issue_code or fhir_issue_code(status)
         issues = [
             {
                 "severity": "error",
-                "code": fhir_issue_code(status),
+                "code": code,
                 "diagnostics": e["detail"],
                 "expression": [e["field"]],
             }
             for e in (errors or [])
-        ] or [{"severity": "error", "code": fhir_issue_code(status), "diagnostics": detail}]
+        ] or [{"severity": "error", "code": code, "diagnostics": detail}]
         return JSONResponse(
             {
                 "resourceType": "OperationOutcome",
@@ -76,6 +69,30 @@ def problem(
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _refusal(error: LiaisonError, *, fhir: bool) -> JSONResponse:
+    errors = [{"field": e.field, "detail": e.detail} for e in error.errors]
+    return problem(
+        status_for(error),
+        title_for(error),
+        error.detail,
+        errors=errors or None,
+        headers=headers_for(error),
+        fhir=fhir,
+        issue_code=error.issue_code,
+    )
+
+
+def refusal_problem(error: LiaisonError) -> JSONResponse:
+    """A refusal as the JSON API answers it: problem+json (RFC 9457)."""
+    return _refusal(error, fhir=False)
+
+
+def refusal_outcome(error: LiaisonError) -> JSONResponse:
+    """A refusal as the FHIR API answers it: an OperationOutcome whose issues name each
+    element at fault."""
+    return _refusal(error, fhir=True)
 
 
 def _is_fhir(request: Request) -> bool:
@@ -98,34 +115,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             summary += f"; and {len(errors) - 20} more (see errors)"
         return problem(422, "Invalid request", summary, errors=errors, fhir=_is_fhir(request))
 
-    @app.exception_handler(IntakeError)
-    async def intake_error(request: Request, exc: IntakeError) -> JSONResponse:
-        return problem(
-            422,
-            "Request refused",
-            str(exc),
-            errors=[{"field": exc.field, "detail": f"{exc.field}: {exc}"}],
-            fhir=_is_fhir(request),
-        )
-
-    @app.exception_handler(Unauthorized)
-    async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
-        return problem(
-            401,
-            "Unauthorized",
-            exc.detail,
-            headers={"WWW-Authenticate": "Bearer"},
-            fhir=_is_fhir(request),
-        )
-
-    @app.exception_handler(Forbidden)
-    async def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
-        return problem(403, "Forbidden", exc.detail, fhir=_is_fhir(request))
-
     @app.exception_handler(LiaisonError)
     async def refused(request: Request, exc: LiaisonError) -> JSONResponse:
-        status, title = HTTP_FOR_KIND[exc.kind]
-        return problem(status, title, exc.detail, fhir=_is_fhir(request))
+        return refusal_outcome(exc) if _is_fhir(request) else refusal_problem(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -24,13 +24,7 @@ from gateway.api.schemas import (
     Strict,
 )
 from gateway.api.text_rules import plain_text
-from gateway.domain.reengagement import (
-    ReopenRefused,
-    chain,
-    is_expired,
-    reopen,
-    reopened_payload,
-)
+from gateway.domain.reengagement import chain, is_expired, reopen, reopened_payload
 from gateway.reengagement_policy import expiry_policy
 from gateway.settings import Settings
 from gateway.store.models import Recommendation
@@ -120,19 +114,16 @@ def reopen_recommendation(
     if predecessor is None or predecessor.organisation_ods != principal.organisation_ods:
         raise HTTPException(404, f"no recommendation {recommendation_id}")
     settings: Settings = request.app.state.settings
-    try:
-        result = reopen(
-            uow,
-            predecessor=predecessor,
-            client_id=principal.client_id,
-            idempotency_key=idempotency_key,
-            payload=_merged(predecessor.payload, body),
-            now=datetime.now(UTC),
-            policy=expiry_policy(settings),
-            registered_practice_from_pds=settings.pds_enabled,
-        )
-    except ReopenRefused as exc:
-        raise HTTPException(409, str(exc)) from exc
+    result = reopen(
+        uow,
+        predecessor=predecessor,
+        client_id=principal.client_id,
+        idempotency_key=idempotency_key,
+        payload=_merged(predecessor.payload, body),
+        now=datetime.now(UTC),
+        policy=expiry_policy(settings),
+        registered_practice_from_pds=settings.pds_enabled,
+    )
     url = public_url(request, f"/v1/recommendations/{result.recommendation_id}")
     response.headers["Location"] = url
     return Accepted(id=result.recommendation_id, status=result.status, links=Links(self=url))

@@ -20,6 +20,7 @@ from fhir_profiles import systems
 from fhir_profiles.issues import Issue
 from fhir_profiles.validation import resource_issues
 from gateway.domain import intake
+from gateway.domain.errors import ErrorKind, FieldError
 from gateway.domain.identifiers import email_of, nhs_number_of, ods_code_of, uk_mobile_of
 from gateway.store.unit_of_work import UnitOfWork
 
@@ -33,13 +34,24 @@ _MR: Final = "MedicationRequest"
 
 
 class FhirIntakeError(intake.IntakeError):
-    """The submission cannot be accepted; `issues` name every FHIRPath location at fault."""
+    """The submission cannot be accepted; `issues` name every FHIRPath location at fault,
+    `issue_code` the FHIR IssueType (https://hl7.org/fhir/R4/valueset-issue-type.html)."""
 
-    def __init__(self, issues: list[Issue], *, status: int = 422, code: str = "invalid") -> None:
+    def __init__(
+        self,
+        issues: list[Issue],
+        *,
+        kind: ErrorKind = ErrorKind.INVALID,
+        code: str = "invalid",
+    ) -> None:
         super().__init__("; ".join(f"{i.path}: {i.message}" for i in issues), field=issues[0].path)
         self.issues = issues
-        self.status = status
-        self.code = code
+        self.kind = kind
+        self.issue_code = code
+
+    @property
+    def errors(self) -> list[FieldError]:
+        return [FieldError(i.path, f"{i.path}: {i.message}") for i in self.issues]
 
 
 @dataclass(frozen=True)
@@ -336,7 +348,7 @@ def submit(
     except intake.IdempotencyConflict as error:
         raise FhirIntakeError(
             [Issue(f"{_MR}.identifier", "was already used for a different proposal")],
-            status=409,
+            kind=ErrorKind.CONFLICT,
             code="duplicate",
         ) from error
     except intake.UnknownPractice as error:

@@ -27,14 +27,9 @@ from fhir_profiles.recommendation import (
 from gateway.domain import delivery_states
 from gateway.domain.audience import care_team_members
 from gateway.domain.chase_ups import WorkingDays
+from gateway.domain.errors import ErrorKind, LiaisonError
 from gateway.domain.status_updates import record_event
-from gateway.store.models import (
-    Delivery,
-    FhirResource,
-    IdempotencyKey,
-    Recommendation,
-    StatusEvent,
-)
+from gateway.store.models import IdempotencyKey, Recommendation
 from gateway.store.unit_of_work import UnitOfWork
 
 # Shape-valid ODS code the resources are checked with while the practice is unknown; never
@@ -42,8 +37,11 @@ from gateway.store.unit_of_work import UnitOfWork
 UNROUTED_PLACEHOLDER = "X00000"
 
 
-class IntakeError(Exception):
+class IntakeError(LiaisonError):
     """The request cannot be accepted as it is; `field` names what is wrong."""
+
+    kind = ErrorKind.INVALID
+    title = "Request refused"
 
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
@@ -281,16 +279,19 @@ def _add_recommendation(
 def _add_resources(
     uow: UnitOfWork, resources: ResourceSet, recommendation_id: str, *, now: datetime
 ) -> None:
-    for body in resources.all():
-        uow.recommendations.add_resource(
-            FhirResource(
-                id=body["id"],
-                resource_type=body["resourceType"],
-                recommendation_id=recommendation_id,
-                body=body,
-                last_updated=now,
-            )
-        )
+    # One INSERT for all of them, without ORM objects: nothing reads them back before commit.
+    uow.recommendations.insert_resources(
+        [
+            {
+                "id": body["id"],
+                "resource_type": body["resourceType"],
+                "recommendation_id": recommendation_id,
+                "body": body,
+                "last_updated": now,
+            }
+            for body in resources.all()
+        ]
+    )
 
 
 def _add_delivery_and_first_event(
@@ -298,27 +299,26 @@ def _add_delivery_and_first_event(
 ) -> None:
     """The pending delivery, the first timeline entry and the outbox row that starts the worker."""
     delivery_id = str(uuid.uuid4())
-    uow.deliveries.add(
-        Delivery(
-            id=delivery_id,
-            external_id=delivery_id,
-            recommendation_id=recommendation_id,
-            practice_ods=ods,
-            state=delivery_states.MACHINE.initial.value,
-            created_at=now,
-            updated_at=now,
-        )
+    # Inserted at once, without ORM objects (the unit of work's bookkeeping cost more than
+    # the statements): nothing in this transaction touches them again.
+    uow.deliveries.insert(
+        id=delivery_id,
+        external_id=delivery_id,
+        recommendation_id=recommendation_id,
+        practice_ods=ods,
+        state=delivery_states.MACHINE.initial.value,
+        created_at=now,
+        updated_at=now,
     )
-    uow.recommendations.add_event(
-        StatusEvent(
-            recommendation_id=recommendation_id,
-            status="received",
-            source="intake",
-            detail=None,
-            at=now,
-        )
+    uow.recommendations.insert_event(
+        recommendation_id=recommendation_id,
+        status="received",
+        source="intake",
+        detail=None,
+        applied=True,
+        at=now,
     )
-    uow.outbox.add(kind="deliver", ref_id=delivery_id)
+    uow.outbox.insert(kind="deliver", ref_id=delivery_id)
 
 
 def _add_idempotency_key(

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from fhir_profiles.task_status import interpret_task, task_fields_for
 from gateway.domain import pharmacy_names, withdrawals
+from gateway.domain.errors import ErrorKind, LiaisonError
 from gateway.domain.lifecycle import decide
 from gateway.domain.medicines import medicine_name, product_keys
 from gateway.domain.status_updates import StatusChange, apply_status
@@ -89,14 +90,14 @@ class InboxItem:
         return self.withdrawn_reason is not None
 
 
-class InboxRefusal(Exception):
-    """An action the inbox refuses: 422 for a form to correct, 409 when the request itself
-    no longer allows it (withdrawn)."""
+class InboxRefusal(LiaisonError):
+    """An action the inbox refuses: invalid for a form to correct, a conflict when the
+    request itself no longer allows it (withdrawn)."""
 
-    def __init__(self, message: str, *, field: str = "action", status_code: int = 422) -> None:
-        super().__init__(message)
-        self.field = field
-        self.status_code = status_code
+    def __init__(
+        self, message: str, *, field: str = "action", kind: ErrorKind = ErrorKind.INVALID
+    ) -> None:
+        super().__init__(message, kind=kind, field=field)
 
 
 def _nhs_number(value: str) -> str:
@@ -237,7 +238,7 @@ def act(
         raise InboxRefusal(
             "this request was withdrawn by the practitioner; there is nothing to do with it",
             field="recommendation",
-            status_code=409,
+            kind=ErrorKind.CONFLICT,
         )
     if recommendation is None or recommendation.practice_ods != practice_ods:
         raise InboxRefusal("no such request for this practice", field="recommendation")

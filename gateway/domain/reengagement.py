@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.domain import intake, withdrawals
 from gateway.domain.chase_up_states import ChaseUpState
 from gateway.domain.chase_ups import CHASED_STATUS, ChasePolicy
+from gateway.domain.errors import ErrorKind, LiaisonError
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Recommendation
 from gateway.store.unit_of_work import UnitOfWork
@@ -24,8 +25,12 @@ REOPENABLE: Final = frozenset({"rejected", "cancelled", "delivery-failed"})
 _CHAIN_LIMIT: Final = 100
 
 
-class ReopenRefused(Exception):
-    """The recommendation cannot be re-opened as things stand (answered 409)."""
+class ReopenRefused(LiaisonError):
+    """The recommendation cannot be re-opened as things stand (a conflict)."""
+
+    def __init__(self, detail: str) -> None:
+        # The answer has always been headed by the sentence itself; kept so it stays the same.
+        super().__init__(detail, kind=ErrorKind.CONFLICT, title=detail)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from gateway.domain.audience import event_number
 from gateway.domain.status_updates import record_event
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 PREFIX = "collection-reminder-"
 
@@ -29,7 +29,7 @@ def next_reminder(
 
 
 def send_due_reminders(
-    uow: UnitOfWork, *, now: datetime, policy: ReminderPolicy, batch: int = 500
+    uow: UnitOfWorkPort, *, now: datetime, policy: ReminderPolicy, batch: int = 500
 ) -> int:
     """Raise every collection reminder that has fallen due; the caller commits."""
     raised = 0

@@ -15,6 +15,7 @@ from gateway.domain.delivery_states import DeliveryMove, DeliveryState
 from gateway.domain.errors import ErrorKind, LiaisonError
 from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery, ReplayBatch
+from gateway.store.ports import UnitOfWorkPort
 from gateway.store.repositories.deliveries import DeliveryCriteria
 from gateway.store.unit_of_work import UnitOfWork
 
@@ -143,7 +144,7 @@ def run_batch_step(uow: UnitOfWork, batch_id: str, *, now: datetime, size: int =
     return more
 
 
-def cancel_batch(uow: UnitOfWork, batch_id: str, *, now: datetime) -> ReplayBatch | None:
+def cancel_batch(uow: UnitOfWorkPort, batch_id: str, *, now: datetime) -> ReplayBatch | None:
     batch = uow.replays.get_for_update(batch_id)
     if batch is None:
         return None

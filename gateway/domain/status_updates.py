@@ -16,6 +16,7 @@ from gateway.domain.lifecycle import decide
 from gateway.domain.notification_states import first_state
 from gateway.domain.state_machine import Verdict
 from gateway.store.models import Notification, Recommendation, StatusEvent
+from gateway.store.ports import UnitOfWorkPort
 from gateway.store.unit_of_work import UnitOfWork
 
 
@@ -84,7 +85,7 @@ def apply_status(uow: UnitOfWork, change: StatusChange, *, now: datetime) -> boo
 
 
 def record_event(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     recommendation: Recommendation,
     event: str,
     *,

@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from gateway.domain.errors import Invalid
 from gateway.security import keys
 from gateway.settings import Settings
 from gateway.store.models import ApiClient
@@ -43,12 +44,11 @@ _ODS = re.compile(r"^[A-Z0-9]{3,10}$")
 DEMO_KEY_FILE = "demo-client-key.pem"
 
 
-class ClientRegistryError(ValueError):
+class ClientRegistryError(Invalid):
     """A registration or change refused; `field` names what is wrong."""
 
     def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 def validate_jwks(jwks: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import jwt
 
+from gateway.domain.errors import ErrorKind, LiaisonError
 from gateway.settings import Settings
 
 ALL_SCOPES = ("recommendations", "fhir", "ops")
@@ -18,10 +19,10 @@ ISSUER = "liaison"
 AUDIENCE = "liaison-api"
 
 
-class Unauthorized(Exception):
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+class Unauthorized(LiaisonError):
+    """No valid credentials: the caller is not known (answered with a Bearer challenge)."""
+
+    kind = ErrorKind.UNAUTHORISED
 
 
 @dataclass(frozen=True)

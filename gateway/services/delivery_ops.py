@@ -16,6 +16,7 @@ from gateway.domain.errors import Invalid, NotFound
 from gateway.domain.instants import in_utc
 from gateway.queue_depth import queue_depths
 from gateway.store.models import Delivery, ReplayBatch
+from gateway.store.ports import UnitOfWorkPort
 from gateway.store.repositories.deliveries import DeliveryCriteria
 from gateway.store.unit_of_work import UnitOfWork
 
@@ -213,14 +214,14 @@ def _batch_out(batch: ReplayBatch) -> ReplayBatchOut:
     )
 
 
-def replay_progress(uow: UnitOfWork, batch_id: str) -> ReplayBatchOut:
+def replay_progress(uow: UnitOfWorkPort, batch_id: str) -> ReplayBatchOut:
     batch = uow.replays.get(batch_id)
     if batch is None:
         raise NotFound(f"no replay batch {batch_id}")
     return _batch_out(batch)
 
 
-def cancel_replay(uow: UnitOfWork, batch_id: str, *, now: datetime) -> ReplayBatchOut:
+def cancel_replay(uow: UnitOfWorkPort, batch_id: str, *, now: datetime) -> ReplayBatchOut:
     batch = replay.cancel_batch(uow, batch_id, now=now)
     if batch is None:
         raise NotFound(f"no replay batch {batch_id}")

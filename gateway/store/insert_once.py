@@ -8,12 +8,13 @@ SQLite: https://www.sqlite.org/lang_upsert.html
 """
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Executable, Table
 from sqlalchemy import inspect as inspect_mapper
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 
 
 def insert_once(
@@ -32,15 +33,15 @@ def insert_once(
     # Only what the caller set: the columns' own defaults fill the rest, as a flush would.
     values = {a.key: instance.__dict__[a.key] for a in attrs if a.key in instance.__dict__}
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(type(instance))
-        .values(values)
-        .on_conflict_do_nothing(index_elements=list(key), index_where=where)
-        # Every column back, defaults included, so the object needs no reload afterwards.
-        .returning(*(getattr(type(instance), a.key) for a in attrs))
-    )
-    row = session.execute(stmt).first()
+    if where is None:
+        # Built once per model and set of columns, on the table, the values bound at
+        # execution: building and keying the statement anew was most of the cost of a
+        # notification's insert.
+        cached = _statement(mapper, tuple(values), tuple(key), dialect)
+        params = {attrs[name].columns[0].key: value for name, value in values.items()}
+        row = session.execute(cached, params).first()
+    else:
+        row = session.execute(_build(type(instance), key, dialect, where, values)).first()
     if row is None:
         return False
     for attr, value in zip(attrs, row, strict=True):
@@ -51,3 +52,33 @@ def insert_once(
     make_transient_to_detached(instance)
     session.add(instance)
     return True
+
+
+def _build(
+    model: type[Any], key: Sequence[str], dialect: str, where: ColumnElement[bool], values: Any
+) -> Executable:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(model)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=list(key), index_where=where)
+        # Every column back, defaults included, so the object needs no reload afterwards.
+        .returning(*(getattr(model, a.key) for a in inspect_mapper(model).column_attrs))
+    )
+
+
+@lru_cache(maxsize=64)
+def _statement(
+    mapper: Mapper[Any], columns: tuple[str, ...], key: tuple[str, ...], dialect: str
+) -> Executable:
+    # `columns` is only part of the cache key: SQLAlchemy compiles for the columns bound.
+    del columns
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = mapper.local_table
+    assert isinstance(table, Table)
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=list(key))
+        # Every column back in the mapper's order, defaults included (as `_build`).
+        .returning(*(attr.columns[0] for attr in mapper.column_attrs))
+    )

@@ -13,7 +13,7 @@ import pytest
 from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
 from adapters.govuk_notify import GovUkNotifyChannel
 from adapters.notification import OutgoingMessage
-from adapters.notify_sink import create_notify_sink_app, make_api_key
+from adapters.standins.notify_sink import create_notify_sink_app, make_api_key
 from tests.conftest import refusing_port
 from tests.peers.servers import serve_in_thread
 

@@ -22,7 +22,7 @@ from adapters.gp_connect_appointments import (
     audit_jwt,
 )
 from adapters.gp_connect_resources import BookingOrganisation, free_slots
-from adapters.gp_simulator.app import create_app
+from adapters.standins.gp_simulator.app import create_app
 from tests.live_server import serving
 
 # A Monday, 08:00 UK (GMT): the simulated practice's slots start at 09:00.

@@ -17,9 +17,9 @@ import uvicorn
 
 from adapters.errors import PermanentAdapterError, TransientAdapterError
 from adapters.fhir_rest import FhirRestGPSystem
-from adapters.gp_simulator import create_app
-from adapters.gp_simulator.scripts import PHARMACY, REJECTION_REASON
 from adapters.gp_system import Delivery, DeliveryPurpose
+from adapters.standins.gp_simulator import create_app
+from adapters.standins.gp_simulator.scripts import PHARMACY, REJECTION_REASON
 from fhir_profiles import systems
 
 START = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from adapters.mail_sink import MailSink, ReceivedMail, create_mail_view_app
+from adapters.standins.mail_sink import MailSink, ReceivedMail, create_mail_view_app
 from tests.conftest import started_mail_sink
 
 

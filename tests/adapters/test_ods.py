@@ -5,9 +5,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.dev_ods import create_app
 from adapters.errors import TransientAdapterError
 from adapters.ods import OdsClient, read_organisation
+from adapters.standins.ods import create_app
 from tests.live_server import serving
 
 # NHS England, "ODS ORD API endpoints" - organisation endpoint, the documented answer for X26

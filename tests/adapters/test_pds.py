@@ -13,10 +13,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from adapters.dev_pds import create_app
-from adapters.dev_pds import patients as canned
 from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapterError
 from adapters.pds import PatientUnknown, PdsClient, PdsPatient, application_restricted_auth
+from adapters.standins.pds import create_app
+from adapters.standins.pds import patients as canned
 from tests.live_server import serving
 
 EXAMPLES = Path(__file__).parent / "pds_examples"

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from adapters.errors import PermanentAdapterError, TransientAdapterError
-from adapters.mail_sink import MailSink
 from adapters.notification import OutgoingMessage
 from adapters.smtp_email import SmtpEmailChannel
+from adapters.standins.mail_sink import MailSink
 from tests.conftest import refusing_port, started_mail_sink
 
 SENDER = "Liaison <noreply@liaison.example.org>"

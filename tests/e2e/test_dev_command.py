@@ -21,8 +21,8 @@ import httpx
 import psutil
 import pytest
 
-from adapters.mail_sink import MailSink
-from adapters.notify_sink import create_notify_sink_app, make_api_key
+from adapters.standins.mail_sink import MailSink
+from adapters.standins.notify_sink import create_notify_sink_app, make_api_key
 from gateway.cli import sample_recommendation
 from tests.conftest import free_port
 from tests.e2e.stack import wait_for

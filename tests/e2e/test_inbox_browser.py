@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from adapters.dev_pds.patients import registered_at
+from adapters.standins.pds.patients import registered_at
 from gateway.cli import sample_recommendation
 from tests.e2e.conftest import INBOX_PASSWORD, AdaptersStack
 from tests.e2e.stack import wait_for

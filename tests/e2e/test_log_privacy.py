@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.dev_pds.patients import BIRTH_DATE, registered_at
+from adapters.standins.pds.patients import BIRTH_DATE, registered_at
 from gateway.api.oauth import JWT_BEARER
 from gateway.cli import sample_recommendation
 from gateway.security import keys

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from mesh_client import MeshClient
 
-from adapters.mesh_practice import Answered, PracticeScript, SimulatedMeshPractice
+from adapters.standins.mesh_practice import Answered, PracticeScript, SimulatedMeshPractice
 from fhir_profiles.send_document.contract import WORKFLOW_ID
 from gateway.cli import sample_recommendation
 from tests.e2e.conftest import REFUSING_MAILBOX, AdaptersStack

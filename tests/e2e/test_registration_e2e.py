@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.dev_pds import patients as canned
+from adapters.standins.pds import patients as canned
 from gateway.cli import sample_recommendation
 from tests.e2e.stack import Stack, wait_for
 

@@ -3,6 +3,7 @@
 against the R4B models and every layer of `validate_all`."""
 
 import dataclasses
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -47,6 +48,8 @@ def _variants() -> list[RecommendationFacts]:
             source_identifiers=(("https://trust.example.org/referral", "REF-1"),),
         ),
     ]
+    # Addressed to a known practice: the Task carries the date Liaison starts chasing.
+    facts.append(dataclasses.replace(base, respond_by=base.authored_on + timedelta(days=7)))
     facts += [
         dataclasses.replace(base, care_team=dataclasses.replace(base.care_team, role=role))
         for role in CARE_TEAM_ROLES

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from adapters.gp_connect_appointments import GpConnectAppointments, GpConnectOptions
-from adapters.gp_simulator.app import create_app as create_simulator
+from adapters.standins.gp_simulator.app import create_app as create_simulator
 from gateway.api.app import create_app
 from gateway.booking import Booking, with_booking_offer
 from gateway.cli import sample_recommendation

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.dev_pds.patients import registered_at
+from adapters.standins.pds.patients import registered_at
 from fhir_profiles.task_status import interpret_task
 from gateway.cli import sample_recommendation
 from gateway.domain.inbox_accounts import hash_password

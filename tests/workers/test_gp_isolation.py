@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.gp_simulator import create_app
+from adapters.standins.gp_simulator import create_app
 from fhir_profiles import systems
 from gateway.cli import sample_recommendation
 from gateway.domain.intake import IntakeCommand, submit

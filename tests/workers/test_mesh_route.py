@@ -20,7 +20,7 @@ import pytest
 from mesh_client import MeshClient
 
 from adapters.errors import PermanentAdapterError
-from adapters.mesh_practice import PracticeScript, SimulatedMeshPractice
+from adapters.standins.mesh_practice import PracticeScript, SimulatedMeshPractice
 from fhir_profiles.send_document.contract import ACK_WORKFLOW_ID, WORKFLOW_ID, ResponseKind
 from fhir_profiles.send_document.responses import build_itk_response
 from gateway.domain import withdrawals

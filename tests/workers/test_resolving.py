@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.dev_ods import create_app as create_ods
-from adapters.dev_pds import create_app as create_pds
-from adapters.dev_pds import patients as canned
+from adapters.standins.ods import create_app as create_ods
+from adapters.standins.pds import create_app as create_pds
+from adapters.standins.pds import patients as canned
 from fhir_profiles import systems
 from gateway.api.schemas import RecommendationIn
 from gateway.cli import sample_recommendation

@@ -11,16 +11,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from gateway.api.console.pages import blank, error_page, render_page, router
 from gateway.api.console.session import EngineerDep, check_form, unit_of_work
 from gateway.api.dependencies import SettingsDep
+from gateway.api.error_kinds import status_for
 from gateway.api.links import next_page_url
 from gateway.domain.delivery_states import WAITING, DeliveryState
-from gateway.domain.errors import ErrorKind, LiaisonError
+from gateway.domain.errors import LiaisonError, NotFound
 from gateway.services import delivery_ops
 from gateway.services.delivery_ops import MAX_AGE_SECONDS
 
 STATES = (*WAITING, DeliveryState.DEAD)
 PAGE_SIZE = 50
-# A refusal's HTTP status on the console's own pages.
-STATUS_FOR_KIND = {ErrorKind.NOT_FOUND: 404, ErrorKind.CONFLICT: 409, ErrorKind.INVALID: 422}
 AGES = (
     ("", "any age"),
     ("300", "older than 5 minutes"),
@@ -128,8 +127,10 @@ def delivery(request: Request, delivery_id: str, engineer: EngineerDep) -> HTMLR
     with unit_of_work(request) as uow:
         try:
             detail = delivery_ops.delivery_detail(uow, delivery_id)
-        except LiaisonError:
-            return error_page(request, engineer, 404, f"There is no delivery {delivery_id}.")
+        except NotFound as refused:
+            return error_page(
+                request, engineer, status_for(refused), f"There is no delivery {delivery_id}."
+            )
         recommendation = uow.recommendations.get(detail.recommendation_id)
         status = recommendation.status if recommendation else None
     return render_page(
@@ -165,5 +166,5 @@ def replay_delivery(
         try:
             replayed = delivery_ops.replay_one(uow, delivery_id, now=datetime.now(UTC))
         except LiaisonError as refused:
-            return error_page(request, engineer, STATUS_FOR_KIND[refused.kind], refused.detail)
+            return error_page(request, engineer, status_for(refused), refused.detail)
     return RedirectResponse(f"/console/deliveries/{quote(replayed.replay)}", status_code=303)

@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from gateway.api.console.deliveries import search_params
 from gateway.api.console.pages import blank, error_page, render_page, router
 from gateway.api.console.session import Engineer, EngineerDep, check_form, unit_of_work
-from gateway.domain.errors import LiaisonError
+from gateway.api.error_kinds import status_for
+from gateway.domain.errors import NotFound
 from gateway.domain.instants import in_utc
 from gateway.services import delivery_ops
 from gateway.services.delivery_ops import ReplayCriteria
@@ -126,8 +127,10 @@ def replay_batch(request: Request, batch_id: str, engineer: EngineerDep) -> HTML
     with unit_of_work(request) as uow:
         try:
             progress = delivery_ops.replay_progress(uow, batch_id)
-        except LiaisonError:
-            return error_page(request, engineer, 404, f"There is no replay {batch_id}.")
+        except NotFound as refused:
+            return error_page(
+                request, engineer, status_for(refused), f"There is no replay {batch_id}."
+            )
         batch = uow.replays.get(batch_id)
         criteria = dict(batch.criteria) if batch else {}
         requested_by = batch.requested_by if batch else None
@@ -150,8 +153,10 @@ def replay_batch_progress(request: Request, batch_id: str, engineer: EngineerDep
     with unit_of_work(request) as uow:
         try:
             progress = delivery_ops.replay_progress(uow, batch_id)
-        except LiaisonError:
-            return JSONResponse({"detail": f"no replay batch {batch_id}"}, status_code=404)
+        except NotFound as refused:
+            return JSONResponse(
+                {"detail": f"no replay batch {batch_id}"}, status_code=status_for(refused)
+            )
     return JSONResponse(progress.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
@@ -166,6 +171,8 @@ def cancel_replay_batch(
     with unit_of_work(request) as uow:
         try:
             delivery_ops.cancel_replay(uow, batch_id, now=datetime.now(UTC))
-        except LiaisonError:
-            return error_page(request, engineer, 404, f"There is no replay {batch_id}.")
+        except NotFound as refused:
+            return error_page(
+                request, engineer, status_for(refused), f"There is no replay {batch_id}."
+            )
     return RedirectResponse(f"/console/replays/{quote(batch_id)}", status_code=303)

@@ -24,6 +24,7 @@ from gateway.api.console.session import (
     unit_of_work,
 )
 from gateway.api.dependencies import SettingsDep
+from gateway.api.error_kinds import status_for
 from gateway.api.web_sessions import digest, secure_cookies
 from gateway.security.tokens import Unauthorized
 from gateway.settings import Settings
@@ -90,7 +91,7 @@ def sign_in(
             request, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token.strip())
         )
     except Unauthorized as exc:
-        return _sign_inpage(request, next_url=next, message=exc.detail, status_code=401)
+        return _sign_inpage(request, next_url=next, message=exc.detail, status_code=status_for(exc))
     except RateLimited as exc:
         return _sign_inpage(request, next_url=next, message=exc.detail, status_code=429)
     if "ops" not in principal.scopes:

@@ -4,14 +4,14 @@ workers handed the same delivery never both send it."""
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVarTuple
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from gateway.domain.delivery_states import CLAIMABLE, MACHINE, DeliveryMove, DeliveryState
 from gateway.store import leased_jobs
-from gateway.store.models import Delivery, DeliveryAttempt
+from gateway.store.models import Delivery, DeliveryAttempt, table_of
 
 # Shown for deliveries whose practice is not known yet (waiting for PDS: workers.resolving).
 UNROUTED = "unrouted"
@@ -26,6 +26,11 @@ class DeliveryRepository:
 
     def add(self, delivery: Delivery) -> None:
         self._session.add(delivery)
+
+    def insert(self, **columns: Any) -> None:
+        """A new delivery (Delivery columns) inserted at once, past the unit of work's
+        bookkeeping: for a writer that does not touch it again in its transaction (intake)."""
+        self._session.execute(insert(table_of(Delivery)), [columns])
 
     def get(self, delivery_id: str) -> Delivery | None:
         return self._session.get(Delivery, delivery_id)

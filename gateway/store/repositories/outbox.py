@@ -3,11 +3,11 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.logging import current_correlation_id
-from gateway.store.models import OutboxMessage
+from gateway.store.models import OutboxMessage, table_of
 
 
 class OutboxRepository:
@@ -18,6 +18,11 @@ class OutboxRepository:
         self._session.add(
             OutboxMessage(kind=kind, ref_id=ref_id, correlation_id=current_correlation_id())
         )
+
+    def insert(self, *, kind: str, ref_id: str) -> None:
+        """`add`, inserted at once rather than at the next flush."""
+        row = {"kind": kind, "ref_id": ref_id, "correlation_id": current_correlation_id()}
+        self._session.execute(insert(table_of(OutboxMessage)), [row])
 
     def unpublished(self, *, limit: int) -> Sequence[OutboxMessage]:
         stmt = (

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from gateway.store.models import (
@@ -14,6 +14,7 @@ from gateway.store.models import (
     IdempotencyKey,
     Recommendation,
     StatusEvent,
+    table_of,
 )
 
 
@@ -119,6 +120,14 @@ class RecommendationRepository:
     def add_resource(self, resource: FhirResource) -> None:
         self._session.add(resource)
 
+    def insert_resources(self, rows: Sequence[dict[str, Any]]) -> None:
+        """New resources (FhirResource columns) in one INSERT, past the unit of work's
+        bookkeeping: for a writer that never reads them back in its transaction (intake).
+        A Core executemany on the table: measured cheaper than the ORM's bulk insert and
+        than one multi-row VALUES (which is compiled for each number of rows)."""
+        if rows:
+            self._session.execute(insert(table_of(FhirResource)), list(rows))
+
     def resources_for(self, recommendation_id: str) -> Sequence[FhirResource]:
         stmt = (
             select(FhirResource)
@@ -177,6 +186,10 @@ class RecommendationRepository:
 
     def add_event(self, event: StatusEvent) -> None:
         self._session.add(event)
+
+    def insert_event(self, **columns: Any) -> None:
+        """A timeline entry inserted at once (StatusEvent columns), as `insert_resources`."""
+        self._session.execute(insert(table_of(StatusEvent)), [columns])
 
     def timeline(
         self, recommendation_id: str, *, applied_only: bool = True

@@ -6,7 +6,7 @@ and, optionally, appended as JSON lines to a spool file so other processes (the
 e2e tests, the human view) can read them. `create_mail_view_app` shows them over HTTP: for
 a person, with long lines wrapped and repeated identical messages shown once with a count.
 
-Run: `python -m adapters.mail_sink --smtp-port 8025 --http-port 8027 --spool mail.jsonl`.
+Run: `python -m adapters.standins.mail_sink --smtp-port 8025 --http-port 8027 --spool mail.jsonl`.
 """
 
 import argparse

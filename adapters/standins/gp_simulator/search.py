@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from adapters.gp_simulator.store import FhirError
+from adapters.standins.gp_simulator.store import FhirError
 from fhir_profiles.instants import read_datetime_as_utc
 
 DEFAULT_COUNT: Final = 50

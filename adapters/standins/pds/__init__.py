@@ -1,5 +1,5 @@
 """A development stand-in for PDS FHIR R4 (`GET /Patient/{id}`), with canned patients."""
 
-from adapters.dev_pds.app import create_app, main
+from adapters.standins.pds.app import create_app, main
 
 __all__ = ["create_app", "main"]

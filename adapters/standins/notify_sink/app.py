@@ -16,7 +16,7 @@ Endpoints for tests (no auth: the sink is a test peer, never exposed):
 - `POST /_sink/fail-next` `{"status_code": 429, "count": 1}`: answer the next
   `count` authenticated sends with that status, to exercise rate limits and outages.
 
-Run: `python -m adapters.notify_sink --port 8026 --service-id <uuid> --secret <uuid>`;
+Run: `python -m adapters.standins.notify_sink --port 8026 --service-id <uuid> --secret <uuid>`;
 the API key for the client is `make_api_key(service_id, secret)`.
 """
 
@@ -32,7 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adapters.notify_sink.requests import (
+from adapters.standins.notify_sink.requests import (
     EMAIL_SENDER,
     SMS_SENDER,
     NotifyError,

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from adapters.gp_simulator import scripts
+from adapters.standins.gp_simulator import scripts
 from fhir_profiles import systems
 
 CallKind = Literal["post", "search", "read", "put"]

@@ -27,7 +27,7 @@ RESTRICTED: Final = "9990000050"
 # Registered at a practice ODS shows as closed, with a successor / without one.
 AT_MERGED_PRACTICE: Final = "9990000069"
 AT_CLOSED_PRACTICE: Final = "9990000077"
-MERGED_PRACTICE: Final = "Y00901"  # closed; succeeded by Y00001 (adapters.dev_ods)
+MERGED_PRACTICE: Final = "Y00901"  # closed; succeeded by Y00001 (adapters.standins.ods)
 CLOSED_PRACTICE: Final = "Y00902"  # closed; no successor
 # Registered at Y00001, though a practitioner may still give their old practice.
 MOVER: Final = "9990000085"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from adapters.gp_simulator.appointments import (
+from adapters.standins.gp_simulator.appointments import (
     BOOKING_ORG,
     LOCATION,
     PRACTITIONER,

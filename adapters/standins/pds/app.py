@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from nhs_number import is_valid
 from pydantic import BaseModel, Field
 
-from adapters.dev_pds.patients import SUPERSESSIONS, CannedPatient, canned, moved, resource
+from adapters.standins.pds.patients import SUPERSESSIONS, CannedPatient, canned, moved, resource
 
 SPINE_CODES: Final = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"
 _UUID: Final = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")

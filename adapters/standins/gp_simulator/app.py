@@ -1,7 +1,8 @@
 """A GP practice's FHIR R4 endpoint, in memory, for tests and demos.
 
-Run it as its own process (`main`, or `uvicorn --factory adapters.gp_simulator.app:create_app`)
-so Liaison talks to it over real HTTP, as it would to a practice.
+Run it as its own process (`main`, or
+`uvicorn --factory adapters.standins.gp_simulator.app:create_app`) so Liaison talks to it
+over real HTTP, as it would to a practice.
 """
 
 import json
@@ -16,9 +17,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from adapters.gp_simulator import appointment_routes, scripts, search
-from adapters.gp_simulator.appointments import AppointmentBook
-from adapters.gp_simulator.store import FhirError, SimulatorStore, ods_code_of_bundle
+from adapters.standins.gp_simulator import appointment_routes, scripts, search
+from adapters.standins.gp_simulator.appointments import AppointmentBook
+from adapters.standins.gp_simulator.store import FhirError, SimulatorStore, ods_code_of_bundle
 
 READABLE: Final = frozenset({"Task", "MedicationRequest", "CommunicationRequest"})
 _FAULT_ISSUE: Final = {503: "transient", 500: "exception"}

@@ -1,5 +1,5 @@
 """A development stand-in for the ODS ORD API's organisation endpoint."""
 
-from adapters.dev_ods.app import create_app, main
+from adapters.standins.ods.app import create_app, main
 
 __all__ = ["create_app", "main"]

@@ -1,5 +1,0 @@
-"""`python -m adapters.notify_sink --port 8026 --service-id <uuid> --secret <uuid>`."""
-
-from adapters.notify_sink.app import run_from_command_line
-
-run_from_command_line()
