@@ -2,6 +2,7 @@
 block ends (none before it, none at all if the block fails); on brokers without batches
 each at once, as before. Every task arrives once on every broker Liaison supports."""
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,28 +12,29 @@ from celery import Celery
 
 from gateway.broker_queues import declare_queues
 from gateway.queue_depth import queue_depths
-from gateway.queue_names import Queue
 from tests.workers.test_gp_isolation import _world
 from workers import relay
-from workers.app import TASK_ROUTES
 from workers.publishing import send, together
+
+# A queue of this test's own: no worker of another run on the same broker takes from it.
+QUEUE = f"batch-test-{uuid.uuid4().hex[:8]}"
 
 
 def _app(broker_url: str) -> Celery:
     app = Celery("batch-test", broker=broker_url)
-    app.conf.update(task_routes=TASK_ROUTES, task_default_queue=Queue.CONTROL)
+    app.conf.update(task_routes={"liaison.deliver": {"queue": QUEUE}})
     return app
 
 
 def _delivery_depth(broker_url: str) -> int | None:
-    return queue_depths(broker_url, (Queue.DELIVERY,))[Queue.DELIVERY]
+    return queue_depths(broker_url, (QUEUE,))[QUEUE]
 
 
 @pytest.fixture(params=["redis", "amqp", "sqla"])
 def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqla":
         url = f"sqla+sqlite:///{tmp_path}/broker.db"
-        declare_queues(url)
+        declare_queues(url, (QUEUE,))
         yield url
     else:
         fixture = "redis_broker_url" if request.param == "redis" else "rabbitmq_broker_url"
