@@ -28,7 +28,7 @@ from bench.common import (
 )
 from bench.seed import bundles_for, seed
 
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.3
 CEILING_THREADS = 8  # as many requests in flight as 2 workers x 4 processes
 
 
