@@ -13,7 +13,6 @@ import time_machine
 from gateway.domain.audience import UK
 from gateway.domain.messages import denied_words
 from gateway.domain.reminders import ReminderPolicy, send_due_reminders
-from gateway.store.reminder_models import ReminderPlan
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (
     Peers,
@@ -24,12 +23,10 @@ from tests.follow_up_support import (
     submit,
     walk,
 )
+from tests.gateway.reminder_samples import COPY_MOBILE, QUIT, plan
 from workers.notifying import LEASE
 from workers.reminding import remind_plans
 from workers.runtime import Runtime
-
-QUIT = date(2026, 3, 9)
-COPY_MOBILE = "+447700900456"
 
 
 def _at(day: date, hour: int = 9) -> datetime:
@@ -49,22 +46,8 @@ def rt(tmp_path: Path, peers: Peers) -> Runtime:
 
 
 def _set_plan(rt: Runtime, rec_id: str, **changes: Any) -> None:
-    fields: dict[str, Any] = {
-        "recommendation_id": rec_id,
-        "quit_date": QUIT,
-        "medicine": "varenicline",
-        "course_start": QUIT - timedelta(days=7),
-        "supply_days": 28,
-        "enabled": True,
-        "kinds": {"kinds": ["quit-date", "follow-up"]},  # one reminder on the quit date
-        "copy_consent": False,
-        "service_user_consent": True,
-        "morning": "09:00",
-        "named_person": None,
-        **changes,
-    }
     with UnitOfWork(rt.session_factory) as uow:
-        uow.reminder_plans.put(ReminderPlan(**fields))
+        uow.reminder_plans.put(plan(rec_id, **changes))
         uow.commit()
 
 
