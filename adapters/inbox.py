@@ -1,7 +1,7 @@
 """The practice inbox as a GP system: for practices with no integration at all.
 
 Nothing leaves Liaison. Submitting marks the request as delivered, which is what puts it on
-the practice's inbox page (gateway/api/inbox.py); practice staff then act on it there, and
+the practice's inbox page (gateway/api/web/inbox.py); practice staff then act on it there, and
 their actions go straight through the lifecycle. So there is nothing to poll. A withdrawal
 needs nothing sent either: the page shows the request as withdrawn.
 """

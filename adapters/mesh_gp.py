@@ -16,7 +16,7 @@ senders to use (requirement GPCM-SD-056).
 
 MESH is store-and-forward: a message MESH accepted is in transit, so the receipt says
 `in_transit`; the practice's ITK3 responses say when its system received the message and
-when its workflow filed it (gateway.domain.itk_responses).
+when its workflow filed it (gateway.services.itk_responses).
 """
 
 import uuid

@@ -13,9 +13,9 @@ from typing import Any
 
 from bench.common import fresh_database
 from gateway.cli import sample_recommendation
-from gateway.domain.intake import IntakeCommand, submit
 from gateway.domain.retry_policy import RetryPolicy
 from gateway.practice_directory import dev_directory, seed
+from gateway.services.intake import IntakeCommand, submit
 from gateway.settings import Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade

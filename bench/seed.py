@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 from bench.common import SAMPLE
 from fhir_profiles.builders import ResourceSet, build_resources, build_transaction_bundle
 from fhir_profiles.builders_common import URN_NAMESPACE
-from gateway.domain.intake import facts_from_payload
+from gateway.services.intake import facts_from_payload
 from gateway.store.models import Delivery, FhirResource
 
 State = Literal["queued", "outstanding"]
@@ -45,7 +45,7 @@ def sample_payload(ods_code: str) -> dict[str, Any]:
 
 
 def _ids(recommendation_id: str) -> list[str]:
-    """The ids the builders derive from a recommendation id (gateway.domain.intake)."""
+    """The ids the builders derive from a recommendation id (gateway.services.intake)."""
     base = uuid.UUID(recommendation_id)
     kinds = ("MedicationRequest", "CommunicationRequest", "Task")
     derived = [str(uuid.uuid5(base, kind)) for kind in kinds]
@@ -179,7 +179,7 @@ def seed(
                 None if queued else now,
                 now,
                 now,
-                "request",  # gateway.domain.withdrawals.REQUEST: the recommendation itself
+                "request",  # gateway.services.withdrawals.REQUEST: the recommendation itself
             )
         )
         events.append((recommendation_id, "received", "intake", True, now))

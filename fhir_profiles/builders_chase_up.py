@@ -1,4 +1,4 @@
-"""Chase-ups (gateway.domain.chase_ups): a reminder to a practice that has not acted."""
+"""Chase-ups (gateway.services.chase_ups): a reminder to a practice that has not acted."""
 
 import copy
 from collections.abc import Mapping

@@ -27,7 +27,7 @@ ROUTINE_ROUTES: Final = frozenset(
         "/healthz",
         "/readyz",
         "/metrics",
-        # gateway/api/static/console/console.js polls these every second.
+        # gateway/api/web/static/console/console.js polls these every second.
         "/console/deliveries/{delivery_id}/state",
         "/console/replays/{batch_id}/progress",
     }

@@ -12,26 +12,25 @@ headers (`correlation_id`), so one id joins the request, the delivery and the no
 """
 
 import logging
-import re
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import MutableMapping
 from types import TracebackType
 from typing import Any
 
 import structlog
 
+from gateway.correlation import (
+    TASK_HEADER,
+    accepted_correlation_id,
+    current_correlation_id,
+    new_correlation_id,
+)
 from gateway.log_repeats import RepeatFilter
 from gateway.security.context import install_tracking
 from gateway.security.redaction import redact_fields
 
-CORRELATION_HEADER = "X-Correlation-ID"
-# Celery already uses `correlation_id` for the task id (AMQP property), hence our own name.
-TASK_HEADER = "liaison_correlation_id"
-_WELL_FORMED_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Chatty libraries stay at WARNING whatever Liaison's own level is; httpx would otherwise
 # log every URL it calls.
 _QUIET = ("httpx", "httpcore", "celery", "kombu", "amqp", "sqlalchemy", "uvicorn.access", "urllib3")
@@ -40,34 +39,6 @@ _QUIET = ("httpx", "httpcore", "celery", "kombu", "amqp", "sqlalchemy", "uvicorn
 _configured = False
 _celery_connected = False
 _lock = threading.Lock()
-
-
-def new_correlation_id() -> str:
-    return uuid.uuid4().hex
-
-
-def accepted_correlation_id(value: str | None) -> str:
-    """The caller's id if it is safe to echo and log, otherwise a new one."""
-    if value and _WELL_FORMED_ID.match(value):
-        return value
-    return new_correlation_id()
-
-
-def current_correlation_id() -> str | None:
-    value = structlog.contextvars.get_contextvars().get("correlation_id")
-    return str(value) if value else None
-
-
-@contextmanager
-def correlation(correlation_id: str | None) -> Iterator[str]:
-    """Bind a correlation id for the duration of a block (None: keep the current one, or
-    start a new one)."""
-    cid = correlation_id or current_correlation_id() or new_correlation_id()
-    tokens = structlog.contextvars.bind_contextvars(correlation_id=cid)
-    try:
-        yield cid
-    finally:
-        structlog.contextvars.reset_contextvars(**tokens)
 
 
 def redact_event(

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
 from gateway.domain import delivery_states
-from gateway.domain.alerts import RULES
+from gateway.domain.alert_rules import RULES
 from gateway.queue_depth import queue_depths
 from gateway.settings import Settings
 from gateway.store.unit_of_work import UnitOfWork

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from gateway.domain import replay
 from gateway.domain.delivery_states import WAITING, DeliveryState
 from gateway.domain.errors import LiaisonError
-from gateway.services import delivery_ops
+from gateway.services import delivery_ops, replay
 from gateway.settings import get_settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.unit_of_work import UnitOfWork

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from adapters.gp_system import ADAPTER_KINDS
 from gateway.cli_help import command_group
-from gateway.domain.inbox_accounts import WeakPassword, hash_password
 from gateway.practice_directory import (
     PracticeEntryRefused,
     PracticeSettings,
@@ -22,6 +21,7 @@ from gateway.practice_directory import (
     source_of,
     write_practice,
 )
+from gateway.security.passwords import WeakPassword, hash_password
 from gateway.settings import get_settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.unit_of_work import UnitOfWork

@@ -32,8 +32,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from adapters.gp_system import AdapterKind
 from adapters.mesh_gp import workflow_problem
 from gateway.domain.errors import FieldError, Invalid
-from gateway.domain.inbox_accounts import hash_password, password_matches
 from gateway.domain.practice_endpoints import PRACTICE_SECRET_PREFIX, secret_reference_problem
+from gateway.security.passwords import hash_password, password_matches
 from gateway.settings import Settings
 from gateway.store.models import InboxUser, Practice
 from gateway.store.unit_of_work import UnitOfWork

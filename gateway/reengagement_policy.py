@@ -1,10 +1,10 @@
 """When a recommendation counts as expired, from the deployment's settings: read by the API
-(re-opening, the follow-up view) and by the try-again prompt (gateway.plan_reminders)."""
+(re-opening, the follow-up view) and by the try-again prompt (gateway.services.plan_reminders)."""
 
 from datetime import timedelta
 
-from gateway.domain.chase_ups import ChasePolicy, WorkingDays
-from gateway.domain.reengagement import ExpiryPolicy
+from gateway.domain.chase_policy import ChasePolicy, WorkingDays
+from gateway.domain.expiry import ExpiryPolicy
 from gateway.settings import Settings
 
 

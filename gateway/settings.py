@@ -220,7 +220,7 @@ class Settings(NotifyTemplates, BaseSettings):
     # Where `liaison dev` runs the local PDS and ODS stand-ins when neither URL is set.
     pds_standin_port: int = 8028
     ods_standin_port: int = 8029
-    # GP Connect Appointment Management (gateway.booking): Liaison's ASID on Spine, the
+    # GP Connect Appointment Management (gateway.services.booking): Liaison's ASID on Spine, the
     # Spine Secure Proxy to go through (unset: the practice's endpoint directly, as with the
     # simulator), how often booked appointments that have ended are read for attendance.
     gpconnect_consumer_asid: str = Field(default="200000000359", pattern=r"^[0-9]{1,20}$")
@@ -237,14 +237,14 @@ class Settings(NotifyTemplates, BaseSettings):
     # Practice inbox sign-in.
     inbox_session_max_age_seconds: int = 8 * 3600
     inbox_secure_cookies: bool = False  # True behind HTTPS
-    # Integration engineers' console (gateway.api.console): server-side sessions.
+    # Integration engineers' console (gateway.api.web.console): server-side sessions.
     console_session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
     # Metrics (gateway.metrics): the directory the processes of one machine share for
     # prometheus-client's multiprocess mode (unset: <data_dir>/metrics), and a fixed bearer
     # token Prometheus may scrape /metrics with (an ops access token works too).
     metrics_dir: Path | None = None
     metrics_token: str | None = None
-    # Alerts (gateway.domain.alerts), checked by beat and sent to the engineers' channel.
+    # Alerts (gateway.services.alerts), checked by beat and sent to the engineers' channel.
     alert_email: str | None = None
     alert_webhook_url: str | None = None
     alert_webhook_secret: str | None = None  # signs the webhook; unset: derived from secret_key

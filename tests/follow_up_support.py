@@ -17,12 +17,12 @@ import httpx
 from adapters.standins.gp_simulator.app import create_app as create_simulator
 from adapters.standins.mail_sink import MailSink
 from adapters.standins.notify_sink import create_notify_sink_app
-from gateway.api.schemas import RecommendationIn
+from gateway.api.v1.schemas import RecommendationIn
 from gateway.cli import sample_recommendation
-from gateway.domain import intake
 from gateway.domain.retry_policy import RetryPolicy
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.practice_directory import dev_directory, seed
+from gateway.services import intake
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade

@@ -24,7 +24,7 @@ from adapters.address_policy import DEFAULT_PORTS, AllowedHosts
 from adapters.errors import AdapterError
 from adapters.notification import NotificationChannel, OutgoingMessage
 from adapters.webhook import WebhookChannel
-from gateway.domain import alerts
+from gateway.services import alerts
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
 

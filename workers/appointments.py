@@ -6,7 +6,7 @@ practice that cannot answer never holds up the others."""
 import logging
 from datetime import UTC, datetime, timedelta
 
-from gateway.booking import Booking, BookingRefused
+from gateway.services.booking import Booking, BookingRefused
 from gateway.settings import Settings
 from gateway.store.appointment_models import Appointment
 from gateway.store.unit_of_work import UnitOfWork

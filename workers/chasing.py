@@ -16,20 +16,16 @@ from adapters.errors import AdapterError
 from adapters.gp_registry import sends_documents
 from adapters.gp_system import Delivery as OutgoingDelivery
 from fhir_profiles.builders import build_chase_up, build_transaction_bundle, resource_set_of
-from gateway.domain import chase_up_states, withdrawals
+from gateway.domain import chase_up_states
 from gateway.domain.audience import UK
+from gateway.domain.chase_policy import ChasePolicy, WorkingDays, still_worth_sending
 from gateway.domain.chase_up_states import ChaseUpMove
-from gateway.domain.chase_ups import (
-    ChasePolicy,
-    WorkingDays,
-    mark_sent,
-    plan_chase_ups,
-    still_worth_sending,
-)
 from gateway.domain.delivery_states import DeliveryState
-from gateway.domain.practice_access import open_gate
-from gateway.domain.reminders import ReminderPolicy, send_due_reminders
 from gateway.domain.retry_policy import Retry, after_failure
+from gateway.services import withdrawals
+from gateway.services.chase_ups import mark_sent, plan_chase_ups
+from gateway.services.practice_access import open_gate
+from gateway.services.reminders import ReminderPolicy, send_due_reminders
 from gateway.settings import Settings
 from gateway.store.models import ChaseUp
 from gateway.store.unit_of_work import UnitOfWork

@@ -13,10 +13,11 @@ from adapters.gp_registry import sends_documents
 from adapters.gp_system import Delivery as OutgoingDelivery
 from fhir_profiles.builders import build_transaction_bundle
 from gateway import metrics
-from gateway.domain import delivery_states, withdrawals
+from gateway.domain import delivery_states
 from gateway.domain.delivery_states import CLAIMABLE, DeliveryMove, DeliveryState
 from gateway.domain.retry_policy import Retry, after_failure
-from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.services import withdrawals
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery, DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
 from workers import send_document, withdrawing
@@ -222,7 +223,7 @@ def _on_success(
         withdrawing.on_success(uow, delivery, in_transit=in_transit, found=found, now=now)
     elif in_transit:
         # Store-and-forward (MESH): "delivered" waits for the practice's ITK3 business
-        # response saying its workflow filed the document (gateway.domain.itk_responses).
+        # response saying its workflow filed the document (gateway.services.itk_responses).
         delivery.remote_status = "accepted"
     else:
         apply_status(

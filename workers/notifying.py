@@ -16,7 +16,6 @@ from typing import Any
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
 from adapters.notification import NotificationChannel, OutgoingMessage
 from gateway import metrics
-from gateway.booking import with_booking_offer
 from gateway.domain import notification_states
 from gateway.domain.audience import (
     UK,
@@ -32,7 +31,8 @@ from gateway.domain.messages import Wording, compose, compose_digest
 from gateway.domain.notification_states import NotificationMove, NotificationState
 from gateway.domain.retry_policy import next_attempt
 from gateway.domain.supersession import superseded_because
-from gateway.plan_reminders import named_person_of, withdrawal
+from gateway.services.booking import with_booking_offer
+from gateway.services.plan_reminders import named_person_of, withdrawal
 from gateway.store.models import Notification, Recommendation
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime

@@ -19,10 +19,10 @@ from adapters.gp_system import (
     update_source,
 )
 from adapters.mesh import InboundMessage, tracking_outcome
-from gateway.domain.gp_replies import apply_mesh_message, apply_reports
-from gateway.domain.itk_responses import COLLECTED, check_response_due, record_tracking
 from gateway.domain.lifecycle import AWAITING_PRACTICE
-from gateway.domain.practice_access import open_gate
+from gateway.services.gp_replies import apply_mesh_message, apply_reports
+from gateway.services.itk_responses import COLLECTED, check_response_due, record_tracking
+from gateway.services.practice_access import open_gate
 from gateway.store.unit_of_work import UnitOfWork
 from workers.practice_gate import breaker_policy, record_outcome
 from workers.runtime import PracticeEndpoint, Runtime

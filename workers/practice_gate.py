@@ -1,7 +1,7 @@
 """Per-practice isolation around every call a worker makes to a GP system.
 
 A delivery is claimed through its practice's gate (`claim_delivery`: circuit breaker,
-in-flight limit, rate limit, gateway.domain.practice_access.claim_through_gate). A refusal
+in-flight limit, rate limit, gateway.services.practice_access.claim_through_gate). A refusal
 defers the delivery with `next_attempt_at`: no attempt is recorded, no retry budget is spent,
 and the worker is free at once for another practice's work. After the call,
 `record_outcome` feeds the breaker.
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
 from gateway.domain.isolation import BreakerPolicy
-from gateway.domain.practice_access import GatedClaim, claim_through_gate, record_call
+from gateway.services.practice_access import GatedClaim, claim_through_gate, record_call
 from gateway.settings import Settings
 from gateway.store.unit_of_work import UnitOfWork
 

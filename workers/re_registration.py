@@ -1,5 +1,5 @@
 """Before each chase-up, look at PDS again: a service user who has re-registered is followed
-to the new practice (gateway.domain.registration decides; gateway.domain.routing records).
+to the new practice (gateway.domain.registration decides; gateway.services.routing records).
 
 The chase-up to the old practice is stopped, a new delivery takes the request to the new one,
 and the timeline and the practitioner say so. If PDS cannot answer, or says something that
@@ -14,13 +14,14 @@ from datetime import UTC, date, datetime
 
 from adapters.errors import AdapterError
 from gateway import metrics
-from gateway.domain import chase_up_states, delivery_states, withdrawals
+from gateway.correlation import current_correlation_id
+from gateway.domain import chase_up_states, delivery_states
 from gateway.domain.chase_up_states import ChaseUpMove, ChaseUpState
 from gateway.domain.events import ChaseUpEvent
 from gateway.domain.registration import Routed, Stopped, route
-from gateway.domain.routing import apply_route
-from gateway.domain.status_updates import record_event
-from gateway.logging import current_correlation_id
+from gateway.services import withdrawals
+from gateway.services.routing import apply_route
+from gateway.services.status_updates import record_event
 from gateway.store.models import Delivery, StatusEvent
 from gateway.store.unit_of_work import UnitOfWork
 from workers import resolving
@@ -135,7 +136,7 @@ def _move(
             event="re-registered",
         )
         # The old practice is told, through the route that carried the request, that it no
-        # longer stands there (gateway.domain.withdrawals).
+        # longer stands there (gateway.services.withdrawals).
         withdrawals.withdraw(
             uow,
             chase_up.recommendation_id,

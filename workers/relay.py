@@ -4,12 +4,12 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
+from gateway.correlation import correlation
 from gateway.domain import delivery_states
 from gateway.domain.delivery_states import DeliveryMove, DeliveryState
 from gateway.domain.isolation import publish_allowance
-from gateway.domain.practice_access import breaker_of
-from gateway.domain.status_updates import StatusChange, apply_status
-from gateway.logging import correlation
+from gateway.services.practice_access import breaker_of
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
 from workers.practice_gate import breaker_policy

@@ -1,14 +1,14 @@
 """Reminders that follow the plan, and the practitioner's follow-ups.
 
 Beat runs `remind_plans` every LIAISON_REMINDERS__CHECK_SECONDS. It records what is due
-(gateway.plan_reminders) in one transaction; the notify tasks send it. Running it twice, or
+(gateway.services.plan_reminders) in one transaction; the notify tasks send it. Running it twice, or
 on two workers at once, records nothing twice: each event has one row per recipient.
 """
 
 from datetime import UTC, datetime, timedelta
 
-from gateway.plan_reminders import raise_plan_reminders, raise_try_again_prompts
 from gateway.reengagement_policy import expiry_policy
+from gateway.services.plan_reminders import raise_plan_reminders, raise_try_again_prompts
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
 

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from gateway.domain.replay import run_batch_step
+from gateway.services.replay import run_batch_step
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
 

@@ -17,15 +17,15 @@ from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
 from adapters.ods import OdsClient
 from adapters.pds import PatientUnknown, PdsPatient
 from gateway import metrics
-from gateway.domain.intake import given_practice
 from gateway.domain.isolation import Breaker, BreakerPolicy, admit, record_failure, record_success
 from gateway.domain.registration import PatientFacts, PracticeFacts, Routed, route
-from gateway.domain.routing import Pharmacy, apply_route, apply_stop, defer
-from gateway.domain.withdrawals import WITHDRAWAL
+from gateway.services.intake import given_practice
+from gateway.services.routing import Pharmacy, apply_route, apply_stop, defer
+from gateway.services.withdrawals import WITHDRAWAL
 
 __all__ = ["Pharmacy", "breaker", "ensure_routed", "in_directory", "patient_facts"]
+from gateway.correlation import current_correlation_id
 from gateway.domain.delivery_states import CLAIMABLE
-from gateway.logging import current_correlation_id
 from gateway.store.unit_of_work import UnitOfWork
 from workers.runtime import Runtime
 

@@ -20,7 +20,7 @@ from fhir_profiles.send_document.contract import (
     LetterFonts,
     SendingOrganisation,
 )
-from gateway.domain import withdrawals
+from gateway.services import withdrawals
 from gateway.settings import Settings
 from gateway.store.models import ChaseUp, Delivery
 from gateway.store.unit_of_work import UnitOfWork
@@ -51,7 +51,7 @@ def letter_fonts(settings: Settings) -> LetterFonts | None:
 
 
 def inbox_url(settings: Settings, recommendation_id: str) -> str:
-    """The practice inbox page of the request (gateway.api.inbox): accept, decline, ask to
+    """The practice inbox page of the request (gateway.api.web.inbox): accept, decline, ask to
     see the service user, prescription issued."""
     return f"{settings.public_base_url.rstrip('/')}/inbox/requests/{recommendation_id}"
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from adapters.gp_system import Delivery as OutgoingDelivery
 from adapters.gp_system import DeliveryPurpose
 from fhir_profiles.builders import ResourceSet, build_transaction_bundle, resource_set_of
-from gateway.domain import withdrawals
+from gateway.services import withdrawals
 from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
 

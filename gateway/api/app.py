@@ -3,28 +3,25 @@
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from gateway.api import (
+from gateway.api import health, oauth
+from gateway.api.fhir import audit_events
+from gateway.api.fhir import resources as fhir
+from gateway.api.middleware import install_middleware
+from gateway.api.middleware.headers import DOCS_ASSETS
+from gateway.api.ops import deliveries as ops
+from gateway.api.ops import metrics, practice_stats, practices
+from gateway.api.problems import BodySizeLimit, install_problem_handlers
+from gateway.api.v1 import (
     appointments,
-    audit,
     callbacks,
-    console,
-    fhir,
-    health,
-    inbox,
-    metrics,
-    oauth,
-    ops,
-    practice_stats,
-    practices,
     preferences,
     recommendations,
     reengagement,
     reminders,
     webhooks,
 )
-from gateway.api.hardening import DOCS_ASSETS, install_hardening
-from gateway.api.problems import BodySizeLimit, install_problem_handlers
-from gateway.booking import Booking
+from gateway.api.web import console, inbox
+from gateway.services.booking import Booking
 from gateway.settings import Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
 
@@ -57,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reminders.router)
     app.include_router(oauth.router)
     # Before fhir.router, whose /fhir/{resource_type} would otherwise catch AuditEvent.
-    app.include_router(audit.router)
+    app.include_router(audit_events.router)
     app.include_router(fhir.router)
     app.include_router(ops.router)
     app.include_router(reengagement.router)
@@ -72,5 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     console.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    install_hardening(app, settings)  # last: its middlewares wrap the others
+    install_middleware(app, settings)  # last: its middlewares wrap the others
     return app

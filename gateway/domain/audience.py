@@ -32,7 +32,7 @@ AUDIENCE: Final[dict[str, tuple[str, ...]]] = {
     "collected": ("practitioner",),
     "not-dispensed": ("practitioner", "service-user"),
     "delivery-failed": ("practitioner",),
-    # A withdrawal that could not reach the practice (gateway.domain.withdrawals).
+    # A withdrawal that could not reach the practice (gateway.services.withdrawals).
     "withdrawal-failed": ("practitioner",),
     "chase-up": ("practitioner",),
     "collection-reminder": ("service-user",),

@@ -18,7 +18,7 @@ from typing import Final
 from gateway.domain.state_machine import Verdict
 
 # The public status words (the REST contract in openapi.yaml). "Expired" is not a status:
-# it is derived (gateway.domain.reengagement) so the public set stays as designed.
+# it is derived (gateway.services.reengagement) so the public set stays as designed.
 STATUSES: Final = (
     "received",
     "queued",

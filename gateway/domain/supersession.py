@@ -73,7 +73,7 @@ HOLDS_IN: Final[dict[str, Currency]] = {
         _only("delivery-failed"), "the recommendation is no longer failed (replayed or closed)"),
     "withdrawal-failed": Currency(
         EVERY_STATUS, "a report of a step that happened: the practice may still hold it"),
-    # The statuses chase-ups are raised in (gateway.domain.chase_ups.CHASED_STATUS).
+    # The statuses chase-ups are raised in (gateway.domain.chase_policy.CHASED_STATUS).
     "chase-up": Currency(
         _only("delivered"), "the practice has acted (or it was closed): it is no longer chased"),
     "not-dispensed": Currency(

@@ -42,7 +42,7 @@ class RequestContext:
     # known (an anonymous body must not blind log lines or crowd real names out).
     body_names: list[str] = field(default_factory=list)
     # Set when the route's own transaction committed the request's audit records
-    # (gateway.api.audit.AuditedUnitOfWorkDep): the status they name and the
+    # (gateway.api.middleware.audit_trail.AuditedUnitOfWorkDep): the status they name and the
     # recommendations they cover, so the middleware writes nothing twice.
     committed_audit: tuple[int, frozenset[str]] | None = None
 

@@ -9,10 +9,11 @@ Three nets, because no single one catches everything:
   their words replaced wherever they appear, including inside exception messages.
 
 These nets are the second line. The first is structural: log calls carry ids, route
-templates and status words, never a body or a patient's details (gateway.api.hardening
-writes the access line from a fixed set of fields; the database engines hide statement
-parameters from error texts), and the fields named in `STRUCTURAL_FIELDS` are Liaison's
-own values, so they are written as they are and no name can blind them.
+templates and status words, never a body or a patient's details
+(gateway.api.middleware.request_context writes the access line from a fixed set of fields;
+the database engines hide statement parameters from error texts), and the fields named in
+`STRUCTURAL_FIELDS` are Liaison's own values, so they are written as they are and no name
+can blind them.
 
 Names are learnt only from what has been vouched for: stored recommendations (validated
 intake, and every recommendation a process loads) in one set, which request bodies cannot

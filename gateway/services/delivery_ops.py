@@ -10,11 +10,12 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from gateway.domain import delivery_states, replay
+from gateway.domain import delivery_states
 from gateway.domain.delivery_states import DeliveryState
 from gateway.domain.errors import Invalid, NotFound
 from gateway.domain.instants import in_utc
 from gateway.queue_depth import queue_depths
+from gateway.services import replay
 from gateway.store.models import Delivery, ReplayBatch
 from gateway.store.ports import UnitOfWorkPort
 from gateway.store.repositories.deliveries import DeliveryCriteria

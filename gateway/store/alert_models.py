@@ -1,4 +1,4 @@
-"""Alerts for integration engineers (gateway.domain.alerts)."""
+"""Alerts for integration engineers (gateway.services.alerts)."""
 
 from datetime import datetime
 
@@ -9,7 +9,7 @@ from gateway.store.models import Base
 
 
 class Alert(Base):
-    """Something integration engineers must look at (gateway.domain.alerts). At most one is
+    """Something integration engineers must look at (gateway.services.alerts). At most one is
     open per rule and subject (the partial unique index below), so a condition that lasts is
     raised and sent once, however often it is evaluated, until it is resolved."""
 

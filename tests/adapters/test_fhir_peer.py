@@ -17,7 +17,7 @@ from fhir_profiles import systems
 from fhir_profiles.builders import build_resources, build_transaction_bundle
 from fhir_profiles.task_status import task_fields_for
 from gateway.cli import sample_recommendation
-from gateway.domain.intake import facts_from_payload
+from gateway.services.intake import facts_from_payload
 from tests.peers.servers import MedplumPeer, medplum_peer
 
 

@@ -18,7 +18,7 @@ from adapters.gp_system import Delivery, DeliveryPurpose
 from fhir_profiles import systems
 from fhir_profiles.builders import build_resources, build_transaction_bundle
 from gateway.cli import sample_recommendation
-from gateway.domain.intake import facts_from_payload
+from gateway.services.intake import facts_from_payload
 from tests.adapters.test_fhir_peer import _find, _gp
 from tests.peers.servers import MedplumPeer, medplum_peer
 

@@ -17,8 +17,8 @@ import pytest
 from gateway.cli import sample_recommendation
 from gateway.domain.audience import UK
 from gateway.domain.messages import denied_words
-from gateway.plan_reminders import raise_plan_reminders
 from gateway.reminder_settings import ReminderDefaults
+from gateway.services.plan_reminders import raise_plan_reminders
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.unit_of_work import UnitOfWork
 from tests.e2e.stack import Stack, wait_for

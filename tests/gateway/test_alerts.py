@@ -15,8 +15,8 @@ from fastapi import FastAPI, Request
 from sqlalchemy import func, select
 
 from adapters.webhook import verify
-from gateway.domain import alerts
-from gateway.domain.replay import replay_delivery
+from gateway.domain import alert_rules
+from gateway.services.replay import replay_delivery
 from gateway.store.alert_models import Alert
 from gateway.store.models import DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
@@ -25,7 +25,7 @@ from workers import alerting, delivery
 from workers.runtime import Runtime
 
 ENGINEERS = "integration-team@example.nhs.uk"
-RULES = alerts.AlertRules(
+RULES = alert_rules.AlertRules(
     dead_letter_threshold=1,
     circuit_open_for=timedelta(minutes=10),
     outbox_lag_limit_seconds=120,
@@ -249,12 +249,12 @@ def test_a_notice_that_could_not_be_sent_is_sent_at_the_next_evaluation(
 
 
 def test_rules_name_each_practice_once() -> None:
-    facts = alerts.Facts(
+    facts = alert_rules.Facts(
         dead_letters={"Y00004": 3, "Y00005": 1},
         open_circuits={"Y00004": "open", "Y00006": "half-open"},
         outbox_lag_seconds=30.0,
     )
-    found = {(c.rule, c.subject): c for c in alerts.conditions(facts, RULES)}
+    found = {(c.rule, c.subject): c for c in alert_rules.conditions(facts, RULES)}
     assert set(found) == {
         ("dead-letters", "Y00004"),
         ("dead-letters", "Y00005"),
@@ -263,12 +263,12 @@ def test_rules_name_each_practice_once() -> None:
     }
     assert found[("circuit-open", "Y00006")].hold == timedelta(minutes=10)
     assert found[("dead-letters", "Y00004")].hold == timedelta(0)
-    lagging = alerts.Facts(dead_letters={}, open_circuits={}, outbox_lag_seconds=121.0)
-    assert [c.rule for c in alerts.conditions(lagging, RULES)] == ["outbox-lag"]
-    fewer = alerts.AlertRules(3, timedelta(minutes=10), 120)
-    assert [c.subject for c in alerts.conditions(facts, fewer) if c.rule == "dead-letters"] == [
-        "Y00004"
-    ]
+    lagging = alert_rules.Facts(dead_letters={}, open_circuits={}, outbox_lag_seconds=121.0)
+    assert [c.rule for c in alert_rules.conditions(lagging, RULES)] == ["outbox-lag"]
+    fewer = alert_rules.AlertRules(3, timedelta(minutes=10), 120)
+    assert [
+        c.subject for c in alert_rules.conditions(facts, fewer) if c.rule == "dead-letters"
+    ] == ["Y00004"]
 
 
 def test_a_circuit_that_closes_before_its_hold_leaves_no_alert(

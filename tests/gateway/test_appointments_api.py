@@ -15,13 +15,13 @@ from sqlalchemy import select
 from adapters.gp_connect_appointments import GpConnectAppointments, GpConnectOptions
 from adapters.standins.gp_simulator.app import create_app as create_simulator
 from gateway.api.app import create_app
-from gateway.booking import Booking, with_booking_offer
 from gateway.cli import sample_recommendation
 from gateway.domain.messages import SERVICE_USER, compose, denied_words
 from gateway.domain.retry_policy import RetryPolicy
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.practice_directory import AppointmentManagement, dev_directory, seed
 from gateway.security.tokens import issue_token
+from gateway.services.booking import Booking, with_booking_offer
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.settings import Settings
 from gateway.store.appointment_models import Appointment
 from gateway.store.database import make_engine, make_session_factory

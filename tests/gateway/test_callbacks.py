@@ -13,8 +13,8 @@ from fhir_profiles import systems
 from fhir_profiles.task_status import task_fields_for
 from gateway.cli import sample_recommendation
 from gateway.domain.callback_signatures import sign
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.practice_directory import PracticeSettings, write_practice
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.unit_of_work import UnitOfWork
 
 SECRETS = {"A81001": "a81001-callback-secret-0123456789", "A81002": "a81002-other-secret-987"}

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.cli import sample_recommendation
-from gateway.domain import withdrawals
+from gateway.services import withdrawals
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.conftest import row_counts
 

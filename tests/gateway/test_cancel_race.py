@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from gateway.cli import sample_recommendation
-from gateway.domain import intake, withdrawals
 from gateway.practice_directory import dev_directory, seed
+from gateway.services import intake, withdrawals
 from gateway.settings import Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade

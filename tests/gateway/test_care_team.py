@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from fhir_profiles import systems
 from gateway.cli import sample_recommendation
-from gateway.domain.fhir_intake import read_submission
+from gateway.services.fhir_intake import read_submission
 from gateway.settings import Settings
 from gateway.store.models import Recommendation
 from gateway.store.unit_of_work import UnitOfWork

@@ -11,9 +11,10 @@ import time_machine
 from fhir_profiles import systems
 from fhir_profiles.builders import CHASE_UP_ID
 from gateway.domain.audience import UK, QuietHours, next_digest_at
-from gateway.domain.chase_ups import ChasePolicy, WorkingDays, is_working_day, next_chase
-from gateway.domain.reengagement import ExpiryPolicy, is_expired, reopen
-from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.domain.chase_policy import ChasePolicy, WorkingDays, is_working_day, next_chase
+from gateway.domain.expiry import ExpiryPolicy
+from gateway.services.reengagement import is_expired, reopen
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (
     Peers,

@@ -12,8 +12,8 @@ from fhir_profiles import systems
 from fhir_profiles.catalogue import CATALOGUE
 from gateway.cli import sample_recommendation
 from gateway.domain.medicines import medicine_name
-from gateway.domain.practice_inbox import pending
-from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.services.practice_inbox import pending
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.conftest import row_counts
 

@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from gateway.cli import sample_recommendation
 from gateway.domain.charts import PracticeTiming, nice_step, time_to_ready_chart, unit_for
-from gateway.domain.replay import run_batch_step
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.security import clients as registry
 from gateway.security import keys
 from gateway.security.tokens import issue_token
+from gateway.services.replay import run_batch_step
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.settings import Settings
 from gateway.store.models import Delivery, DeliveryAttempt, Practice
 from gateway.store.session_models import ConsoleSession

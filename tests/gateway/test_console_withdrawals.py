@@ -46,7 +46,7 @@ def test_a_withdrawal_is_listed_with_its_purpose_and_names_what_it_withdraws(
     assert purposes == {request_id: ("request", None), withdrawal_id: ("withdrawal", request_id)}
 
 
-# As gateway.domain.itk_responses words a practice system's negative ITK3 response.
+# As gateway.services.itk_responses words a practice system's negative ITK3 response.
 REFUSED = (
     "the practice system refused the withdrawal (ITK3 business response 30003: Patient no "
     "longer at this clinical setting)"

@@ -13,16 +13,16 @@ from fhir_profiles.issues import Issue
 from gateway.api.auth import Forbidden
 from gateway.api.error_kinds import HTTP_FOR_KIND, status_for
 from gateway.api.problems import refusal_outcome, refusal_problem
-from gateway.booking import BookingRefused
 from gateway.domain.errors import ErrorKind, LiaisonError, NotFound
-from gateway.domain.fhir_intake import FhirIntakeError
-from gateway.domain.intake import IdempotencyConflict, IntakeError
-from gateway.domain.practice_inbox import InboxRefusal
-from gateway.domain.reengagement import ReopenRefused
-from gateway.domain.replay import NotReplayable
 from gateway.practice_directory import PracticeEntryRefused
 from gateway.security.clients import ClientRegistryError
 from gateway.security.tokens import Unauthorized
+from gateway.services.booking import BookingRefused
+from gateway.services.fhir_intake import FhirIntakeError
+from gateway.services.intake import IdempotencyConflict, IntakeError
+from gateway.services.practice_inbox import InboxRefusal
+from gateway.services.reengagement import ReopenRefused
+from gateway.services.replay import NotReplayable
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = ROOT / "gateway"

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from gateway.domain.reminders import PREFIX, ReminderPolicy, send_due_reminders
-from gateway.domain.status_updates import record_event
-from gateway.plan_reminders import raise_plan_reminders
 from gateway.reminder_settings import ReminderDefaults
 from gateway.services.delivery_ops import cancel_replay, replay_progress
+from gateway.services.plan_reminders import raise_plan_reminders
+from gateway.services.reminders import PREFIX, ReminderPolicy, send_due_reminders
+from gateway.services.status_updates import record_event
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.models import Notification, Practice, ReplayBatch, WebhookSubscription

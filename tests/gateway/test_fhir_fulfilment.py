@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from fhir_profiles import systems
 from fhir_profiles.validation import resource_issues
 from gateway.cli import sample_recommendation
-from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.settings import Settings
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.fhir_samples import bearer, module_api, submission

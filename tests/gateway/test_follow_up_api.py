@@ -8,12 +8,12 @@ import pytest
 import time_machine
 from fastapi.testclient import TestClient
 
-from gateway.api.practice_stats import percentile
-from gateway.api.schemas import RecommendationIn
+from gateway.api.ops.practice_stats import percentile
+from gateway.api.v1.schemas import RecommendationIn
 from gateway.cli import sample_recommendation
-from gateway.domain import intake
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.security.tokens import issue_token
+from gateway.services import intake
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.conftest import row_counts
 

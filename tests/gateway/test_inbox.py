@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from adapters.standins.pds.patients import registered_at
 from fhir_profiles.task_status import interpret_task
 from gateway.cli import sample_recommendation
-from gateway.domain.inbox_accounts import hash_password
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.practice_directory import PracticeSettings, ensure_inbox_user, write_practice
+from gateway.security.passwords import hash_password
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.unit_of_work import UnitOfWork
 
 PASSWORD = "a long practice password"

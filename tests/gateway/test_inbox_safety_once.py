@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 
 from gateway.cli import sample_recommendation
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.security.tokens import issue_token
+from gateway.services.status_updates import StatusChange, apply_status
 from tests.gateway.test_inbox import _sign_in, _uow, inbox
 
 __all__ = ["inbox"]

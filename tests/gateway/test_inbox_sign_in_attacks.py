@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway.domain import inbox_accounts
-from gateway.domain.inbox_accounts import MAX_FAILED_SIGN_INS, hash_password, sign_in
 from gateway.practice_directory import (
     PracticeSettings,
     dev_directory,
@@ -18,6 +16,9 @@ from gateway.practice_directory import (
     seed,
     write_practice,
 )
+from gateway.security.passwords import hash_password
+from gateway.services import inbox_accounts
+from gateway.services.inbox_accounts import MAX_FAILED_SIGN_INS, sign_in
 from gateway.settings import Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 
 from gateway.cli import sample_recommendation
-from gateway.domain import withdrawals
 from gateway.domain.retry_policy import RetryPolicy
+from gateway.services import withdrawals
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.test_inbox import _csrf, _sign_in, _status, inbox
 from workers import delivery

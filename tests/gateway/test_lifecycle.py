@@ -16,8 +16,8 @@ from gateway.domain.lifecycle import (
     with_diagram,
 )
 from gateway.domain.retry_policy import RetryPolicy
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.practice_directory import dev_directory, seed
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.settings import Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade

@@ -16,14 +16,8 @@ from fastapi.testclient import TestClient
 from kombu import Connection
 
 from gateway.cli import sample_recommendation
-from gateway.logging import (
-    CORRELATION_HEADER,
-    TASK_HEADER,
-    configure_logging,
-    connect_celery_signals,
-    correlation,
-    get_logger,
-)
+from gateway.correlation import CORRELATION_HEADER, TASK_HEADER, correlation
+from gateway.logging import configure_logging, connect_celery_signals, get_logger
 from gateway.security.redaction import known_names, redact_text, remember_names_in
 from gateway.store.models import OutboxMessage
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from gateway.cli import app as cli
 from gateway.cli import sample_recommendation
-from gateway.domain.replay import run_batch_step
+from gateway.services.replay import run_batch_step
 from gateway.settings import Settings, get_settings
 from gateway.store.models import Delivery, DeliveryAttempt, OutboxMessage, Recommendation
 from gateway.store.unit_of_work import UnitOfWork

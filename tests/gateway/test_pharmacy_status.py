@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from gateway.cli import sample_recommendation
 from gateway.domain.messages import compose, denied_words
-from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.test_callbacks import SECRETS, _delivered, _post, practices  # noqa: F401
 

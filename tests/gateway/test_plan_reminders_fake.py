@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from gateway.domain.reminders import PREFIX, ReminderPolicy, send_due_reminders
-from gateway.domain.status_updates import record_event
-from gateway.plan_reminders import raise_plan_reminders, withdrawal
 from gateway.reminder_settings import ReminderDefaults
+from gateway.services.plan_reminders import raise_plan_reminders, withdrawal
+from gateway.services.reminders import PREFIX, ReminderPolicy, send_due_reminders
+from gateway.services.status_updates import record_event
 from gateway.store.models import WebhookSubscription
 from tests.fakes import FakeUnitOfWork
 from tests.gateway.reminder_samples import (

@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 from gateway.cli import app as cli
 from gateway.cli import sample_recommendation
-from gateway.domain.inbox_accounts import sign_in
 from gateway.domain.isolation import BreakerPolicy
-from gateway.domain.practice_access import record_call
 from gateway.practice_directory import load_directory, seed
 from gateway.security.clients import PRACTICE_ADMIN_SCOPE
 from gateway.security.tokens import ALL_SCOPES, issue_token
+from gateway.services.inbox_accounts import sign_in
+from gateway.services.practice_access import record_call
 from gateway.settings import Settings, get_settings
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.conftest import row_counts

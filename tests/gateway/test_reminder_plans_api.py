@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.cli import sample_recommendation
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.security.tokens import issue_token
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.settings import Settings
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.conftest import row_counts

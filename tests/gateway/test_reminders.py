@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.domain.reminders import PREFIX, ReminderPolicy, send_due_reminders
-from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.services.reminders import PREFIX, ReminderPolicy, send_due_reminders
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (
     Peers,

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from starlette.routing import Mount
 
 from gateway.api.auth import needs_bearer_token, required_scopes
-from gateway.api.hardening import PUBLIC_ROUTES, TokenBucketLimiter, is_public
+from gateway.api.middleware.rate_limits import TokenBucketLimiter
+from gateway.api.middleware.routes import PUBLIC_ROUTES, is_public
 from gateway.security import clients as registry
 from gateway.security import keys
 from gateway.security.tokens import ALL_SCOPES, issue_token, key_id

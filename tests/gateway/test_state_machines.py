@@ -49,7 +49,7 @@ def test_only_a_dead_delivery_is_replayed() -> None:
 
 
 def test_a_delivery_mid_attempt_is_not_stopped_by_a_withdrawal() -> None:
-    # The withdrawal waits for the attempt instead (gateway.domain.withdrawals).
+    # The withdrawal waits for the attempt instead (gateway.services.withdrawals).
     assert delivery_states.apply("in-flight", DeliveryMove.STOP).refused
 
 

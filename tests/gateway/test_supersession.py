@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway.domain.audience import AUDIENCE
-from gateway.domain.chase_ups import CHASED_STATUS
+from gateway.domain.chase_policy import CHASED_STATUS
 from gateway.domain.lifecycle import STATUSES, TERMINAL, TRANSITIONS
 from gateway.domain.supersession import (
     HOLDS_IN,

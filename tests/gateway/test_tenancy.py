@@ -16,15 +16,15 @@ from fastapi.testclient import TestClient
 
 from fhir_profiles import systems
 from fhir_profiles.task_status import task_fields_for
-from gateway.api.hardening import is_public
+from gateway.api.middleware.routes import is_public
 from gateway.cli import sample_recommendation
 from gateway.domain import callback_signatures
-from gateway.domain.inbox_accounts import hash_password
-from gateway.domain.status_updates import StatusChange, apply_status
 from gateway.practice_directory import PracticeSettings, ensure_inbox_user, write_practice
 from gateway.security import clients as registry
 from gateway.security import keys
+from gateway.security.passwords import hash_password
 from gateway.security.tokens import issue_token
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.settings import Settings
 from gateway.store.unit_of_work import UnitOfWork
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.address_policy import IPAddress
-from gateway.api.webhooks import host_resolver
+from gateway.api.v1.webhooks import host_resolver
 from gateway.settings import Settings
 from tests.gateway.conftest import row_counts
 

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
 from gateway.cli import sample_recommendation
-from gateway.domain.intake import IntakeCommand, submit
 from gateway.domain.retry_policy import RetryPolicy
 from gateway.practice_directory import PracticeSettings, dev_directory, seed, write_practice
 from gateway.security.tokens import issue_token
+from gateway.services.intake import IntakeCommand, submit
 from gateway.settings import Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade

@@ -21,10 +21,10 @@ import pytest
 from adapters.standins.gp_simulator import create_app
 from fhir_profiles import systems
 from gateway.cli import sample_recommendation
-from gateway.domain.intake import IntakeCommand, submit
-from gateway.domain.practice_access import IN_FLIGHT_RETRY_SECONDS
 from gateway.domain.retry_policy import RetryPolicy
 from gateway.practice_directory import PracticeSettings, write_practice
+from gateway.services.intake import IntakeCommand, submit
+from gateway.services.practice_access import IN_FLIGHT_RETRY_SECONDS
 from gateway.settings import AdapterRetry, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade

@@ -16,7 +16,7 @@ import time_machine
 
 from adapters.errors import TransientAdapterError
 from adapters.notification import NotificationChannel, OutgoingMessage
-from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import Peers, make_runtime, queued_notifications, running_peers
 from tests.follow_up_support import submit as submit_recommendation

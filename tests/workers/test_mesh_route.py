@@ -23,8 +23,6 @@ from adapters.errors import PermanentAdapterError
 from adapters.standins.mesh_practice import PracticeScript, SimulatedMeshPractice
 from fhir_profiles.send_document.contract import ACK_WORKFLOW_ID, WORKFLOW_ID, ResponseKind
 from fhir_profiles.send_document.responses import build_itk_response
-from gateway.domain import withdrawals
-from gateway.domain.replay import replay_delivery
 from gateway.practice_directory import (
     DEV_MESH_FILING,
     DEV_MESH_FILING_MAILBOX,
@@ -33,6 +31,8 @@ from gateway.practice_directory import (
     dev_mesh_directory,
     seed,
 )
+from gateway.services import withdrawals
+from gateway.services.replay import replay_delivery
 from gateway.settings import Settings
 from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork

@@ -16,7 +16,7 @@ from fhir_profiles.send_document.contract import (
     ItkResponse,
     ResponseKind,
 )
-from gateway.domain.itk_responses import apply_response, record_tracking
+from gateway.services.itk_responses import apply_response, record_tracking
 from gateway.store.unit_of_work import UnitOfWork
 from tests.workers.test_withdrawals import (
     REASON,

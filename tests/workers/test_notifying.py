@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 
 from adapters.webhook import EVENT_ID_HEADER, verify
 from gateway.domain.audience import UK
-from gateway.domain.status_updates import StatusChange, apply_status, record_event
+from gateway.services.status_updates import StatusChange, apply_status, record_event
 from gateway.store.models import PractitionerPreference, WebhookSubscription
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (

@@ -12,7 +12,7 @@ import time_machine
 
 from gateway.domain.audience import UK
 from gateway.domain.messages import denied_words
-from gateway.domain.reminders import ReminderPolicy, send_due_reminders
+from gateway.services.reminders import ReminderPolicy, send_due_reminders
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (
     Peers,

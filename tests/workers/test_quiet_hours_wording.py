@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from gateway.api.app import create_app
 from gateway.api.auth import issue_token
 from gateway.domain.audience import UK
-from gateway.domain.status_updates import StatusChange, apply_status
+from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (
     Peers,

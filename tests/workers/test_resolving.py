@@ -16,9 +16,9 @@ from adapters.standins.ods import create_app as create_ods
 from adapters.standins.pds import create_app as create_pds
 from adapters.standins.pds import patients as canned
 from fhir_profiles import systems
-from gateway.api.schemas import RecommendationIn
+from gateway.api.v1.schemas import RecommendationIn
 from gateway.cli import sample_recommendation
-from gateway.domain import intake
+from gateway.services import intake
 from gateway.store.models import ChaseUp
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import Peers, make_runtime, running_peers, serve

@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
 from gateway.domain.audience import UK
-from gateway.domain.status_updates import StatusChange, apply_status, record_event
 from gateway.security.tokens import issue_token
+from gateway.services.status_updates import StatusChange, apply_status, record_event
 from gateway.store.models import PractitionerPreference, WebhookSubscription
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (

@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from fhir_profiles import systems
-from gateway.domain import withdrawals
-from gateway.domain.reengagement import ExpiryPolicy, reopen
-from gateway.domain.replay import NotReplayable, replay_delivery
+from gateway.domain.expiry import ExpiryPolicy
+from gateway.services import withdrawals
+from gateway.services.reengagement import reopen
+from gateway.services.replay import NotReplayable, replay_delivery
 from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import Peers, make_runtime, running_peers, submit

@@ -11,7 +11,7 @@ from gateway.domain.delivery_states import DeliveryState
 from gateway.store.models import ChaseUp, Delivery, Practice
 
 # Remote statuses after which nothing more is learnt about a MESH message (tracking, ITK3
-# responses, the response timeout): gateway.domain.itk_responses.SETTLED.
+# responses, the response timeout): gateway.services.itk_responses.SETTLED.
 TRACKING_SETTLED = ("filed", "refused", "expired", "failed", "no-response")
 
 

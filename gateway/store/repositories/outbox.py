@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from gateway.logging import current_correlation_id
+from gateway.correlation import current_correlation_id
 from gateway.store.models import OutboxMessage, table_of
 
 
