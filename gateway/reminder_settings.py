@@ -20,6 +20,9 @@ class ReminderDefaults(BaseModel):
     follow_up_weeks: tuple[int, ...] = (4, 12)
     # How often the worker looks for reminders that have fallen due.
     check_seconds: float = Field(default=60.0, gt=0)
+    # A practitioner is prompted to try again this long after a recommendation ended without
+    # a prescription (rejected, expired, did-not-attend): gateway.domain.reminder_schedule.
+    try_again_prompt_after_seconds: float = Field(default=14 * 86400.0, gt=0)
 
     @field_validator("follow_up_weeks")
     @classmethod
