@@ -49,7 +49,7 @@ peers: $(PEERS_STAMP)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-# Debian's DejaVu fonts, which the Send Document letter embeds (LIAISON_LETTER_FONT_DIR).
+# Debian's DejaVu fonts, which the Send Document letter embeds (LIAISON_LETTER__FONT_DIR).
 fonts:
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf || (apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core)
 

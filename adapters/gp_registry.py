@@ -217,8 +217,8 @@ def _mesh(options: MeshOptions, context: BuildContext) -> GPSystem:
     mailbox = context.mesh_mailbox()
     if mailbox is None:
         raise NotBuilt(
-            "Liaison's MESH mailbox is not configured (LIAISON_MESH_URL, "
-            "LIAISON_MESH_MAILBOX, LIAISON_MESH_PASSWORD)"
+            "Liaison's MESH mailbox is not configured (LIAISON_MESH__URL, "
+            "LIAISON_MESH__MAILBOX, LIAISON_MESH__PASSWORD)"
         )
     workflow_id = options.workflow_id or WORKFLOW_ID
     # Checked again here, whatever the database holds: only a registered id is sent under.

@@ -130,13 +130,13 @@ def main(argv: list[str] | None = None) -> int:
 
     report = Report("5. Backlog drain", "bench.backlog", Machine.sample())
     env = {
-        "LIAISON_SIMULATOR_STEP_SECONDS": "3600",
-        "LIAISON_POLL_INTERVAL_SECONDS": "1",
-        "LIAISON_RELAY_INTERVAL_SECONDS": "0.5",
-        "LIAISON_WORKER_CONCURRENCY": "4",
-        "LIAISON_BREAKER_OPEN_SECONDS": "5",
-        "LIAISON_RETRY_BASE_SECONDS": "1",
-        "LIAISON_RETRY_CAP_SECONDS": "10",
+        "LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": "3600",
+        "LIAISON_DELIVERY__POLL_INTERVAL_SECONDS": "1",
+        "LIAISON_DELIVERY__RELAY_INTERVAL_SECONDS": "0.5",
+        "LIAISON_WORKER__CONCURRENCY": "4",
+        "LIAISON_DELIVERY__BREAKER_OPEN_SECONDS": "5",
+        "LIAISON_DELIVERY__RETRY_BASE_SECONDS": "1",
+        "LIAISON_DELIVERY__RETRY_CAP_SECONDS": "10",
     }
     with bench_stack(
         "backlog",

@@ -199,11 +199,11 @@ def bench_ods(number: int) -> str:
 # Settings every benchmark stack shares: no per-client request budget (the load generator
 # is one client), and JSON logs only at WARNING so the log writing is not what is measured.
 BENCH_ENV = {
-    "LIAISON_CLIENT_RATE_LIMIT_PER_MINUTE": "0",
+    "LIAISON_API__CLIENT_RATE_LIMIT_PER_MINUTE": "0",
     "LIAISON_LOG_LEVEL": "WARNING",
     # No PDS stand-in runs: the practice given is the one routed to (seeded rows name it),
     # or every seeded delivery would wait for a registered practice nobody answers for.
-    "LIAISON_PDS_MODE": "off",
+    "LIAISON_PDS__MODE": "off",
 }
 
 
@@ -224,7 +224,9 @@ def bench_stack(
             extra_env={**BENCH_ENV, **(extra_env or {})},
         )
         if practices is not None:
-            stack.env["LIAISON_PRACTICE_DIRECTORY"] = str(directory_file(workdir, practices(stack)))
+            stack.env["LIAISON_DELIVERY__PRACTICE_DIRECTORY"] = str(
+                directory_file(workdir, practices(stack))
+            )
         try:
             yield stack
         finally:

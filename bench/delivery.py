@@ -93,10 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     practices = [bench_ods(n) for n in range(1, args.practices + 1)]
     env = {
         # The practices do nothing with what they receive during the run: polls find no news.
-        "LIAISON_SIMULATOR_STEP_SECONDS": "3600",
-        "LIAISON_POLL_INTERVAL_SECONDS": "1",
-        "LIAISON_RELAY_INTERVAL_SECONDS": "0.5",
-        "LIAISON_WORKER_CONCURRENCY": "4",
+        "LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": "3600",
+        "LIAISON_DELIVERY__POLL_INTERVAL_SECONDS": "1",
+        "LIAISON_DELIVERY__RELAY_INTERVAL_SECONDS": "0.5",
+        "LIAISON_WORKER__CONCURRENCY": "4",
     }
     with bench_stack(
         "delivery",

@@ -70,12 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         "--api-workers",
         type=int,
         default=1,
-        help="`liaison api` processes (LIAISON_API_WORKERS); the ceiling stays one process",
+        help="`liaison api` processes (LIAISON_API__WORKERS); the ceiling stays one process",
     )
     args = parser.parse_args(argv)
 
     report = Report("1. Intake: POST /v1/recommendations", "bench.intake", Machine.sample())
-    extra_env = {"LIAISON_API_WORKERS": str(args.api_workers)}
+    extra_env = {"LIAISON_API__WORKERS": str(args.api_workers)}
     with bench_stack("intake", extra_env=extra_env) as stack:
         stack.launch(["api"])
         body = stack.workdir / "recommendation.json"

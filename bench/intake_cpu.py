@@ -28,7 +28,7 @@ from gateway.api.app import create_app
 from gateway.logging import configure_logging
 from gateway.practice_directory import dev_directory, seed
 from gateway.security.tokens import issue_token
-from gateway.settings import Settings
+from gateway.settings import ApiSettings, BrokerSettings, DatabaseSettings, PdsSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
@@ -38,12 +38,12 @@ CALL_SAMPLE = 20
 
 def _settings(database_url: str, data_dir: Path) -> Settings:
     return Settings(
-        database_url=database_url,
-        broker_url="memory://",
         data_dir=data_dir,
-        pds_mode="off",
-        client_rate_limit_per_minute=0,
         log_level="WARNING",
+        database=DatabaseSettings(url=database_url),
+        broker=BrokerSettings(url="memory://"),
+        pds=PdsSettings(mode="off"),
+        api=ApiSettings(client_rate_limit_per_minute=0),
     )
 
 

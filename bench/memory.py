@@ -105,10 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     practices = practices_for(args.practices)
     env = {
-        "LIAISON_SIMULATOR_STEP_SECONDS": "86400",
-        "LIAISON_POLL_INTERVAL_SECONDS": "1",
-        "LIAISON_RELAY_INTERVAL_SECONDS": "0.5",
-        "LIAISON_WORKER_CONCURRENCY": "4",
+        "LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": "86400",
+        "LIAISON_DELIVERY__POLL_INTERVAL_SECONDS": "1",
+        "LIAISON_DELIVERY__RELAY_INTERVAL_SECONDS": "0.5",
+        "LIAISON_WORKER__CONCURRENCY": "4",
     }
     with bench_stack(
         "memory",

@@ -131,10 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     report = Report("4. Time to notify (ready to collect)", "bench.notify", Machine.sample())
     env = {
         SECRET_ENV: SECRET,
-        "LIAISON_SIMULATOR_STEP_SECONDS": str(STEP_SECONDS),
-        "LIAISON_POLL_INTERVAL_SECONDS": str(POLL_INTERVAL),
-        "LIAISON_RELAY_INTERVAL_SECONDS": "0.5",
-        "LIAISON_WORKER_CONCURRENCY": "4",
+        "LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": str(STEP_SECONDS),
+        "LIAISON_DELIVERY__POLL_INTERVAL_SECONDS": str(POLL_INTERVAL),
+        "LIAISON_DELIVERY__RELAY_INTERVAL_SECONDS": "0.5",
+        "LIAISON_WORKER__CONCURRENCY": "4",
     }
     with bench_stack(
         "notify",

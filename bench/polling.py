@@ -35,10 +35,10 @@ PAGE_SIZE = 100  # adapters.fhir_rest.FhirRestGPSystem's page size
 TARGET_CYCLE_SECONDS = 5.0
 ENV = {
     # Practices sit on their requests for the whole run: polls find no news after the first.
-    "LIAISON_SIMULATOR_STEP_SECONDS": "86400",
+    "LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": "86400",
     # Beat does not run here; this only sets how soon a practice may be polled again.
-    "LIAISON_POLL_INTERVAL_SECONDS": "1",
-    "LIAISON_WORKER_CONCURRENCY": "4",
+    "LIAISON_DELIVERY__POLL_INTERVAL_SECONDS": "1",
+    "LIAISON_WORKER__CONCURRENCY": "4",
 }
 
 

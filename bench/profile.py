@@ -126,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     report = Report("7. Profiles (py-spy)", "bench.profile", Machine.sample())
     practices = [bench_ods(n) for n in range(1, 21)]
     env = {
-        "LIAISON_SIMULATOR_STEP_SECONDS": "3600",
-        "LIAISON_POLL_INTERVAL_SECONDS": "1",
-        "LIAISON_RELAY_INTERVAL_SECONDS": "0.5",
-        "LIAISON_WORKER_CONCURRENCY": "4",
+        "LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": "3600",
+        "LIAISON_DELIVERY__POLL_INTERVAL_SECONDS": "1",
+        "LIAISON_DELIVERY__RELAY_INTERVAL_SECONDS": "0.5",
+        "LIAISON_WORKER__CONCURRENCY": "4",
     }
     results: dict[str, tuple[int, list[tuple[float, str]], list[tuple[float, str]]] | None] = {}
     with bench_stack(

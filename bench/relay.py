@@ -16,7 +16,7 @@ from gateway.cli import sample_recommendation
 from gateway.domain.retry_policy import RetryPolicy
 from gateway.practice_directory import dev_directory, seed
 from gateway.services.intake import IntakeCommand, submit
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recommendations", type=int, default=600)
     args = parser.parse_args(argv)
     with fresh_database("relay") as url:
-        settings = Settings(database_url=url, broker_url="memory://")
+        settings = Settings(
+            database=DatabaseSettings(url=url), broker=BrokerSettings(url="memory://")
+        )
         upgrade(url)
         engine = make_engine(url)
         sessions = make_session_factory(engine)

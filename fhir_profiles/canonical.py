@@ -1,5 +1,5 @@
 """Liaison's canonical base: the URL its profiles, code systems, value sets and identifier
-systems hang off (LIAISON_FHIR_CANONICAL_BASE).
+systems hang off (LIAISON_FHIR__CANONICAL_BASE).
 
 A canonical URL names a definition for as long as it exists, so it belongs to the deployment
 that publishes the definitions, on a domain that deployment controls; FHIR R4 asks that it
@@ -39,11 +39,12 @@ def checked_canonical_base(value: str) -> str:
 
 
 class CanonicalSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LIAISON_", extra="ignore")
+    # The same variable as gateway.settings' `fhir.canonical_base` group field.
+    model_config = SettingsConfigDict(env_prefix="LIAISON_FHIR__", extra="ignore")
 
-    fhir_canonical_base: str = DEVELOPMENT_CANONICAL_BASE
+    canonical_base: str = DEVELOPMENT_CANONICAL_BASE
 
-    @field_validator("fhir_canonical_base")
+    @field_validator("canonical_base")
     @classmethod
     def _canonical(cls, value: str) -> str:
         return checked_canonical_base(value)
@@ -52,7 +53,7 @@ class CanonicalSettings(BaseSettings):
 @cache
 def canonical_base() -> str:
     """The configured canonical base, e.g. `https://liaison.trust.nhs.uk/fhir`."""
-    return CanonicalSettings().fhir_canonical_base
+    return CanonicalSettings().canonical_base
 
 
 def with_canonical(text: str) -> str:

@@ -8,7 +8,7 @@ from typing import Final
 
 from fhir_profiles.canonical import canonical_base
 
-# Liaison's own canonical base (LIAISON_FHIR_CANONICAL_BASE, a deployment's own URL).
+# Liaison's own canonical base (LIAISON_FHIR__CANONICAL_BASE, a deployment's own URL).
 # Profiles, code systems and identifier systems hang off it.
 LIAISON_CANONICAL: Final = canonical_base()
 

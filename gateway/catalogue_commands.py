@@ -79,7 +79,7 @@ def import_release(
         source=f"dm+d release {label} ({folder.name})",
         expected=expected,
     )
-    engine = make_engine(get_settings().database_url)
+    engine = make_engine(get_settings().database.url)
     try:
         with UnitOfWork(make_session_factory(engine)) as uow:
             uow.catalogue_codes.replace_all(report.codes, now=datetime.now(UTC))
@@ -125,7 +125,7 @@ def import_command(
 @catalogue_app.command("list")
 def list_command() -> None:
     """Show the catalogue with any imported dm+d code and where it came from."""
-    engine = make_engine(get_settings().database_url)
+    engine = make_engine(get_settings().database.url)
     try:
         with UnitOfWork(make_session_factory(engine)) as uow:
             imported = uow.catalogue_codes.imported()

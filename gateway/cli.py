@@ -56,9 +56,9 @@ def _migrate(settings: Settings) -> tuple[int, tuple[str, str, str] | None]:
     """Schema, queues, the practice directory and, in development, the demo client and the
     demo inbox account. Returns how many practices were written and that account."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url)
-    declare_queues(settings.broker_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    declare_queues(settings.broker.url)
+    engine = make_engine(settings.database.url)
     try:
         with UnitOfWork(make_session_factory(engine)) as uow:
             count = seed(uow, entries_for(settings), settings=settings)
@@ -87,7 +87,7 @@ def api(
     port: Annotated[int | None, typer.Option()] = None,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, max=32, help="API processes on the port (LIAISON_API_WORKERS)."),
+        typer.Option(min=1, max=32, help="API processes on the port (LIAISON_API__WORKERS)."),
     ] = None,
 ) -> None:
     """Serve the REST and FHIR API."""
@@ -96,10 +96,10 @@ def api(
     uvicorn.run(
         "gateway.api.app:create_app",
         factory=True,
-        host=host or settings.api_host,
-        port=port or settings.api_port,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
         # More than one: uvicorn's supervisor forks that many processes sharing the socket.
-        workers=workers or settings.api_workers,
+        workers=workers or settings.api.workers,
         log_level="warning",
         # Logging is gateway.logging's (JSON, redacted); uvicorn's access log would print
         # raw paths and query strings, so the API logs its own access lines instead.
@@ -128,9 +128,9 @@ def worker(
         "--loglevel",
         "WARNING",
         "--pool",
-        pool or settings.worker_pool,
+        pool or settings.worker.pool,
         "--concurrency",
-        str(concurrency or settings.worker_concurrency),
+        str(concurrency or settings.worker.concurrency),
         "--hostname",
         f"liaison-{uuid.uuid4().hex[:8]}@%h",
     )
@@ -163,9 +163,9 @@ def simulator(
 
     settings = get_settings()
     run_simulator(
-        host or settings.simulator_host,
-        port or settings.simulator_port,
-        step_seconds if step_seconds is not None else settings.simulator_step_seconds,
+        host or settings.development.simulator_host,
+        port or settings.development.simulator_port,
+        step_seconds if step_seconds is not None else settings.development.simulator_step_seconds,
     )
 
 
@@ -176,10 +176,10 @@ def mailsink() -> None:
 
     settings = get_settings()
     run_mail_sink(
-        smtp_host=settings.smtp_host,
-        smtp_port=settings.smtp_port,
+        smtp_host=settings.email.smtp_host,
+        smtp_port=settings.email.smtp_port,
         http_host="127.0.0.1",
-        http_port=settings.mail_view_port,
+        http_port=settings.development.mail_view_port,
         spool=str(settings.data_dir / "mail.jsonl"),
     )
 
@@ -190,7 +190,7 @@ def notifysink() -> None:
     from adapters.standins.notify_sink import main as run_notify_sink
 
     settings = get_settings()
-    port = httpx.URL(settings.notify_base_url).port or 8027
+    port = httpx.URL(settings.notify.base_url).port or 8027
     run_notify_sink(
         "127.0.0.1",
         port,
@@ -205,7 +205,7 @@ def pds_standin() -> None:
     """Run the local stand-in for PDS FHIR R4 (development only; canned patients)."""
     from adapters.standins.pds import main as run_pds
 
-    run_pds("127.0.0.1", get_settings().pds_standin_port)
+    run_pds("127.0.0.1", get_settings().development.pds_standin_port)
 
 
 @app.command("ods-standin")
@@ -213,18 +213,18 @@ def ods_standin() -> None:
     """Run the local stand-in for the ODS ORD API (development only; canned practices)."""
     from adapters.standins.ods import main as run_ods
 
-    run_ods("127.0.0.1", get_settings().ods_standin_port)
+    run_ods("127.0.0.1", get_settings().development.ods_standin_port)
 
 
 def _registry_stand_ins(settings: Settings, env: dict[str, str]) -> list[str]:
     """Start the PDS and ODS stand-ins unless a real one is configured (then it is used as
     it is), pointing the other processes at them through `env`."""
     names: list[str] = []
-    if settings.pds_mode == "on" and settings.pds_base_url is None:
-        env["LIAISON_PDS_BASE_URL"] = settings.pds_standin_url
+    if settings.pds.mode == "on" and settings.pds.base_url is None:
+        env["LIAISON_PDS__BASE_URL"] = settings.development.pds_standin_url
         names.append("pds-standin")
-    if settings.ods_base_url is None:
-        env["LIAISON_ODS_BASE_URL"] = settings.ods_standin_url
+    if settings.ods.base_url is None:
+        env["LIAISON_ODS__BASE_URL"] = settings.development.ods_standin_url
         names.append("ods-standin")
     return names
 
@@ -255,7 +255,7 @@ def dev() -> None:
     metrics.share_across_processes(settings, fresh=True)
     env = {**os.environ}
     if settings.is_embedded:
-        env.setdefault("LIAISON_WORKER_POOL", "threads")
+        env.setdefault("LIAISON_WORKER__POOL", "threads")
     me = [sys.executable, "-m", "gateway.cli"]
     peers = dev_stack.peers(settings)
     mesh = dev_stack.mesh_route(
@@ -280,14 +280,16 @@ def dev() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    ready = _wait_ready(f"{settings.public_base_url}/healthz", 60)
+    ready = _wait_ready(f"{settings.api.public_base_url}/healthz", 60)
     token = issue_token(
-        settings, client_id=settings.demo_client_id, organisation_ods=settings.demo_client_ods
+        settings,
+        client_id=settings.development.demo_client_id,
+        organisation_ods=settings.development.demo_client_ods,
     )
     typer.echo(dev_stack.banner(settings, peers, ready=ready, token=token, inbox=inbox))
     typer.echo(
-        f"  PDS: {env.get('LIAISON_PDS_BASE_URL', 'off (gp_practice is trusted as given)')}\n"
-        f"  ODS: {env.get('LIAISON_ODS_BASE_URL', 'not consulted')}\n"
+        f"  PDS: {env.get('LIAISON_PDS__BASE_URL', 'off (gp_practice is trusted as given)')}\n"
+        f"  ODS: {env.get('LIAISON_ODS__BASE_URL', 'not consulted')}\n"
     )
     while True:
         for name, proc in zip(names, procs, strict=True):

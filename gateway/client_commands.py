@@ -23,7 +23,7 @@ clients_app = command_group(
 
 
 def _uow(settings: Settings) -> UnitOfWork:
-    return UnitOfWork(make_session_factory(make_engine(settings.database_url)))
+    return UnitOfWork(make_session_factory(make_engine(settings.database.url)))
 
 
 def _read_jwks(jwks: Path | None, public_key: Path | None) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def add(
             f"registered {client.client_id} ({client.kind}, {client.organisation_ods}, "
             f"scopes: {client.scopes}; keys: {kids})"
         )
-        typer.echo(f"token endpoint (aud of assertions): {settings.token_endpoint_url}")
+        typer.echo(f"token endpoint (aud of assertions): {settings.api.token_endpoint_url}")
 
 
 @clients_app.command("list")
@@ -148,7 +148,7 @@ def assertion(
         keys.client_assertion(
             pem,
             client_id=client_id,
-            audience=settings.token_endpoint_url,
+            audience=settings.api.token_endpoint_url,
             kid=keys.public_jwk(pem)["kid"],
         )
     )
@@ -166,7 +166,7 @@ def token(client: Annotated[str, typer.Option("--client")] = "demo-app") -> None
             registered = uow.clients.get(client)
         except SQLAlchemyError:
             registered = None  # not migrated yet: only the demo client can be named
-        if registered is None and client != settings.demo_client_id:
+        if registered is None and client != settings.development.demo_client_id:
             typer.echo(f"unknown client {client!r} (see `liaison clients list`)", err=True)
             raise typer.Exit(2)
         if registered is not None and registered.status != "active":
@@ -174,7 +174,11 @@ def token(client: Annotated[str, typer.Option("--client")] = "demo-app") -> None
             raise typer.Exit(2)
         if registered is None:
             typer.echo(
-                issue_token(settings, client_id=client, organisation_ods=settings.demo_client_ods)
+                issue_token(
+                    settings,
+                    client_id=client,
+                    organisation_ods=settings.development.demo_client_ods,
+                )
             )
             return
         typer.echo(

@@ -39,11 +39,13 @@ def run(
 ) -> int:
     """Returns the exit code (gateway.demo_report.outcome)."""
     token = issue_token(
-        settings, client_id=settings.demo_client_id, organisation_ods=settings.demo_client_ods
+        settings,
+        client_id=settings.development.demo_client_id,
+        organisation_ods=settings.development.demo_client_ods,
     )
     headers = {"Authorization": f"Bearer {token}"}
     practice = str(payload["gp_practice"]["ods_code"])
-    base = settings.public_base_url
+    base = settings.api.public_base_url
     with httpx.Client(base_url=base, timeout=10) as client:
         created = client.post(
             "/v1/recommendations",

@@ -2,7 +2,7 @@
 
 Each outside service of the development stack has a stand-in (a `liaison` sub-command) that
 is started only when no real service is configured for it: a developer who points
-LIAISON_SMTP_HOST/PORT at a real relay, or LIAISON_NOTIFY_BASE_URL at a Notify-compatible
+LIAISON_EMAIL__SMTP_HOST/PORT at a real relay, or LIAISON_NOTIFY__BASE_URL at a Notify-compatible
 server, gets that service, and no stand-in competing for its port. One function per service,
 "start unless configured", each returning a `Peer`.
 """
@@ -38,34 +38,36 @@ class Peer:
 def gp_simulator(settings: Settings) -> Peer:
     """The GP simulator serves the development directory's Y0000n practices: always started.
     Y00003 also offers GP Connect appointment booking (/v1/recommendations/{id}/slots)."""
-    root = f"http://{settings.simulator_host}:{settings.simulator_port}"
+    root = f"http://{settings.development.simulator_host}:{settings.development.simulator_port}"
     return Peer(
         "GP simulator",
         "simulator",
-        f"{settings.simulator_base_url}  (received: {root}/_sim/received; "
+        f"{settings.development.simulator_base_url}  (received: {root}/_sim/received; "
         f"Y00003 books appointments: {root}/_sim/appointments)",
     )
 
 
 def mail(settings: Settings) -> Peer:
-    """The local SMTP sink, unless LIAISON_SMTP_HOST or LIAISON_SMTP_PORT names a relay."""
-    relay = f"{settings.smtp_host}:{settings.smtp_port}"
-    if settings.is_configured("smtp_host", "smtp_port"):
+    """The local SMTP sink, unless LIAISON_EMAIL__SMTP_HOST or LIAISON_EMAIL__SMTP_PORT names a relay."""
+    relay = f"{settings.email.smtp_host}:{settings.email.smtp_port}"
+    if settings.is_configured("email.smtp_host", "email.smtp_port"):
         return Peer("Email", None, f"SMTP relay {relay} (configured; no local mail sink)")
     return Peer(
-        "Email", "mailsink", f"mail sink http://127.0.0.1:{settings.mail_view_port}/ ({relay})"
+        "Email",
+        "mailsink",
+        f"mail sink http://127.0.0.1:{settings.development.mail_view_port}/ ({relay})",
     )
 
 
 def notify(settings: Settings) -> Peer:
-    """The local GOV.UK Notify stand-in, unless LIAISON_NOTIFY_BASE_URL names a server."""
-    if settings.is_configured("notify_base_url"):
+    """The local GOV.UK Notify stand-in, unless LIAISON_NOTIFY__BASE_URL names a server."""
+    if settings.is_configured("notify.base_url"):
         return Peer(
             "SMS",
             None,
-            f"Notify API {settings.notify_base_url} (configured; no local Notify stand-in)",
+            f"Notify API {settings.notify.base_url} (configured; no local Notify stand-in)",
         )
-    return Peer("SMS", "notifysink", f"Notify stand-in {settings.notify_base_url}/_sink/messages")
+    return Peer("SMS", "notifysink", f"Notify stand-in {settings.notify.base_url}/_sink/messages")
 
 
 @dataclass(frozen=True)
@@ -79,26 +81,26 @@ class MeshRoute:
 
 
 def mesh_route(settings: Settings, *, sandbox_installed: bool) -> MeshRoute:
-    """mesh-sandbox and the simulated MESH practice, unless LIAISON_MESH_URL names a real
+    """mesh-sandbox and the simulated MESH practice, unless LIAISON_MESH__URL names a real
     MESH (then it is used as it is) or mesh-sandbox is not installed (a dev extra)."""
-    if settings.mesh_url is not None:
-        return MeshRoute(Peer("MESH", None, f"{settings.mesh_url} (configured; no sandbox)"))
+    if settings.mesh.url is not None:
+        return MeshRoute(Peer("MESH", None, f"{settings.mesh.url} (configured; no sandbox)"))
     if not sandbox_installed:
         return MeshRoute(None)
-    url = f"http://127.0.0.1:{settings.mesh_sandbox_port}"
+    url = f"http://127.0.0.1:{settings.development.mesh_sandbox_port}"
     where = (
         f"mesh-sandbox {url} (simulated practices: {DEV_MESH_FILING} at "
         f"{DEV_MESH_FILING_MAILBOX} files each letter, {DEV_MESH_REFUSING} at "
         f"{DEV_MESH_REFUSING_MAILBOX} refuses it)"
     )
     env = {
-        "LIAISON_MESH_URL": url,
-        "LIAISON_MESH_MAILBOX": DEV_MESH_LIAISON_MAILBOX,
-        "LIAISON_MESH_PASSWORD": DEV_MESH_PASSWORD,
-        "LIAISON_MESH_SHARED_KEY": DEV_MESH_SHARED_KEY,
+        "LIAISON_MESH__URL": url,
+        "LIAISON_MESH__MAILBOX": DEV_MESH_LIAISON_MAILBOX,
+        "LIAISON_MESH__PASSWORD": DEV_MESH_PASSWORD,
+        "LIAISON_MESH__SHARED_KEY": DEV_MESH_SHARED_KEY,
         # A demonstration's pace, not MESH's recommended five minutes.
-        "LIAISON_MESH_POLL_INTERVAL_SECONDS": "2",
-        "LIAISON_MESH_TRACKING_INTERVAL_SECONDS": "2",
+        "LIAISON_MESH__POLL_INTERVAL_SECONDS": "2",
+        "LIAISON_MESH__TRACKING_INTERVAL_SECONDS": "2",
     }
     return MeshRoute(Peer("MESH", "mesh-sandbox", where), ["mesh-sandbox", "mesh-practice"], env)
 
@@ -117,8 +119,8 @@ def banner(
 ) -> str:
     """What a newcomer needs, each with how to use it. `inbox` is the development inbox
     practice's (ODS code, username, password), when there is one."""
-    base = settings.public_base_url.rstrip("/")
-    hours = settings.token_ttl_seconds / 3600
+    base = settings.api.public_base_url.rstrip("/")
+    hours = settings.security.token_ttl_seconds / 3600
     lines = [
         f"\nLiaison is {'up' if ready else 'starting (slowly)'}:",
         f"  API docs        {base}/docs",
@@ -134,8 +136,8 @@ def banner(
     lines += [f"  {peer.label:<15} {peer.where}" for peer in outside]
     lines += [
         f"  Demo token      {token}",
-        f"                  (client {settings.demo_client_id}; scopes recommendations, fhir, "
-        f"ops; valid {hours:g} h; `liaison token --client {settings.demo_client_id}` "
+        f"                  (client {settings.development.demo_client_id}; scopes recommendations, fhir, "
+        f"ops; valid {hours:g} h; `liaison token --client {settings.development.demo_client_id}` "
         "prints a new one)",
         "Try `liaison demo` in another terminal. Ctrl-C stops everything.",
     ]

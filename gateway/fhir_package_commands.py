@@ -1,6 +1,6 @@
 """`liaison fhir-package --out DIR`: write Liaison's definitions as a FHIR package (package.json
 and every conformance resource, StructureDefinitions with snapshots), for an implementation
-guide, a validator, or the gateway's `/fhir/StructureDefinition` (LIAISON_FHIR_PACKAGE_DIR)."""
+guide, a validator, or the gateway's `/fhir/StructureDefinition` (LIAISON_FHIR__PACKAGE_DIR)."""
 
 from pathlib import Path
 from typing import Annotated
@@ -37,9 +37,11 @@ def fhir_package_command(
 ) -> None:
     """Write package/ under --out: the snapshots are generated from each differential through
     UK Core down to base R4, under this deployment's canonical base."""
-    folder = ukcore or get_settings().ukcore_dir
+    folder = ukcore or get_settings().fhir.ukcore_dir
     if folder is None:
-        typer.echo("name the UK Core package folder: --ukcore DIR or LIAISON_UKCORE_DIR", err=True)
+        typer.echo(
+            "name the UK Core package folder: --ukcore DIR or LIAISON_FHIR__UKCORE_DIR", err=True
+        )
         raise typer.Exit(2)
     try:
         sources = ProfileSources(R4Definitions.load(r4), folder)

@@ -1,5 +1,5 @@
 """`liaison mesh-sandbox` and `liaison mesh-practice`: the MESH route of the development stack
-(started by `liaison dev` when mesh-sandbox is installed and LIAISON_MESH_URL is unset).
+(started by `liaison dev` when mesh-sandbox is installed and LIAISON_MESH__URL is unset).
 
 mesh-sandbox is NHS England's MESH API sandbox (pypi: mesh-sandbox), run in memory with its
 canned mailboxes; the simulated practices (adapters.standins.mesh_practice) collect
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         os.environ.update(
             {"STORE_MODE": "memory", "AUTH_MODE": "no_auth", "SHARED_KEY": DEV_MESH_SHARED_KEY}
         )
-        port = get_settings().mesh_sandbox_port
+        port = get_settings().development.mesh_sandbox_port
         uvicorn.run("mesh_sandbox.api:app", host="127.0.0.1", port=port, log_level="warning")
 
     @app.command("mesh-practice")
@@ -40,9 +40,9 @@ def register(app: typer.Typer) -> None:
 
         from adapters.standins.mesh_practice import PracticeScript, SimulatedMeshPractice, run
 
-        url = get_settings().mesh_url
+        url = get_settings().mesh.url
         if url is None:
-            typer.echo("LIAISON_MESH_URL is not set: no MESH to answer on", err=True)
+            typer.echo("LIAISON_MESH__URL is not set: no MESH to answer on", err=True)
             raise typer.Exit(2)
         # 30001 filed; 30003 "Patient no longer at this clinical setting" (ITK3 codes).
         scripts = {

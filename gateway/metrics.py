@@ -9,7 +9,7 @@ Two kinds, so that every process tells the same story:
 - **Events, counted where they happen**: delivery attempts and failures by adapter and error
   class, time from intake to delivered and to ready-to-collect, notifications by channel and
   outcome. Workers and the API count them; the processes of one machine share a directory
-  (prometheus-client's multiprocess mode, `LIAISON_METRICS_DIR`), and the API's /metrics
+  (prometheus-client's multiprocess mode, `LIAISON_METRICS__DIR`), and the API's /metrics
   adds up every process's files, so a worker's counts appear there. `liaison api`, `worker`,
   `beat` and `dev` set the directory up (`share_across_processes`); a process not started by
   the `liaison` command counts only for itself unless `PROMETHEUS_MULTIPROC_DIR` is set.

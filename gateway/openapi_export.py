@@ -6,12 +6,14 @@ from typing import Any
 import yaml
 
 from gateway.api.app import create_app
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, Settings
 
 
 def openapi_document() -> dict[str, Any]:
     # In-memory settings: rendering the contract must not touch a real database.
-    app = create_app(Settings(database_url="sqlite://", broker_url="memory://"))
+    app = create_app(
+        Settings(database=DatabaseSettings(url="sqlite://"), broker=BrokerSettings(url="memory://"))
+    )
     document: dict[str, Any] = app.openapi()
     return document
 

@@ -19,7 +19,7 @@ COLUMNS = tuple(s for s in DeliveryState if s is not DeliveryState.STOPPED)
 
 
 def _uow() -> UnitOfWork:
-    return UnitOfWork(make_session_factory(make_engine(get_settings().database_url)))
+    return UnitOfWork(make_session_factory(make_engine(get_settings().database.url)))
 
 
 def queues() -> None:

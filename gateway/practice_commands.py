@@ -30,7 +30,7 @@ practices_app = command_group("The practice directory: which adapter serves each
 
 
 def _uow() -> UnitOfWork:
-    return UnitOfWork(make_session_factory(make_engine(get_settings().database_url)))
+    return UnitOfWork(make_session_factory(make_engine(get_settings().database.url)))
 
 
 def _refuse(error: ValidationError | PracticeEntryRefused) -> None:

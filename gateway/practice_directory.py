@@ -2,7 +2,7 @@
 
 Stored in the database and managed through `GET/PUT /ops/practices/{ods}` and
 `liaison practices list|set|import`; seeded at start-up from the YAML file named by
-LIAISON_PRACTICE_DIRECTORY. Without a file, development mode gets the simulator's eight
+LIAISON_DELIVERY__PRACTICE_DIRECTORY. Without a file, development mode gets the simulator's eight
 scripted practices and one practice on the inbox route with a demo account, so that
 `make run` works with no set-up, and two practices on the MESH route (answered in
 `liaison dev` when mesh-sandbox is installed).
@@ -218,7 +218,7 @@ def endpoint_problems(entry: PracticeSettings, settings: Settings) -> list[tuple
     `Settings.practice_endpoint_problem`): https in production, the allowed hosts."""
     urls: list[tuple[str, str]] = []
     if entry.adapter in ("fhir", "simulator"):
-        urls.append(("base_url", entry.base_url or settings.simulator_base_url))
+        urls.append(("base_url", entry.base_url or settings.development.simulator_base_url))
     if isinstance(entry.auth, SmartBackendAuth):
         urls.append(("auth.token_url", entry.auth.token_url))
     if entry.appointments is not None:
@@ -258,9 +258,9 @@ def dev_directory(settings: Settings) -> list[PracticeEntry]:
         PracticeEntry(
             ods_code=f"Y0000{n}",
             adapter="simulator",
-            base_url=settings.simulator_base_url,
+            base_url=settings.development.simulator_base_url,
             appointments=AppointmentManagement(
-                base_url=settings.simulator_gpconnect_url(f"Y0000{n}"),
+                base_url=settings.development.simulator_gpconnect_url(f"Y0000{n}"),
                 provider_asid=DEV_PROVIDER_ASID,
             )
             if f"Y0000{n}" == DEV_BOOKING_PRACTICE
@@ -298,7 +298,7 @@ DEV_INBOX_USERNAME = "reception"
 def dev_inbox_account(uow: UnitOfWork, settings: Settings) -> tuple[str, str, str] | None:
     """(ODS code, username, password) of the development inbox account, created or reset to
     the kept password; None outside the development directory. The caller commits."""
-    if settings.environment != "development" or settings.practice_directory is not None:
+    if settings.environment != "development" or settings.delivery.practice_directory is not None:
         return None
     path = settings.data_dir / "demo-inbox-password"
     if not path.exists():
@@ -435,8 +435,8 @@ def seed(
 
 
 def entries_for(settings: Settings) -> list[PracticeEntry]:
-    if settings.practice_directory is not None:
-        return load_directory(settings.practice_directory)
+    if settings.delivery.practice_directory is not None:
+        return load_directory(settings.delivery.practice_directory)
     if settings.environment == "development":
         return [
             *dev_directory(settings),

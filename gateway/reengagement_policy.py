@@ -10,10 +10,10 @@ from gateway.settings import Settings
 
 def expiry_policy(settings: Settings) -> ExpiryPolicy:
     return ExpiryPolicy(
-        uncollected_for=timedelta(seconds=settings.expire_uncollected_after_seconds),
+        uncollected_for=timedelta(seconds=settings.collection.expire_after_seconds),
         chase=ChasePolicy(
-            again_after_days=settings.chase_again_after_days,
-            limit=settings.chase_up_limit,
-            calendar=WorkingDays(settings.working_day_seconds),
+            again_after_days=settings.chasing.again_after_days,
+            limit=settings.chasing.limit,
+            calendar=WorkingDays(settings.development.working_day_seconds),
         ),
     )

@@ -23,9 +23,11 @@ def check_command(
     ] = None,
 ) -> None:
     """Exit 1 when any file breaks UK Core, base R4 or a Liaison profile it declares."""
-    folder = package or get_settings().ukcore_dir
+    folder = package or get_settings().fhir.ukcore_dir
     if folder is None:
-        typer.echo("name the UK Core package folder: --package DIR or LIAISON_UKCORE_DIR", err=True)
+        typer.echo(
+            "name the UK Core package folder: --package DIR or LIAISON_FHIR__UKCORE_DIR", err=True
+        )
         raise typer.Exit(2)
     try:
         definitions = UkCorePackage.load(folder)

@@ -23,7 +23,18 @@ from gateway.domain.retry_policy import RetryPolicy
 from gateway.practice_directory import dev_directory, seed
 from gateway.services import intake
 from gateway.services.status_updates import StatusChange, apply_status
-from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings
+from gateway.settings import (
+    DEV_NOTIFY_SECRET,
+    DEV_NOTIFY_SERVICE_ID,
+    AudienceSettings,
+    BrokerSettings,
+    DatabaseSettings,
+    DeliverySettings,
+    DevelopmentSettings,
+    EmailSettings,
+    NotifySettings,
+    Settings,
+)
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
@@ -85,20 +96,20 @@ def make_runtime(database_url: str, peers: Peers, **overrides: Any) -> Runtime:
     """A migrated, seeded database and a Runtime whose channels reach the peers. Quiet
     hours are off unless a test asks for them."""
     options: dict[str, Any] = {
-        "database_url": database_url,
-        "broker_url": "memory://",
-        "smtp_port": peers.smtp_port,
-        "notify_base_url": peers.notify_url,
-        "simulator_port": peers.simulator_port,
-        "quiet_hours_start": clock_time(0),
-        "quiet_hours_end": clock_time(0),
-        "retry_base_seconds": 1.0,
-        "retry_cap_seconds": 2.0,
+        "database": DatabaseSettings(url=database_url),
+        "broker": BrokerSettings(url="memory://"),
+        "email": EmailSettings(smtp_port=peers.smtp_port),
+        "notify": NotifySettings(base_url=peers.notify_url),
+        "development": DevelopmentSettings(simulator_port=peers.simulator_port),
+        "audience": AudienceSettings(
+            quiet_hours_start=clock_time(0), quiet_hours_end=clock_time(0)
+        ),
+        "delivery": DeliverySettings(retry_base_seconds=1.0, retry_cap_seconds=2.0),
         **overrides,
     }
     settings = Settings(**options)
-    upgrade(settings.database_url)
-    session_factory = make_session_factory(make_engine(settings.database_url))
+    upgrade(settings.database.url)
+    session_factory = make_session_factory(make_engine(settings.database.url))
     with UnitOfWork(session_factory) as uow:
         seed(uow, dev_directory(settings))
     return Runtime(
@@ -107,9 +118,11 @@ def make_runtime(database_url: str, peers: Peers, **overrides: Any) -> Runtime:
         gp_system_for=gp_system_factory(settings),
         channel=channel_factory(settings),
         retry_policy=RetryPolicy(
-            settings.retry_base_seconds, settings.retry_cap_seconds, settings.retry_budget_seconds
+            settings.delivery.retry_base_seconds,
+            settings.delivery.retry_cap_seconds,
+            settings.delivery.retry_budget_seconds,
         ),
-        webhook=webhook_factory(5.0, settings.webhook_allowed_hosts),
+        webhook=webhook_factory(5.0, settings.webhooks.allowed_hosts),
     )
 
 

@@ -1,7 +1,7 @@
 """Evaluate the alert rules and tell the engineers (beat, every `alert_check_seconds`).
 
-The engineers' channel is email (`LIAISON_ALERT_EMAIL`, through the same SMTP relay as
-practitioners' email) and/or a signed webhook (`LIAISON_ALERT_WEBHOOK_URL`, e.g. a chat
+The engineers' channel is email (`LIAISON_ALERTS__EMAIL`, through the same SMTP relay as
+practitioners' email) and/or a signed webhook (`LIAISON_ALERTS__WEBHOOK_URL`, e.g. a chat
 tool's incoming hook or an incident system). A notice that cannot be sent stays due and is
 tried again at the next evaluation; its reference is the same each time (the email's
 Message-ID, the webhook's `Liaison-Event-Id`), so a receiver can drop a repeat.
@@ -48,11 +48,11 @@ class _Destination:
 def webhook_secret(rt: Runtime) -> str:
     """The alert webhook's signing key: its own setting, or one derived from the secret key
     (so a receiver that checks signatures has a stable key without another secret)."""
-    configured = rt.settings.alert_webhook_secret
+    configured = rt.settings.alerts.webhook_secret
     if configured:
         return configured
     return hmac.new(
-        rt.settings.secret_key.encode(), b"liaison-alert-webhook", hashlib.sha256
+        rt.settings.security.secret_key.encode(), b"liaison-alert-webhook", hashlib.sha256
     ).hexdigest()
 
 
@@ -67,18 +67,18 @@ def _alert_webhook(secret: str, url: str, timeout: float) -> NotificationChannel
 
 def _destinations(rt: Runtime) -> list[_Destination]:
     found: list[_Destination] = []
-    if rt.settings.alert_email:
-        found.append(_Destination("email", rt.channel("email"), rt.settings.alert_email, False))
-    if rt.settings.alert_webhook_url:
+    if rt.settings.alerts.email:
+        found.append(_Destination("email", rt.channel("email"), rt.settings.alerts.email, False))
+    if rt.settings.alerts.webhook_url:
         found.append(
             _Destination(
                 "webhook",
                 _alert_webhook(
                     webhook_secret(rt),
-                    rt.settings.alert_webhook_url,
-                    rt.settings.webhook_timeout_seconds,
+                    rt.settings.alerts.webhook_url,
+                    rt.settings.webhooks.timeout_seconds,
                 ),
-                rt.settings.alert_webhook_url,
+                rt.settings.alerts.webhook_url,
                 True,
             )
         )
@@ -94,7 +94,7 @@ def check_alerts(rt: Runtime, *, now: datetime | None = None) -> AlertRun:
     if not destinations:
         # Nobody to tell: alerts are still listed on the console and counted in /metrics.
         return AlertRun(len(evaluation.raised), len(evaluation.resolved), 0, 0)
-    console_url = f"{rt.settings.public_base_url.rstrip('/')}/console"
+    console_url = f"{rt.settings.api.public_base_url.rstrip('/')}/console"
     with UnitOfWork(rt.session_factory) as uow:
         notices = alerts.claim_notices(uow, now=at, console_url=console_url)
         uow.commit()

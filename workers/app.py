@@ -33,35 +33,35 @@ def _beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         "relay-outbox": {
             "task": "liaison.relay_outbox",
-            "schedule": settings.relay_interval_seconds,
+            "schedule": settings.delivery.relay_interval_seconds,
             "options": {"expires": 10},
         },
         "sweep": {"task": "liaison.sweep", "schedule": 5.0, "options": {"expires": 30}},
         "poll-due": {
             "task": "liaison.poll_due",
-            "schedule": settings.poll_interval_seconds,
+            "schedule": settings.delivery.poll_interval_seconds,
             "options": {"expires": 30},
         },
         # GP adapters: Liaison's MESH inbox, and MESH's daily handshake.
         "mesh-inbox": {
             "task": "liaison.read_mesh_inbox",
-            "schedule": settings.mesh_poll_interval_seconds,
+            "schedule": settings.mesh.poll_interval_seconds,
             "options": {"expires": 60},
         },
         "mesh-handshake": {
             "task": "liaison.mesh_handshake",
-            "schedule": settings.mesh_handshake_interval_seconds,
+            "schedule": settings.mesh.handshake_interval_seconds,
             "options": {"expires": 3600},
         },
         # Follow-up: chase silent practices, remind, send daily digests.
         "chase-due": {
             "task": "liaison.chase_due",
-            "schedule": settings.chase_check_seconds,
+            "schedule": settings.chasing.check_seconds,
             "options": {"expires": 30},
         },
         "remind-collections": {
             "task": "liaison.remind_collections",
-            "schedule": settings.reminder_check_seconds,
+            "schedule": settings.collection.reminder_check_seconds,
             "options": {"expires": 30},
         },
         # Reminders that follow the plan, copies, and the practitioner's follow-ups.
@@ -73,18 +73,18 @@ def _beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         # Booked GP appointments: did the service user attend (GP Connect read)?
         "check-attendance": {
             "task": "liaison.check_attendance",
-            "schedule": settings.gpconnect_attendance_check_seconds,
+            "schedule": settings.gpconnect.attendance_check_seconds,
             "options": {"expires": 60},
         },
         "digests-due": {
             "task": "liaison.digests_due",
-            "schedule": settings.digest_check_seconds,
+            "schedule": settings.audience.digest_check_seconds,
             "options": {"expires": 30},
         },
         # Integration engineers: alert rules, each alert sent once.
         "check-alerts": {
             "task": "liaison.check_alerts",
-            "schedule": settings.alert_check_seconds,
+            "schedule": settings.alerts.check_seconds,
             "options": {"expires": 30},
         },
     }
@@ -92,7 +92,7 @@ def _beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 
 def make_celery() -> Celery:
     settings = get_settings()
-    app = Celery("liaison", broker=settings.broker_url, include=["workers.tasks"])
+    app = Celery("liaison", broker=settings.broker.url, include=["workers.tasks"])
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -104,12 +104,12 @@ def make_celery() -> Celery:
         worker_prefetch_multiplier=1,
         task_default_queue=Queue.CONTROL,
         task_routes=TASK_ROUTES,
-        broker_transport_options=_transport_options(settings.broker_url),
+        broker_transport_options=_transport_options(settings.broker.url),
         broker_connection_retry_on_startup=True,
         # Flower and `celery events` see the workers; tasks as sent only when asked
-        # (LIAISON_TASK_SENT_EVENTS): each costs a broker round trip per published task.
+        # (LIAISON_BROKER__TASK_SENT_EVENTS): each costs a broker round trip per published task.
         worker_send_task_events=True,
-        task_send_sent_event=settings.task_sent_events,
+        task_send_sent_event=settings.broker.task_sent_events,
         worker_hijack_root_logger=False,
         beat_schedule=_beat_schedule(settings),
     )

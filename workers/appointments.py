@@ -1,5 +1,5 @@
 """Learn from the practice what became of booked appointments (GP Connect: read an
-appointment). Beat runs `check_attendance` every LIAISON_GPCONNECT_ATTENDANCE_CHECK_SECONDS;
+appointment). Beat runs `check_attendance` every LIAISON_GPCONNECT__ATTENDANCE_CHECK_SECONDS;
 each booked appointment is read at most once per interval, one transaction each, so one
 practice that cannot answer never holds up the others."""
 
@@ -26,7 +26,7 @@ def _booking(settings: Settings) -> Booking:
 def check_attendance(rt: Runtime, *, now: datetime | None = None) -> int:
     """Read the due appointments; returns how many outcomes were applied."""
     now = now or datetime.now(UTC)
-    interval = timedelta(seconds=rt.settings.gpconnect_attendance_check_seconds)
+    interval = timedelta(seconds=rt.settings.gpconnect.attendance_check_seconds)
     with UnitOfWork(rt.session_factory) as uow:
         due = [a.id for a in uow.appointments.due_for_check(now - interval)]
     applied = 0

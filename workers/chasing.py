@@ -42,9 +42,9 @@ def _now() -> datetime:
 
 def chase_policy(settings: Settings) -> ChasePolicy:
     return ChasePolicy(
-        again_after_days=settings.chase_again_after_days,
-        limit=settings.chase_up_limit,
-        calendar=WorkingDays(settings.working_day_seconds),
+        again_after_days=settings.chasing.again_after_days,
+        limit=settings.chasing.limit,
+        calendar=WorkingDays(settings.development.working_day_seconds),
     )
 
 
@@ -64,7 +64,7 @@ def chase_due(rt: Runtime, publish: Callable[[str], None], *, batch: int = 500) 
 def _prepare(
     rt: Runtime, chase_up_id: str, now: datetime
 ) -> tuple[OutgoingDelivery, PracticeEndpoint] | str:
-    lease = timedelta(seconds=rt.settings.delivery_lease_seconds)
+    lease = timedelta(seconds=rt.settings.delivery.lease_seconds)
     with UnitOfWork(rt.session_factory) as uow:
         if not uow.follow_ups.claim_chase_up(chase_up_id, now=now, lease=lease):
             return "skipped"
@@ -97,7 +97,7 @@ def _prepare(
             uow.commit()
             return "pending"
         stored = resource_set_of([r.body for r in uow.recommendations.resources_for(rec.id)])
-        base = f"{rt.settings.public_base_url.rstrip('/')}/fhir"
+        base = f"{rt.settings.api.public_base_url.rstrip('/')}/fhir"
         original = stored.communication_request
         # The first medicine's request: the one the Task focuses on (combination NRT has more).
         medication_request = stored.medication_request
@@ -146,7 +146,7 @@ def _as_document(
 
 
 def _working_days_waited(settings: Settings, chase_after_days: int, chase_up: ChaseUp) -> int:
-    return chase_after_days + (chase_up.number - 1) * settings.chase_again_after_days
+    return chase_after_days + (chase_up.number - 1) * settings.chasing.again_after_days
 
 
 def send_chase_up(rt: Runtime, chase_up_id: str) -> str:
@@ -198,8 +198,8 @@ def send_chase_up(rt: Runtime, chase_up_id: str) -> str:
 def remind_collections(rt: Runtime) -> int:
     """Raise the collection reminders that have fallen due; the notify tasks send them."""
     policy = ReminderPolicy(
-        every=timedelta(seconds=rt.settings.collection_reminder_after_seconds),
-        limit=rt.settings.collection_reminder_limit,
+        every=timedelta(seconds=rt.settings.collection.reminder_after_seconds),
+        limit=rt.settings.collection.reminder_limit,
     )
     with UnitOfWork(rt.session_factory) as uow:
         raised = send_due_reminders(uow, now=_now(), policy=policy)

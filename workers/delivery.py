@@ -35,7 +35,7 @@ def _prepare(
     rt: Runtime, delivery_id: str, now: datetime
 ) -> tuple[OutgoingDelivery, PracticeEndpoint, int] | str | None:
     with UnitOfWork(rt.session_factory) as uow:
-        lease = timedelta(seconds=rt.settings.delivery_lease_seconds)
+        lease = timedelta(seconds=rt.settings.delivery.lease_seconds)
         delivery = uow.deliveries.get(delivery_id)
         if delivery is None:
             return None

@@ -4,7 +4,7 @@ Which adapter each kind of entry gets, its typed options and what it can do are
 `adapters.gp_registry`; this module hands the registry what only the deployment knows.
 Credentials are looked up by reference through `Settings.practice_secret` when the adapter
 is built; a missing one gives an adapter that refuses every call with a clear reason. The
-endpoints are checked again here (https in production, LIAISON_GP_ALLOWED_HOSTS), whatever
+endpoints are checked again here (https in production, LIAISON_DELIVERY__GP_ALLOWED_HOSTS), whatever
 the database holds, so a row written around the directory's checks sends nothing anywhere.
 """
 
@@ -59,7 +59,7 @@ class PracticeEndpoint:
         )
 
     def timeout(self, settings: Settings) -> float:
-        return self.timeout_seconds or settings.http_timeout_seconds
+        return self.timeout_seconds or settings.delivery.http_timeout_seconds
 
 
 def mesh_mailbox_factory(settings: Settings) -> Callable[[], MeshMailbox | None]:
@@ -77,23 +77,23 @@ def mesh_mailbox_factory(settings: Settings) -> Callable[[], MeshMailbox | None]
 
 
 def _mesh_mailbox(settings: Settings) -> MeshMailbox | None:
-    if not (settings.mesh_url and settings.mesh_mailbox and settings.mesh_password):
+    if not (settings.mesh.url and settings.mesh.mailbox and settings.mesh.password):
         return None
     cert = (
-        (str(settings.mesh_client_cert), str(settings.mesh_client_key))
-        if settings.mesh_client_cert and settings.mesh_client_key
+        (str(settings.mesh.client_cert), str(settings.mesh.client_key))
+        if settings.mesh.client_cert and settings.mesh.client_key
         else None
     )
     return MeshMailbox(
         MeshMailboxConfig(
-            url=settings.mesh_url,
-            mailbox=settings.mesh_mailbox,
-            password=settings.mesh_password,
-            shared_key=settings.mesh_shared_key or "",
+            url=settings.mesh.url,
+            mailbox=settings.mesh.mailbox,
+            password=settings.mesh.password,
+            shared_key=settings.mesh.shared_key or "",
             client_cert=cert,
-            ca_cert=str(settings.mesh_ca_cert) if settings.mesh_ca_cert else None,
-            verify_tls=settings.mesh_verify_tls,
-            timeout=settings.http_timeout_seconds,
+            ca_cert=str(settings.mesh.ca_cert) if settings.mesh.ca_cert else None,
+            verify_tls=settings.mesh.verify_tls,
+            timeout=settings.delivery.http_timeout_seconds,
         )
     )
 
@@ -116,12 +116,12 @@ def _secret(settings: Settings, endpoint: PracticeEndpoint) -> Callable[[str, st
 def build_context(
     settings: Settings, endpoint: PracticeEndpoint, mesh_mailbox: Callable[[], MeshMailbox | None]
 ) -> BuildContext:
-    retry = settings.adapter_retry(endpoint.adapter)
+    retry = settings.delivery.adapter_retry(endpoint.adapter)
     return BuildContext(
         ods_code=endpoint.ods_code,
         base_url=endpoint.base_url,
         timeout_seconds=endpoint.timeout(settings),
-        default_base_url=settings.simulator_base_url,
+        default_base_url=settings.development.simulator_base_url,
         secret=_secret(settings, endpoint),
         url_problem=settings.practice_endpoint_problem,
         mesh_mailbox=mesh_mailbox,

@@ -81,7 +81,7 @@ def _told(
 
 
 def _quiet(rt: Runtime) -> QuietHours:
-    return QuietHours(rt.settings.quiet_hours_start, rt.settings.quiet_hours_end)
+    return QuietHours(rt.settings.audience.quiet_hours_start, rt.settings.audience.quiet_hours_end)
 
 
 def _wording(
@@ -110,7 +110,7 @@ def _wording(
 
 def _webhook_body(rt: Runtime, notification: Notification, rec: Recommendation) -> str:
     # Ids and status words only: the app looks up anything else through the API.
-    base = rt.settings.public_base_url.rstrip("/")
+    base = rt.settings.api.public_base_url.rstrip("/")
     body: dict[str, Any] = {
         "id": notification.id,
         "event": notification.event,
@@ -182,7 +182,7 @@ def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
             and notification.batch_id is None
             and _prefers_digest(uow, rec)
         ):
-            until = next_digest_at(now, hour=rt.settings.digest_hour)
+            until = next_digest_at(now, hour=rt.settings.audience.digest_hour)
             _wait(notification, NotificationMove.HOLD, until=until)
             outcome = "held"
         elif (

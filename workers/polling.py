@@ -64,10 +64,10 @@ def practices_to_poll(rt: Runtime) -> list[str]:
     ended less than half an interval ago: beat asks every interval whatever the workers'
     backlog, and polls queued behind one another crowded deliveries out (docs/BENCHMARKS.md)."""
     now = _now()
-    recent = now - timedelta(seconds=rt.settings.poll_interval_seconds / 2)
+    recent = now - timedelta(seconds=rt.settings.delivery.poll_interval_seconds / 2)
     with UnitOfWork(rt.session_factory) as uow:
         waiting = list(uow.recommendations.practices_with_status(AWAITING_PRACTICE))
-        if rt.settings.mesh_url:
+        if rt.settings.mesh.url:
             # A MESH message awaiting its responses (or their deadline) is followed too.
             waiting += sorted(uow.gp_links.practices_with_open_messages() - set(waiting))
         pollable = {
@@ -151,7 +151,7 @@ def _track_mesh(rt: Runtime, ods_code: str, gp: DeliveryTracker, cursor: str | N
     interval): ask MESH about those not yet collected (failed or 5 days unread -> dead
     letter), and dead-letter those with no ITK3 business response in time."""
     now = _now()
-    interval = timedelta(seconds=rt.settings.mesh_tracking_interval_seconds)
+    interval = timedelta(seconds=rt.settings.mesh.tracking_interval_seconds)
     with UnitOfWork(rt.session_factory) as uow:
         waiting = [
             (d.id, d.remote_reference, d.delivered_at, d.remote_status)
@@ -177,7 +177,7 @@ def _track_mesh(rt: Runtime, ods_code: str, gp: DeliveryTracker, cursor: str | N
                     changed += check_response_due(
                         uow,
                         delivery,
-                        timeout_seconds=rt.settings.mesh_response_timeout_seconds,
+                        timeout_seconds=rt.settings.mesh.response_timeout_seconds,
                         now=_now(),
                     )
                 uow.commit()

@@ -20,10 +20,10 @@ DEFAULT_DEFER_SECONDS = 5.0
 
 def breaker_policy(settings: Settings) -> BreakerPolicy:
     return BreakerPolicy(
-        failure_threshold=settings.breaker_failure_threshold,
-        open_seconds=settings.breaker_open_seconds,
+        failure_threshold=settings.delivery.breaker_failure_threshold,
+        open_seconds=settings.delivery.breaker_open_seconds,
         # A probe whose worker died must not keep the practice shut for ever.
-        probe_lease_seconds=max(30.0, settings.http_timeout_seconds * 3),
+        probe_lease_seconds=max(30.0, settings.delivery.http_timeout_seconds * 3),
     )
 
 
@@ -42,9 +42,9 @@ def claim_delivery(
         delivery_id,
         ods_code,
         now=now,
-        lease=timedelta(seconds=settings.delivery_lease_seconds),
+        lease=timedelta(seconds=settings.delivery.lease_seconds),
         policy=breaker_policy(settings),
-        in_flight_limit=settings.practice_max_in_flight,
+        in_flight_limit=settings.delivery.practice_max_in_flight,
         defer_seconds=DEFAULT_DEFER_SECONDS,
     )
 

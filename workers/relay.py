@@ -107,7 +107,7 @@ def sweep(
     """Republish due retries, deliveries whose worker died mid-attempt, jobs the broker lost,
     and notifications stuck pending. Every republish is safe: tasks claim before acting."""
     now = datetime.now(UTC)
-    lease = timedelta(seconds=rt.settings.delivery_lease_seconds)
+    lease = timedelta(seconds=rt.settings.delivery.lease_seconds)
     with UnitOfWork(rt.session_factory) as uow:
         uow.deliveries.release_expired_leases(now=now)
         # A practice whose breaker is not closed gets at most its probe: the rest of its due

@@ -22,12 +22,12 @@ def remind_plans(rt: Runtime, *, now: datetime | None = None) -> int:
             uow,
             now=now,
             defaults=settings.reminders,
-            quiet=(settings.quiet_hours_start, settings.quiet_hours_end),
+            quiet=(settings.audience.quiet_hours_start, settings.audience.quiet_hours_end),
         )
         raised += raise_try_again_prompts(
             uow,
             now=now,
-            after=timedelta(seconds=settings.try_again_prompt_after_seconds),
+            after=timedelta(seconds=settings.reminders.try_again_prompt_after_seconds),
             expiry=expiry_policy(settings),
         )
         uow.commit()

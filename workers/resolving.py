@@ -211,8 +211,8 @@ def in_directory(rt: Runtime, code: str) -> bool:
 
 
 def _backoff(rt: Runtime, waits: int, error: AdapterError) -> datetime:
-    base = rt.settings.pds_retry_base_seconds
-    cap = rt.settings.pds_retry_cap_seconds
+    base = rt.settings.pds.retry_base_seconds
+    cap = rt.settings.pds.retry_cap_seconds
     seconds = min(cap, base * 2 ** min(waits, 16)) * (0.5 + random.random() / 2)
     if isinstance(error, RateLimited):
         seconds = max(seconds, error.retry_after)

@@ -42,8 +42,8 @@ class Runtime:
     ods: Callable[[], OdsClient | None] = field(default=lambda: None)
 
     def delivery_retry_policy(self, adapter: str) -> RetryPolicy:
-        """`retry_policy`, with what LIAISON_RETRY_POLICIES sets for this adapter kind."""
-        own = self.settings.adapter_retry(adapter)
+        """`retry_policy`, with what LIAISON_DELIVERY__RETRY_POLICIES sets for this adapter kind."""
+        own = self.settings.delivery.adapter_retry(adapter)
         default = self.retry_policy
         return RetryPolicy(
             base_seconds=own.base_seconds or default.base_seconds,
@@ -77,7 +77,7 @@ def channel_factory(settings: Settings) -> Callable[[str], NotificationChannel]:
 def notify_templates(settings: Settings, medium: str) -> dict[str, str]:
     """Notify template id per message kind for `medium` (sms | email)."""
     generic = (
-        settings.notify_sms_template_id if medium == "sms" else settings.notify_email_template_id
+        settings.notify.sms_template_id if medium == "sms" else settings.notify.email_template_id
     )
     kinds = (
         "ready-to-collect",
@@ -91,7 +91,7 @@ def notify_templates(settings: Settings, medium: str) -> dict[str, str]:
         *SERVICE_USER_PLAN,
     )
     return {
-        kind: getattr(settings, f"notify_template_{kind.replace('-', '_')}_{medium}", None)
+        kind: getattr(settings.notify.templates, f"{kind.replace('-', '_')}_{medium}", None)
         or generic
         for kind in kinds
     }
@@ -102,17 +102,19 @@ def channels_for(settings: Settings) -> dict[str, NotificationChannel]:
     SMS or email through GOV.UK Notify."""
     return {
         "email": SmtpEmailChannel(
-            host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from
+            host=settings.email.smtp_host,
+            port=settings.email.smtp_port,
+            sender=settings.email.smtp_from,
         ),
         "sms": GovUkNotifyChannel(
-            api_key=settings.notify_api_key,
-            base_url=settings.notify_base_url,
+            api_key=settings.notify.api_key,
+            base_url=settings.notify.base_url,
             templates=notify_templates(settings, "sms"),
             kind="sms",
         ),
         "notify-email": GovUkNotifyChannel(
-            api_key=settings.notify_api_key,
-            base_url=settings.notify_base_url,
+            api_key=settings.notify.api_key,
+            base_url=settings.notify.base_url,
             templates=notify_templates(settings, "email"),
             kind="email",
         ),
@@ -139,18 +141,20 @@ def pds_factory(settings: Settings) -> Callable[[], PdsClient | None]:
 
     @lru_cache(maxsize=1)
     def build() -> PdsClient | None:
-        if not settings.pds_enabled or settings.pds_base_url is None:
+        if not settings.pds.enabled or settings.pds.base_url is None:
             return None
         auth = None
-        if settings.pds_token_url and settings.pds_api_key and settings.pds_private_key_path:
+        if settings.pds.token_url and settings.pds.api_key and settings.pds.private_key_path:
             auth = application_restricted_auth(
-                token_url=settings.pds_token_url,
-                api_key=settings.pds_api_key,
-                private_key_pem=settings.pds_private_key_path.read_text(),
-                key_id=settings.pds_key_id or "",
+                token_url=settings.pds.token_url,
+                api_key=settings.pds.api_key,
+                private_key_pem=settings.pds.private_key_path.read_text(),
+                key_id=settings.pds.key_id or "",
             )
         return PdsClient(
-            base_url=settings.pds_base_url, auth=auth, timeout=settings.http_timeout_seconds
+            base_url=settings.pds.base_url,
+            auth=auth,
+            timeout=settings.delivery.http_timeout_seconds,
         )
 
     return build
@@ -159,12 +163,12 @@ def pds_factory(settings: Settings) -> Callable[[], PdsClient | None]:
 def ods_factory(settings: Settings) -> Callable[[], OdsClient | None]:
     @lru_cache(maxsize=1)
     def build() -> OdsClient | None:
-        if settings.ods_base_url is None:
+        if settings.ods.base_url is None:
             return None
         return OdsClient(
-            base_url=settings.ods_base_url,
-            timeout=settings.http_timeout_seconds,
-            cache_seconds=settings.ods_cache_seconds,
+            base_url=settings.ods.base_url,
+            timeout=settings.delivery.http_timeout_seconds,
+            cache_seconds=settings.ods.cache_seconds,
         )
 
     return build
@@ -176,13 +180,15 @@ def runtime() -> Runtime:
     mesh = gp_systems.mesh_mailbox_factory(settings)
     return Runtime(
         settings=settings,
-        session_factory=make_session_factory(make_engine(settings.database_url)),
+        session_factory=make_session_factory(make_engine(settings.database.url)),
         gp_system_for=gp_system_factory(settings, mesh),
         channel=channel_factory(settings),
         retry_policy=RetryPolicy(
-            settings.retry_base_seconds, settings.retry_cap_seconds, settings.retry_budget_seconds
+            settings.delivery.retry_base_seconds,
+            settings.delivery.retry_cap_seconds,
+            settings.delivery.retry_budget_seconds,
         ),
-        webhook=webhook_factory(settings.webhook_timeout_seconds, settings.webhook_allowed_hosts),
+        webhook=webhook_factory(settings.webhooks.timeout_seconds, settings.webhooks.allowed_hosts),
         mesh_mailbox=mesh,
         pds=pds_factory(settings),
         ods=ods_factory(settings),

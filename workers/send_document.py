@@ -35,17 +35,17 @@ def document_id(recommendation_id: str) -> str:
 
 def sender(settings: Settings) -> SendingOrganisation:
     return SendingOrganisation(
-        ods_code=settings.sender_ods_code,
-        name=settings.sender_name,
-        telephone=settings.sender_telephone,
+        ods_code=settings.letter.sender_ods_code,
+        name=settings.letter.sender_name,
+        telephone=settings.letter.sender_telephone,
     )
 
 
 def letter_fonts(settings: Settings) -> LetterFonts | None:
     """The letter's embedded fonts, or None when the deployment has not installed them."""
     fonts = LetterFonts(
-        regular=settings.letter_font_dir / "DejaVuSans.ttf",
-        bold=settings.letter_font_dir / "DejaVuSans-Bold.ttf",
+        regular=settings.letter.font_dir / "DejaVuSans.ttf",
+        bold=settings.letter.font_dir / "DejaVuSans-Bold.ttf",
     )
     return fonts if fonts.regular.is_file() and fonts.bold.is_file() else None
 
@@ -53,7 +53,7 @@ def letter_fonts(settings: Settings) -> LetterFonts | None:
 def inbox_url(settings: Settings, recommendation_id: str) -> str:
     """The practice inbox page of the request (gateway.api.web.inbox): accept, decline, ask to
     see the service user, prescription issued."""
-    return f"{settings.public_base_url.rstrip('/')}/inbox/requests/{recommendation_id}"
+    return f"{settings.api.public_base_url.rstrip('/')}/inbox/requests/{recommendation_id}"
 
 
 def _first_sent(uow: UnitOfWork, recommendation_id: str) -> datetime | None:
@@ -87,7 +87,7 @@ def for_delivery(
         sender=sender(settings),
         sent_at=now,
         sender_reference=delivery.id,
-        sender_mailbox=settings.mesh_mailbox,
+        sender_mailbox=settings.mesh.mailbox,
         fonts=letter_fonts(settings),
         inbox_url=inbox_url(settings, delivery.recommendation_id),
         withdrawal_reason=(
@@ -110,7 +110,7 @@ def for_chase_up(
         sender=sender(settings),
         sent_at=now,
         sender_reference=chase_up.id,
-        sender_mailbox=settings.mesh_mailbox,
+        sender_mailbox=settings.mesh.mailbox,
         fonts=letter_fonts(settings),
         inbox_url=inbox_url(settings, chase_up.recommendation_id),
         original_sent_at=_first_sent(uow, chase_up.recommendation_id),

@@ -63,7 +63,7 @@ def mesh_handshake() -> bool:
 def poll_due() -> int:
     practices = polling.practices_to_poll(runtime())
     # A poll still queued after a few intervals is dropped: beat has queued a fresher one.
-    expires = max(5 * runtime().settings.poll_interval_seconds, 10.0)
+    expires = max(5 * runtime().settings.delivery.poll_interval_seconds, 10.0)
     with _together():
         for ods_code in practices:
             # One task per practice: a slow practice holds up only its own poll.

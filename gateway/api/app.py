@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "prescription is ready to collect, and tells the practitioner and service user."
         ),
     )
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database.url)
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
@@ -68,6 +68,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Integration engineers: /metrics and the /console pages.
     app.include_router(metrics.router)
     console.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     install_middleware(app, settings)  # last: its middlewares wrap the others
     return app

@@ -23,7 +23,7 @@ def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # readiness reports any failure, it never raises
         checks["database"] = f"unreachable: {type(exc).__name__}"
     try:
-        broker = Connection(request.app.state.settings.broker_url, connect_timeout=2)  # type: ignore[no-untyped-call]
+        broker = Connection(request.app.state.settings.broker.url, connect_timeout=2)  # type: ignore[no-untyped-call]
         with broker as conn:
             conn.ensure_connection(max_retries=1)
         checks["broker"] = "ok"

@@ -1,5 +1,5 @@
 """Every link Liaison hands out (Location headers, `self` and `next` links, a Bundle entry's
-`fullUrl`, the CapabilityStatement's address) is built from LIAISON_PUBLIC_BASE_URL, never
+`fullUrl`, the CapabilityStatement's address) is built from LIAISON_API__PUBLIC_BASE_URL, never
 from the request's Host header: the client supplies that header (RFC 9110 section 7.2), so
 `Host: evil.example` would otherwise send the next request, and its bearer token, there."""
 
@@ -10,9 +10,9 @@ from gateway.settings import Settings
 
 
 def public_base(request: Request) -> str:
-    """LIAISON_PUBLIC_BASE_URL without its trailing slash."""
+    """LIAISON_API__PUBLIC_BASE_URL without its trailing slash."""
     settings: Settings = request.app.state.settings
-    return settings.public_base_url.rstrip("/")
+    return settings.api.public_base_url.rstrip("/")
 
 
 def public_url(request: Request, path: str) -> str:

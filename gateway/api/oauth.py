@@ -104,14 +104,14 @@ def token(
         client_id=grant.client_id,
         organisation_ods=grant.organisation_ods,
         scopes=grant.scopes,
-        ttl=settings.access_token_ttl_seconds,
+        ttl=settings.security.access_token_ttl_seconds,
         kind=grant.kind,
         practice_ods=grant.organisation_ods if grant.kind == "gp-practice" else None,
     )
     body = TokenResponse(
         access_token=access_token,
         token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
-        expires_in=settings.access_token_ttl_seconds,
+        expires_in=settings.security.access_token_ttl_seconds,
         scope=" ".join(grant.scopes),
     )
     return JSONResponse(body.model_dump(), headers=_NO_STORE)

@@ -2,7 +2,7 @@
 
 A directory entry names each credential by reference, as the name of an environment
 variable. Liaison's own settings are environment variables too, so an unrestricted name
-would let whoever edits the directory send, say, `LIAISON_SECRET_KEY` (which signs every
+would let whoever edits the directory send, say, `LIAISON_SECURITY__SECRET_KEY` (which signs every
 access token) to an endpoint of their choosing. A reference may therefore only name a
 variable in a namespace reserved for practice credentials, which no setting uses.
 
@@ -63,5 +63,5 @@ def endpoint_problem(url: str, *, require_https: bool, allowed_hosts: Sequence[s
     if require_https and parts.scheme != "https":
         return "must be https in production"
     if allowed_hosts and not host_allowed(host, allowed_hosts):
-        return f"host {host} is not in LIAISON_GP_ALLOWED_HOSTS"
+        return f"host {host} is not in LIAISON_DELIVERY__GP_ALLOWED_HOSTS"
     return None

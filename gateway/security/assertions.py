@@ -119,7 +119,7 @@ def exchange(
             assertion,
             key=key,
             algorithms=[alg],
-            audience=settings.token_endpoint_url,
+            audience=settings.api.token_endpoint_url,
             issuer=client.client_id,
             leeway=CLOCK_SKEW,
             options={"require": ["iss", "sub", "aud", "exp", "jti"]},
@@ -128,7 +128,7 @@ def exchange(
         raise _invalid_client("client_assertion: exp has passed") from exc
     except jwt.InvalidAudienceError as exc:
         raise _invalid_client(
-            f"client_assertion: aud must be {settings.token_endpoint_url}"
+            f"client_assertion: aud must be {settings.api.token_endpoint_url}"
         ) from exc
     except jwt.InvalidSignatureError as exc:
         raise _invalid_client(f"client_assertion: signature does not verify with {kid!r}") from exc

@@ -189,14 +189,16 @@ def demo_key(settings: Settings) -> tuple[bytes, dict[str, Any]]:
 
 def seed_demo_client(uow: UnitOfWork, settings: Settings, *, now: datetime) -> bool:
     """Register the demo client in development (never in production). True if added."""
-    if settings.environment != "development" or uow.clients.get(settings.demo_client_id):
+    if settings.environment != "development" or uow.clients.get(
+        settings.development.demo_client_id
+    ):
         return False
     _, jwk = demo_key(settings)
     register_client(
         uow,
-        client_id=settings.demo_client_id,
+        client_id=settings.development.demo_client_id,
         kind="case-management",
-        organisation_ods=settings.demo_client_ods,
+        organisation_ods=settings.development.demo_client_ods,
         jwks={"keys": [jwk]},
         scopes="recommendations fhir ops",
         any_scopes=True,

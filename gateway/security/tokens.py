@@ -1,5 +1,5 @@
-"""Liaison's own bearer access tokens: HS256 JWTs signed with `LIAISON_SECRET_KEY`, the
-`kid` header naming the key so a rotation (`LIAISON_PREVIOUS_SECRET_KEYS`) keeps tokens
+"""Liaison's own bearer access tokens: HS256 JWTs signed with `LIAISON_SECURITY__SECRET_KEY`, the
+`kid` header naming the key so a rotation (`LIAISON_SECURITY__PREVIOUS_SECRET_KEYS`) keeps tokens
 already issued valid. Signing and reading live here, outside the API, so the CLI
 (`liaison token`, the demo) can mint a token without importing the web application."""
 
@@ -46,7 +46,7 @@ def key_id(secret: str) -> str:
 
 
 def signing_keys(settings: Settings) -> dict[str, str]:
-    keys = [settings.secret_key, *settings.previous_secret_keys]
+    keys = [settings.security.secret_key, *settings.security.previous_secret_keys]
     return {key_id(secret): secret for secret in keys}
 
 
@@ -69,13 +69,16 @@ def issue_token(
         "kind": kind,
         "scope": " ".join(scopes),
         "iat": now,
-        "exp": now + (ttl if ttl is not None else settings.token_ttl_seconds),
+        "exp": now + (ttl if ttl is not None else settings.security.token_ttl_seconds),
         "jti": uuid.uuid4().hex,
     }
     if practice_ods is not None:
         claims["practice"] = practice_ods
     return jwt.encode(
-        claims, settings.secret_key, algorithm="HS256", headers={"kid": key_id(settings.secret_key)}
+        claims,
+        settings.security.secret_key,
+        algorithm="HS256",
+        headers={"kid": key_id(settings.security.secret_key)},
     )
 
 

@@ -21,9 +21,9 @@ from gateway.store.unit_of_work import UnitOfWork
 
 def rules_from(settings: Settings) -> AlertRules:
     return AlertRules(
-        dead_letter_threshold=settings.alert_dead_letter_threshold,
-        circuit_open_for=timedelta(minutes=settings.alert_circuit_open_minutes),
-        outbox_lag_limit_seconds=settings.alert_outbox_lag_seconds,
+        dead_letter_threshold=settings.alerts.dead_letter_threshold,
+        circuit_open_for=timedelta(minutes=settings.alerts.circuit_open_minutes),
+        outbox_lag_limit_seconds=settings.alerts.outbox_lag_seconds,
     )
 
 

@@ -101,9 +101,9 @@ class Booking:
         self._factory = factory or self._client
         self._breakers = _Breakers(
             BreakerPolicy(
-                failure_threshold=settings.breaker_failure_threshold,
-                open_seconds=settings.breaker_open_seconds,
-                probe_lease_seconds=max(settings.http_timeout_seconds * 2, 10.0),
+                failure_threshold=settings.delivery.breaker_failure_threshold,
+                open_seconds=settings.delivery.breaker_open_seconds,
+                probe_lease_seconds=max(settings.delivery.http_timeout_seconds * 2, 10.0),
             )
         )
 
@@ -111,12 +111,12 @@ class Booking:
         return GpConnectAppointments(
             GpConnectOptions(
                 base_url=endpoint.base_url,
-                consumer_asid=self._settings.gpconnect_consumer_asid,
+                consumer_asid=self._settings.gpconnect.consumer_asid,
                 provider_asid=endpoint.provider_asid,
-                consumer_url=self._settings.public_base_url,
-                ssp_url=self._settings.gpconnect_ssp_url,
+                consumer_url=self._settings.api.public_base_url,
+                ssp_url=self._settings.gpconnect.ssp_url,
                 organisation_type=endpoint.organisation_type,
-                timeout=self._settings.http_timeout_seconds,
+                timeout=self._settings.delivery.http_timeout_seconds,
             )
         )
 

@@ -12,7 +12,7 @@ delivery over MESH:
 - business positive: *filed in the practice's workflow*: the recommendation is `delivered`;
 - a negative code from either: the delivery fails with the ITK code and its display, and the
   practitioner is told what to do; the console lists it and can replay it;
-- no business response within LIAISON_MESH_RESPONSE_TIMEOUT_SECONDS, or a MESH
+- no business response within LIAISON_MESH__RESPONSE_TIMEOUT_SECONDS, or a MESH
   non-delivery report, or MESH's own tracking saying it failed or expired: the same.
 """
 

@@ -29,7 +29,7 @@ from adapters.inbox import InboxGPSystem
 from adapters.mesh import MeshMailbox, MeshMailboxConfig
 from adapters.mesh_gp import MeshGPSystem
 from gateway.practice_directory import PracticeSettings
-from gateway.settings import Settings
+from gateway.settings import DeliverySettings, MeshSettings, Settings
 
 SECRETS = {"LIAISON_PRACTICE_SECRET_A81001": "token-value-0123456789"}
 MAILBOX = MeshMailbox(
@@ -51,7 +51,7 @@ def _context(**overrides: Any) -> BuildContext:
         "default_base_url": "http://127.0.0.1:8090/fhir",
         "secret": _secret,
         "url_problem": lambda url: None if url.startswith("https://gp.") else "is not allowed",
-        "mesh_mailbox": lambda: MAILBOX,
+        "mesh": MeshSettings(mailbox=lambda: MAILBOX),
     }
     return BuildContext(**{**values, **overrides})
 
@@ -68,9 +68,13 @@ def test_the_registry_has_one_entry_per_adapter_kind_the_directory_and_settings_
     assert all(kind.name == name for name, kind in REGISTRY.items())
     # The directory's adapter field and the per-kind retry settings name the same kinds.
     assert set(get_args(PracticeSettings.model_fields["adapter"].annotation)) == set(ADAPTER_KINDS)
-    Settings(retry_policies={kind: {"base_seconds": 5} for kind in ADAPTER_KINDS})
+    Settings(
+        delivery=DeliverySettings(
+            retry_policies={kind: {"base_seconds": 5} for kind in ADAPTER_KINDS}
+        )
+    )
     with pytest.raises(ValidationError, match="retry_policies"):
-        Settings(retry_policies={"smoke-signals": {"base_seconds": 5}})
+        Settings(delivery=DeliverySettings(retry_policies={"smoke-signals": {"base_seconds": 5}}))
 
 
 def test_a_fhir_practice_is_built_from_its_typed_options() -> None:

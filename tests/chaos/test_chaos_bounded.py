@@ -13,15 +13,15 @@ from tests.e2e.stack import Stack
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
 CHAOS_ENV = {
-    "LIAISON_SIMULATOR_STEP_SECONDS": "1",
-    "LIAISON_POLL_INTERVAL_SECONDS": "1",
-    "LIAISON_DELIVERY_LEASE_SECONDS": "10",
-    "LIAISON_RETRY_BASE_SECONDS": "1",
-    "LIAISON_RETRY_CAP_SECONDS": "5",
-    "LIAISON_WORKER_CONCURRENCY": "4",
+    "LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": "1",
+    "LIAISON_DELIVERY__POLL_INTERVAL_SECONDS": "1",
+    "LIAISON_DELIVERY__LEASE_SECONDS": "10",
+    "LIAISON_DELIVERY__RETRY_BASE_SECONDS": "1",
+    "LIAISON_DELIVERY__RETRY_CAP_SECONDS": "5",
+    "LIAISON_WORKER__CONCURRENCY": "4",
     # Half the GP calls fail on purpose, so the per-practice breaker opens often; a short
     # open period keeps the run about recovery, not about waiting out the breaker.
-    "LIAISON_BREAKER_OPEN_SECONDS": "2",
+    "LIAISON_DELIVERY__BREAKER_OPEN_SECONDS": "2",
 }
 
 

@@ -173,18 +173,18 @@ def adapters_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Adapter
             database_url=f"sqlite:///{workdir}/liaison.db",
             broker_url=f"sqla+sqlite:///{workdir}/broker.db",
             extra_env={
-                "LIAISON_MESH_URL": mesh.url,
-                "LIAISON_MESH_MAILBOX": LIAISON_MAILBOX,
-                "LIAISON_MESH_PASSWORD": MESH_PASSWORD,
-                "LIAISON_MESH_SHARED_KEY": MESH_SHARED_KEY,
-                "LIAISON_MESH_POLL_INTERVAL_SECONDS": "1",
-                "LIAISON_MESH_TRACKING_INTERVAL_SECONDS": "1",
+                "LIAISON_MESH__URL": mesh.url,
+                "LIAISON_MESH__MAILBOX": LIAISON_MAILBOX,
+                "LIAISON_MESH__PASSWORD": MESH_PASSWORD,
+                "LIAISON_MESH__SHARED_KEY": MESH_SHARED_KEY,
+                "LIAISON_MESH__POLL_INTERVAL_SECONDS": "1",
+                "LIAISON_MESH__TRACKING_INTERVAL_SECONDS": "1",
                 "LIAISON_PRACTICE_SECRET_E2E_INBOX_PASSWORD": INBOX_PASSWORD,
             },
         )
         path = workdir / "practices.yaml"
         path.write_text(yaml.safe_dump(_directory(stack, medplum, hanging_url)))
-        stack.env["LIAISON_PRACTICE_DIRECTORY"] = str(path)
+        stack.env["LIAISON_DELIVERY__PRACTICE_DIRECTORY"] = str(path)
         try:
             stack.start()
             yield AdaptersStack(stack, medplum, mesh, hanging)

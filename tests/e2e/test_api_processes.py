@@ -37,9 +37,9 @@ def two_api_processes(tmp_path: Path) -> Iterator[tuple[psutil.Process, int]]:
     env = {
         **os.environ,
         "LIAISON_DATA_DIR": str(tmp_path / "data"),
-        "LIAISON_DATABASE_URL": f"sqlite:///{tmp_path / 'liaison.db'}",
-        "LIAISON_API_PORT": str(port),
-        "LIAISON_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "LIAISON_DATABASE__URL": f"sqlite:///{tmp_path / 'liaison.db'}",
+        "LIAISON_API__PORT": str(port),
+        "LIAISON_API__PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
     }
     cli = [sys.executable, "-m", "gateway.cli"]
     subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True, timeout=120)

@@ -37,10 +37,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         database_url=f"sqlite:///{workdir}/liaison.db",
         broker_url=f"sqla+sqlite:///{workdir}/broker.db",
         extra_env={
-            "LIAISON_SIMULATOR_STEP_SECONDS": "2",
-            "LIAISON_GPCONNECT_ATTENDANCE_CHECK_SECONDS": "1",
-            "LIAISON_WORKER_POOL": "threads",
-            "LIAISON_POLL_INTERVAL_SECONDS": "1",
+            "LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": "2",
+            "LIAISON_GPCONNECT__ATTENDANCE_CHECK_SECONDS": "1",
+            "LIAISON_WORKER__POOL": "threads",
+            "LIAISON_DELIVERY__POLL_INTERVAL_SECONDS": "1",
         },
     )
     directory = workdir / "practices.yaml"
@@ -54,7 +54,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         },
     }
     directory.write_text(json.dumps({"practices": [entry]}))  # JSON is YAML
-    running.env["LIAISON_PRACTICE_DIRECTORY"] = str(directory)
+    running.env["LIAISON_DELIVERY__PRACTICE_DIRECTORY"] = str(directory)
     try:
         running.start()
         yield running

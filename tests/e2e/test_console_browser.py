@@ -46,8 +46,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         broker_url=f"sqla+sqlite:///{workdir}/broker.db",
         extra_env={
             # A practice that keeps failing is dead-lettered within seconds, not 72 hours.
-            "LIAISON_RETRY_BUDGET_SECONDS": "4",
-            "LIAISON_BREAKER_OPEN_SECONDS": "2",
+            "LIAISON_DELIVERY__RETRY_BUDGET_SECONDS": "4",
+            "LIAISON_DELIVERY__BREAKER_OPEN_SECONDS": "2",
         },
     )
     try:

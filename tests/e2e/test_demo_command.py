@@ -62,7 +62,10 @@ def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
         workdir=workdir,
         database_url=f"sqlite:///{workdir}/liaison.db",
         broker_url=f"sqla+sqlite:///{workdir}/broker.db",
-        extra_env={"LIAISON_QUIET_HOURS_START": start, "LIAISON_QUIET_HOURS_END": end},
+        extra_env={
+            "LIAISON_AUDIENCE__QUIET_HOURS_START": start,
+            "LIAISON_AUDIENCE__QUIET_HOURS_END": end,
+        },
     )
     try:
         stack.start()

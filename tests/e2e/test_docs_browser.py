@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from gateway.api.app import create_app
-from gateway.settings import Settings
+from gateway.settings import DatabaseSettings, Settings
 from tests.peers.servers import serve_in_thread
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,9 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("docs")
-    settings = Settings(database_url=f"sqlite:///{workdir}/liaison.db", data_dir=workdir)
+    settings = Settings(
+        data_dir=workdir, database=DatabaseSettings(url=f"sqlite:///{workdir}/liaison.db")
+    )
     with serve_in_thread(create_app(settings)) as url:
         yield url
 

@@ -30,21 +30,21 @@ PRACTICES = ("Y00001", "Y00002", "Y00003", "Y00004", "Y00006", "Y00007", "Y00008
 # prescription collected 5 s after it was ready needs none. The slow practice acts after
 # 25 s, before its second chase-up would be due (4 s + 8 working days of 4 s).
 KNOBS = {
-    "LIAISON_SIMULATOR_STEP_SECONDS": "5",
-    "LIAISON_WORKING_DAY_SECONDS": "4",
-    "LIAISON_CHASE_AGAIN_AFTER_DAYS": "8",
-    "LIAISON_CHASE_UP_LIMIT": "2",
-    "LIAISON_CHASE_CHECK_SECONDS": "1",
-    "LIAISON_COLLECTION_REMINDER_AFTER_SECONDS": "12",
-    "LIAISON_COLLECTION_REMINDER_LIMIT": "2",
-    "LIAISON_REMINDER_CHECK_SECONDS": "1",
-    "LIAISON_RETRY_BUDGET_SECONDS": "4",
+    "LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": "5",
+    "LIAISON_DEVELOPMENT__WORKING_DAY_SECONDS": "4",
+    "LIAISON_CHASING__AGAIN_AFTER_DAYS": "8",
+    "LIAISON_CHASING__LIMIT": "2",
+    "LIAISON_CHASING__CHECK_SECONDS": "1",
+    "LIAISON_COLLECTION__REMINDER_AFTER_SECONDS": "12",
+    "LIAISON_COLLECTION__REMINDER_LIMIT": "2",
+    "LIAISON_COLLECTION__REMINDER_CHECK_SECONDS": "1",
+    "LIAISON_DELIVERY__RETRY_BUDGET_SECONDS": "4",
     # The down practice's circuit breaker re-probes soon, so its budget runs out in seconds.
-    "LIAISON_BREAKER_OPEN_SECONDS": "2",
+    "LIAISON_DELIVERY__BREAKER_OPEN_SECONDS": "2",
     # As `liaison dev` runs the embedded profile: one worker process with threads, and
     # polls once a second (seven practices polled every half second swamp SQLite).
-    "LIAISON_WORKER_POOL": "threads",
-    "LIAISON_POLL_INTERVAL_SECONDS": "1",
+    "LIAISON_WORKER__POOL": "threads",
+    "LIAISON_DELIVERY__POLL_INTERVAL_SECONDS": "1",
 }
 
 
@@ -75,7 +75,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for ods in PRACTICES
     ]
     directory.write_text(json.dumps({"practices": entries}))  # JSON is YAML
-    running.env["LIAISON_PRACTICE_DIRECTORY"] = str(directory)
+    running.env["LIAISON_DELIVERY__PRACTICE_DIRECTORY"] = str(directory)
     try:
         running.start()
         yield running

@@ -4,7 +4,7 @@ for the attacker's host.
 
 An ops-scope client (the development demo client, and an ops client registered through the
 CLI and signed in through POST /oauth2/token) asks to point practice Y00001 at the attacker
-with `token_env: LIAISON_SECRET_KEY`. The request is refused with a problem+json naming the
+with `token_env: LIAISON_SECURITY__SECRET_KEY`. The request is refused with a problem+json naming the
 field, the entry is unchanged, the next delivery goes to the real practice, and the
 attacker's listener receives nothing at all, least of all the secret key. An operator with
 a shell still connects a practice to its own endpoint with its own credential."""
@@ -82,7 +82,7 @@ def theft_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TheftStack
             database_url=f"sqlite:///{tmp_path}/liaison.db",
             broker_url=f"sqla+sqlite:///{tmp_path}/broker.db",
             extra_env={
-                "LIAISON_SECRET_KEY": SECRET_KEY,
+                "LIAISON_SECURITY__SECRET_KEY": SECRET_KEY,
                 "LIAISON_PRACTICE_SECRET_Y00003_TOKEN": PRACTICE_TOKEN,
             },
         )
@@ -151,7 +151,7 @@ def test_an_ops_client_cannot_send_liaisons_secret_key_to_its_own_host(
     attack = {
         "adapter": "fhir",
         "base_url": f"{theft_stack.attacker_url}/fhir",
-        "auth": {"type": "bearer", "token_env": "LIAISON_SECRET_KEY"},
+        "auth": {"type": "bearer", "token_env": "LIAISON_SECURITY__SECRET_KEY"},
     }
     # The same host, with a credential from the practice namespace: still not ops' to set.
     redirect = {**attack, "auth": {"type": "bearer", "token_env": "LIAISON_PRACTICE_SECRET_X"}}
@@ -176,7 +176,11 @@ def test_an_ops_client_cannot_send_liaisons_secret_key_to_its_own_host(
 
     # Nothing left the machine for the attacker: no request at all, so no secret.
     leaked = attacker.seen()
-    carrying = " carrying LIAISON_SECRET_KEY" if any(SECRET_KEY in str(r) for r in leaked) else ""
+    carrying = (
+        " carrying LIAISON_SECURITY__SECRET_KEY"
+        if any(SECRET_KEY in str(r) for r in leaked)
+        else ""
+    )
     assert leaked == [], f"the attacker's host received {len(leaked)} request(s){carrying}"
     assert all(SECRET_KEY not in str(r) for r in theft_stack.gp.seen())
     # Each attempt was refused with a problem+json naming what it may not set.

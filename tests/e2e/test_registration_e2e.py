@@ -24,7 +24,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         database_url=f"sqlite:///{workdir}/liaison.db",
         broker_url=f"sqla+sqlite:///{workdir}/broker.db",
         # The simulator's scripts stay at "received" long enough to look at.
-        extra_env={"LIAISON_SIMULATOR_STEP_SECONDS": "30"},
+        extra_env={"LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": "30"},
     )
     try:
         running.start()

@@ -23,13 +23,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         database_url=f"sqlite:///{workdir}/liaison.db",
         broker_url=f"sqla+sqlite:///{workdir}/broker.db",
         extra_env={
-            "LIAISON_RETRY_BUDGET_SECONDS": "6",
-            "LIAISON_DELIVERY_LEASE_SECONDS": "4",
-            "LIAISON_WORKER_CONCURRENCY": "2",
+            "LIAISON_DELIVERY__RETRY_BUDGET_SECONDS": "6",
+            "LIAISON_DELIVERY__LEASE_SECONDS": "4",
+            "LIAISON_WORKER__CONCURRENCY": "2",
             # Within the 6 s budget a fast machine makes five failed attempts, which opens the
             # practice's breaker; its default 60 s open period would then hold the replay
             # back longer than the test waits. A short one keeps the test about the replay.
-            "LIAISON_BREAKER_OPEN_SECONDS": "2",
+            "LIAISON_DELIVERY__BREAKER_OPEN_SECONDS": "2",
         },
     )
     try:

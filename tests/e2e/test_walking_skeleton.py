@@ -29,7 +29,7 @@ def _run_stack(tmp_path: Path, database_url: str, broker_url: str) -> Iterator[S
         workdir=tmp_path,
         database_url=database_url,
         broker_url=broker_url,
-        extra_env={"LIAISON_SIMULATOR_STEP_SECONDS": "5"},
+        extra_env={"LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": "5"},
     )
     try:
         stack.start()

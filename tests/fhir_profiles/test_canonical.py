@@ -1,4 +1,4 @@
-"""The canonical base is the deployment's: LIAISON_FHIR_CANONICAL_BASE names every Liaison
+"""The canonical base is the deployment's: LIAISON_FHIR__CANONICAL_BASE names every Liaison
 profile, code system and identifier system the definitions and the builders carry."""
 
 import json
@@ -31,9 +31,9 @@ print(json.dumps({
 
 
 def _probe(base: str | None) -> dict[str, object]:
-    env = {k: v for k, v in os.environ.items() if k != "LIAISON_FHIR_CANONICAL_BASE"}
+    env = {k: v for k, v in os.environ.items() if k != "LIAISON_FHIR__CANONICAL_BASE"}
     if base is not None:
-        env["LIAISON_FHIR_CANONICAL_BASE"] = base
+        env["LIAISON_FHIR__CANONICAL_BASE"] = base
     env["PYTHONPATH"] = str(_REPO)
     done = subprocess.run(
         [sys.executable, "-c", _PROBE], env=env, cwd=_REPO, capture_output=True, text=True

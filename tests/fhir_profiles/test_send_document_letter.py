@@ -14,7 +14,7 @@ from fhir_profiles.recommendation import MedicationChoice, ServiceUser
 from fhir_profiles.send_document.contract import DocumentKind, LetterFonts
 from fhir_profiles.send_document.letter import latin1, render_letter
 from fhir_profiles.send_document.message import build_send_document
-from gateway.settings import Settings
+from gateway.settings import LetterSettings, Settings
 from tests.fhir_profiles.send_document_data import (
     INBOX_URL,
     combination_bundle,
@@ -203,4 +203,4 @@ def test_the_embedded_font_letter_is_the_same_bytes_for_the_same_input() -> None
 
 
 def test_fonts_missing_from_the_folder_fall_back_to_the_standard_fonts(tmp_path: Path) -> None:
-    assert letter_fonts(Settings(letter_font_dir=tmp_path)) is None
+    assert letter_fonts(Settings(letter=LetterSettings(font_dir=tmp_path))) is None

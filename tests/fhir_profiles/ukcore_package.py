@@ -1,5 +1,5 @@
 """The official UK Core R4 package the tests validate against: ../shared/ukcore beside the
-repository, or the folder LIAISON_UKCORE_DIR names. Never copied into the project."""
+repository, or the folder LIAISON_FHIR__UKCORE_DIR names. Never copied into the project."""
 
 import os
 from functools import cache
@@ -11,7 +11,7 @@ _REPO = Path(__file__).resolve().parents[2]
 
 
 def ukcore_folder() -> Path:
-    return Path(os.environ.get("LIAISON_UKCORE_DIR") or _REPO.parent / "shared" / "ukcore")
+    return Path(os.environ.get("LIAISON_FHIR__UKCORE_DIR") or _REPO.parent / "shared" / "ukcore")
 
 
 @cache

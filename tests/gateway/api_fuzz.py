@@ -39,7 +39,7 @@ from gateway.api.app import create_app
 from gateway.logging import configure_logging
 from gateway.practice_directory import dev_directory, seed
 from gateway.security.tokens import issue_token
-from gateway.settings import Settings
+from gateway.settings import ApiSettings, BrokerSettings, DatabaseSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.models import Delivery, FhirResource, OutboxMessage, Recommendation, StatusEvent
@@ -189,14 +189,13 @@ def load_contract(contract: Path) -> Any:
 
 def make_app(workdir: Path, database_url: str | None = None) -> tuple[Any, Settings]:
     settings = Settings(
-        database_url=database_url or f"sqlite:///{workdir}/fuzz.db",
-        broker_url="memory://",
         data_dir=workdir,
-        client_rate_limit_per_minute=0,
-        token_rate_limit_per_minute=0,
+        database=DatabaseSettings(url=database_url or f"sqlite:///{workdir}/fuzz.db"),
+        broker=BrokerSettings(url="memory://"),
+        api=ApiSettings(client_rate_limit_per_minute=0, token_rate_limit_per_minute=0),
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     with UnitOfWork(make_session_factory(engine)) as uow:
         seed(uow, dev_directory(settings))
     engine.dispose()

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from gateway.api.app import create_app
 from gateway.practice_directory import dev_directory, seed
 from gateway.security.tokens import issue_token
-from gateway.settings import Settings
+from gateway.settings import ApiSettings, BrokerSettings, DatabaseSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.models import Base
@@ -20,17 +20,17 @@ from gateway.store.unit_of_work import UnitOfWork
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{tmp_path}/api.db",
-        broker_url="memory://",
         data_dir=tmp_path,
-        max_body_bytes=16 * 1024,
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/api.db"),
+        broker=BrokerSettings(url="memory://"),
+        api=ApiSettings(max_body_bytes=16 * 1024),
     )
 
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[TestClient]:
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     with UnitOfWork(make_session_factory(engine)) as uow:
         seed(uow, dev_directory(settings))
     engine.dispose()

@@ -13,7 +13,7 @@ from fhir_profiles import systems
 from gateway.api.app import create_app
 from gateway.practice_directory import dev_directory, seed
 from gateway.security.tokens import issue_token
-from gateway.settings import Settings
+from gateway.settings import ApiSettings, BrokerSettings, DatabaseSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
@@ -106,14 +106,14 @@ def submission(identifier: str = "P-0001", **changes: Any) -> dict[str, Any]:
 @contextmanager
 def module_api(folder: Path, **overrides: Any) -> Iterator[tuple[TestClient, Settings]]:
     settings = Settings(
-        database_url=f"sqlite:///{folder}/fhir.db",
-        broker_url="memory://",
         data_dir=folder,
-        max_body_bytes=32 * 1024,
         **overrides,
+        database=DatabaseSettings(url=f"sqlite:///{folder}/fhir.db"),
+        broker=BrokerSettings(url="memory://"),
+        api=ApiSettings(max_body_bytes=32 * 1024),
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     with UnitOfWork(make_session_factory(engine)) as uow:
         seed(uow, dev_directory(settings))
     engine.dispose()

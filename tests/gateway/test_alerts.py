@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from adapters.webhook import verify
 from gateway.domain import alert_rules
 from gateway.services.replay import replay_delivery
+from gateway.settings import AlertSettings, DeliverySettings
 from gateway.store.alert_models import Alert
 from gateway.store.models import DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
@@ -67,11 +68,12 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 
 def _runtime(tmp_path: Path, peers: Peers, **overrides: Any) -> Runtime:
     options: dict[str, Any] = {
-        "alert_email": ENGINEERS,
-        "breaker_failure_threshold": 3,
-        "breaker_open_seconds": 60.0,
-        "alert_circuit_open_minutes": 5.0,
-        "retry_budget_seconds": 30 * 86400.0,
+        "alerts": AlertSettings(email=ENGINEERS, circuit_open_minutes=5.0),
+        "delivery": DeliverySettings(
+            breaker_failure_threshold=3,
+            breaker_open_seconds=60.0,
+            retry_budget_seconds=30 * 86400.0,
+        ),
         **overrides,
     }
     return make_runtime(f"sqlite:///{tmp_path}/alerts.db", peers, **options)
@@ -171,10 +173,8 @@ def test_dead_letters_raise_one_alert_per_practice_until_replayed(
     rt = _runtime(
         tmp_path,
         peers,
-        alert_email=None,
-        alert_webhook_url=url,
-        retry_budget_seconds=1.0,
-        breaker_failure_threshold=50,
+        alerts=AlertSettings(email=None, webhook_url=url),
+        delivery=DeliverySettings(retry_budget_seconds=1.0, breaker_failure_threshold=50),
     )
     with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
         ids = _deliveries(rt, [submit(rt, "Y00004") for _ in range(3)])

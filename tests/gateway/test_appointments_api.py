@@ -22,7 +22,7 @@ from gateway.practice_directory import AppointmentManagement, dev_directory, see
 from gateway.security.tokens import issue_token
 from gateway.services.booking import Booking, with_booking_offer
 from gateway.services.status_updates import StatusChange, apply_status
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, DevelopmentSettings, Settings
 from gateway.store.appointment_models import Appointment
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
@@ -45,13 +45,13 @@ def simulator() -> Iterator[str]:
 @pytest.fixture
 def api(tmp_path: Path, simulator: str) -> Iterator[TestClient]:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/api.db",
-        broker_url="memory://",
         data_dir=tmp_path,
-        simulator_port=int(simulator.rsplit(":", 1)[1]),
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/api.db"),
+        broker=BrokerSettings(url="memory://"),
+        development=DevelopmentSettings(simulator_port=int(simulator.rsplit(":", 1)[1])),
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     with UnitOfWork(make_session_factory(engine)) as uow:
         seed(uow, dev_directory(settings))
     engine.dispose()
@@ -270,7 +270,13 @@ def test_every_service_user_message_kind_has_a_notify_template() -> None:
 def _runtime(api: TestClient) -> Runtime:
     settings = api.app.state.settings  # type: ignore[attr-defined]
     return Runtime(
-        settings=settings.model_copy(update={"gpconnect_attendance_check_seconds": 3600}),
+        settings=settings.model_copy(
+            update={
+                "gpconnect": settings.gpconnect.model_copy(
+                    update={"attendance_check_seconds": 3600}
+                )
+            }
+        ),
         session_factory=api.app.state.session_factory,  # type: ignore[attr-defined]
         gp_system_for=gp_system_factory(settings),
         channel=channel_factory(settings),
@@ -322,7 +328,12 @@ def test_a_practice_whose_endpoint_keeps_failing_is_503_then_not_called(
 
     settings = api.app.state.settings  # type: ignore[attr-defined]
     api.app.state.booking = Booking(  # type: ignore[attr-defined]
-        settings.model_copy(update={"breaker_failure_threshold": 2}), factory
+        settings.model_copy(
+            update={
+                "delivery": settings.delivery.model_copy(update={"breaker_failure_threshold": 2})
+            }
+        ),
+        factory,
     )
     rec_id = _asked_to_see(api)
     for _ in range(2):

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from gateway.api.app import create_app
 from gateway.cli import sample_recommendation
 from gateway.security.tokens import issue_token
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, Settings
 from gateway.store.database import make_engine
 from gateway.store.migrate import upgrade
 from gateway.store.models import AuditRecord
@@ -210,10 +210,12 @@ def test_only_the_ops_scope_reads_the_trail(api: TestClient) -> None:
 
 def test_nothing_is_disclosed_when_the_trail_cannot_be_written(tmp_path: Path) -> None:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/noaudit.db", broker_url="memory://", data_dir=tmp_path
+        data_dir=tmp_path,
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/noaudit.db"),
+        broker=BrokerSettings(url="memory://"),
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE audit_events"))
     engine.dispose()

@@ -9,7 +9,7 @@ import pytest
 from gateway.cli import sample_recommendation
 from gateway.practice_directory import dev_directory, seed
 from gateway.services import intake, withdrawals
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
@@ -17,7 +17,9 @@ from gateway.store.unit_of_work import UnitOfWork
 
 @pytest.mark.services
 def test_two_cancels_at_once_make_one_withdrawal(postgres_url: str) -> None:
-    settings = Settings(database_url=postgres_url, broker_url="memory://")
+    settings = Settings(
+        database=DatabaseSettings(url=postgres_url), broker=BrokerSettings(url="memory://")
+    )
     upgrade(postgres_url)
     engine = make_engine(postgres_url)
     factory = make_session_factory(engine)

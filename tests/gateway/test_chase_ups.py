@@ -15,6 +15,7 @@ from gateway.domain.chase_policy import ChasePolicy, WorkingDays, is_working_day
 from gateway.domain.expiry import ExpiryPolicy
 from gateway.services.reengagement import is_expired, reopen
 from gateway.services.status_updates import StatusChange, apply_status
+from gateway.settings import AudienceSettings, ChasingSettings
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (
     Peers,
@@ -227,8 +228,7 @@ def test_no_text_reaches_a_service_user_at_night_it_waits_for_eight(
     rt = make_runtime(
         f"sqlite:///{tmp_path}/quiet.db",
         peers,
-        quiet_hours_start=time(21, 0),
-        quiet_hours_end=time(8, 0),
+        audience=AudienceSettings(quiet_hours_start=time(21, 0), quiet_hours_end=time(8, 0)),
     )
     # Sunday night of the late summer bank holiday weekend.
     with time_machine.travel(uk(2026, 8, 30, 22, 30)) as traveller:
@@ -275,7 +275,7 @@ def test_a_practice_silent_through_every_chase_up_leaves_it_expired_and_reopenab
     tmp_path: Path, peers: Peers
 ) -> None:
     peers.reset()
-    rt = make_runtime(f"sqlite:///{tmp_path}/expiry.db", peers, chase_up_limit=2)
+    rt = make_runtime(f"sqlite:///{tmp_path}/expiry.db", peers, chasing=ChasingSettings(limit=2))
     policy = ExpiryPolicy(chase=chasing.chase_policy(rt.settings))
     with time_machine.travel(uk(2026, 12, 22, 11, 0)) as traveller:  # the Tuesday before Christmas
         rec_id = submit(rt, "Y00001")

@@ -217,7 +217,7 @@ def test_catalogue_import_loads_codes_from_a_release_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = f"sqlite:///{tmp_path}/codes.db"
-    monkeypatch.setenv("LIAISON_DATABASE_URL", database)
+    monkeypatch.setenv("LIAISON_DATABASE__URL", database)
     monkeypatch.setenv("LIAISON_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()  # the CLI reads settings from the environment
     upgrade(database)

@@ -252,7 +252,11 @@ def test_pages_carry_security_headers(console: TestClient) -> None:
 
 def test_cookies_are_secure_behind_https(api: TestClient, settings: Settings) -> None:
     api.app.state.settings = settings.model_copy(  # type: ignore[attr-defined]
-        update={"public_base_url": "https://liaison.example.nhs.uk"}
+        update={
+            "api": settings.api.model_copy(
+                update={"public_base_url": "https://liaison.example.nhs.uk"}
+            )
+        }
     )
     page = api.get("/console/login")
     assert "Secure" in page.headers["set-cookie"]

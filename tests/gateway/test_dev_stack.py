@@ -4,12 +4,16 @@ service when one is configured, and a banner that says which, with how to sign i
 import pytest
 
 from gateway import dev_stack
-from gateway.settings import Settings
+from gateway.settings import EmailSettings, MeshSettings, NotifySettings, Settings
 
 
 @pytest.fixture(autouse=True)
 def _nothing_configured_outside(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("LIAISON_SMTP_HOST", "LIAISON_SMTP_PORT", "LIAISON_NOTIFY_BASE_URL"):
+    for name in (
+        "LIAISON_EMAIL__SMTP_HOST",
+        "LIAISON_EMAIL__SMTP_PORT",
+        "LIAISON_NOTIFY__BASE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -24,11 +28,17 @@ def test_with_nothing_configured_every_stand_in_starts() -> None:
 @pytest.mark.parametrize(
     ("configured", "expected"),
     [
-        ({"smtp_host": "relay.example.nhs.uk"}, ["simulator", None, "notifysink"]),
-        ({"smtp_port": 2525}, ["simulator", None, "notifysink"]),
-        ({"notify_base_url": "https://notify.example"}, ["simulator", "mailsink", None]),
+        (
+            {"email": EmailSettings(smtp_host="relay.example.nhs.uk")},
+            ["simulator", None, "notifysink"],
+        ),
+        ({"email": EmailSettings(smtp_port=2525)}, ["simulator", None, "notifysink"]),
+        (
+            {"notify": NotifySettings(base_url="https://notify.example")},
+            ["simulator", "mailsink", None],
+        ),
         # Configured even when the value equals the default: someone said to use a real one.
-        ({"smtp_port": 8025}, ["simulator", None, "notifysink"]),
+        ({"email": EmailSettings(smtp_port=8025)}, ["simulator", None, "notifysink"]),
     ],
 )
 def test_a_configured_service_replaces_its_stand_in(
@@ -38,7 +48,10 @@ def test_a_configured_service_replaces_its_stand_in(
 
 
 def test_the_banner_names_the_real_services_and_how_to_sign_in() -> None:
-    settings = Settings(smtp_host="relay.example.nhs.uk", notify_base_url="https://notify.example")
+    settings = Settings(
+        email=EmailSettings(smtp_host="relay.example.nhs.uk"),
+        notify=NotifySettings(base_url="https://notify.example"),
+    )
     text = dev_stack.banner(
         settings,
         dev_stack.peers(settings),
@@ -62,15 +75,17 @@ def test_the_mesh_route_starts_mesh_sandbox_and_the_simulated_practices() -> Non
     route = dev_stack.mesh_route(Settings(), sandbox_installed=True)
     assert route.stand_ins == ["mesh-sandbox", "mesh-practice"]
     # Liaison's processes are pointed at the sandbox, as its canned mailbox X26ABC1.
-    assert route.env["LIAISON_MESH_URL"] == "http://127.0.0.1:8030"
-    assert route.env["LIAISON_MESH_MAILBOX"] == "X26ABC1"
+    assert route.env["LIAISON_MESH__URL"] == "http://127.0.0.1:8030"
+    assert route.env["LIAISON_MESH__MAILBOX"] == "X26ABC1"
     assert route.peer is not None
     assert "Y00010" in route.peer.where
     assert "Y00011" in route.peer.where
 
 
 def test_a_configured_mesh_is_used_and_without_mesh_sandbox_nothing_starts() -> None:
-    real = dev_stack.mesh_route(Settings(mesh_url="https://mesh.example"), sandbox_installed=True)
+    real = dev_stack.mesh_route(
+        Settings(mesh=MeshSettings(url="https://mesh.example")), sandbox_installed=True
+    )
     assert (real.stand_ins, real.env) == ([], {})
     assert real.peer is not None
     assert "configured" in real.peer.where

@@ -1,5 +1,5 @@
 """/fhir serves Liaison's profiles with the snapshots of the FHIR package the deployment
-wrote (`liaison fhir-package`, LIAISON_FHIR_PACKAGE_DIR), and every resource it serves claims
+wrote (`liaison fhir-package`, LIAISON_FHIR__PACKAGE_DIR), and every resource it serves claims
 profiles that exist: in that package or in the official UK Core package."""
 
 import json
@@ -15,6 +15,7 @@ from fhir_profiles.conformance import definitions, thaw
 from fhir_profiles.fhir_package import write_package
 from fhir_profiles.ukcore.check import conformance_issues
 from gateway.cli import sample_recommendation
+from gateway.settings import FhirSettings
 from tests.fhir_profiles.fhir_package_sources import package
 from tests.fhir_profiles.ukcore_package import ukcore, ukcore_folder
 from tests.gateway.fhir_samples import module_api
@@ -30,7 +31,10 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, folder: Path) -> Iterator[TestClient]:
-    with module_api(tmp_path_factory.mktemp("fhir"), fhir_package_dir=folder) as (client, _):
+    with module_api(tmp_path_factory.mktemp("fhir"), fhir=FhirSettings(package_dir=folder)) as (
+        client,
+        _,
+    ):
         yield client
 
 
@@ -66,7 +70,7 @@ def test_a_package_written_from_another_version_of_a_profile_is_not_served(
     stale = files["StructureDefinition-Liaison-Task-Fulfilment.json"]
     stale["differential"]["element"][1]["short"] = "what an older version said"
     folder = write_package(tmp_path / "stale", files)
-    with module_api(tmp_path, fhir_package_dir=folder) as (client, _):
+    with module_api(tmp_path, fhir=FhirSettings(package_dir=folder)) as (client, _):
         task = _get(client, "/fhir/StructureDefinition/Liaison-Task-Fulfilment")
         recommendation = _get(client, f"/fhir/StructureDefinition/{RECOMMENDATION}")
     assert "snapshot" not in task

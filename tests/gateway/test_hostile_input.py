@@ -15,7 +15,7 @@ from gateway.api.oauth import JWT_BEARER
 from gateway.cli import sample_recommendation
 from gateway.practice_directory import dev_directory, seed
 from gateway.security.tokens import issue_token
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
@@ -33,9 +33,13 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClien
         url = request.getfixturevalue("postgres_url")
     else:
         url = f"sqlite:///{tmp_path}/api.db"
-    settings = Settings(database_url=url, broker_url="memory://", data_dir=tmp_path)
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    settings = Settings(
+        data_dir=tmp_path,
+        database=DatabaseSettings(url=url),
+        broker=BrokerSettings(url="memory://"),
+    )
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     with UnitOfWork(make_session_factory(engine)) as uow:
         seed(uow, dev_directory(settings))
         uow.commit()
@@ -215,7 +219,7 @@ def test_an_assertion_whose_alg_does_not_fit_the_registered_key_is_a_401(
     claims = {
         "iss": system.client_id,
         "sub": system.client_id,
-        "aud": settings.token_endpoint_url,
+        "aud": settings.api.token_endpoint_url,
         "jti": f"alg-{alg}-{time.time()}",
         "exp": int(time.time()) + 60,
     }

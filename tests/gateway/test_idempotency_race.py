@@ -13,7 +13,7 @@ from gateway.api.app import create_app
 from gateway.cli import sample_recommendation
 from gateway.practice_directory import dev_directory, seed
 from gateway.security.tokens import issue_token
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.models import Recommendation
@@ -23,7 +23,9 @@ RACERS = 6
 
 
 def _race(database_url: str) -> tuple[list[httpx.Response], int]:
-    settings = Settings(database_url=database_url, broker_url="memory://")
+    settings = Settings(
+        database=DatabaseSettings(url=database_url), broker=BrokerSettings(url="memory://")
+    )
     upgrade(database_url)
     engine = make_engine(database_url)
     with UnitOfWork(make_session_factory(engine)) as uow:

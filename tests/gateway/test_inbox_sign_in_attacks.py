@@ -19,7 +19,7 @@ from gateway.practice_directory import (
 from gateway.security.passwords import hash_password
 from gateway.services import inbox_accounts
 from gateway.services.inbox_accounts import MAX_FAILED_SIGN_INS, sign_in
-from gateway.settings import Settings
+from gateway.settings import ApiSettings, BrokerSettings, DatabaseSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
@@ -30,9 +30,13 @@ GUESSES = 40
 
 @pytest.fixture
 def accounts(postgres_url: str, tmp_path: Path) -> Iterator[UnitOfWork]:
-    settings = Settings(database_url=postgres_url, broker_url="memory://", data_dir=tmp_path)
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    settings = Settings(
+        data_dir=tmp_path,
+        database=DatabaseSettings(url=postgres_url),
+        broker=BrokerSettings(url="memory://"),
+    )
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     factory = make_session_factory(engine)
     with UnitOfWork(factory) as uow:
         seed(uow, dev_directory(settings))
@@ -127,13 +131,13 @@ def test_one_address_trying_many_accounts_is_slowed_to_the_per_minute_limit(
     from gateway.api.app import create_app
 
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/api.db",
-        broker_url="memory://",
         data_dir=tmp_path,
-        inbox_sign_in_rate_limit_per_minute=3,
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/api.db"),
+        broker=BrokerSettings(url="memory://"),
+        api=ApiSettings(inbox_sign_in_rate_limit_per_minute=3),
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     with UnitOfWork(make_session_factory(engine)) as uow:
         seed(uow, dev_directory(settings))
         write_practice(uow, "A81003", PracticeSettings(adapter="inbox"), source="api")
@@ -157,13 +161,13 @@ def test_signing_out_ends_the_session_even_for_a_copied_cookie(tmp_path: Path) -
     from gateway.api.app import create_app
 
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/api.db",
-        broker_url="memory://",
         data_dir=tmp_path,
-        public_base_url="https://liaison.example.nhs.uk",
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/api.db"),
+        broker=BrokerSettings(url="memory://"),
+        api=ApiSettings(public_base_url="https://liaison.example.nhs.uk"),
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     with UnitOfWork(make_session_factory(engine)) as uow:
         seed(uow, dev_directory(settings))
         write_practice(uow, "A81003", PracticeSettings(adapter="inbox"), source="api")

@@ -18,7 +18,7 @@ from gateway.domain.lifecycle import (
 from gateway.domain.retry_policy import RetryPolicy
 from gateway.practice_directory import dev_directory, seed
 from gateway.services.status_updates import StatusChange, apply_status
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
@@ -110,9 +110,12 @@ def test_each_allowed_transition_emits_its_event() -> None:
 
 @pytest.fixture
 def rt(tmp_path: Path) -> Runtime:
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/l.db", broker_url="memory://")
-    upgrade(settings.database_url)
-    factory = make_session_factory(make_engine(settings.database_url))
+    settings = Settings(
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/l.db"),
+        broker=BrokerSettings(url="memory://"),
+    )
+    upgrade(settings.database.url)
+    factory = make_session_factory(make_engine(settings.database.url))
     with UnitOfWork(factory) as uow:
         seed(uow, dev_directory(settings))
     return Runtime(

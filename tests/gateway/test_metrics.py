@@ -17,7 +17,7 @@ from adapters.errors import PermanentAdapterError, RateLimited, TransientAdapter
 from gateway import metrics
 from gateway.cli import sample_recommendation
 from gateway.security.tokens import issue_token
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.models import Delivery, Practice
@@ -57,7 +57,9 @@ def test_metrics_need_an_ops_token_or_the_scrape_token(api: TestClient, settings
     assert "liaison_database_up 1.0" in scraped.text
 
     fixed = "scrape-" + "x" * 40
-    api.app.state.settings = settings.model_copy(update={"metrics_token": fixed})  # type: ignore[attr-defined]
+    api.app.state.settings = settings.model_copy(
+        update={"metrics": settings.metrics.model_copy(update={"token": fixed})}
+    )  # type: ignore[attr-defined]
     assert api.get("/metrics", headers={"Authorization": f"Bearer {fixed}"}).status_code == 200
     wrong = api.get("/metrics", headers={"Authorization": "Bearer scrape-wrong"})
     assert wrong.status_code == 401
@@ -179,10 +181,13 @@ def test_counts_from_several_processes_add_up_in_the_shared_directory(tmp_path: 
         subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
     assert len(list(shared.glob("*.db"))) >= 3
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/empty.db", broker_url="memory://")
-    upgrade(settings.database_url)
+    settings = Settings(
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/empty.db"),
+        broker=BrokerSettings(url="memory://"),
+    )
+    upgrade(settings.database.url)
     text = metrics.render(
-        make_session_factory(make_engine(settings.database_url)), "memory://", shared=shared
+        make_session_factory(make_engine(settings.database.url)), "memory://", shared=shared
     ).decode()
     found = samples(text)
 

@@ -48,7 +48,7 @@ class ClientSystem:
         return keys.client_assertion(
             pem,
             client_id=changes.pop("client_id", self.client_id),
-            audience=changes.pop("audience", self.settings.token_endpoint_url),
+            audience=changes.pop("audience", self.settings.api.token_endpoint_url),
             kid=changes.pop("kid", self.kid),
             **changes,
         )
@@ -83,11 +83,11 @@ def test_signed_assertion_gets_a_short_lived_token_that_works(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == settings.access_token_ttl_seconds <= 600
+    assert body["expires_in"] == settings.security.access_token_ttl_seconds <= 600
     assert body["scope"] == "fhir recommendations"
     assert response.headers["Cache-Control"] == "no-store"
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
-    assert claims["exp"] - claims["iat"] == settings.access_token_ttl_seconds
+    assert claims["exp"] - claims["iat"] == settings.security.access_token_ttl_seconds
     assert api.get("/v1/recommendations", headers=_bearer(body["access_token"])).status_code == 200
     # The scopes are those registered: not ops.
     assert api.get("/ops/queues", headers=_bearer(body["access_token"])).status_code == 403
@@ -144,7 +144,7 @@ def test_symmetric_and_unsigned_assertions_are_refused(system: ClientSystem) -> 
     claims = {
         "iss": system.client_id,
         "sub": system.client_id,
-        "aud": system.settings.token_endpoint_url,
+        "aud": system.settings.api.token_endpoint_url,
         "jti": str(uuid.uuid4()),
         "exp": int(time.time()) + 60,
     }
@@ -283,9 +283,9 @@ def test_registration_refuses_private_keys_and_weak_ones() -> None:
 def test_the_clients_cli_registers_lists_and_revokes_and_refuses_ops_scopes_to_an_app(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
-    monkeypatch.setenv("LIAISON_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LIAISON_DATABASE__URL", settings.database.url)
     monkeypatch.setenv("LIAISON_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("LIAISON_BROKER_URL", f"sqla+sqlite:///{tmp_path}/broker.db")
+    monkeypatch.setenv("LIAISON_BROKER__URL", f"sqla+sqlite:///{tmp_path}/broker.db")
     get_settings.cache_clear()
     runner = CliRunner()
     try:
@@ -335,7 +335,7 @@ def test_the_clients_cli_registers_lists_and_revokes_and_refuses_ops_scopes_to_a
             cli, ["clients", "assertion", "trust-app", "--private-key", str(key)]
         )
         claims = jwt.decode(signed.stdout.strip(), options={"verify_signature": False})
-        assert (claims["iss"], claims["aud"]) == ("trust-app", settings.token_endpoint_url)
+        assert (claims["iss"], claims["aud"]) == ("trust-app", settings.api.token_endpoint_url)
 
         listed = runner.invoke(cli, ["clients", "list"]).stdout
         assert "trust-app" in listed
@@ -360,7 +360,7 @@ def test_demo_client_can_use_the_real_flow(api: TestClient, settings: Settings) 
         uow.commit()
     pem, jwk = registry.demo_key(settings)
     assertion = keys.client_assertion(
-        pem, client_id="demo-app", audience=settings.token_endpoint_url, kid=jwk["kid"]
+        pem, client_id="demo-app", audience=settings.api.token_endpoint_url, kid=jwk["kid"]
     )
 
     response = api.post(

@@ -185,7 +185,7 @@ def test_the_replay_command_replays_one_and_says_why_it_will_not_twice(
     api: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dead = _kill(api, _submit(api, "Y00004"))
-    monkeypatch.setenv("LIAISON_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LIAISON_DATABASE__URL", settings.database.url)
     get_settings.cache_clear()
     try:
         runner = CliRunner()

@@ -1,7 +1,7 @@
 """The practice directory cannot be turned against Liaison's own secrets: a credential
 reference names only a variable in the reserved namespace LIAISON_PRACTICE_SECRET_*, the
 `ops` scope cannot change where a practice's requests go or with which credentials, and in
-production every endpoint is https (and on LIAISON_GP_ALLOWED_HOSTS when that is set)."""
+production every endpoint is https (and on LIAISON_DELIVERY__GP_ALLOWED_HOSTS when that is set)."""
 
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,18 @@ from gateway.security import clients as registry
 from gateway.security import keys
 from gateway.security.clients import PRACTICE_ADMIN_SCOPE
 from gateway.security.tokens import ALL_SCOPES, issue_token
-from gateway.settings import Settings, get_settings
+from gateway.settings import (
+    ApiSettings,
+    BrokerSettings,
+    DatabaseSettings,
+    DeliverySettings,
+    FhirSettings,
+    NotifySettings,
+    PdsSettings,
+    SecuritySettings,
+    Settings,
+    get_settings,
+)
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.models import Practice
@@ -31,9 +42,9 @@ from workers.gp_systems import PracticeEndpoint, Unavailable, gp_system_factory
 ATTACKER = "http://attacker.example/fhir"
 # Liaison's own settings and unrelated variables: never a practice credential.
 NOT_PRACTICE_SECRETS = [
-    "LIAISON_SECRET_KEY",
-    "LIAISON_DATABASE_URL",
-    "LIAISON_NOTIFY_API_KEY",
+    "LIAISON_SECURITY__SECRET_KEY",
+    "LIAISON_DATABASE__URL",
+    "LIAISON_NOTIFY__API_KEY",
     "PATH",
     "HOME",
     "liaison_practice_secret_lowercase",
@@ -41,11 +52,11 @@ NOT_PRACTICE_SECRETS = [
 ]
 PROD = {
     "environment": "production",
-    "secret_key": "s" * 48,
-    "notify_api_key": "live-" + "n" * 40,
-    "public_base_url": "https://liaison.example.nhs.uk",
-    "fhir_canonical_base": "https://liaison.example.nhs.uk/fhir",
-    "pds_mode": "off",
+    "security": SecuritySettings(secret_key="s" * 48),
+    "notify": NotifySettings(api_key="live-" + "n" * 40),
+    "api": ApiSettings(public_base_url="https://liaison.example.nhs.uk"),
+    "fhir": FhirSettings(canonical_base="https://liaison.example.nhs.uk/fhir"),
+    "pds": PdsSettings(mode="off"),
 }
 
 
@@ -113,7 +124,7 @@ def test_the_issues_attack_is_refused_and_changes_nothing(api: TestClient) -> No
     attack = {
         "adapter": "fhir",
         "base_url": ATTACKER,
-        "auth": {"type": "bearer", "token_env": "LIAISON_SECRET_KEY"},
+        "auth": {"type": "bearer", "token_env": "LIAISON_SECURITY__SECRET_KEY"},
     }
 
     response = api.put("/ops/practices/Y00001", json=attack)  # the demo token: scope ops
@@ -226,7 +237,7 @@ def test_no_client_holds_practice_admin_unless_registered_with_it_by_name(
                 now=now,
             )
         registry.seed_demo_client(uow, settings, now=now)
-        demo = uow.clients.get(settings.demo_client_id)
+        demo = uow.clients.get(settings.development.demo_client_id)
         assert demo is not None
         assert PRACTICE_ADMIN_SCOPE not in demo.scopes.split()
         assert ops.scopes.split() == ["ops"]
@@ -253,13 +264,13 @@ def test_no_client_holds_practice_admin_unless_registered_with_it_by_name(
 @pytest.fixture
 def production_api(tmp_path: Path) -> Any:
     settings = Settings(
-        **PROD,  # type: ignore[arg-type]
-        database_url=f"sqlite:///{tmp_path}/prod.db",
-        broker_url="memory://",
+        **PROD,
         data_dir=tmp_path,
-        gp_allowed_hosts=["gp.example.nhs.uk", "*.gpsystem.example"],
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/prod.db"),
+        broker=BrokerSettings(url="memory://"),
+        delivery=DeliverySettings(gp_allowed_hosts=["gp.example.nhs.uk", "*.gpsystem.example"]),
     )
-    upgrade(settings.database_url)
+    upgrade(settings.database.url)
     now = datetime.now(UTC)
     app = create_app(settings)
     with TestClient(app) as client:
@@ -290,8 +301,16 @@ def production_api(tmp_path: Path) -> Any:
     ("entry", "field", "why"),
     [
         ({"base_url": "http://gp.example.nhs.uk/fhir"}, "base_url", "https"),
-        ({"base_url": "https://attacker.example/fhir"}, "base_url", "LIAISON_GP_ALLOWED_HOSTS"),
-        ({"base_url": "https://gpsystem.example/fhir"}, "base_url", "LIAISON_GP_ALLOWED_HOSTS"),
+        (
+            {"base_url": "https://attacker.example/fhir"},
+            "base_url",
+            "LIAISON_DELIVERY__GP_ALLOWED_HOSTS",
+        ),
+        (
+            {"base_url": "https://gpsystem.example/fhir"},
+            "base_url",
+            "LIAISON_DELIVERY__GP_ALLOWED_HOSTS",
+        ),
         ({"base_url": "https://user:pw@gp.example.nhs.uk/fhir"}, "base_url", "password"),
         (
             {
@@ -339,7 +358,7 @@ def test_a_yaml_file_naming_another_variable_or_a_plain_http_endpoint_is_refused
 ) -> None:
     path = tmp_path / "practices.yaml"
     for name in ("password_env", "token_env"):
-        user = {"username": "reception", "password_env": "LIAISON_SECRET_KEY"}
+        user = {"username": "reception", "password_env": "LIAISON_SECURITY__SECRET_KEY"}
         entry: dict[str, Any] = (
             {"ods_code": "A81003", "adapter": "inbox", "inbox_users": [user]}
             if name == "password_env"
@@ -347,7 +366,7 @@ def test_a_yaml_file_naming_another_variable_or_a_plain_http_endpoint_is_refused
                 "ods_code": "A81001",
                 "adapter": "fhir",
                 "base_url": "https://gp.example/fhir",
-                "auth": {"type": "bearer", "token_env": "LIAISON_DATABASE_URL"},
+                "auth": {"type": "bearer", "token_env": "LIAISON_DATABASE__URL"},
             }
         )
         path.write_text(yaml.safe_dump({"practices": [entry]}))
@@ -364,8 +383,8 @@ def test_a_yaml_file_naming_another_variable_or_a_plain_http_endpoint_is_refused
             }
         )
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     production = Settings(**PROD)  # type: ignore[arg-type]
     with (
         UnitOfWork(make_session_factory(engine)) as uow,
@@ -380,15 +399,15 @@ def test_a_yaml_file_naming_another_variable_or_a_plain_http_endpoint_is_refused
 def test_the_practices_command_refuses_another_variable_and_a_host_not_allowed(
     api: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LIAISON_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("LIAISON_GP_ALLOWED_HOSTS", '["gp.example.nhs.uk"]')
+    monkeypatch.setenv("LIAISON_DATABASE__URL", settings.database.url)
+    monkeypatch.setenv("LIAISON_DELIVERY__GP_ALLOWED_HOSTS", '["gp.example.nhs.uk"]')
     get_settings.cache_clear()
     try:
         runner = CliRunner()
         stolen = runner.invoke(
             cli,
             ["practices", "set", "Y00001", "--adapter", "fhir", "--base-url",
-             "https://gp.example.nhs.uk/fhir", "--token-env", "LIAISON_SECRET_KEY"],
+             "https://gp.example.nhs.uk/fhir", "--token-env", "LIAISON_SECURITY__SECRET_KEY"],
         )  # fmt: skip
         assert stolen.exit_code == 2
         assert "token_env" in stolen.output
@@ -396,7 +415,7 @@ def test_the_practices_command_refuses_another_variable_and_a_host_not_allowed(
             cli, ["practices", "set", "Y00001", "--adapter", "fhir", "--base-url", ATTACKER]
         )
         assert elsewhere.exit_code == 2
-        assert "LIAISON_GP_ALLOWED_HOSTS" in elsewhere.output
+        assert "LIAISON_DELIVERY__GP_ALLOWED_HOSTS" in elsewhere.output
         fine = runner.invoke(
             cli,
             ["practices", "set", "Y00001", "--adapter", "fhir", "--base-url",
@@ -417,20 +436,22 @@ def test_the_workers_never_read_a_variable_outside_the_namespace_whatever_the_ro
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A row written around the directory's checks (by hand, or before the namespace).
-    settings = Settings(secret_key="k" * 48)
-    monkeypatch.setenv("LIAISON_SECRET_KEY", settings.secret_key)
+    settings = Settings(security=SecuritySettings(secret_key="k" * 48))
+    monkeypatch.setenv("LIAISON_SECURITY__SECRET_KEY", settings.security.secret_key)
     build = gp_system_factory(settings, lambda: None)
 
-    system = build(_endpoint({"auth": {"type": "bearer", "token_env": "LIAISON_SECRET_KEY"}}))
+    system = build(
+        _endpoint({"auth": {"type": "bearer", "token_env": "LIAISON_SECURITY__SECRET_KEY"}})
+    )
 
     assert isinstance(system, Unavailable)
     assert "outside LIAISON_PRACTICE_SECRET_" in system.reason
-    assert settings.secret_key not in system.reason
-    assert settings.practice_secret("LIAISON_SECRET_KEY") is None
+    assert settings.security.secret_key not in system.reason
+    assert settings.practice_secret("LIAISON_SECURITY__SECRET_KEY") is None
 
 
 def test_the_workers_refuse_an_endpoint_production_would_not_accept() -> None:
-    settings = Settings(**PROD, gp_allowed_hosts=["gp.example.nhs.uk"])  # type: ignore[arg-type]
+    settings = Settings(**PROD, delivery=DeliverySettings(gp_allowed_hosts=["gp.example.nhs.uk"]))  # type: ignore[arg-type]
     build = gp_system_factory(settings, lambda: None)
     for url in (ATTACKER, "https://attacker.example/fhir"):
         system = build(_endpoint({}, base_url=url))
@@ -475,7 +496,7 @@ def test_upgrading_moves_stored_references_into_the_namespace(
     engine = make_engine(url)
     old = {
         "auth": {"type": "bearer", "token_env": "A81001_TOKEN"},
-        "callback_secret_env": "LIAISON_SECRET_KEY",
+        "callback_secret_env": "LIAISON_SECURITY__SECRET_KEY",
         "source": "api",
     }
     practices = sa.table(
@@ -522,17 +543,18 @@ def test_migrate_refuses_a_directory_pointing_at_a_host_not_allowed(
             {"practices": [{"ods_code": "A81001", "adapter": "fhir", "base_url": ATTACKER}]}
         )
     )
-    monkeypatch.setenv("LIAISON_DATABASE_URL", f"sqlite:///{tmp_path}/m.db")
-    monkeypatch.setenv("LIAISON_BROKER_URL", "memory://")
+    monkeypatch.setenv("LIAISON_DATABASE__URL", f"sqlite:///{tmp_path}/m.db")
+    monkeypatch.setenv("LIAISON_BROKER__URL", "memory://")
     monkeypatch.setenv("LIAISON_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("LIAISON_PRACTICE_DIRECTORY", str(path))
-    monkeypatch.setenv("LIAISON_GP_ALLOWED_HOSTS", '["gp.example.nhs.uk"]')
+    monkeypatch.setenv("LIAISON_DELIVERY__PRACTICE_DIRECTORY", str(path))
+    monkeypatch.setenv("LIAISON_DELIVERY__GP_ALLOWED_HOSTS", '["gp.example.nhs.uk"]')
     get_settings.cache_clear()
     try:
         refused = CliRunner().invoke(cli, ["migrate"])
     finally:
         get_settings.cache_clear()
     assert refused.exit_code == 2
-    assert "A81001: base_url host attacker.example is not in LIAISON_GP_ALLOWED_HOSTS" in (
-        refused.output
+    assert (
+        "A81001: base_url host attacker.example is not in LIAISON_DELIVERY__GP_ALLOWED_HOSTS"
+        in (refused.output)
     )

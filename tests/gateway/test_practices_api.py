@@ -253,7 +253,7 @@ def test_yaml_inbox_users_get_argon2_hashes_from_a_password_reference(
 def test_the_practices_cli_sets_imports_and_lists_practices_and_refuses_bad_entries(
     api: TestClient, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LIAISON_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("LIAISON_DATABASE__URL", settings.database.url)
     get_settings.cache_clear()
     try:
         runner = CliRunner()

@@ -1,5 +1,5 @@
 """Links in answers (Location headers, `self`/`next` links, Bundle `fullUrl`s, the FHIR
-CapabilityStatement's address) come from LIAISON_PUBLIC_BASE_URL, never from the Host header
+CapabilityStatement's address) come from LIAISON_API__PUBLIC_BASE_URL, never from the Host header
 a caller sends: `Host: evil.example` must not send the client's next request elsewhere."""
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.cli import sample_recommendation
-from gateway.settings import Settings
+from gateway.settings import ApiSettings, BrokerSettings, DatabaseSettings, Settings
 from tests.gateway.fhir_samples import submission
 
 PUBLIC = "https://liaison.example.nhs.uk"
@@ -18,10 +18,10 @@ EVIL = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{tmp_path}/api.db",
-        broker_url="memory://",
         data_dir=tmp_path,
-        public_base_url=PUBLIC,
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/api.db"),
+        broker=BrokerSettings(url="memory://"),
+        api=ApiSettings(public_base_url=PUBLIC),
     )
 
 

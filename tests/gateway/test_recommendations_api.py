@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from gateway.cli import sample_recommendation
 from gateway.security.tokens import issue_token
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, Settings
 from tests.gateway.conftest import row_counts
 
 EMPTY = {
@@ -197,7 +197,9 @@ def test_routes_need_a_bearer_token(api: TestClient, route: str) -> None:
 def test_expired_or_forged_tokens_are_refused(api: TestClient, settings: Settings) -> None:
     expired = issue_token(settings, client_id="demo-app", organisation_ods="RX3", ttl=-10)
     forged = issue_token(
-        settings.model_copy(update={"secret_key": "x" * 40}),
+        settings.model_copy(
+            update={"security": settings.security.model_copy(update={"secret_key": "x" * 40})}
+        ),
         client_id="demo-app",
         organisation_ods="RX3",
     )
@@ -258,7 +260,8 @@ def test_readiness_reports_an_unreachable_broker(tmp_path: Any) -> None:
     from gateway.api.app import create_app
 
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/x.db", broker_url="redis://127.0.0.1:1/0"
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/x.db"),
+        broker=BrokerSettings(url="redis://127.0.0.1:1/0"),
     )
     with TestClient(create_app(settings)) as client:
         ready = client.get("/readyz")

@@ -12,7 +12,7 @@ from gateway.cli import sample_recommendation
 from gateway.domain.messages import compose
 from gateway.practice_directory import dev_directory, seed
 from gateway.security.tokens import issue_token
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, PdsSettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
@@ -22,14 +22,13 @@ from tests.gateway.conftest import row_counts
 @pytest.fixture
 def pds_api(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/api.db",
-        broker_url="memory://",
         data_dir=tmp_path,
-        # Never called by the API: the worker asks PDS (workers.resolving).
-        pds_base_url="http://127.0.0.1:9/personal-demographics/FHIR/R4",
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/api.db"),
+        broker=BrokerSettings(url="memory://"),
+        pds=PdsSettings(base_url="http://127.0.0.1:9/personal-demographics/FHIR/R4"),
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     with UnitOfWork(make_session_factory(engine)) as uow:
         seed(uow, dev_directory(settings))
     engine.dispose()

@@ -215,7 +215,7 @@ def test_practitioner_is_prompted_to_try_again_after_an_ending_without_prescript
     from gateway.domain.reminder_schedule import try_again_prompt
     from gateway.settings import Settings
 
-    after = timedelta(seconds=Settings().try_again_prompt_after_seconds)
+    after = timedelta(seconds=Settings().reminders.try_again_prompt_after_seconds)
     ended = _at(START)
     prompt = try_again_prompt(status, ended_at=ended, after=after)
     assert prompt is not None

@@ -20,7 +20,18 @@ from gateway.security import clients as registry
 from gateway.security import keys
 from gateway.security.tokens import ALL_SCOPES, issue_token, key_id
 from gateway.settings import _SECRET_NAME as SECRET_NAME
-from gateway.settings import DEV_CALLBACK_SECRET, DEV_SECRET_KEY, Settings
+from gateway.settings import (
+    DEV_CALLBACK_SECRET,
+    DEV_SECRET_KEY,
+    ApiSettings,
+    BrokerSettings,
+    DatabaseSettings,
+    FhirSettings,
+    NotifySettings,
+    PdsSettings,
+    SecuritySettings,
+    Settings,
+)
 from gateway.store.unit_of_work import UnitOfWork
 
 # The only routes anyone may call without credentials. A new route that is not here must
@@ -133,7 +144,13 @@ def _says_why(response: Any) -> bool:
 def credentials(api: TestClient, settings: Settings) -> dict[str, str]:
     _register(api, "revoked-app", scopes="recommendations fhir")
     _revoke(api, "revoked-app")
-    other_key = settings.model_copy(update={"secret_key": "another-key-" + "x" * 40})
+    other_key = settings.model_copy(
+        update={
+            "security": settings.security.model_copy(
+                update={"secret_key": "another-key-" + "x" * 40}
+            )
+        }
+    )
     now = int(datetime.now(UTC).timestamp())
     unsigned = jwt.encode(
         {
@@ -147,7 +164,7 @@ def credentials(api: TestClient, settings: Settings) -> dict[str, str]:
         },
         key=None,
         algorithm="none",
-        headers={"kid": key_id(settings.secret_key)},
+        headers={"kid": key_id(settings.security.secret_key)},
     )
     return {
         "expired": issue_token(settings, client_id="demo-app", organisation_ods="RX3", ttl=-30),
@@ -253,16 +270,16 @@ def test_production_refuses_tokens_of_unregistered_clients(tmp_path: Any) -> Non
 
     settings = Settings(
         environment="production",
-        database_url=f"sqlite:///{tmp_path}/p.db",
-        broker_url="memory://",
-        secret_key="s" * 48,
-        notify_api_key="live-" + "n" * 40,
-        public_base_url="https://liaison.example.nhs.uk",
-        fhir_canonical_base="https://liaison.example.nhs.uk/fhir",
         data_dir=tmp_path,
-        pds_mode="off",
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/p.db"),
+        broker=BrokerSettings(url="memory://"),
+        security=SecuritySettings(secret_key="s" * 48),
+        notify=NotifySettings(api_key="live-" + "n" * 40),
+        api=ApiSettings(public_base_url="https://liaison.example.nhs.uk"),
+        fhir=FhirSettings(canonical_base="https://liaison.example.nhs.uk/fhir"),
+        pds=PdsSettings(mode="off"),
     )
-    upgrade(settings.database_url)
+    upgrade(settings.database.url)
     token = issue_token(settings, client_id="nobody", organisation_ods="RX3")
     with TestClient(create_app(settings)) as client:
         response = client.get("/v1/recommendations", headers={"Authorization": f"Bearer {token}"})
@@ -273,7 +290,11 @@ def test_production_refuses_tokens_of_unregistered_clients(tmp_path: Any) -> Non
 def test_a_token_under_a_retired_secret_key_is_accepted_only_while_that_key_is_listed(
     api: TestClient, settings: Settings
 ) -> None:
-    old = settings.model_copy(update={"secret_key": "old-key-" + "o" * 40})
+    old = settings.model_copy(
+        update={
+            "security": settings.security.model_copy(update={"secret_key": "old-key-" + "o" * 40})
+        }
+    )
     token = issue_token(old, client_id="demo-app", organisation_ods="RX3")
     headers = {"Authorization": f"Bearer {token}"}
     refused = api.get("/v1/recommendations", headers=headers)
@@ -281,7 +302,11 @@ def test_a_token_under_a_retired_secret_key_is_accepted_only_while_that_key_is_l
     assert "unknown key" in refused.json()["detail"]
 
     api.app.state.settings = settings.model_copy(  # type: ignore[attr-defined]
-        update={"previous_secret_keys": [old.secret_key]}
+        update={
+            "security": settings.security.model_copy(
+                update={"previous_secret_keys": [old.security.secret_key]}
+            )
+        }
     )
     assert api.get("/v1/recommendations", headers=headers).status_code == 200
 
@@ -362,26 +387,29 @@ def test_token_bucket_refills_with_time() -> None:
 def test_production_refuses_every_dev_default_secret() -> None:
     with pytest.raises(ValidationError) as refused:
         Settings(environment="production")
-    assert "LIAISON_SECRET_KEY" in str(refused.value)
-    assert "LIAISON_NOTIFY_API_KEY" in str(refused.value)
+    assert "LIAISON_SECURITY__SECRET_KEY" in str(refused.value)
+    assert "LIAISON_NOTIFY__API_KEY" in str(refused.value)
 
-    with pytest.raises(ValidationError, match="LIAISON_NOTIFY_API_KEY"):
-        Settings(environment="production", secret_key="p" * 48)
-    with pytest.raises(ValidationError, match="LIAISON_PREVIOUS_SECRET_KEYS"):
+    with pytest.raises(ValidationError, match="LIAISON_NOTIFY__API_KEY"):
+        Settings(environment="production", security=SecuritySettings(secret_key="p" * 48))
+    with pytest.raises(ValidationError, match="LIAISON_SECURITY__PREVIOUS_SECRET_KEYS"):
         Settings(
             environment="production",
-            secret_key="p" * 48,
-            notify_api_key="live-" + "n" * 40,
-            previous_secret_keys=[DEV_SECRET_KEY],
+            security=SecuritySettings(secret_key="p" * 48, previous_secret_keys=[DEV_SECRET_KEY]),
+            notify=NotifySettings(api_key="live-" + "n" * 40),
         )
     with pytest.raises(ValidationError, match="shorter than 32"):
-        Settings(environment="production", secret_key="short", notify_api_key="live-" + "n" * 40)
+        Settings(
+            environment="production",
+            security=SecuritySettings(secret_key="short"),
+            notify=NotifySettings(api_key="live-" + "n" * 40),
+        )
     with pytest.raises(ValidationError, match="dev secrets"):
         Settings(
             environment="production",
-            secret_key="p" * 48,
-            notify_api_key="live-" + "n" * 40,
-            cors_allow_origins=[DEV_CALLBACK_SECRET],
+            security=SecuritySettings(secret_key="p" * 48),
+            notify=NotifySettings(api_key="live-" + "n" * 40),
+            api=ApiSettings(cors_allow_origins=[DEV_CALLBACK_SECRET]),
         )
 
     # Every secret-looking setting given a real value: production starts.
@@ -392,16 +420,16 @@ def test_production_refuses_every_dev_default_secret() -> None:
     }
     fine = Settings(
         environment="production",
-        public_base_url="https://liaison.example.nhs.uk",
-        fhir_canonical_base="https://liaison.example.nhs.uk/fhir",
-        pds_mode="off",
         **real,
+        api=ApiSettings(public_base_url="https://liaison.example.nhs.uk"),
+        fhir=FhirSettings(canonical_base="https://liaison.example.nhs.uk/fhir"),
+        pds=PdsSettings(mode="off"),
     )
     assert fine.environment == "production"
 
 
 def test_development_keeps_its_defaults() -> None:
-    assert Settings().secret_key == DEV_SECRET_KEY
+    assert Settings().security.secret_key == DEV_SECRET_KEY
 
 
 def test_token_buckets_stay_bounded_under_a_flood_of_addresses() -> None:
@@ -417,29 +445,31 @@ def test_token_buckets_stay_bounded_under_a_flood_of_addresses() -> None:
 def _production(**settings: Any) -> Settings:
     return Settings(
         environment="production",
-        secret_key="s" * 48,
-        notify_api_key="live-" + "n" * 40,
-        public_base_url="https://liaison.example.nhs.uk",
-        fhir_canonical_base="https://liaison.example.nhs.uk/fhir",
         **settings,
+        security=SecuritySettings(secret_key="s" * 48),
+        notify=NotifySettings(api_key="live-" + "n" * 40),
+        api=ApiSettings(public_base_url="https://liaison.example.nhs.uk"),
+        fhir=FhirSettings(canonical_base="https://liaison.example.nhs.uk/fhir"),
     )
 
 
 def test_production_refuses_pds_unconfigured_or_in_tokenless_sandbox_mode() -> None:
-    with pytest.raises(ValueError, match="LIAISON_PDS_BASE_URL"):
+    with pytest.raises(ValueError, match="LIAISON_PDS__BASE_URL"):
         _production()
     # Only a base URL is the sandbox mode: no access token, refused in production.
-    with pytest.raises(ValueError, match="LIAISON_PDS_TOKEN_URL"):
-        _production(pds_base_url="https://pds.example/personal-demographics/FHIR/R4")
+    with pytest.raises(ValueError, match="LIAISON_PDS__TOKEN_URL"):
+        _production(pds=PdsSettings(base_url="https://pds.example/personal-demographics/FHIR/R4"))
 
 
 def test_production_starts_with_application_restricted_pds_or_pds_explicitly_off() -> None:
     onboarded = _production(
-        pds_base_url="https://pds.example/personal-demographics/FHIR/R4",
-        pds_token_url="https://auth.example/oauth2/token",
-        pds_api_key="live-api-key",
-        pds_private_key_path="/run/secrets/pds.pem",
-        pds_key_id="liaison-1",
+        pds=PdsSettings(
+            base_url="https://pds.example/personal-demographics/FHIR/R4",
+            token_url="https://auth.example/oauth2/token",
+            api_key="live-api-key",
+            private_key_path="/run/secrets/pds.pem",
+            key_id="liaison-1",
+        )
     )
-    assert onboarded.pds_enabled
-    assert not _production(pds_mode="off").pds_enabled
+    assert onboarded.pds.enabled
+    assert not _production(pds=PdsSettings(mode="off")).pds.enabled

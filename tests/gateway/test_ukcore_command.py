@@ -43,11 +43,11 @@ def test_a_missing_package_folder_is_a_clear_error(tmp_path: Path) -> None:
 def test_without_a_package_folder_named_it_says_how_to_name_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("LIAISON_UKCORE_DIR", raising=False)
+    monkeypatch.delenv("LIAISON_FHIR__UKCORE_DIR", raising=False)
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(app, ["ukcore", "check", str(tmp_path / "x.json")])
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 2
-    assert "LIAISON_UKCORE_DIR" in result.output
+    assert "LIAISON_FHIR__UKCORE_DIR" in result.output

@@ -1,5 +1,5 @@
 """PUT /v1/webhook-subscription refuses URLs that would make Liaison call into its own
-network, in every spelling; only the operator's LIAISON_WEBHOOK_ALLOWED_HOSTS lets one in."""
+network, in every spelling; only the operator's LIAISON_WEBHOOKS__ALLOWED_HOSTS lets one in."""
 
 import ipaddress
 from collections.abc import Callable, Iterator
@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from adapters.address_policy import IPAddress
 from gateway.api.v1.webhooks import host_resolver
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, Settings, WebhookSettings
 from tests.gateway.conftest import row_counts
 
 URL = "/v1/webhook-subscription"
@@ -22,10 +22,10 @@ def settings(tmp_path: Path) -> Settings:
     # Every test here runs in development with an allow-list: it admits exactly its own
     # entries, and nothing else gets in in development either.
     return Settings(
-        database_url=f"sqlite:///{tmp_path}/api.db",
-        broker_url="memory://",
         data_dir=tmp_path,
-        webhook_allowed_hosts=["127.0.0.1:9100", "hooks.internal"],
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/api.db"),
+        broker=BrokerSettings(url="memory://"),
+        webhooks=WebhookSettings(allowed_hosts=["127.0.0.1:9100", "hooks.internal"]),
     )
 
 
@@ -113,8 +113,8 @@ def test_only_the_allowed_hosts_and_ports_are_let_in(api: TestClient) -> None:
 def test_the_allow_list_is_read_from_the_environment_as_json(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("LIAISON_WEBHOOK_ALLOWED_HOSTS", '["127.0.0.1:9000", "[::1]:8443"]')
-    assert Settings().webhook_allowed_hosts == ["127.0.0.1:9000", "[::1]:8443"]
-    monkeypatch.setenv("LIAISON_WEBHOOK_ALLOWED_HOSTS", '["127.0.0.1:port"]')
+    monkeypatch.setenv("LIAISON_WEBHOOKS__ALLOWED_HOSTS", '["127.0.0.1:9000", "[::1]:8443"]')
+    assert Settings().webhooks.allowed_hosts == ["127.0.0.1:9000", "[::1]:8443"]
+    monkeypatch.setenv("LIAISON_WEBHOOKS__ALLOWED_HOSTS", '["127.0.0.1:port"]')
     with pytest.raises(ValueError, match=r"127\.0\.0\.1:port"):
         Settings()

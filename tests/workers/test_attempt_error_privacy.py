@@ -20,7 +20,7 @@ from gateway.domain.retry_policy import RetryPolicy
 from gateway.practice_directory import PracticeSettings, dev_directory, seed, write_practice
 from gateway.security.tokens import issue_token
 from gateway.services.intake import IntakeCommand, submit
-from gateway.settings import Settings
+from gateway.settings import BrokerSettings, DatabaseSettings, DeliverySettings, Settings
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
@@ -76,13 +76,13 @@ class World:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/liaison.db",
-        broker_url="memory://",
         data_dir=tmp_path,
-        http_timeout_seconds=5,
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path}/liaison.db"),
+        broker=BrokerSettings(url="memory://"),
+        delivery=DeliverySettings(http_timeout_seconds=5),
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     rt = Runtime(
         settings=settings,
         session_factory=make_session_factory(engine),

@@ -25,7 +25,13 @@ from gateway.domain.retry_policy import RetryPolicy
 from gateway.practice_directory import PracticeSettings, write_practice
 from gateway.services.intake import IntakeCommand, submit
 from gateway.services.practice_access import IN_FLIGHT_RETRY_SECONDS
-from gateway.settings import AdapterRetry, Settings
+from gateway.settings import (
+    AdapterRetry,
+    BrokerSettings,
+    DatabaseSettings,
+    DeliverySettings,
+    Settings,
+)
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.models import FhirResource, Recommendation
@@ -165,15 +171,15 @@ def _renamed(body: dict[str, Any], ids: dict[str, str]) -> dict[str, Any]:
 def _world(tmp_path: Path, database_url: str) -> Iterator[World]:
     clock = Clock()
     settings = Settings(
-        database_url=database_url,
-        broker_url="memory://",
         data_dir=tmp_path,
-        breaker_failure_threshold=2,
-        breaker_open_seconds=300,
-        http_timeout_seconds=5,
+        database=DatabaseSettings(url=database_url),
+        broker=BrokerSettings(url="memory://"),
+        delivery=DeliverySettings(
+            breaker_failure_threshold=2, breaker_open_seconds=300, http_timeout_seconds=5
+        ),
     )
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
     rt = Runtime(
         settings=settings,
         session_factory=make_session_factory(engine),
@@ -300,9 +306,13 @@ def test_an_adapter_kinds_own_retry_policy_governs_its_deliveries(world: World) 
     world.add_practice("Y00004")  # a simulator practice that answers 503 to everything
     lenient, strict = world.recommend("Y00004"), world.recommend("Y00004")
     delivery.deliver(world.rt, lenient)  # the global policy: a 3,600 s budget
-    # LIAISON_RETRY_POLICIES='{"simulator": {"budget_seconds": 0.001}}'
+    # LIAISON_DELIVERY__RETRY_POLICIES='{"simulator": {"budget_seconds": 0.001}}'
     settings = world.rt.settings.model_copy(
-        update={"retry_policies": {"simulator": AdapterRetry(budget_seconds=0.001)}}
+        update={
+            "delivery": world.rt.settings.delivery.model_copy(
+                update={"retry_policies": {"simulator": AdapterRetry(budget_seconds=0.001)}}
+            )
+        }
     )
     rt = replace(world.rt, settings=settings)
     delivery.deliver(rt, strict)

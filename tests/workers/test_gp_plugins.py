@@ -10,7 +10,7 @@ import pytest
 
 from adapters import fhir_rest, gp_registry, inbox, mesh_gp
 from adapters.gp_system import ADAPTER_KINDS, Capability
-from gateway.settings import Settings
+from gateway.settings import DeliverySettings, Settings
 from gateway.store.models import Practice
 from workers.gp_systems import PracticeEndpoint, gp_system_factory
 from workers.polling import polled
@@ -123,7 +123,7 @@ def test_a_practice_endpoint_carries_only_the_options_its_kind_takes() -> None:
 
 def test_a_practice_endpoint_without_a_timeout_takes_liaisons() -> None:
     endpoint = PracticeEndpoint.of(Practice(ods_code="A81001", adapter="inbox", config={}))
-    assert endpoint.timeout(Settings(http_timeout_seconds=12.0)) == 12.0
+    assert endpoint.timeout(Settings(delivery=DeliverySettings(http_timeout_seconds=12.0))) == 12.0
 
 
 def test_the_workers_build_each_practice_through_the_registry() -> None:
@@ -132,7 +132,7 @@ def test_the_workers_build_each_practice_through_the_registry() -> None:
     practice = Practice(ods_code="Y00001", adapter="simulator", config={"task_search": "owner"})
     system = build(PracticeEndpoint.of(practice))
     assert isinstance(system, fhir_rest.FhirRestGPSystem)
-    assert system._base == settings.simulator_base_url
+    assert system._base == settings.development.simulator_base_url
     # The same endpoint, the same adapter: its connections are reused.
     assert build(PracticeEndpoint.of(practice)) is system
 

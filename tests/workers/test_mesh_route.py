@@ -33,7 +33,7 @@ from gateway.practice_directory import (
 )
 from gateway.services import withdrawals
 from gateway.services.replay import replay_delivery
-from gateway.settings import Settings
+from gateway.settings import DevelopmentSettings, MeshSettings, Settings
 from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import Peers, make_runtime, running_peers, submit
@@ -66,12 +66,14 @@ def _runtime(tmp_path: Path, peers: Peers, sandbox: MeshSandbox, **overrides: An
     rt = make_runtime(
         f"sqlite:///{tmp_path}/mesh.db",
         peers,
-        mesh_url=sandbox.url,
-        mesh_mailbox=LIAISON_MAILBOX,
-        mesh_password=MESH_PASSWORD,
-        mesh_shared_key=MESH_SHARED_KEY,
-        mesh_tracking_interval_seconds=0.001,
         **overrides,
+        mesh=MeshSettings(
+            url=sandbox.url,
+            mailbox=LIAISON_MAILBOX,
+            password=MESH_PASSWORD,
+            shared_key=MESH_SHARED_KEY,
+            tracking_interval_seconds=0.001,
+        ),
     )
     with UnitOfWork(rt.session_factory) as uow:
         seed(uow, dev_mesh_directory())
@@ -228,7 +230,7 @@ def test_no_business_response_in_time_dead_letters_it(
     tmp_path: Path, peers: Peers, sandbox: MeshSandbox
 ) -> None:
     sandbox.reset()
-    rt = _runtime(tmp_path, peers, sandbox, mesh_response_timeout_seconds=60.0)
+    rt = _runtime(tmp_path, peers, sandbox, mesh=MeshSettings(response_timeout_seconds=60.0))
     rec_id, sent = _sent(rt, DEV_MESH_FILING)
     with UnitOfWork(rt.session_factory) as uow:
         row = uow.deliveries.get(sent.id)
@@ -298,7 +300,9 @@ def test_a_chase_up_is_the_next_version_of_the_letter(
 ) -> None:
     sandbox.reset()
     # A "working day" of a millisecond: the chase-up falls due at once.
-    rt = _runtime(tmp_path, peers, sandbox, working_day_seconds=0.001)
+    rt = _runtime(
+        tmp_path, peers, sandbox, development=DevelopmentSettings(working_day_seconds=0.001)
+    )
     rec_id, _ = _sent(rt, DEV_MESH_FILING)
     [request] = practice.answer_waiting()
     polling.read_mesh_inbox(rt)
@@ -372,7 +376,9 @@ def test_a_response_is_matched_by_the_sender_reference_it_echoes(
 def test_a_stored_entry_naming_an_invented_workflow_sends_nothing() -> None:
     # A row written before workflow ids were checked (Liaison's old LIAISON_MEDREC): the
     # workers refuse it, saying why, whatever the database holds.
-    settings = Settings(mesh_url="http://127.0.0.1:9", mesh_mailbox="X26ABC1", mesh_password="p")
+    settings = Settings(
+        mesh=MeshSettings(url="http://127.0.0.1:9", mailbox="X26ABC1", password="p")
+    )
     build = gp_systems.gp_system_factory(settings, gp_systems.mesh_mailbox_factory(settings))
     options = json.dumps({"mailbox": "X26ABC2", "workflow_id": "LIAISON_MEDREC"})
     gp = build(PracticeEndpoint("A81002", "mesh", None, options))

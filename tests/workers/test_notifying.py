@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request, Response
 from adapters.webhook import EVENT_ID_HEADER, verify
 from gateway.domain.audience import UK
 from gateway.services.status_updates import StatusChange, apply_status, record_event
+from gateway.settings import NotifySettings, NotifyTemplates, WebhookSettings
 from gateway.store.models import PractitionerPreference, WebhookSubscription
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (
@@ -368,7 +369,9 @@ def test_the_case_management_app_gets_each_event_signed_once_despite_failures(
     peers.reset()
     # The receiver listens on loopback: the operator's allow-list is what lets it in.
     rt = make_runtime(
-        f"sqlite:///{tmp_path}/hooks.db", peers, webhook_allowed_hosts=[_host_port(url)]
+        f"sqlite:///{tmp_path}/hooks.db",
+        peers,
+        webhooks=WebhookSettings(allowed_hosts=[_host_port(url)]),
     )
     rec_id = submit(rt, "Y00002")
     run_notify_tasks(rt, queued_notifications(rt))  # the care team's flag, before subscribing
@@ -430,7 +433,7 @@ def test_each_message_kind_uses_its_own_notify_template(tmp_path: Path, peers: P
     rt = make_runtime(
         f"sqlite:///{tmp_path}/templates.db",
         peers,
-        notify_template_ready_to_collect_sms=ready_template,
+        notify=NotifySettings(templates=NotifyTemplates(ready_to_collect_sms=ready_template)),
     )
     rec_id = submit(rt, "Y00001")
     for status in ("delivered", "accepted", "prescription-issued", "ready-to-collect"):
@@ -439,7 +442,7 @@ def test_each_message_kind_uses_its_own_notify_template(tmp_path: Path, peers: P
     run_notify_tasks(rt, queued_notifications(rt))
     by_body = {t["body"][:40]: t["template_id"] for t in peers.texts()}
     assert sorted(by_body.values()) == sorted(
-        [ready_template, rt.settings.notify_sms_template_id]  # the reminder: the generic one
+        [ready_template, rt.settings.notify.sms_template_id]  # the reminder: the generic one
     )
     [ready] = [t for t in peers.texts() if t["template_id"] == ready_template]
     assert "ready to collect" in ready["body"]

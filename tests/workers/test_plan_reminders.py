@@ -13,6 +13,7 @@ import time_machine
 from gateway.domain.audience import UK
 from gateway.domain.messages import denied_words
 from gateway.services.reminders import ReminderPolicy, send_due_reminders
+from gateway.settings import AudienceSettings
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (
     Peers,
@@ -176,7 +177,7 @@ def test_the_practitioner_is_prompted_to_try_again_after_a_rejection_once(
 ) -> None:
     rec_id = submit(rt)
     walk(rt, rec_id, "delivered", "rejected")
-    after = timedelta(seconds=rt.settings.try_again_prompt_after_seconds)
+    after = timedelta(seconds=rt.settings.reminders.try_again_prompt_after_seconds)
     assert remind_plans(rt, now=datetime.now(UTC) + after / 2) == 0  # not yet
     assert remind_plans(rt, now=datetime.now(UTC) + after + timedelta(hours=1)) == 1
     assert remind_plans(rt, now=datetime.now(UTC) + after + timedelta(hours=2)) == 0
@@ -212,8 +213,8 @@ def test_an_expired_prescription_prompts_the_practitioner_to_try_again_after_the
 ) -> None:
     rec_id = submit(rt)
     walk(rt, rec_id, "delivered", "accepted", "prescription-issued", "ready-to-collect")
-    expires = timedelta(seconds=rt.settings.expire_uncollected_after_seconds)
-    after = timedelta(seconds=rt.settings.try_again_prompt_after_seconds)
+    expires = timedelta(seconds=rt.settings.collection.expire_after_seconds)
+    after = timedelta(seconds=rt.settings.reminders.try_again_prompt_after_seconds)
     now = datetime.now(UTC)
     assert remind_plans(rt, now=now + expires + after / 2) == 0  # expired, but not long enough
     assert remind_plans(rt, now=now + expires + after + timedelta(hours=1)) == 1
@@ -228,8 +229,7 @@ def test_texts_to_the_service_user_and_the_named_person_wait_for_the_end_of_quie
     rt = make_runtime(
         f"sqlite:///{tmp_path}/quiet.db",
         peers,
-        quiet_hours_start=time(21, 0),
-        quiet_hours_end=time(8, 0),
+        audience=AudienceSettings(quiet_hours_start=time(21, 0), quiet_hours_end=time(8, 0)),
     )
     rec_id = submit(rt)
     person = {"role": "carer", "channel": "sms", "address": COPY_MOBILE}

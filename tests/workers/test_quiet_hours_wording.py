@@ -16,6 +16,7 @@ from gateway.api.app import create_app
 from gateway.api.auth import issue_token
 from gateway.domain.audience import UK
 from gateway.services.status_updates import StatusChange, apply_status
+from gateway.settings import AudienceSettings
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (
     Peers,
@@ -39,7 +40,11 @@ def peers() -> Iterator[Peers]:
 
 def _runtime(tmp_path: Path, peers: Peers, *, quiet: bool) -> Runtime:
     peers.reset()
-    hours = {"quiet_hours_start": datetime(2026, 1, 1, 21).time()} if quiet else {}
+    hours = (
+        {"audience": AudienceSettings(quiet_hours_start=datetime(2026, 1, 1, 21).time())}
+        if quiet
+        else {}
+    )
     if quiet:
         hours["quiet_hours_end"] = datetime(2026, 1, 1, 8).time()
     return make_runtime(f"sqlite:///{tmp_path}/quiet.db", peers, **hours)

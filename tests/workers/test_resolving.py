@@ -19,6 +19,7 @@ from fhir_profiles import systems
 from gateway.api.v1.schemas import RecommendationIn
 from gateway.cli import sample_recommendation
 from gateway.services import intake
+from gateway.settings import OdsSettings, PdsSettings
 from gateway.store.models import ChaseUp
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import Peers, make_runtime, running_peers, serve
@@ -39,10 +40,12 @@ def rt(tmp_path: Path, peers: tuple[Peers, str, str]) -> Runtime:
     runtime = make_runtime(
         f"sqlite:///{tmp_path}/r.db",
         gp,
-        pds_base_url=f"{pds}/personal-demographics/FHIR/R4",
-        ods_base_url=f"{ods}/ORD/2-0-0",
-        pds_retry_base_seconds=0.01,
-        pds_retry_cap_seconds=0.02,
+        pds=PdsSettings(
+            base_url=f"{pds}/personal-demographics/FHIR/R4",
+            retry_base_seconds=0.01,
+            retry_cap_seconds=0.02,
+        ),
+        ods=OdsSettings(base_url=f"{ods}/ORD/2-0-0"),
     )
     return replace(runtime, pds=pds_factory(runtime.settings), ods=ods_factory(runtime.settings))
 

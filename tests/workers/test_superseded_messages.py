@@ -21,6 +21,7 @@ from gateway.api.app import create_app
 from gateway.domain.audience import UK
 from gateway.security.tokens import issue_token
 from gateway.services.status_updates import StatusChange, apply_status, record_event
+from gateway.settings import AudienceSettings, WebhookSettings
 from gateway.store.models import PractitionerPreference, WebhookSubscription
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import (
@@ -59,8 +60,10 @@ def quiet_rt(tmp_path: Path, peers: Peers) -> Runtime:
     return make_runtime(
         f"sqlite:///{tmp_path}/quiet.db",
         peers,
-        quiet_hours_start=datetime(2026, 1, 1, 21).time(),
-        quiet_hours_end=datetime(2026, 1, 1, 8).time(),
+        audience=AudienceSettings(
+            quiet_hours_start=datetime(2026, 1, 1, 21).time(),
+            quiet_hours_end=datetime(2026, 1, 1, 8).time(),
+        ),
     )
 
 
@@ -334,7 +337,7 @@ def test_the_webhook_hears_every_event_even_after_the_recommendation_moved_on(
         rt = make_runtime(
             f"sqlite:///{tmp_path}/hooks.db",
             peers,
-            webhook_allowed_hosts=[f"{parsed.host}:{parsed.port}"],
+            webhooks=WebhookSettings(allowed_hosts=[f"{parsed.host}:{parsed.port}"]),
         )
         rec_id = submit(rt, "Y00001")
         queued_notifications(rt)

@@ -19,12 +19,12 @@ def fresh_settings() -> Iterator[None]:
 def test_workers_send_task_events_but_not_task_sent_by_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("LIAISON_TASK_SENT_EVENTS", raising=False)
+    monkeypatch.delenv("LIAISON_BROKER__TASK_SENT_EVENTS", raising=False)
     app = make_celery()
     assert app.conf.worker_send_task_events is True
     assert app.conf.task_send_sent_event is False
 
 
 def test_task_sent_events_can_be_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LIAISON_TASK_SENT_EVENTS", "true")
+    monkeypatch.setenv("LIAISON_BROKER__TASK_SENT_EVENTS", "true")
     assert make_celery().conf.task_send_sent_event is True

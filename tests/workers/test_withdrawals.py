@@ -15,6 +15,7 @@ from gateway.domain.expiry import ExpiryPolicy
 from gateway.services import withdrawals
 from gateway.services.reengagement import reopen
 from gateway.services.replay import NotReplayable, replay_delivery
+from gateway.settings import DeliverySettings
 from gateway.store.models import Delivery
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import Peers, make_runtime, running_peers, submit
@@ -190,7 +191,9 @@ def test_a_withdrawal_past_its_budget_is_dead_lettered_and_a_replay_sends_it(
     tmp_path: Path, peers: Peers
 ) -> None:
     peers.reset()
-    rt = make_runtime(f"sqlite:///{tmp_path}/dead.db", peers, retry_budget_seconds=0.0)
+    rt = make_runtime(
+        f"sqlite:///{tmp_path}/dead.db", peers, delivery=DeliverySettings(retry_budget_seconds=0.0)
+    )
     rec_id = _delivered(rt)
     assert _cancel(rt, rec_id)
     (withdrawal,) = _deliveries(rt, rec_id, "withdrawal")
@@ -305,7 +308,11 @@ def test_re_opening_a_failed_request_withdraws_the_old_one_from_the_practice(
     tmp_path: Path, peers: Peers
 ) -> None:
     peers.reset()
-    rt = make_runtime(f"sqlite:///{tmp_path}/reopen.db", peers, retry_budget_seconds=0.0)
+    rt = make_runtime(
+        f"sqlite:///{tmp_path}/reopen.db",
+        peers,
+        delivery=DeliverySettings(retry_budget_seconds=0.0),
+    )
     rec_id = submit(rt, "Y00001")
     (request,) = _deliveries(rt, rec_id, "request")
     _practice_down(peers, "Y00001", 600)
@@ -339,7 +346,11 @@ def test_cancelling_a_failed_request_withdraws_it_and_takes_it_off_the_dead_list
     tmp_path: Path, peers: Peers
 ) -> None:
     peers.reset()
-    rt = make_runtime(f"sqlite:///{tmp_path}/failed.db", peers, retry_budget_seconds=0.0)
+    rt = make_runtime(
+        f"sqlite:///{tmp_path}/failed.db",
+        peers,
+        delivery=DeliverySettings(retry_budget_seconds=0.0),
+    )
     rec_id = submit(rt, "Y00001")
     (request,) = _deliveries(rt, rec_id, "request")
     _practice_down(peers, "Y00001", 600)

@@ -53,7 +53,7 @@ _IDENTIFIER = SearchParam(
     "token",
     # The contract (openapi.yaml) is the same for every deployment: it names the system by
     # the setting, not by one deployment's URL.
-    "[system|]value. <LIAISON_FHIR_CANONICAL_BASE>/Id/recommendation|<recommendation id> "
+    "[system|]value. <LIAISON_FHIR__CANONICAL_BASE>/Id/recommendation|<recommendation id> "
     "finds every resource of a recommendation; a MedicationRequest also answers to the "
     "identifier its submitter gave it.",
 )

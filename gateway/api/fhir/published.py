@@ -1,6 +1,6 @@
 """Liaison's conformance resources as /fhir serves them: each StructureDefinition with the
 snapshot `liaison fhir-package` generated, when the deployment names that package's folder
-(LIAISON_FHIR_PACKAGE_DIR), so that a validator or form builder reading the profile needs no
+(LIAISON_FHIR__PACKAGE_DIR), so that a validator or form builder reading the profile needs no
 snapshot generator of its own (https://hl7.org/fhir/R4/profiling.html#snapshot)."""
 
 from collections.abc import Mapping
@@ -29,7 +29,7 @@ def served_definition(settings: Settings, resource: Mapping[str, Any]) -> dict[s
     """A JSON-ready copy of one of Liaison's definitions, a profile with its snapshot when
     the configured package has one for this very version of it."""
     served: dict[str, Any] = thaw(resource)
-    folder = settings.fhir_package_dir
+    folder = settings.fhir.package_dir
     if served["resourceType"] != "StructureDefinition" or folder is None:
         return served
     snapshot = _snapshots(Path(folder)).get(served["url"])

@@ -36,10 +36,10 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
     """Add the middlewares above (call after every other middleware is added, so these
     wrap them) and the 429 handler."""
     install_tracking()  # the audit trail learns which recommendations each request touched
-    app.state.client_rate_limiter = TokenBucketLimiter(settings.client_rate_limit_per_minute)
-    app.state.token_rate_limiter = TokenBucketLimiter(settings.token_rate_limit_per_minute)
+    app.state.client_rate_limiter = TokenBucketLimiter(settings.api.client_rate_limit_per_minute)
+    app.state.token_rate_limiter = TokenBucketLimiter(settings.api.token_rate_limit_per_minute)
     app.state.sign_in_rate_limiter = TokenBucketLimiter(
-        settings.inbox_sign_in_rate_limit_per_minute
+        settings.api.inbox_sign_in_rate_limit_per_minute
     )
 
     @app.exception_handler(RateLimited)
@@ -54,13 +54,13 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
 
     app.add_middleware(AuditTrail)
     app.add_middleware(StrictContentType)
-    if settings.cors_allow_origins:
+    if settings.api.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=settings.cors_allow_origins,
+            allow_origins=settings.api.cors_allow_origins,
             allow_methods=["GET", "POST", "PUT"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
-    app.add_middleware(RefuseHostileInput, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RefuseHostileInput, max_body_bytes=settings.api.max_body_bytes)
     app.add_middleware(SecurityHeaders, production=settings.environment == "production")
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.api.max_body_bytes)

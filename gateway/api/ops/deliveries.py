@@ -90,4 +90,4 @@ def cancel_replay(batch_id: str, uow: UnitOfWorkDep, principal: OpsClient) -> Re
 
 @router.get("/queues", response_model=QueuesOut)
 def queues(uow: UnitOfWorkDep, settings: SettingsDep, principal: OpsClient) -> QueuesOut:
-    return delivery_ops.queue_overview(uow, broker_url=settings.broker_url, now=datetime.now(UTC))
+    return delivery_ops.queue_overview(uow, broker_url=settings.broker.url, now=datetime.now(UTC))

@@ -1,5 +1,5 @@
 """GET /metrics: Prometheus exposition (gateway.metrics), for the `ops` scope or the fixed
-scrape token `LIAISON_METRICS_TOKEN` (Prometheus cannot fetch short-lived access tokens)."""
+scrape token `LIAISON_METRICS__TOKEN` (Prometheus cannot fetch short-lived access tokens)."""
 
 import hmac
 from typing import Annotated, Any
@@ -12,7 +12,7 @@ from gateway.api.auth import Forbidden, current_principal
 from gateway.settings import Settings
 
 router = APIRouter(tags=["ops"])
-_bearer = HTTPBearer(auto_error=False, description="an ops access token, or LIAISON_METRICS_TOKEN")
+_bearer = HTTPBearer(auto_error=False, description="an ops access token, or LIAISON_METRICS__TOKEN")
 
 
 def metrics_reader(
@@ -20,7 +20,7 @@ def metrics_reader(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     settings: Settings = request.app.state.settings
-    fixed = settings.metrics_token
+    fixed = settings.metrics.token
     if (
         fixed
         and credentials is not None
@@ -47,7 +47,7 @@ def scrape(request: Request, _: Annotated[None, Depends(metrics_reader)]) -> Any
     notifications by channel and outcome, circuit breakers and alerts. Ids and counts only."""
     body = metrics.render(
         request.app.state.session_factory,
-        request.app.state.settings.broker_url,
+        request.app.state.settings.broker.url,
         shared=metrics.shared_directory(),
     )
     return Response(body, media_type=metrics.CONTENT_TYPE)

@@ -139,7 +139,7 @@ def _handle(
             signature=signature,
             body=body,
             now=time.time(),
-            tolerance_seconds=settings.callback_tolerance_seconds,
+            tolerance_seconds=settings.security.callback_tolerance_seconds,
         )
         if not verdict.valid:
             return problem(401, "Unauthorized", verdict.reason or "not signed")

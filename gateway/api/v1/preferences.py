@@ -45,7 +45,7 @@ def set_preferences(
     principal: RecommendationsClient,
 ) -> PreferencesOut:
     """`daily-digest` gathers the practitioner's messages into one email a day (at
-    LIAISON_DIGEST_HOUR, UK time); messages already waiting follow the new choice."""
+    LIAISON_AUDIENCE__DIGEST_HOUR, UK time); messages already waiting follow the new choice."""
     uow.engagement.set_preference(
         PractitionerPreference(
             organisation_ods=principal.organisation_ods,

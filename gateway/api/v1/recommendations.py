@@ -89,7 +89,7 @@ def submit_recommendation(
             organisation_ods=principal.organisation_ods,
             idempotency_key=idempotency_key,
             payload=body.as_payload(),
-            registered_practice_from_pds=request.app.state.settings.pds_enabled,
+            registered_practice_from_pds=request.app.state.settings.pds.enabled,
         ),
         now=datetime.now(UTC),
     )
@@ -164,7 +164,7 @@ def _explanation(n: Notification, settings: Settings) -> str:
         sent_at=n.sent_at,
         member=n.member if n.recipient == "care-team" else None,
     )
-    quiet = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end)
+    quiet = QuietHours(settings.audience.quiet_hours_start, settings.audience.quiet_hours_end)
     return explain(state, now=datetime.now(UTC), quiet=quiet)
 
 

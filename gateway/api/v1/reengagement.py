@@ -122,7 +122,7 @@ def reopen_recommendation(
         payload=_merged(predecessor.payload, body),
         now=datetime.now(UTC),
         policy=expiry_policy(settings),
-        registered_practice_from_pds=settings.pds_enabled,
+        registered_practice_from_pds=settings.pds.enabled,
     )
     url = public_url(request, f"/v1/recommendations/{result.recommendation_id}")
     response.headers["Location"] = url

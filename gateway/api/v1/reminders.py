@@ -135,7 +135,9 @@ def _date_problem(body: ReminderPlanIn, today: date) -> tuple[str, str] | None:
 def _view(
     uow: UnitOfWork, recommendation: Recommendation, row: ReminderPlan | None, settings: Settings
 ) -> ReminderPlanOut:
-    quiet = dict(quiet_start=settings.quiet_hours_start, quiet_end=settings.quiet_hours_end)
+    quiet = dict(
+        quiet_start=settings.audience.quiet_hours_start, quiet_end=settings.audience.quiet_hours_end
+    )
     rules = settings_of(row, settings.reminders, **quiet)
     named = named_person_of(row)
     appointment, _ = booked_appointment(uow, recommendation)

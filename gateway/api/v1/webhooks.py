@@ -8,7 +8,7 @@ retried with backoff, like deliveries; `Liaison-Event-Id` stays the same on ever
 The URL must name a public internet host (adapters.address_policy): an address or a name
 resolving to loopback, private, link-local, shared, multicast or other special-purpose
 addresses is refused here, and again on every request the worker sends, unless the
-operator lists the host in LIAISON_WEBHOOK_ALLOWED_HOSTS.
+operator lists the host in LIAISON_WEBHOOKS__ALLOWED_HOSTS.
 """
 
 from datetime import UTC, datetime
@@ -60,7 +60,7 @@ def host_resolver() -> Resolver:
 
 
 def _url_refusal(url: str, settings: Settings, resolve: Resolver) -> str | None:
-    allowed = AllowedHosts.parse(settings.webhook_allowed_hosts)
+    allowed = AllowedHosts.parse(settings.webhooks.allowed_hosts)
     try:
         destination(httpx.URL(url), allowed, resolve)
     except RefusedDestination as exc:

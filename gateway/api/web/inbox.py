@@ -65,7 +65,7 @@ class StaffSession:
 
 def _secure(request: Request) -> bool:
     settings: Settings = request.app.state.settings
-    return secure_cookies(settings) or settings.inbox_secure_cookies
+    return secure_cookies(settings) or settings.sessions.inbox_secure_cookies
 
 
 def _session(request: Request) -> StaffSession | None:
@@ -244,7 +244,7 @@ def _start_session(
             practice_ods=ods,
             csrf_token=secrets.token_urlsafe(32),
             created_at=now,
-            expires_at=now + timedelta(seconds=settings.inbox_session_max_age_seconds),
+            expires_at=now + timedelta(seconds=settings.sessions.inbox_max_age_seconds),
         )
     )
     uow.commit()
@@ -252,7 +252,7 @@ def _start_session(
     response.set_cookie(
         COOKIE,
         session_id,
-        max_age=settings.inbox_session_max_age_seconds,
+        max_age=settings.sessions.inbox_max_age_seconds,
         path=HOME,
         httponly=True,
         samesite="strict",

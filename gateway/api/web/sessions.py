@@ -12,4 +12,4 @@ def digest(value: str) -> str:
 
 
 def secure_cookies(settings: Settings) -> bool:
-    return settings.public_base_url.startswith("https://")
+    return settings.api.public_base_url.startswith("https://")

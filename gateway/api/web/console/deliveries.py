@@ -33,7 +33,7 @@ AGES = (
 def overview(request: Request, engineer: EngineerDep, settings: SettingsDep) -> HTMLResponse:
     with unit_of_work(request) as uow:
         queues = delivery_ops.queue_overview(
-            uow, broker_url=settings.broker_url, now=datetime.now(UTC)
+            uow, broker_url=settings.broker.url, now=datetime.now(UTC)
         )
         firing = [a for a in uow.alerts.open() if a.raised_at is not None]
         return render_page(

@@ -114,7 +114,7 @@ def sign_in(
                 scopes=" ".join(sorted(principal.scopes)),
                 csrf_token=secrets.token_urlsafe(32),
                 created_at=now,
-                expires_at=now + timedelta(seconds=settings.console_session_max_age_seconds),
+                expires_at=now + timedelta(seconds=settings.sessions.console_max_age_seconds),
             )
         )
         uow.commit()
@@ -122,7 +122,7 @@ def sign_in(
     response.set_cookie(
         COOKIE,
         session_id,
-        max_age=settings.console_session_max_age_seconds,
+        max_age=settings.sessions.console_max_age_seconds,
         path="/console",
         httponly=True,
         samesite="strict",
