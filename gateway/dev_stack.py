@@ -48,7 +48,8 @@ def gp_simulator(settings: Settings) -> Peer:
 
 
 def mail(settings: Settings) -> Peer:
-    """The local SMTP sink, unless LIAISON_EMAIL__SMTP_HOST or LIAISON_EMAIL__SMTP_PORT names a relay."""
+    """The local SMTP sink, unless LIAISON_EMAIL__SMTP_HOST or LIAISON_EMAIL__SMTP_PORT names a
+    relay."""
     relay = f"{settings.email.smtp_host}:{settings.email.smtp_port}"
     if settings.is_configured("email.smtp_host", "email.smtp_port"):
         return Peer("Email", None, f"SMTP relay {relay} (configured; no local mail sink)")
@@ -121,6 +122,7 @@ def banner(
     practice's (ODS code, username, password), when there is one."""
     base = settings.api.public_base_url.rstrip("/")
     hours = settings.security.token_ttl_seconds / 3600
+    demo = settings.development.demo_client_id
     lines = [
         f"\nLiaison is {'up' if ready else 'starting (slowly)'}:",
         f"  API docs        {base}/docs",
@@ -136,8 +138,8 @@ def banner(
     lines += [f"  {peer.label:<15} {peer.where}" for peer in outside]
     lines += [
         f"  Demo token      {token}",
-        f"                  (client {settings.development.demo_client_id}; scopes recommendations, fhir, "
-        f"ops; valid {hours:g} h; `liaison token --client {settings.development.demo_client_id}` "
+        f"                  (client {demo}; scopes recommendations, fhir, "
+        f"ops; valid {hours:g} h; `liaison token --client {demo}` "
         "prints a new one)",
         "Try `liaison demo` in another terminal. Ctrl-C stops everything.",
     ]

@@ -40,6 +40,7 @@ from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
 from tests.conftest import started_mail_sink
 from tests.peers.servers import serve_in_thread
+from tests.settings_support import merged
 from workers import notifying
 from workers.runtime import Runtime, channel_factory, gp_system_factory, webhook_factory
 
@@ -105,9 +106,8 @@ def make_runtime(database_url: str, peers: Peers, **overrides: Any) -> Runtime:
             quiet_hours_start=clock_time(0), quiet_hours_end=clock_time(0)
         ),
         "delivery": DeliverySettings(retry_base_seconds=1.0, retry_cap_seconds=2.0),
-        **overrides,
     }
-    settings = Settings(**options)
+    settings = Settings(**merged(options, overrides))
     upgrade(settings.database.url)
     session_factory = make_session_factory(make_engine(settings.database.url))
     with UnitOfWork(session_factory) as uow:

@@ -2,8 +2,9 @@
 chase-ups of silent practices (`LIAISON_CHASING__*`), signed webhooks to case-management
 apps (`LIAISON_WEBHOOKS__*`) and alerts to the engineers (`LIAISON_ALERTS__*`)."""
 
-from adapters.address_policy import split_host_port
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from adapters.address_policy import split_host_port
 
 
 class CollectionSettings(BaseModel):

@@ -32,6 +32,7 @@ from gateway.settings.follow_up import (
     CollectionSettings,
     WebhookSettings,
 )
+from gateway.settings.former_names import FORMER_NAMES
 from gateway.settings.notify import (
     DEV_NOTIFY_API_KEY,
     DEV_NOTIFY_SECRET,
@@ -58,7 +59,9 @@ _SECRET_NAME = re.compile(r"(secret|password|api_key|shared_key|private_key)")
 # The shortest signing key or bearer token production accepts: 32 characters, at least the
 # 256-bit key RFC 7518 section 3.2 requires for HS256.
 MIN_SECRET_LENGTH = 32
-_DEV_VALUES = frozenset({DEV_SECRET_KEY, DEV_NOTIFY_API_KEY, DEV_NOTIFY_SECRET, DEV_CALLBACK_SECRET})
+_DEV_VALUES = frozenset(
+    {DEV_SECRET_KEY, DEV_NOTIFY_API_KEY, DEV_NOTIFY_SECRET, DEV_CALLBACK_SECRET}
+)
 
 
 def env_name(path: str) -> str:
@@ -108,6 +111,15 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     alerts: AlertSettings = AlertSettings()
     development: DevelopmentSettings = DevelopmentSettings()
+
+    @model_validator(mode="after")
+    def _refuse_former_names(self) -> "Settings":
+        """A variable under its name from before the grouping would be ignored, its setting
+        silently at the default: refuse, naming the variable and what it is called now."""
+        found = [f"{old} (now {new})" for old, new in FORMER_NAMES.items() if old in os.environ]
+        if found:
+            raise ValueError(f"refusing to start with renamed settings: {found}")
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "Settings":
@@ -190,7 +202,9 @@ class Settings(BaseSettings):
         elif not self.fhir.canonical_base.startswith("https://"):
             found.append((canonical, "must be an https URL"))
         if any("*" in origin or origin == "null" for origin in self.api.cors_allow_origins):
-            found.append((env_name("api.cors_allow_origins"), "name each origin; * or null lets any"))
+            found.append(
+                (env_name("api.cors_allow_origins"), "name each origin; * or null lets any")
+            )
         for path in (
             "api.client_rate_limit_per_minute",
             "api.token_rate_limit_per_minute",

@@ -29,7 +29,7 @@ from adapters.inbox import InboxGPSystem
 from adapters.mesh import MeshMailbox, MeshMailboxConfig
 from adapters.mesh_gp import MeshGPSystem
 from gateway.practice_directory import PracticeSettings
-from gateway.settings import DeliverySettings, MeshSettings, Settings
+from gateway.settings import DeliverySettings, Settings
 
 SECRETS = {"LIAISON_PRACTICE_SECRET_A81001": "token-value-0123456789"}
 MAILBOX = MeshMailbox(
@@ -51,7 +51,7 @@ def _context(**overrides: Any) -> BuildContext:
         "default_base_url": "http://127.0.0.1:8090/fhir",
         "secret": _secret,
         "url_problem": lambda url: None if url.startswith("https://gp.") else "is not allowed",
-        "mesh": MeshSettings(mailbox=lambda: MAILBOX),
+        "mesh_mailbox": lambda: MAILBOX,
     }
     return BuildContext(**{**values, **overrides})
 

@@ -4,8 +4,8 @@ for the attacker's host.
 
 An ops-scope client (the development demo client, and an ops client registered through the
 CLI and signed in through POST /oauth2/token) asks to point practice Y00001 at the attacker
-with `token_env: LIAISON_SECURITY__SECRET_KEY`. The request is refused with a problem+json naming the
-field, the entry is unchanged, the next delivery goes to the real practice, and the
+with `token_env: LIAISON_SECURITY__SECRET_KEY`. The request is refused with a problem+json
+naming the field, the entry is unchanged, the next delivery goes to the real practice, and the
 attacker's listener receives nothing at all, least of all the secret key. An operator with
 a shell still connects a practice to its own endpoint with its own credential."""
 

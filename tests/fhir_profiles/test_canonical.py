@@ -64,4 +64,4 @@ def test_unset_it_is_the_development_gateways_own_fhir_base() -> None:
 @pytest.mark.parametrize("base", ["ftp://x.nhs.uk/fhir", "https://x.nhs.uk/fhir#a", "/fhir"])
 def test_a_base_that_is_no_canonical_is_refused(base: str) -> None:
     with pytest.raises(ValidationError):
-        CanonicalSettings(fhir_canonical_base=base)
+        CanonicalSettings(canonical_base=base)

@@ -22,6 +22,7 @@ from gateway.store.alert_models import Alert
 from gateway.store.models import DeliveryAttempt
 from gateway.store.unit_of_work import UnitOfWork
 from tests.follow_up_support import Peers, make_runtime, running_peers, serve, submit
+from tests.settings_support import merged
 from workers import alerting, delivery
 from workers.runtime import Runtime
 
@@ -74,9 +75,8 @@ def _runtime(tmp_path: Path, peers: Peers, **overrides: Any) -> Runtime:
             breaker_open_seconds=60.0,
             retry_budget_seconds=30 * 86400.0,
         ),
-        **overrides,
     }
-    return make_runtime(f"sqlite:///{tmp_path}/alerts.db", peers, **options)
+    return make_runtime(f"sqlite:///{tmp_path}/alerts.db", peers, **merged(options, overrides))
 
 
 def _down(peers: Peers, ods: str, seconds: float) -> None:

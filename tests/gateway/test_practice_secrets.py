@@ -50,7 +50,7 @@ NOT_PRACTICE_SECRETS = [
     "liaison_practice_secret_lowercase",
     "LIAISON_PRACTICE_SECRET_",
 ]
-PROD = {
+PROD: dict[str, Any] = {
     "environment": "production",
     "security": SecuritySettings(secret_key="s" * 48),
     "notify": NotifySettings(api_key="live-" + "n" * 40),
@@ -385,7 +385,7 @@ def test_a_yaml_file_naming_another_variable_or_a_plain_http_endpoint_is_refused
     )
     upgrade(settings.database.url)
     engine = make_engine(settings.database.url)
-    production = Settings(**PROD)  # type: ignore[arg-type]
+    production = Settings(**PROD)
     with (
         UnitOfWork(make_session_factory(engine)) as uow,
         pytest.raises(PracticeEntryRefused, match="base_url must be https"),
@@ -451,7 +451,7 @@ def test_the_workers_never_read_a_variable_outside_the_namespace_whatever_the_ro
 
 
 def test_the_workers_refuse_an_endpoint_production_would_not_accept() -> None:
-    settings = Settings(**PROD, delivery=DeliverySettings(gp_allowed_hosts=["gp.example.nhs.uk"]))  # type: ignore[arg-type]
+    settings = Settings(**PROD, delivery=DeliverySettings(gp_allowed_hosts=["gp.example.nhs.uk"]))
     build = gp_system_factory(settings, lambda: None)
     for url in (ATTACKER, "https://attacker.example/fhir"):
         system = build(_endpoint({}, base_url=url))

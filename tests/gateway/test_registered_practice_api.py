@@ -25,6 +25,7 @@ def pds_api(tmp_path: Path) -> Iterator[TestClient]:
         data_dir=tmp_path,
         database=DatabaseSettings(url=f"sqlite:///{tmp_path}/api.db"),
         broker=BrokerSettings(url="memory://"),
+        # Never called by the API: the worker asks PDS (workers.resolving).
         pds=PdsSettings(base_url="http://127.0.0.1:9/personal-demographics/FHIR/R4"),
     )
     upgrade(settings.database.url)

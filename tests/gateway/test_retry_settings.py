@@ -1,4 +1,5 @@
-"""LIAISON_DELIVERY__RETRY_POLICIES: a retry policy per adapter kind, as JSON, checked at start-up."""
+"""LIAISON_DELIVERY__RETRY_POLICIES: a retry policy per adapter kind, as JSON, checked at
+start-up."""
 
 import pytest
 from pydantic import ValidationError

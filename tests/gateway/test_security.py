@@ -10,7 +10,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from fastapi.testclient import TestClient
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.routing import Mount
 
 from gateway.api.auth import needs_bearer_token, required_scopes
@@ -19,7 +19,6 @@ from gateway.api.middleware.routes import PUBLIC_ROUTES, is_public
 from gateway.security import clients as registry
 from gateway.security import keys
 from gateway.security.tokens import ALL_SCOPES, issue_token, key_id
-from gateway.settings import _SECRET_NAME as SECRET_NAME
 from gateway.settings import (
     DEV_CALLBACK_SECRET,
     DEV_SECRET_KEY,
@@ -32,6 +31,7 @@ from gateway.settings import (
     SecuritySettings,
     Settings,
 )
+from gateway.settings.root import _SECRET_NAME as SECRET_NAME
 from gateway.store.unit_of_work import UnitOfWork
 
 # The only routes anyone may call without credentials. A new route that is not here must
@@ -412,19 +412,26 @@ def test_production_refuses_every_dev_default_secret() -> None:
             api=ApiSettings(cors_allow_origins=[DEV_CALLBACK_SECRET]),
         )
 
-    # Every secret-looking setting given a real value: production starts.
-    real = {
-        name: f"production-{name}-" + "v" * 40
-        for name, spec in Settings.model_fields.items()
-        if SECRET_NAME.search(name) and isinstance(spec.default, str) and spec.default
+    # Every secret-looking setting, in every group, given a real value: production starts.
+    real: dict[str, Any] = {
+        "api": ApiSettings(public_base_url="https://liaison.example.nhs.uk"),
+        "fhir": FhirSettings(canonical_base="https://liaison.example.nhs.uk/fhir"),
+        "pds": PdsSettings(mode="off"),
     }
-    fine = Settings(
-        environment="production",
-        **real,
-        api=ApiSettings(public_base_url="https://liaison.example.nhs.uk"),
-        fhir=FhirSettings(canonical_base="https://liaison.example.nhs.uk/fhir"),
-        pds=PdsSettings(mode="off"),
-    )
+    for group, group_spec in Settings.model_fields.items():
+        model = group_spec.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        secrets = {
+            name: f"production-{group}-{name}-" + "v" * 40
+            for name, spec in model.model_fields.items()
+            if SECRET_NAME.search(name) and isinstance(spec.default, str) and spec.default
+        }
+        if secrets:
+            fields = real[group].model_dump(exclude_unset=True) if group in real else {}
+            real[group] = model.model_validate({**fields, **secrets})
+    assert {"security", "notify"} <= set(real)  # the secret key and the Notify API key
+    fine = Settings(environment="production", **real)
     assert fine.environment == "production"
 
 
@@ -445,11 +452,11 @@ def test_token_buckets_stay_bounded_under_a_flood_of_addresses() -> None:
 def _production(**settings: Any) -> Settings:
     return Settings(
         environment="production",
-        **settings,
         security=SecuritySettings(secret_key="s" * 48),
         notify=NotifySettings(api_key="live-" + "n" * 40),
         api=ApiSettings(public_base_url="https://liaison.example.nhs.uk"),
         fhir=FhirSettings(canonical_base="https://liaison.example.nhs.uk/fhir"),
+        **settings,
     )
 
 

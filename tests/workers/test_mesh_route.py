@@ -46,6 +46,7 @@ from tests.peers.servers import (
     MeshSandbox,
     mesh_sandbox,
 )
+from tests.settings_support import merged
 from workers import chasing, delivery, gp_systems, polling
 from workers.runtime import PracticeEndpoint, Runtime
 
@@ -63,18 +64,14 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshSandbox]:
 
 
 def _runtime(tmp_path: Path, peers: Peers, sandbox: MeshSandbox, **overrides: Any) -> Runtime:
-    rt = make_runtime(
-        f"sqlite:///{tmp_path}/mesh.db",
-        peers,
-        **overrides,
-        mesh=MeshSettings(
-            url=sandbox.url,
-            mailbox=LIAISON_MAILBOX,
-            password=MESH_PASSWORD,
-            shared_key=MESH_SHARED_KEY,
-            tracking_interval_seconds=0.001,
-        ),
+    mesh = MeshSettings(
+        url=sandbox.url,
+        mailbox=LIAISON_MAILBOX,
+        password=MESH_PASSWORD,
+        shared_key=MESH_SHARED_KEY,
+        tracking_interval_seconds=0.001,
     )
+    rt = make_runtime(f"sqlite:///{tmp_path}/mesh.db", peers, **merged({"mesh": mesh}, overrides))
     with UnitOfWork(rt.session_factory) as uow:
         seed(uow, dev_mesh_directory())
     return replace(rt, mesh_mailbox=gp_systems.mesh_mailbox_factory(rt.settings))

@@ -40,14 +40,13 @@ def peers() -> Iterator[Peers]:
 
 def _runtime(tmp_path: Path, peers: Peers, *, quiet: bool) -> Runtime:
     peers.reset()
-    hours = (
-        {"audience": AudienceSettings(quiet_hours_start=datetime(2026, 1, 1, 21).time())}
-        if quiet
-        else {}
+    hours = AudienceSettings(
+        quiet_hours_start=datetime(2026, 1, 1, 21).time(),
+        quiet_hours_end=datetime(2026, 1, 1, 8).time(),
     )
     if quiet:
-        hours["quiet_hours_end"] = datetime(2026, 1, 1, 8).time()
-    return make_runtime(f"sqlite:///{tmp_path}/quiet.db", peers, **hours)
+        return make_runtime(f"sqlite:///{tmp_path}/quiet.db", peers, audience=hours)
+    return make_runtime(f"sqlite:///{tmp_path}/quiet.db", peers)
 
 
 def _ready(rt: Runtime, ods: str, *statuses: str) -> str:
