@@ -496,7 +496,7 @@ def test_upgrading_moves_stored_references_into_the_namespace(
     engine = make_engine(url)
     old = {
         "auth": {"type": "bearer", "token_env": "A81001_TOKEN"},
-        "callback_secret_env": "LIAISON_SECURITY__SECRET_KEY",
+        "callback_secret_env": "LIAISON_SECRET_KEY",
         "source": "api",
     }
     practices = sa.table(

@@ -3,7 +3,7 @@
 A reference stored before the namespace existed (`token_env: A81001_TOKEN`) is rewritten to
 `LIAISON_PRACTICE_SECRET_A81001_TOKEN`; the operator renames the environment variable to
 match (until then the practice's adapter says which variable is not set). A reference that
-named another variable, Liaison's own `LIAISON_SECURITY__SECRET_KEY` say, becomes a name in the
+named another variable, Liaison's own `LIAISON_SECRET_KEY` say, becomes a name in the
 namespace that nobody set, so it is never read again. The rules are copied here, not
 imported, so the migration stays what it was when later code changes.
 
