@@ -74,11 +74,15 @@ RESULT_PARAMS: Final = ("_count", "_cursor", "_format")
 
 
 class SearchError(ValueError):
-    """A query the server cannot run; `parameter` names the one at fault."""
+    """A query the server cannot run; `parameter` names the one at fault, and `issue_code`
+    the FHIR IssueType it answers with: `invalid` for a value Liaison cannot read,
+    `not-supported` for a parameter it does not offer
+    (https://hl7.org/fhir/R4/valueset-issue-type.html)."""
 
-    def __init__(self, parameter: str, message: str) -> None:
+    def __init__(self, parameter: str, message: str, *, issue_code: str = "invalid") -> None:
         super().__init__(message)
         self.parameter = parameter
+        self.issue_code = issue_code
 
 
 # ASCII digits only (re.ASCII): "\d" alone would take any script's digits.
@@ -192,7 +196,9 @@ def check_names(resource_type: str, names: Iterable[str]) -> None:
             if name == "patient" and "patient" in names_listed:
                 raise SearchError("patient", _PATIENT.documentation)
             raise SearchError(
-                name, f"is not a search parameter Liaison supports for {resource_type}"
+                name,
+                f"is not a search parameter Liaison supports for {resource_type}",
+                issue_code="not-supported",
             )
 
 

@@ -182,7 +182,7 @@ def _search_conformance(request: Request, resource_type: str) -> JSONResponse:
     try:
         check_names(resource_type, (name for name, _ in params))
     except SearchError as error:
-        return operation_outcome(400, [Issue(error.parameter, str(error))], code="not-supported")
+        return operation_outcome(400, [Issue(error.parameter, str(error))], code=error.issue_code)
     wanted_ids = {t for name, v in params if name == "_id" for t in v.split(",")}
     wanted_urls = {t.split("|", 1)[0] for name, v in params if name == "url" for t in v.split(",")}
     found = [
@@ -224,8 +224,7 @@ def search(
             resource_type, list(request.query_params.multi_items()), tenant=tenant_of(principal)
         )
     except SearchError as error:
-        code = "not-supported" if "supports" in str(error) else "invalid"
-        return operation_outcome(400, [Issue(error.parameter, str(error))], code=code)
+        return operation_outcome(400, [Issue(error.parameter, str(error))], code=error.issue_code)
     # One row more than the page shows: whether it exists decides the next link.
     rows, total = uow.fhir_search.search(replace(query, count=query.count + 1))
     page = rows[: query.count]
