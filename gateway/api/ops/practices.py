@@ -1,6 +1,7 @@
 """/ops/practices: the practice directory and each practice's health, for integration
 engineers (scope `ops`). Credentials appear only as references (environment variable names).
-The reading is gateway.services.practice_overview, shared with the console's practices page.
+The reading is gateway.services.practice_overview, shared with the console's practices page;
+who may write what is gateway.services.practice_entries.
 
 The `ops` scope reads every entry and changes its operational fields (rate limit, in-flight
 limit, chase-up days, timeout); changing where a practice's requests go or with which
@@ -14,18 +15,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from gateway.api.dependencies import OpsClient, SettingsDep, UnitOfWorkDep
-from gateway.api.problems import problem
-from gateway.practice_directory import (
-    ODS_PATTERN,
-    OPERATIONAL_FIELDS,
-    PracticeSettings,
-    connection_changes,
-    endpoint_problems,
-    settings_of,
-    write_practice,
-)
-from gateway.security.clients import PRACTICE_ADMIN_SCOPE
-from gateway.services import practice_overview
+from gateway.practice_directory import ODS_PATTERN, PracticeSettings
+from gateway.services import practice_entries, practice_overview
 from gateway.services.practice_overview import PracticeList, PracticeView
 
 router = APIRouter(prefix="/ops", tags=["ops"])
@@ -48,25 +39,6 @@ def get_practice(ods_code: OdsCode, uow: UnitOfWorkDep, principal: OpsClient) ->
     return Response(view.model_dump_json(), media_type="application/json", status_code=200)
 
 
-def _needs_practice_admin(changed: list[str]) -> Response:
-    operational = ", ".join(sorted(OPERATIONAL_FIELDS))
-    detail = (
-        f"changing {', '.join(changed)} needs the {PRACTICE_ADMIN_SCOPE!r} scope: a practice's "
-        "adapter, endpoint and credentials are changed from a shell (`liaison practices "
-        f"set`, the directory YAML) or by a practice-admin client; the ops scope may change "
-        f"only {operational}"
-    )
-    return problem(
-        403,
-        "Forbidden",
-        detail,
-        errors=[
-            {"field": field, "detail": f"{field}: needs the {PRACTICE_ADMIN_SCOPE!r} scope"}
-            for field in changed
-        ],
-    )
-
-
 @router.put(
     "/practices/{ods_code}",
     response_model=PracticeView,
@@ -87,22 +59,11 @@ def put_practice(
     circuit breaker) is kept; start-up seeding from YAML will no longer overwrite it.
     With the `ops` scope alone, only the operational fields may differ from what is stored;
     a new practice, or a new adapter, endpoint or credential, needs `practice-admin` too."""
-    existing = uow.practices.get(ods_code)
-    changed = connection_changes(settings_of(existing) if existing else None, entry)
-    if changed and PRACTICE_ADMIN_SCOPE not in principal.scopes:
-        return _needs_practice_admin(changed)
-    refused = endpoint_problems(entry, settings)
-    if refused:
-        return problem(
-            422,
-            "Invalid request",
-            "; ".join(f"{field}: {why}" for field, why in refused),
-            errors=[{"field": field, "detail": f"{field}: {why}"} for field, why in refused],
-        )
-    practice, created = write_practice(uow, ods_code, entry, source="api")
-    uow.commit()
+    view, created = practice_entries.put_entry(
+        uow, ods_code, entry, settings=settings, scopes=principal.scopes, now=datetime.now(UTC)
+    )
     return Response(
-        practice_overview.view_of(uow, practice, now=datetime.now(UTC)).model_dump_json(),
+        view.model_dump_json(),
         media_type="application/json",
         status_code=201 if created else 200,
     )
