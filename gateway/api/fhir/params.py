@@ -74,11 +74,20 @@ RESULT_PARAMS: Final = ("_count", "_cursor", "_format")
 
 
 class SearchError(ValueError):
-    """A query the server cannot run; `parameter` names the one at fault."""
+    """A query the server cannot run; `parameter` names the one at fault, and `code` is the
+    OperationOutcome issue type (R4 IssueType): `not-supported` for a parameter this server
+    does not implement, `invalid` for a value it cannot read."""
 
-    def __init__(self, parameter: str, message: str) -> None:
+    def __init__(
+        self,
+        parameter: str,
+        message: str,
+        *,
+        code: Literal["invalid", "not-supported"] = "invalid",
+    ) -> None:
         super().__init__(message)
         self.parameter = parameter
+        self.code = code
 
 
 # ASCII digits only (re.ASCII): "\d" alone would take any script's digits.
@@ -192,7 +201,9 @@ def check_names(resource_type: str, names: Iterable[str]) -> None:
             if name == "patient" and "patient" in names_listed:
                 raise SearchError("patient", _PATIENT.documentation)
             raise SearchError(
-                name, f"is not a search parameter Liaison supports for {resource_type}"
+                name,
+                f"is not a search parameter Liaison supports for {resource_type}",
+                code="not-supported",
             )
 
 

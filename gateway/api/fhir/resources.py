@@ -224,8 +224,7 @@ def search(
             resource_type, list(request.query_params.multi_items()), tenant=tenant_of(principal)
         )
     except SearchError as error:
-        code = "not-supported" if "supports" in str(error) else "invalid"
-        return operation_outcome(400, [Issue(error.parameter, str(error))], code=code)
+        return operation_outcome(400, [Issue(error.parameter, str(error))], code=error.code)
     # One row more than the page shows: whether it exists decides the next link.
     rows, total = uow.fhir_search.search(replace(query, count=query.count + 1))
     page = rows[: query.count]
