@@ -101,7 +101,7 @@ _EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
 _LATEST: Final = datetime.max.replace(tzinfo=UTC)
 
 
-def _date_bound(raw: str, parameter: str = "_lastUpdated") -> DateBound:
+def date_bound(raw: str, parameter: str = "_lastUpdated") -> DateBound:
     """One FHIR date search value (https://hl7.org/fhir/R4/search.html#date) as the range
     it stands for. Raises SearchError naming `parameter` for anything else."""
     # An unencoded "+" in a query string arrives as a space.
@@ -232,7 +232,7 @@ def parse_search(
         identifiers=tuple(identifiers),
         nhs_numbers=tuple(nhs_numbers),
         statuses=tuple(t for v in grouped.get("status", []) for t in _tokens(v)),
-        last_updated=tuple(_date_bound(v) for v in grouped.get("_lastUpdated", [])),
+        last_updated=tuple(date_bound(v) for v in grouped.get("_lastUpdated", [])),
         after=_decode_cursor(cursor[-1]) if cursor else None,
         count=_count(grouped["_count"]) if "_count" in grouped else DEFAULT_COUNT,
     )
