@@ -74,15 +74,20 @@ RESULT_PARAMS: Final = ("_count", "_cursor", "_format")
 
 
 class SearchError(ValueError):
-    """A query the server cannot run; `parameter` names the one at fault, and `issue_code`
-    the FHIR IssueType it answers with: `invalid` for a value Liaison cannot read,
-    `not-supported` for a parameter it does not offer
-    (https://hl7.org/fhir/R4/valueset-issue-type.html)."""
+    """A query the server cannot run; `parameter` names the one at fault, and `code` is the
+    OperationOutcome issue type (R4 IssueType): `not-supported` for a parameter this server
+    does not implement, `invalid` for a value it cannot read."""
 
-    def __init__(self, parameter: str, message: str, *, issue_code: str = "invalid") -> None:
+    def __init__(
+        self,
+        parameter: str,
+        message: str,
+        *,
+        code: Literal["invalid", "not-supported"] = "invalid",
+    ) -> None:
         super().__init__(message)
         self.parameter = parameter
-        self.issue_code = issue_code
+        self.code = code
 
 
 # ASCII digits only (re.ASCII): "\d" alone would take any script's digits.
@@ -96,7 +101,7 @@ _EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
 _LATEST: Final = datetime.max.replace(tzinfo=UTC)
 
 
-def _date_bound(raw: str, parameter: str = "_lastUpdated") -> DateBound:
+def date_bound(raw: str, parameter: str = "_lastUpdated") -> DateBound:
     """One FHIR date search value (https://hl7.org/fhir/R4/search.html#date) as the range
     it stands for. Raises SearchError naming `parameter` for anything else."""
     # An unencoded "+" in a query string arrives as a space.
@@ -198,7 +203,7 @@ def check_names(resource_type: str, names: Iterable[str]) -> None:
             raise SearchError(
                 name,
                 f"is not a search parameter Liaison supports for {resource_type}",
-                issue_code="not-supported",
+                code="not-supported",
             )
 
 
@@ -227,7 +232,7 @@ def parse_search(
         identifiers=tuple(identifiers),
         nhs_numbers=tuple(nhs_numbers),
         statuses=tuple(t for v in grouped.get("status", []) for t in _tokens(v)),
-        last_updated=tuple(_date_bound(v) for v in grouped.get("_lastUpdated", [])),
+        last_updated=tuple(date_bound(v) for v in grouped.get("_lastUpdated", [])),
         after=_decode_cursor(cursor[-1]) if cursor else None,
         count=_count(grouped["_count"]) if "_count" in grouped else DEFAULT_COUNT,
     )
