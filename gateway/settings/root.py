@@ -220,7 +220,10 @@ class Settings(BaseSettings):
         if not self.mesh.url:
             return []
         found: list[tuple[str, str]] = []
-        if not self.is_configured("letter.sender_ods_code", "letter.sender_telephone"):
+        if not all(
+            self.is_configured(path)
+            for path in ("letter.sender_ods_code", "letter.sender_telephone")
+        ):
             # A practice must know who sent the letter and whom to call back.
             found.append(
                 (env_name("letter.sender_ods_code"), "set the trust's own ODS code and telephone")

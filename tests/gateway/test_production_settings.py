@@ -86,6 +86,14 @@ def test_a_strong_production_configuration_starts() -> None:
             {"mesh": MeshSettings(url="https://mesh.example.nhs.uk")},
             "LIAISON_LETTER__SENDER_ODS_CODE",
         ),
+        # ... or the trust's code without a number the practice can call back.
+        (
+            {
+                "mesh": MeshSettings(url="https://mesh.example.nhs.uk"),
+                "letter": LetterSettings(sender_ods_code="X27"),
+            },
+            "LIAISON_LETTER__SENDER_ODS_CODE",
+        ),
         # ... and fold a name outside Latin-1 on the letter the practice files.
         (
             {
