@@ -57,9 +57,9 @@ def test_metrics_need_an_ops_token_or_the_scrape_token(api: TestClient, settings
     assert "liaison_database_up 1.0" in scraped.text
 
     fixed = "scrape-" + "x" * 40
-    api.app.state.settings = settings.model_copy(
+    api.app.state.settings = settings.model_copy(  # type: ignore[attr-defined]
         update={"metrics": settings.metrics.model_copy(update={"token": fixed})}
-    )  # type: ignore[attr-defined]
+    )
     assert api.get("/metrics", headers={"Authorization": f"Bearer {fixed}"}).status_code == 200
     wrong = api.get("/metrics", headers={"Authorization": "Bearer scrape-wrong"})
     assert wrong.status_code == 401
@@ -168,8 +168,8 @@ def test_counts_from_several_processes_add_up_in_the_shared_directory(tmp_path: 
     # Each process is what a Celery child or the API is: it counts into its own file.
     script = (
         "from gateway import metrics\n"
-        "from gateway.settings import Settings\n"
-        f"metrics.share_across_processes(Settings(metrics_dir={str(shared)!r}))\n"
+        "from gateway.settings import MetricsSettings, Settings\n"
+        f"metrics.share_across_processes(Settings(metrics=MetricsSettings(dir={str(shared)!r})))\n"
         "from adapters.errors import TransientAdapterError\n"
         "metrics.record_attempt('mesh', TransientAdapterError('down', status_code=503))\n"
         "metrics.record_notification('sms', 'sent')\n"
