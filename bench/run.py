@@ -30,6 +30,21 @@ BENCHMARKS: tuple[tuple[str, list[str], list[str], int], ...] = (
     ),
     ("bench.memory", [], ["--outstanding", "1000", "--practices", "20", "--deliveries", "50"], 480),
     ("bench.profile", [], ["--seconds", "5", "--deliveries", "200"], 240),
+    (
+        "bench.scaleout",
+        [],
+        [
+            "--worker-processes",
+            "1,2",
+            "--deliveries",
+            "60",
+            "--ceiling-bundles",
+            "60",
+            "--seconds",
+            "3",
+        ],
+        1200,
+    ),
 )
 
 
