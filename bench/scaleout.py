@@ -72,7 +72,8 @@ def _speedups(rate: float, ratio: float, base_rate: float, base_ratio: float) ->
 
 
 def _delivery_table(runs: list[tuple[Drained, float]]) -> str:
-    base = runs[0][0] if runs and runs[0][0].workers == 1 else None
+    # Against the one-process point wherever it came in the sweep (run 4,2,1 to see drift).
+    base = next((run for run, _ in runs if run.workers == 1), None)
     lines = [
         "| worker processes | delivered | in s | deliveries/s | ceiling (same run) | ratio "
         "| speed-up (raw) | speed-up (by ratio) | CPU busy before |",
@@ -90,7 +91,7 @@ def _delivery_table(runs: list[tuple[Drained, float]]) -> str:
 
 
 def _intake_table(runs: list[Intake]) -> str:
-    base = runs[0] if runs and runs[0].api_workers == 1 else None
+    base = next((run for run in runs if run.api_workers == 1), None)
     lines = [
         "| API processes | req/s | echo ceiling (same run) | ratio | speed-up (raw) "
         "| speed-up (by ratio) | errors | CPU busy before |",
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     intakes = [intake_with(n, args.seconds) for n in _counts(args.api_workers)]
-    one = intakes[0] if intakes and intakes[0].api_workers == 1 else None
+    one = next((point for point in intakes if point.api_workers == 1), None)
     for point in intakes:
         wanted = one is not None and point.api_workers > 1
         report.add(
