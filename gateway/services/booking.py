@@ -37,7 +37,7 @@ from gateway.services.status_updates import StatusChange, apply_status
 from gateway.settings import Settings
 from gateway.store.appointment_models import Appointment
 from gateway.store.models import Recommendation
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 ClientFactory = Callable[[str, AppointmentManagement], GpConnectAppointments]
 
@@ -120,7 +120,9 @@ class Booking:
             )
         )
 
-    def endpoint(self, uow: UnitOfWork, recommendation: Recommendation) -> AppointmentManagement:
+    def endpoint(
+        self, uow: UnitOfWorkPort, recommendation: Recommendation
+    ) -> AppointmentManagement:
         """The practice's Appointment Management endpoint, or BookingRefused (a conflict) saying
         how the service user books instead."""
         practice = uow.practices.get(recommendation.practice_ods or "")
@@ -173,7 +175,7 @@ class Booking:
             self._breakers.record(ods, error, datetime.now().astimezone())
 
     def slots(
-        self, uow: UnitOfWork, recommendation: Recommendation, start: datetime, end: datetime
+        self, uow: UnitOfWorkPort, recommendation: Recommendation, start: datetime, end: datetime
     ) -> list[FreeSlot]:
         _require_status(recommendation, rules.BOOKABLE_IN, "offered slots")
         endpoint = self.endpoint(uow, recommendation)
@@ -191,7 +193,7 @@ class Booking:
         return found
 
     def book(
-        self, uow: UnitOfWork, recommendation: Recommendation, wanted: BookingRequest
+        self, uow: UnitOfWorkPort, recommendation: Recommendation, wanted: BookingRequest
     ) -> Appointment:
         _require_status(recommendation, rules.BOOKABLE_IN, "booked")
         endpoint = self.endpoint(uow, recommendation)
@@ -240,7 +242,7 @@ class Booking:
 
     def _record_booking(
         self,
-        uow: UnitOfWork,
+        uow: UnitOfWorkPort,
         recommendation: Recommendation,
         slot: FreeSlot,
         record: AppointmentRecord,
@@ -275,7 +277,7 @@ class Booking:
                 "booked_by": organisation.name,
             },
         }
-        uow.session.flush()
+        uow.flush()
         apply_status(
             uow,
             StatusChange(recommendation.id, rules.BOOKED, source="practitioner"),
@@ -283,7 +285,7 @@ class Booking:
         )
         return appointment
 
-    def cancel(self, uow: UnitOfWork, recommendation: Recommendation) -> Appointment:
+    def cancel(self, uow: UnitOfWorkPort, recommendation: Recommendation) -> Appointment:
         # A withdrawn recommendation's appointment stands until someone cancels it: the
         # service user may still want to see their GP.
         _require_status(recommendation, rules.CANCELLABLE_IN, "cancelled")
@@ -298,7 +300,7 @@ class Booking:
         return self._close(uow, recommendation, appointment, "cancelled", "practitioner", record)
 
     def record_outcome(
-        self, uow: UnitOfWork, recommendation: Recommendation, outcome: str, *, source: str
+        self, uow: UnitOfWorkPort, recommendation: Recommendation, outcome: str, *, source: str
     ) -> Appointment:
         """The practitioner (or the practice's Appointment status) says what happened."""
         _require_status(recommendation, frozenset({rules.BOOKED}), "given an outcome")
@@ -306,7 +308,7 @@ class Booking:
         return self._close(uow, recommendation, appointment, outcome, source, None)
 
     def check_attendance(
-        self, uow: UnitOfWork, appointment: Appointment, *, now: datetime
+        self, uow: UnitOfWorkPort, appointment: Appointment, *, now: datetime
     ) -> str | None:
         """Read the practice's Appointment; apply what it says happened (attended, did not
         attend, cancelled by the practice). Returns the outcome applied, or None while the
@@ -329,7 +331,7 @@ class Booking:
 
     def _close(
         self,
-        uow: UnitOfWork,
+        uow: UnitOfWorkPort,
         recommendation: Recommendation,
         appointment: Appointment,
         outcome: str,
@@ -365,7 +367,7 @@ class Booking:
         return appointment
 
 
-def with_booking_offer(uow: UnitOfWork, recommendation: Recommendation) -> dict[str, Any]:
+def with_booking_offer(uow: UnitOfWorkPort, recommendation: Recommendation) -> dict[str, Any]:
     """The payload, marked when the practice offers GP Connect booking and the recommendation
     can be booked now, so the practitioner's message says they can book it through Liaison."""
     if recommendation.status not in rules.BOOKABLE_IN:
@@ -386,7 +388,7 @@ def _require_status(recommendation: Recommendation, allowed: frozenset[str], wha
         )
 
 
-def _booked(uow: UnitOfWork, recommendation: Recommendation) -> Appointment:
+def _booked(uow: UnitOfWorkPort, recommendation: Recommendation) -> Appointment:
     appointment = uow.appointments.current(recommendation.id)
     if appointment is None or appointment.state != "booked":
         raise BookingRefused(

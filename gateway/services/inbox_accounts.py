@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from gateway.security.passwords import dummy_check, password_matches, rehash_if_stale
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 MAX_FAILED_SIGN_INS: Final = 5
 LOCKOUT: Final = timedelta(minutes=15)
@@ -23,7 +23,7 @@ class SignedIn:
 
 
 def sign_in(
-    uow: UnitOfWork, *, ods_code: str, username: str, password: str, now: datetime
+    uow: UnitOfWorkPort, *, ods_code: str, username: str, password: str, now: datetime
 ) -> SignedIn | None:
     """The account, if the three match and it is not locked. Each attempt is counted in
     the database before the password is checked (and committed here, whatever the outcome),

@@ -22,7 +22,7 @@ from gateway.domain.isolation import (
     take_token,
 )
 from gateway.store.models import Practice
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 # How soon a delivery turned away by the in-flight limit asks again: the sweep republishes
 # due work every few seconds anyway.
@@ -58,7 +58,7 @@ def max_in_flight(practice: Practice, default: int) -> int:
 
 
 def open_gate(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     ods_code: str,
     *,
     now: datetime,
@@ -109,7 +109,7 @@ class GatedClaim:
 
 
 def claim_through_gate(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     delivery_id: str,
     ods_code: str | None,
     *,
@@ -151,7 +151,7 @@ def claim_through_gate(
 
 
 def _deferred(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     delivery_id: str,
     practice: Practice,
     retry_at: datetime | None,
@@ -164,7 +164,7 @@ def _deferred(
 
 
 def record_call(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     ods_code: str,
     *,
     healthy: bool,
