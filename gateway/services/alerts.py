@@ -1,5 +1,7 @@
 """Alerts: beat evaluates the rule table (gateway.domain.alert_rules) against the store,
 opens, raises and resolves alerts, and hands the engineers' channel one notice per change.
+
+The caller commits.
 """
 
 from collections.abc import Sequence

@@ -1,6 +1,7 @@
 """Use cases: offer a practice's free slots, book one, cancel it, and learn whether the service
 user came. The I/O edge between the store and the GP Connect adapter; the rules are in
-gateway.domain.booking. Callers commit.
+gateway.domain.booking. Booking, cancelling, recording an outcome and checking attendance each
+commit (one edge calls each, in a transaction of its own); the rest leave it to the caller.
 
 The practice's endpoint is called while the request waits, so each practice has a circuit
 breaker in this process (gateway.domain.isolation): after repeated failures calls stop for a
@@ -195,6 +196,7 @@ class Booking:
     def book(
         self, uow: UnitOfWorkPort, recommendation: Recommendation, wanted: BookingRequest
     ) -> Appointment:
+        """Book the slot at the practice and record it; commits."""
         _require_status(recommendation, rules.BOOKABLE_IN, "booked")
         endpoint = self.endpoint(uow, recommendation)
         ods = str(recommendation.practice_ods)
@@ -238,7 +240,9 @@ class Booking:
             slot, record = self._call(ods, endpoint, work)
         except SlotUnavailable as taken:
             raise _slot_gone(wanted.slot_id) from taken
-        return self._record_booking(uow, recommendation, slot, record, organisation)
+        appointment = self._record_booking(uow, recommendation, slot, record, organisation)
+        uow.commit()
+        return appointment
 
     def _record_booking(
         self,
@@ -286,6 +290,7 @@ class Booking:
         return appointment
 
     def cancel(self, uow: UnitOfWorkPort, recommendation: Recommendation) -> Appointment:
+        """Cancel the booked appointment at the practice and record it; commits."""
         # A withdrawn recommendation's appointment stands until someone cancels it: the
         # service user may still want to see their GP.
         _require_status(recommendation, rules.CANCELLABLE_IN, "cancelled")
@@ -297,22 +302,34 @@ class Booking:
             endpoint,
             lambda c: c.cancel(requester, appointment.remote_id, rules.cancellation_reason()),
         )
-        return self._close(uow, recommendation, appointment, "cancelled", "practitioner", record)
+        self._close(uow, recommendation, appointment, "cancelled", "practitioner", record)
+        uow.commit()
+        return appointment
 
     def record_outcome(
         self, uow: UnitOfWorkPort, recommendation: Recommendation, outcome: str, *, source: str
     ) -> Appointment:
-        """The practitioner (or the practice's Appointment status) says what happened."""
+        """The practitioner (or the practice's Appointment status) says what happened; commits."""
         _require_status(recommendation, frozenset({rules.BOOKED}), "given an outcome")
         appointment = _booked(uow, recommendation)
-        return self._close(uow, recommendation, appointment, outcome, source, None)
+        self._close(uow, recommendation, appointment, outcome, source, None)
+        uow.commit()
+        return appointment
 
     def check_attendance(
         self, uow: UnitOfWorkPort, appointment: Appointment, *, now: datetime
     ) -> str | None:
         """Read the practice's Appointment; apply what it says happened (attended, did not
         attend, cancelled by the practice). Returns the outcome applied, or None while the
-        practice has recorded nothing."""
+        practice has recorded nothing. Commits either way (when it was checked is kept, so it
+        is not asked again within the interval); a refusal raises with nothing committed."""
+        outcome = self._attendance(uow, appointment, now=now)
+        uow.commit()
+        return outcome
+
+    def _attendance(
+        self, uow: UnitOfWorkPort, appointment: Appointment, *, now: datetime
+    ) -> str | None:
         recommendation = uow.recommendations.get_for_update(appointment.recommendation_id)
         appointment.checked_at = now
         if recommendation is None or recommendation.status != rules.BOOKED:

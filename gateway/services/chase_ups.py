@@ -1,5 +1,7 @@
 """Chase-ups: plan the ones that have fallen due, and record one the practice has. The rules
 (working days, the limit, what is still worth sending) are in gateway.domain.chase_policy.
+
+The caller commits.
 """
 
 import uuid

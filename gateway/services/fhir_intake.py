@@ -8,6 +8,8 @@ payload the v1 API accepts and goes through the same intake (`intake.submit`), s
 doors build, store and deliver identically. The submitter's identifier is the idempotency
 key: the same resource sent again answers with the first result; a different resource with
 the same identifier is refused.
+
+Commits, through intake.submit.
 """
 
 import hashlib

@@ -2,6 +2,8 @@
 
 An account belongs to one practice; the sign-in asks for the practice's ODS code, the
 username and the password, and answers the same way whichever of them is wrong.
+
+Signing in commits: each attempt is counted before the password is checked.
 """
 
 from dataclasses import dataclass

@@ -10,6 +10,8 @@ allows each one (`withdrawal`).
 A booked appointment is reminded even without a stored plan: the service user agreed to
 messages when the recommendation was made, and the appointment is the step that "just
 didn't happen" without one (the study behind this feature).
+
+The caller commits.
 """
 
 from dataclasses import replace

@@ -4,6 +4,8 @@ Every delivery and poll asks `open_gate` first (circuit breaker, in-flight limit
 decided under a lock on the practice's row) and reports back with `record_call`. A refusal
 comes with the time to ask again, so the caller defers its work instead of waiting: no
 worker is held by a practice that is down, slow or over its allowance.
+
+The caller commits (the practice's row stays locked until it does).
 """
 
 from dataclasses import dataclass

@@ -5,6 +5,8 @@ pipeline as a new submission) and leaves the original as it was, so the history 
 "Expired" is derived, not a status word: a prescription left uncollected beyond
 `uncollected_for`, or a practice that stayed silent through every chase-up. Re-opening
 an expired one closes it as `cancelled` so nothing keeps polling or chasing it.
+
+`reopen` commits (through intake.submit); the rest only read.
 """
 
 from datetime import datetime

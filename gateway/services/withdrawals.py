@@ -5,7 +5,8 @@ re-registered elsewhere all leave a request at a practice. Each request that rea
 may have reached) a practice gets one withdrawal delivery, sent through the route that
 carried it (workers.withdrawing); a request that never left Liaison is stopped instead, so
 nothing is sent about a request that no longer stands. One withdrawal per request: a second
-cancel, a retry or a replay never makes a second one. The caller commits.
+cancel, a retry or a replay never makes a second one. The caller commits, except after
+`cancel`, which commits when it cancels (the API's one call, in a transaction of its own).
 """
 
 import uuid
@@ -41,8 +42,9 @@ class WithdrawalPlan:
 
 def cancel(uow: UnitOfWorkPort, recommendation_id: str, *, reason: str, now: datetime) -> bool:
     """The practitioner cancels: the status moves to `cancelled` (the reason on Liaison's
-    own Task) and the practice that has the request is told. False if the lifecycle refuses
-    it. Cancelling what is already cancelled is not this function's to repeat."""
+    own Task) and the practice that has the request is told. Commits when it cancels; False,
+    and nothing committed, if the lifecycle refuses it. Cancelling what is already cancelled
+    is not this function's to repeat."""
     applied = apply_status(
         uow,
         StatusChange(recommendation_id, "cancelled", source="practitioner", detail=reason),
@@ -50,6 +52,7 @@ def cancel(uow: UnitOfWorkPort, recommendation_id: str, *, reason: str, now: dat
     )
     if applied:
         withdraw(uow, recommendation_id, reason=reason, now=now)
+        uow.commit()
     return applied
 
 
