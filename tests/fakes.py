@@ -123,9 +123,7 @@ class FakeRecommendations(_Repository):
     def insert_event(self, **columns: Any) -> None:
         self.add_event(StatusEvent(**columns))
 
-    def timeline(
-        self, recommendation_id: str, *, applied_only: bool = True
-    ) -> list[StatusEvent]:
+    def timeline(self, recommendation_id: str, *, applied_only: bool = True) -> list[StatusEvent]:
         rows = [
             e
             for e in self._t.status_events

@@ -19,7 +19,8 @@ def test_cancelling_a_delivered_request_sends_the_practice_one_withdrawal_and_co
     assert uow.committed
     uow.rollback()  # committed: nothing of it is undone
     recommendation = uow.recommendations.get(rec_id)
-    assert recommendation is not None and recommendation.status == "cancelled"
+    assert recommendation is not None
+    assert recommendation.status == "cancelled"
     assert _task_status(uow, rec_id) == "cancelled"  # Liaison's own Task says so too
     deliveries = {d.purpose: d for d in uow.deliveries.for_recommendation(rec_id)}
     withdrawal = deliveries["withdrawal"]
@@ -47,7 +48,8 @@ def test_a_refused_cancel_commits_nothing() -> None:
     assert not uow.committed
     uow.rollback()  # what the caller's transaction does when it ends
     recommendation = uow.recommendations.get(rec_id)
-    assert recommendation is not None and recommendation.status == "collected"
+    assert recommendation is not None
+    assert recommendation.status == "collected"
     assert [d.purpose for d in uow.deliveries.for_recommendation(rec_id)] == ["request"]
     assert [e.status for e in uow.recommendations.timeline(rec_id, applied_only=False)] == [
         "received"

@@ -37,7 +37,8 @@ def test_a_rejected_recommendation_is_reopened_as_its_linked_successor() -> None
     assert successor is not None
     assert (successor.predecessor_id, successor.status) == (rec_id, "received")
     original = uow.recommendations.get(rec_id)
-    assert original is not None and original.status == "rejected"  # its history stays true
+    assert original is not None
+    assert original.status == "rejected"
     assert [d.purpose for d in uow.deliveries.for_recommendation(successor.id)] == ["request"]
 
 
@@ -52,7 +53,8 @@ def test_a_recommendation_still_in_progress_is_refused_and_nothing_is_kept() -> 
     uow.rollback()
     assert uow.follow_ups.successor_of(rec_id) is None
     original = uow.recommendations.get(rec_id)
-    assert original is not None and original.status == "accepted"
+    assert original is not None
+    assert original.status == "accepted"
 
 
 def test_reopening_twice_is_refused_naming_the_successor() -> None:
@@ -64,7 +66,5 @@ def test_reopening_twice_is_refused_naming_the_successor() -> None:
         _reopen(uow, rec_id)
     assert str(refused.value) == f"already re-opened as {first.recommendation_id}"
     assert not uow.committed
-    successors = [
-        r.id for r in uow.working.recommendations.values() if r.predecessor_id == rec_id
-    ]
+    successors = [r.id for r in uow.working.recommendations.values() if r.predecessor_id == rec_id]
     assert successors == [first.recommendation_id]

@@ -28,7 +28,8 @@ def test_a_dead_request_goes_again_as_the_same_request_and_commits() -> None:
     out = replay_one(uow, dead_id, now=NOW)
     assert uow.committed
     original, replay = uow.deliveries.get(dead_id), uow.deliveries.get(out.replay)
-    assert original is not None and replay is not None
+    assert original is not None
+    assert replay is not None
     assert original.state == "replayed"  # kept, marked: nothing is pruned
     assert (replay.replay_of, replay.external_id, replay.state) == (
         dead_id,
@@ -37,7 +38,8 @@ def test_a_dead_request_goes_again_as_the_same_request_and_commits() -> None:
     )
     assert ("deliver", replay.id) in uow.outbox.messages
     recommendation = uow.recommendations.get(original.recommendation_id)
-    assert recommendation is not None and recommendation.status == "queued"
+    assert recommendation is not None
+    assert recommendation.status == "queued"
 
 
 @pytest.mark.parametrize(
