@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from gateway.cli import sample_recommendation
 from gateway.services import intake
 from gateway.store.models import Practice
+from gateway.store.unit_of_work import UnitOfWork
 from tests.fakes import FakeUnitOfWork
 
 PRACTICE = "Y00001"
@@ -22,9 +23,10 @@ def store() -> FakeUnitOfWork:
     return uow
 
 
-def submitted(uow: FakeUnitOfWork, status: str, *, delivered: bool = True) -> str:
+def submitted(uow: FakeUnitOfWork | UnitOfWork, status: str, *, delivered: bool = True) -> str:
     """A committed recommendation at PRACTICE in `status`; its request delivered (once tried)
-    or, with `delivered=False`, still waiting for its first attempt. `committed` is cleared."""
+    or, with `delivered=False`, still waiting for its first attempt. A fake's `committed` is
+    cleared."""
     command = intake.IntakeCommand("c1", "RX3", None, sample_recommendation(PRACTICE))
     rec_id = intake.submit(uow, command, now=NOW).recommendation_id
     recommendation = uow.recommendations.get(rec_id)
@@ -34,5 +36,6 @@ def submitted(uow: FakeUnitOfWork, status: str, *, delivered: bool = True) -> st
         (request,) = uow.deliveries.for_recommendation(rec_id)
         request.state, request.attempt_count = "delivered", 1
     uow.commit()
-    uow.committed = False
+    if isinstance(uow, FakeUnitOfWork):
+        uow.committed = False
     return rec_id
