@@ -16,7 +16,7 @@ from fhir_profiles.task_status import StatusReport
 from gateway.domain.prescription_match import AWAITING_PRESCRIPTION, Candidate, match_prescription
 from gateway.services import itk_responses
 from gateway.services.status_updates import StatusChange, apply_status
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 
 @dataclass
@@ -29,7 +29,7 @@ class ReplyOutcome:
 
 
 def apply_reports(
-    uow: UnitOfWork, ods_code: str, reports: list[StatusReport], *, source: str, now: datetime
+    uow: UnitOfWorkPort, ods_code: str, reports: list[StatusReport], *, source: str, now: datetime
 ) -> ReplyOutcome:
     outcome = ReplyOutcome()
     for report in reports:
@@ -64,7 +64,7 @@ def _pharmacy_detail(report: StatusReport) -> str | None:
     return f"reported{by} for prescription {report.prescription_id}"
 
 
-def _pharmacy_match(uow: UnitOfWork, ods_code: str, report: StatusReport) -> str | None:
+def _pharmacy_match(uow: UnitOfWorkPort, ods_code: str, report: StatusReport) -> str | None:
     """The request a PSU-shaped report (no Liaison id) is about, among this practice's."""
     if report.nhs_number is None or report.prescription_id is None:
         return None
@@ -96,7 +96,7 @@ class MeshMessageOutcome:
 
 
 def apply_mesh_message(
-    uow: UnitOfWork, message: InboundMessage, *, now: datetime
+    uow: UnitOfWorkPort, message: InboundMessage, *, now: datetime
 ) -> MeshMessageOutcome:
     """A message found in Liaison's MESH inbox: a practice system's ITK3 response to a Send
     Document message (under an acknowledgement workflow), or MESH's own report that a message
