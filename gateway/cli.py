@@ -36,7 +36,6 @@ from gateway.queue_names import QUEUES
 from gateway.security.tokens import issue_token
 from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
-from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
 
 app = command_group(
@@ -55,6 +54,10 @@ mesh_dev_commands.register(app)  # `mesh-sandbox`, `mesh-practice`: the dev MESH
 def _migrate(settings: Settings) -> tuple[int, tuple[str, str, str] | None]:
     """Schema, queues, the practice directory and, in development, the demo client and the
     demo inbox account. Returns how many practices were written and that account."""
+    # Alembic (with Mako) is about 6 MB resident: imported here, not by `liaison api` or
+    # `liaison worker`, which never migrate.
+    from gateway.store.migrate import upgrade
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     declare_queues(settings.broker_url)
