@@ -31,6 +31,7 @@ from gateway import (
 from gateway.broker_queues import declare_queues
 from gateway.cli_help import command_group
 from gateway.logging import configure_logging
+from gateway.malloc_arenas import limit_arenas
 from gateway.practice_directory import PracticeEntryRefused, dev_inbox_account, entries_for, seed
 from gateway.queue_names import QUEUES
 from gateway.security.tokens import issue_token
@@ -94,6 +95,7 @@ def api(
     ] = None,
 ) -> None:
     """Serve the REST and FHIR API."""
+    limit_arenas()
     settings = get_settings()
     metrics.share_across_processes(settings)  # /metrics adds up every process's counts
     uvicorn.run(
@@ -121,6 +123,7 @@ def worker(
     concurrency: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Run a Celery worker consuming every Liaison queue."""
+    limit_arenas()  # the environment Celery is started with carries it
     settings = get_settings()
     metrics.share_across_processes(settings)  # its counts reach the API's /metrics
     argv = _celery(
