@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from adapters.mesh_gp import ACK_WORKFLOWS
-from fhir_profiles.send_document.responses import read_itk_response
 from fhir_profiles.task_status import StatusReport
 from gateway.domain.prescription_match import AWAITING_PRESCRIPTION, Candidate, match_prescription
 from gateway.services import itk_responses
@@ -122,6 +121,10 @@ def apply_mesh_message(
         return MeshMessageOutcome("report", delivery.practice_ods, int(applied))
     if message.workflow_id not in ACK_WORKFLOWS:
         return MeshMessageOutcome("unexpected-workflow")
+    # The STU3 models an ITK response is read with are about 4 MB resident: only the worker
+    # reading the MESH inbox loads them, not the gateway applying signed callbacks.
+    from fhir_profiles.send_document.responses import read_itk_response
+
     try:
         response = read_itk_response(message.body)
     except ValueError:
