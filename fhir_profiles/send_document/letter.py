@@ -22,7 +22,7 @@ from fhir_profiles.send_document.letter_text import Block, Style, compose
 from fhir_profiles.send_document.request_facts import read_request
 
 if TYPE_CHECKING:
-    # fpdf2 (with fontTools and Pillow) is about 17 MB resident once imported; only a worker
+    # fpdf2 (with fontTools and Pillow) is about 18 MB resident once imported; only a worker
     # sending a document needs it, so it is imported by the first letter drawn (_draw).
     from fpdf import FPDF
 

@@ -4,10 +4,10 @@ The `holidays` package (https://github.com/vacanza/holidays) is the source: its
 `country_holidays("GB", subdiv="ENG")`, substitute days included, wrote this table, and
 tests/gateway/test_bank_holidays.py checks every year of it against the installed package,
 so an upgrade that moves or adds a day fails there until the table is written again
-(`python -m gateway.domain.bank_holidays` prints it). Importing the package costs about
-17 MB resident in every gateway and worker process, because it loads the rules of every
-country it knows; the table is a few kilobytes. A day outside the table's years is still
-answered by the package, imported then.
+(`python -m gateway.domain.bank_holidays` prints it). The package costs about 10 MB
+resident in every gateway and worker process once a calendar is built, because it loads
+the rules of every country it knows; the table is a few kilobytes. A day outside the
+table's years is still answered by the package, imported then.
 """
 
 import sys
