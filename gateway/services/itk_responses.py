@@ -17,9 +17,8 @@ delivery over MESH:
 """
 
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from adapters.mesh import TrackingOutcome
 from fhir_profiles.send_document.contract import ItkResponse, ResponseKind
 from gateway.domain import delivery_states
 from gateway.domain.delivery_states import DeliveryMove, DeliveryState
@@ -27,6 +26,10 @@ from gateway.services import withdrawals
 from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.models import ChaseUp, Delivery, StatusEvent
 from gateway.store.ports import UnitOfWorkPort
+
+if TYPE_CHECKING:
+    # A type only: the gateway imports this module without the MESH client behind it.
+    from adapters.mesh import TrackingOutcome
 
 RECEIVED: Final = "received"
 FILED: Final = "filed"
@@ -155,7 +158,7 @@ def apply_chase_up_response(
 
 
 def record_tracking(
-    uow: UnitOfWorkPort, delivery: Delivery, fate: TrackingOutcome, *, now: datetime
+    uow: UnitOfWorkPort, delivery: Delivery, fate: "TrackingOutcome", *, now: datetime
 ) -> bool:
     """Apply what MESH tracking says of a message in transit. Returns whether it changed."""
     delivery.remote_checked_at = now
