@@ -1,6 +1,6 @@
 """The `liaison` command: run each process, or the whole embedded stack with `liaison dev`.
 
-Worker and beat are started as `celery -A workers.app ...` processes, so the gateway
+Worker and beat are started as `celery -A workers.process ...` processes, so the gateway
 never imports the workers package.
 """
 
@@ -114,7 +114,7 @@ def api(
 
 
 def _celery(*args: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "workers.app", *args]
+    return [sys.executable, "-m", "celery", "-A", "workers.process", *args]
 
 
 @app.command()
