@@ -1,5 +1,6 @@
-"""The unit of work as the reminder and replay-batch use cases see it: the repositories they
-read and write, each narrowed to the calls they make.
+"""The unit of work as the reminder and replay-batch use cases see it (`UnitOfWorkPort`), and
+as the practice overview reads it (`PracticeOverviewPort`): the repositories they read and
+write, each narrowed to the calls they make.
 
 `gateway.store.unit_of_work.UnitOfWork` satisfies it over SQLAlchemy; tests satisfy it in
 memory (tests/fakes.py), so a use case's rules can be tried without migrating a database.
@@ -16,7 +17,13 @@ from datetime import datetime
 from typing import Protocol
 
 from gateway.store.appointment_models import Appointment
-from gateway.store.models import Notification, Recommendation, ReplayBatch, WebhookSubscription
+from gateway.store.models import (
+    Notification,
+    Practice,
+    Recommendation,
+    ReplayBatch,
+    WebhookSubscription,
+)
 from gateway.store.reminder_models import ReminderPlan
 from gateway.store.repositories.follow_ups import AwaitingCollection
 
@@ -107,3 +114,62 @@ class UnitOfWorkPort(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+
+class Practices(Protocol):
+    def get(self, ods_code: str) -> Practice | None: ...
+
+    def list(self) -> Sequence[Practice]:
+        """Every practice in the directory, in ODS code order."""
+        ...
+
+
+class PracticeFollowUps(Protocol):
+    """Each a mapping from ODS code, for every practice at once or only `practice_ods`'s."""
+
+    def delivered_to_ready(
+        self, *, since: datetime, practice_ods: str | None = None
+    ) -> dict[str, list[float]]: ...
+
+    def awaiting(
+        self, statuses: Sequence[str], *, practice_ods: str | None = None
+    ) -> dict[str, int]: ...
+
+    def chase_ups_sent(
+        self, *, since: datetime, practice_ods: str | None = None
+    ) -> dict[str, int]: ...
+
+
+class InFlight(Protocol):
+    def in_flight(self, *, now: datetime, practice_ods: str | None = None) -> dict[str, int]: ...
+
+
+class LastSuccess(Protocol):
+    def last_success(self) -> dict[str, datetime]: ...
+
+
+class DeliveryCounts(Protocol):
+    def counts(self) -> list[tuple[str, str, int, datetime | None]]:
+        """(practice, state, count, oldest created_at) for every practice and state."""
+        ...
+
+
+class PracticeOverviewPort(Protocol):
+    """What the practice overview reads: a separate protocol rather than more members of
+    `UnitOfWorkPort`, so the in-memory unit of work the reminder and replay tests use need not
+    stand in for aggregate queries it has no use for."""
+
+    @property
+    def practices(self) -> Practices: ...
+
+    @property
+    def gp_links(self) -> InFlight: ...
+
+    @property
+    def follow_ups(self) -> PracticeFollowUps: ...
+
+    @property
+    def practice_health(self) -> LastSuccess: ...
+
+    @property
+    def delivery_search(self) -> DeliveryCounts: ...

@@ -1,10 +1,11 @@
 """/console: the integration engineers' web console.
 
 Server-rendered pages (Jinja2, a little JavaScript for live progress, no build step) over
-the same use cases and queries as the /ops API: `gateway.api.ops.deliveries` and
-`gateway.api.ops.practice_stats` are called as plain functions, `gateway.services.replay` does
-every replay. Deliveries are found and named by their ids and the recommendation id, never
-by anything that identifies a patient.
+the same use cases and queries as the /ops API: `gateway.services.delivery_ops` finds, reads
+and replays deliveries, `gateway.services.practice_overview` reads the practices, and their
+refusals answer with the status `gateway.api.error_kinds` gives their kind. Deliveries are
+found and named by their ids and the recommendation id, never by anything that identifies a
+patient.
 
 Signing in: an engineer pastes an access token with the `ops` scope (from
 `POST /oauth2/token`, or `liaison token --client <ops client>` in development). The token is
