@@ -34,8 +34,8 @@ from bench.load import run_wrk
 from bench.polling import practices_for
 from bench.seed import seed
 
-TARGET_GATEWAY_MB = 150.0
-TARGET_WORKER_MB = 200.0
+TARGET_GATEWAY_MB = 120.0
+TARGET_WORKER_MB = 150.0
 
 
 @dataclass

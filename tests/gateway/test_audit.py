@@ -168,6 +168,18 @@ def test_ops_searches_audit_events_by_recommendation_and_date(
         "/fhir/AuditEvent", params={"entity": rec_id, "date": today.isoformat()}, headers=ops
     ).json()
     assert on_the_day["total"] == 4
+    # The trail reads dates as every FHIR search does: a month or a year is its whole range.
+    for coarse in (today.strftime("%Y-%m"), f"le{today.year}", f"gt{today.year - 1}"):
+        found = api.get(
+            "/fhir/AuditEvent", params={"entity": rec_id, "date": coarse}, headers=ops
+        ).json()
+        assert found["total"] == 4, coarse
+    assert (
+        api.get(
+            "/fhir/AuditEvent", params={"entity": rec_id, "date": f"gt{today.year}"}, headers=ops
+        ).json()["total"]
+        == 0
+    )
 
     one = api.get(f"/fhir/AuditEvent/{bundle['entry'][0]['resource']['id']}", headers=ops)
     assert one.json()["id"] == bundle["entry"][0]["resource"]["id"]

@@ -8,11 +8,11 @@ import pytest
 import time_machine
 from fastapi.testclient import TestClient
 
-from gateway.api.ops.practice_stats import percentile
 from gateway.api.v1.schemas import RecommendationIn
 from gateway.cli import sample_recommendation
 from gateway.security.tokens import issue_token
 from gateway.services import intake
+from gateway.services.practice_overview import percentile
 from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.unit_of_work import UnitOfWork
 from tests.gateway.conftest import row_counts

@@ -4,17 +4,18 @@ date.
 """
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from fhir_profiles.systems import UKCORE_BUNDLE
 from gateway.api.dependencies import OpsClient, UnitOfWorkDep
+from gateway.api.fhir.params import SearchError, date_bound
+from gateway.api.fhir.searchset import searchset
 from gateway.api.links import public_base, public_request_url
 from gateway.api.problems import problem
 from gateway.security import audit
+from gateway.store.repositories.fhir_search import DateBound
 
 FHIR_JSON = "application/fhir+json"
 
@@ -24,12 +25,6 @@ class FhirJSONResponse(JSONResponse):
 
 
 router = APIRouter(prefix="/fhir/AuditEvent", tags=["audit"])
-
-
-_DATE = re.compile(
-    r"^(eq|ne|gt|ge|lt|le|sa|eb)?(\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2}))?)$",
-    re.ASCII,
-)
 
 
 _RECORD_ID = re.compile(r"[0-9]{1,17}")
@@ -42,46 +37,25 @@ class _BadParameter(Exception):
         self.detail = detail
 
 
-def _date_bounds(values: list[str]) -> tuple[datetime | None, bool, datetime | None, bool]:
-    """FHIR date search (eq/gt/ge/lt/le) as (since, inclusive, until, inclusive)."""
-    since: datetime | None = None
-    since_inclusive = True
-    until: datetime | None = None
-    until_inclusive = False
+# The prefixes the trail answers; `ne` would ask for nearly the whole trail at once.
+_PREFIXES: Final = frozenset({"eq", "gt", "ge", "lt", "le"})
+
+
+def _recorded(values: list[str]) -> tuple[DateBound, ...]:
+    """FHIR date search on when each record was written, read as every FHIR search is."""
+    bounds: list[DateBound] = []
     for value in values:
-        match = _DATE.match(value)
-        if match is None:
+        try:
+            bound = date_bound(value, "date")
+        except SearchError as exc:
             raise _BadParameter(
                 "date",
-                f"date: {value!r} is not a FHIR date search (e.g. ge2026-11-01 or "
-                "lt2026-11-26T12:00:00Z)",
-            )
-        prefix, text = match.group(1) or "eq", match.group(2)
-        if prefix not in ("eq", "gt", "ge", "lt", "le"):
-            raise _BadParameter("date", f"date: prefix {prefix!r} is not supported here")
-        try:
-            if "T" in text:
-                start = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-                end = start
-            else:
-                start = datetime.combine(date.fromisoformat(text), time(), UTC)
-                latest = datetime.max.replace(tzinfo=UTC)
-                # 9999-12-31 has no next day: its range ends at the last instant there is.
-                end = latest if latest - start < timedelta(days=1) else start + timedelta(days=1)
-        except (ValueError, OverflowError) as exc:
-            raise _BadParameter("date", f"date: {value!r} is not a valid date") from exc
-        if prefix == "eq":
-            since, since_inclusive = start, True
-            until, until_inclusive = (end, False) if end != start else (end, True)
-        elif prefix == "ge":
-            since, since_inclusive = start, True
-        elif prefix == "gt":
-            since, since_inclusive = end, end != start
-        elif prefix == "lt":
-            until, until_inclusive = start, False
-        else:  # le
-            until, until_inclusive = end, end == start
-    return since, since_inclusive, until, until_inclusive
+                f"date: {value!r} {exc} (e.g. ge2026-11-01 or lt2026-11-26T12:00:00Z)",
+            ) from exc
+        if bound.comparator not in _PREFIXES:
+            raise _BadParameter("date", f"date: prefix {bound.comparator!r} is not supported here")
+        bounds.append(bound)
+    return tuple(bounds)
 
 
 def _entity(value: str | None) -> str | None:
@@ -98,24 +72,15 @@ def _bundle(
     request: Request, events: list[dict[str, Any]], total: int, next_url: str | None
 ) -> dict[str, Any]:
     base = public_base(request)
-    links = [{"relation": "self", "url": str(public_request_url(request))}]
-    if next_url:
-        links.append({"relation": "next", "url": next_url})
-    return {
-        "resourceType": "Bundle",
-        "meta": {"profile": [UKCORE_BUNDLE]},
-        "type": "searchset",
-        "total": total,
-        "link": links,
-        "entry": [
-            {
-                "fullUrl": f"{base}/fhir/AuditEvent/{event['id']}",
-                "resource": event,
-                "search": {"mode": "match"},
-            }
-            for event in events
-        ],
-    }
+    entries = [
+        {
+            "fullUrl": f"{base}/fhir/AuditEvent/{event['id']}",
+            "resource": event,
+            "search": {"mode": "match"},
+        }
+        for event in events
+    ]
+    return searchset(request, entries, total, next_url)
 
 
 @router.get(
@@ -141,7 +106,7 @@ def search_audit_events(
 ) -> JSONResponse:
     try:
         recommendation_id = _entity(entity)
-        since, since_inclusive, until, until_inclusive = _date_bounds(date_ or [])
+        recorded = _recorded(date_ or [])
     except _BadParameter as exc:
         return problem(
             400,
@@ -153,10 +118,7 @@ def search_audit_events(
     rows, total = uow.audit.search(
         recommendation_id=recommendation_id,
         client_id=agent,
-        since=since,
-        since_inclusive=since_inclusive,
-        until=until,
-        until_inclusive=until_inclusive,
+        recorded=recorded,
         limit=count,
         offset=offset,
     )

@@ -74,11 +74,20 @@ RESULT_PARAMS: Final = ("_count", "_cursor", "_format")
 
 
 class SearchError(ValueError):
-    """A query the server cannot run; `parameter` names the one at fault."""
+    """A query the server cannot run; `parameter` names the one at fault, and `code` is the
+    OperationOutcome issue type (R4 IssueType): `not-supported` for a parameter this server
+    does not implement, `invalid` for a value it cannot read."""
 
-    def __init__(self, parameter: str, message: str) -> None:
+    def __init__(
+        self,
+        parameter: str,
+        message: str,
+        *,
+        code: Literal["invalid", "not-supported"] = "invalid",
+    ) -> None:
         super().__init__(message)
         self.parameter = parameter
+        self.code = code
 
 
 # ASCII digits only (re.ASCII): "\d" alone would take any script's digits.
@@ -92,7 +101,7 @@ _EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
 _LATEST: Final = datetime.max.replace(tzinfo=UTC)
 
 
-def _date_bound(raw: str, parameter: str = "_lastUpdated") -> DateBound:
+def date_bound(raw: str, parameter: str = "_lastUpdated") -> DateBound:
     """One FHIR date search value (https://hl7.org/fhir/R4/search.html#date) as the range
     it stands for. Raises SearchError naming `parameter` for anything else."""
     # An unencoded "+" in a query string arrives as a space.
@@ -192,7 +201,9 @@ def check_names(resource_type: str, names: Iterable[str]) -> None:
             if name == "patient" and "patient" in names_listed:
                 raise SearchError("patient", _PATIENT.documentation)
             raise SearchError(
-                name, f"is not a search parameter Liaison supports for {resource_type}"
+                name,
+                f"is not a search parameter Liaison supports for {resource_type}",
+                code="not-supported",
             )
 
 
@@ -221,7 +232,7 @@ def parse_search(
         identifiers=tuple(identifiers),
         nhs_numbers=tuple(nhs_numbers),
         statuses=tuple(t for v in grouped.get("status", []) for t in _tokens(v)),
-        last_updated=tuple(_date_bound(v) for v in grouped.get("_lastUpdated", [])),
+        last_updated=tuple(date_bound(v) for v in grouped.get("_lastUpdated", [])),
         after=_decode_cursor(cursor[-1]) if cursor else None,
         count=_count(grouped["_count"]) if "_count" in grouped else DEFAULT_COUNT,
     )

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from fhir_profiles.conformance import definitions
 from fhir_profiles.issues import Issue
-from fhir_profiles.systems import UKCORE_BUNDLE, UKCORE_OPERATION_OUTCOME
+from fhir_profiles.systems import UKCORE_OPERATION_OUTCOME
 from gateway.api.dependencies import (
     FhirClient,
     RecommendationsClient,
@@ -38,6 +38,7 @@ from gateway.api.fhir.params import (
     parse_search,
 )
 from gateway.api.fhir.published import served_definition
+from gateway.api.fhir.searchset import searchset
 from gateway.api.links import public_base, public_request_url
 from gateway.security.tokens import Principal
 from gateway.services import fhir_intake
@@ -160,21 +161,11 @@ def create_medication_request(
 def _bundle(
     request: Request, entries: list[dict[str, Any]], total: int, next_cursor: str | None
 ) -> dict[str, Any]:
-    here = public_request_url(request)
-    links = [{"relation": "self", "url": str(here)}]
+    next_url = None
     if next_cursor is not None:
-        following = here.remove_query_params("_cursor")
-        links.append(
-            {"relation": "next", "url": str(following.include_query_params(_cursor=next_cursor))}
-        )
-    return {
-        "resourceType": "Bundle",
-        "meta": {"profile": [UKCORE_BUNDLE]},
-        "type": "searchset",
-        "total": total,
-        "link": links,
-        "entry": entries,
-    }
+        following = public_request_url(request).remove_query_params("_cursor")
+        next_url = str(following.include_query_params(_cursor=next_cursor))
+    return searchset(request, entries, total, next_url)
 
 
 def _search_conformance(request: Request, resource_type: str) -> JSONResponse:
@@ -224,8 +215,7 @@ def search(
             resource_type, list(request.query_params.multi_items()), tenant=tenant_of(principal)
         )
     except SearchError as error:
-        code = "not-supported" if "supports" in str(error) else "invalid"
-        return operation_outcome(400, [Issue(error.parameter, str(error))], code=code)
+        return operation_outcome(400, [Issue(error.parameter, str(error))], code=error.code)
     # One row more than the page shows: whether it exists decides the next link.
     rows, total = uow.fhir_search.search(replace(query, count=query.count + 1))
     page = rows[: query.count]

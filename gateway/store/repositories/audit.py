@@ -1,12 +1,12 @@
 """The audit trail: append and search, nothing else (the table refuses UPDATE and DELETE)."""
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.store.models import AuditRecord
+from gateway.store.repositories.fhir_search import DateBound, date_condition
 
 
 class AuditRepository:
@@ -24,10 +24,7 @@ class AuditRepository:
         *,
         recommendation_id: str | None = None,
         client_id: str | None = None,
-        since: datetime | None = None,
-        since_inclusive: bool = True,
-        until: datetime | None = None,
-        until_inclusive: bool = False,
+        recorded: Sequence[DateBound] = (),
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[Sequence[AuditRecord], int]:
@@ -36,18 +33,8 @@ class AuditRepository:
             stmt = stmt.where(AuditRecord.recommendation_id == recommendation_id)
         if client_id is not None:
             stmt = stmt.where(AuditRecord.client_id == client_id)
-        if since is not None:
-            stmt = stmt.where(
-                AuditRecord.recorded_at >= since
-                if since_inclusive
-                else AuditRecord.recorded_at > since
-            )
-        if until is not None:
-            stmt = stmt.where(
-                AuditRecord.recorded_at <= until
-                if until_inclusive
-                else AuditRecord.recorded_at < until
-            )
+        for bound in recorded:
+            stmt = stmt.where(date_condition(AuditRecord.recorded_at, bound))
         total = self._session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = self._session.scalars(
             stmt.order_by(AuditRecord.recorded_at.desc(), AuditRecord.id.desc())

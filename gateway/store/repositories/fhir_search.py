@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from fhir_profiles import systems
@@ -87,8 +87,9 @@ def _identifier(token: IdentifierToken, resource_type: str) -> ColumnElement[boo
     return and_(by_source, source["system"].as_string() == token.system)
 
 
-def _date(bound: DateBound) -> ColumnElement[bool]:
-    column = FhirResource.last_updated
+def date_condition(column: SQLColumnExpression[datetime], bound: DateBound) -> ColumnElement[bool]:
+    """A FHIR date search value's range against a timestamp column: the one reading of the
+    prefixes (https://hl7.org/fhir/R4/search.html#prefix) for every search Liaison answers."""
     match bound.comparator:
         case "eq":
             return and_(column >= bound.low, column < bound.high)
@@ -126,7 +127,7 @@ class FhirSearchRepository:
             conditions.append(nhs.in_(query.nhs_numbers))
         if query.statuses:
             conditions.append(FhirResource.body["status"].as_string().in_(query.statuses))
-        conditions += [_date(bound) for bound in query.last_updated]
+        conditions += [date_condition(FhirResource.last_updated, b) for b in query.last_updated]
         base = (
             select(FhirResource)
             .join(Recommendation, Recommendation.id == FhirResource.recommendation_id)

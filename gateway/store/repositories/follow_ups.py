@@ -174,13 +174,15 @@ class FollowUpRepository:
         )
         return list(self._session.scalars(stmt))
 
-    def count_chase_ups(self, practice_ods: str, *, since: datetime) -> int:
-        stmt = select(func.count()).where(
-            ChaseUp.practice_ods == practice_ods,
-            ChaseUp.state == ChaseUpState.SENT,
-            ChaseUp.sent_at >= since,
+    def chase_ups_sent(self, *, since: datetime, practice_ods: str | None = None) -> dict[str, int]:
+        """Chase-ups sent since `since`, per practice (only `practice_ods`'s, when given)."""
+        stmt = select(ChaseUp.practice_ods, func.count()).where(
+            ChaseUp.state == ChaseUpState.SENT, ChaseUp.sent_at >= since
         )
-        return int(self._session.scalar(stmt) or 0)
+        if practice_ods is not None:
+            stmt = stmt.where(ChaseUp.practice_ods == practice_ods)
+        stmt = stmt.group_by(ChaseUp.practice_ods)
+        return {ods: int(n) for ods, n in self._session.execute(stmt).tuples()}
 
     # Collection reminders
 
@@ -242,29 +244,41 @@ class FollowUpRepository:
 
     # Time to ready
 
-    def delivered_to_ready(self, practice_ods: str, *, since: datetime) -> list[float]:
-        """Seconds from first delivered to first ready-to-collect, for each recommendation at
-        the practice that became ready since `since`."""
+    def delivered_to_ready(
+        self, *, since: datetime, practice_ods: str | None = None
+    ) -> dict[str, list[float]]:
+        """Seconds from first delivered to first ready-to-collect, for each recommendation
+        that became ready since `since`, per practice (only `practice_ods`'s, when given).
+        One statement for every practice, so a page of practices costs no more than one."""
         delivered = _first_applied("delivered")
         ready = _first_applied("ready-to-collect")
         stmt = (
-            select(delivered.c.at, ready.c.at)
+            select(Recommendation.practice_ods, delivered.c.at, ready.c.at)
             .join(ready, ready.c.recommendation_id == delivered.c.recommendation_id)
             .join(Recommendation, Recommendation.id == delivered.c.recommendation_id)
-            .where(Recommendation.practice_ods == practice_ods, ready.c.at >= since)
+            .where(ready.c.at >= since, Recommendation.practice_ods.is_not(None))
         )
-        durations: list[float] = []
-        for delivered_at, ready_at in self._session.execute(stmt).tuples():
+        if practice_ods is not None:
+            stmt = stmt.where(Recommendation.practice_ods == practice_ods)
+        durations: dict[str, list[float]] = {}
+        for ods, delivered_at, ready_at in self._session.execute(stmt).tuples():
             # Belt and braces: an aggregate may come back naive on SQLite; both are UTC.
             seconds = (_aware(ready_at) - _aware(delivered_at)).total_seconds()
-            durations.append(max(0.0, seconds))
+            durations.setdefault(str(ods), []).append(max(0.0, seconds))
         return durations
 
-    def count_awaiting(self, practice_ods: str, statuses: Sequence[str]) -> int:
-        stmt = select(func.count()).where(
-            Recommendation.practice_ods == practice_ods, Recommendation.status.in_(statuses)
+    def awaiting(
+        self, statuses: Sequence[str], *, practice_ods: str | None = None
+    ) -> dict[str, int]:
+        """Recommendations in one of `statuses` now, per practice (only `practice_ods`'s,
+        when given)."""
+        stmt = select(Recommendation.practice_ods, func.count()).where(
+            Recommendation.status.in_(statuses), Recommendation.practice_ods.is_not(None)
         )
-        return int(self._session.scalar(stmt) or 0)
+        if practice_ods is not None:
+            stmt = stmt.where(Recommendation.practice_ods == practice_ods)
+        stmt = stmt.group_by(Recommendation.practice_ods)
+        return {str(ods): int(n) for ods, n in self._session.execute(stmt).tuples()}
 
 
 def _aware(value: datetime) -> datetime:

@@ -40,6 +40,19 @@ class GPLinkRepository:
         )
         return int(self._session.scalar(stmt) or 0)
 
+    def in_flight(self, *, now: datetime, practice_ods: str | None = None) -> dict[str, int]:
+        """Deliveries in flight under a live lease, per practice (only `practice_ods`'s, when
+        given): `in_flight_count` for every practice in one statement."""
+        stmt = select(Delivery.practice_ods, func.count()).where(
+            Delivery.state == DeliveryState.IN_FLIGHT,
+            Delivery.lease_until > now,
+            Delivery.practice_ods.is_not(None),
+        )
+        if practice_ods is not None:
+            stmt = stmt.where(Delivery.practice_ods == practice_ods)
+        stmt = stmt.group_by(Delivery.practice_ods)
+        return {str(ods): int(n) for ods, n in self._session.execute(stmt).tuples()}
+
     def practice_by_mesh_mailbox(self, mailbox: str) -> Practice | None:
         stmt = select(Practice).where(func.upper(Practice.mesh_mailbox) == mailbox.upper())
         return self._session.scalars(stmt).first()
