@@ -19,14 +19,8 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from bench.common import (
-    Figure,
-    Machine,
-    Report,
-    bench_ods,
-    bench_stack,
-    simulator_practice,
-)
+from bench.common import bench_ods, bench_stack, simulator_practice
+from bench.report import Figure, Machine, Report
 from bench.seed import bundles_for, seed
 
 TARGET_RATIO = 0.3

@@ -14,7 +14,8 @@ import sys
 import time
 import uuid
 
-from bench.common import COMMAND_ENV, DOC, ROOT, RUN_ENV, commit, reap, timestamp
+from bench.common import COMMAND_ENV, DOC, ROOT, RUN_ENV, reap
+from bench.report import commit, timestamp
 
 # (module, arguments for the full run, arguments for --quick, time limit in seconds)
 BENCHMARKS: tuple[tuple[str, list[str], list[str], int], ...] = (

@@ -17,10 +17,11 @@ import os
 import sys
 from dataclasses import dataclass
 
-from bench.common import SAMPLE, Figure, Machine, Report, bench_stack, number
+from bench.common import SAMPLE, bench_stack
 from bench.delivery import Drained, drain_with
 from bench.intake import CONNECTIONS, start_ceiling
 from bench.load import WrkResult, run_wrk
+from bench.report import Figure, Machine, Report, number
 
 # Two API processes should come close to twice one where there are cores to spare.
 API_TARGET_SPEEDUP = 1.8
