@@ -21,12 +21,16 @@ when its workflow filed it (gateway.services.itk_responses).
 
 import uuid
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from adapters.errors import AdapterError, PermanentAdapterError
-from adapters.gp_system import Capability, Delivery, SubmitReceipt
-from adapters.mesh import MeshMailbox, Tracking
+from adapters.gp_system import Capability, Delivery, SubmitReceipt, Tracking
 from fhir_profiles.send_document.contract import ACK_WORKFLOW_ID, WORKFLOW_ID, DocumentEnvelope
+
+if TYPE_CHECKING:
+    # The mailbox client (mesh_client and requests, about 5 MB resident) is the caller's:
+    # the gateway reads this module's workflow register without ever opening a mailbox.
+    from adapters.mesh import MeshMailbox
 
 # MESH workflow ids are registered nationally, each bound to a workflow group and its
 # acknowledgement id; a practice entry may name only one of these.
@@ -71,7 +75,7 @@ class MeshGPSystem:
     def __init__(
         self,
         *,
-        mailbox: MeshMailbox,
+        mailbox: "MeshMailbox",
         compose: Compose,
         address: Address,
         practice_mailbox: str | None = None,

@@ -19,15 +19,8 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy import Engine, text
 
-from bench.common import (
-    Figure,
-    Machine,
-    Report,
-    bench_ods,
-    bench_stack,
-    percentile,
-    simulator_practice,
-)
+from bench.common import bench_ods, bench_stack, percentile, simulator_practice
+from bench.report import Figure, Machine, Report
 from bench.seed import seed
 
 BACKLOG = bench_ods(900)

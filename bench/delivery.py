@@ -13,19 +13,14 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine, text
 
-from bench.common import (
-    Figure,
-    Machine,
-    Report,
-    bench_ods,
-    bench_stack,
-    simulator_practice,
-)
+from bench.common import bench_ods, bench_stack, simulator_practice
+from bench.report import Figure, Machine, Report
 from bench.seed import bundles_for, seed
 
 TARGET_RATIO = 0.3
@@ -80,17 +75,39 @@ def post_all(url: str, bundles: Sequence[dict[str, Any]], threads: int) -> float
     return elapsed
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--deliveries", type=int, default=2000)
-    parser.add_argument("--practices", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--limit", type=float, default=120.0, help="stop waiting after (s)")
-    parser.add_argument("--ceiling-bundles", type=int, default=500)
-    args = parser.parse_args(argv)
+@dataclass
+class Drained:
+    """One drain of queued deliveries by `workers` processes, beside its own ceiling."""
 
-    report = Report("2. Delivery throughput", "bench.delivery", Machine.sample())
-    practices = [bench_ods(n) for n in range(1, args.practices + 1)]
+    workers: int
+    deliveries: int
+    done: int
+    seconds: float
+    attempts: int  # successful attempts, the warm-up's included
+    retried: int  # failed attempts
+    bundles: int  # Bundles the ceiling posted
+    ceilings: dict[int, float]  # Bundles/s by plain httpx threads
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds
+
+    @property
+    def ceiling(self) -> float:
+        return max(self.ceilings.values())
+
+
+def drain_with(
+    workers: int,
+    deliveries: int,
+    *,
+    practices: int = 20,
+    limit: float = 120.0,
+    ceiling_bundles: int = 500,
+) -> Drained:
+    """A fresh stack with `workers` `liaison worker` processes drains `deliveries`; then the
+    same Bundles are POSTed to a reset simulator by plain httpx loops (the ceiling)."""
+    codes = [bench_ods(n) for n in range(1, practices + 1)]
     env = {
         # The practices do nothing with what they receive during the run: polls find no news.
         "LIAISON_DEVELOPMENT__SIMULATOR_STEP_SECONDS": "3600",
@@ -101,13 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     with bench_stack(
         "delivery",
         extra_env=env,
-        practices=lambda s: [simulator_practice(s, ods) for ods in practices],
+        practices=lambda s: [simulator_practice(s, ods) for ods in codes],
     ) as stack:
-        stack.launch(["simulator", "mailsink", "notifysink", "beat"], workers=args.workers)
+        stack.launch(["simulator", "mailsink", "notifysink", "beat"], workers=workers)
         engine = stack.engine()
-        drain(engine, practices, 2 * len(practices), 120)  # warm-up: every worker connected
-        print(f"delivery: draining {args.deliveries}", flush=True)
-        done, seconds = drain(engine, practices, args.deliveries, args.limit)
+        drain(engine, codes, 2 * len(codes), 120)  # warm-up: every worker connected
+        print(f"delivery: {workers} workers draining {deliveries}", flush=True)
+        done, seconds = drain(engine, codes, deliveries, limit)
         with engine.connect() as db:
             attempts = db.execute(
                 text("SELECT count(*) FROM delivery_attempts WHERE outcome = 'success'")
@@ -119,10 +136,10 @@ def main(argv: list[str] | None = None) -> int:
                 row[0]
                 for row in db.execute(
                     text("SELECT id FROM deliveries ORDER BY created_at DESC LIMIT :n"),
-                    {"n": args.deliveries},
+                    {"n": deliveries},
                 )
             ]
-        bundles = bundles_for(engine, ids[: args.ceiling_bundles])
+        bundles = bundles_for(engine, ids[:ceiling_bundles])
         engine.dispose()
         url = f"{stack.simulator_url}/fhir"
         print("delivery: ceiling", flush=True)
@@ -131,32 +148,49 @@ def main(argv: list[str] | None = None) -> int:
             # A fresh simulator each time: every Bundle is created, as the workers' were.
             httpx.post(f"{stack.simulator_url}/_sim/reset", timeout=30).raise_for_status()
             ceilings[threads] = len(bundles) / post_all(url, bundles, threads)
+    return Drained(workers, deliveries, done, seconds, attempts, retried, len(bundles), ceilings)
 
-    rate = done / seconds
-    ceiling = max(ceilings.values())
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--deliveries", type=int, default=2000)
+    parser.add_argument("--practices", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--limit", type=float, default=120.0, help="stop waiting after (s)")
+    parser.add_argument("--ceiling-bundles", type=int, default=500)
+    args = parser.parse_args(argv)
+
+    report = Report("2. Delivery throughput", "bench.delivery", Machine.sample())
+    run = drain_with(
+        args.workers,
+        args.deliveries,
+        practices=args.practices,
+        limit=args.limit,
+        ceiling_bundles=args.ceiling_bundles,
+    )
     report.add(
         Figure(
             f"{args.deliveries} deliveries drained by {args.workers} workers",
-            rate,
+            run.rate,
             "deliveries/s",
-            ceiling=ceiling,
+            ceiling=run.ceiling,
             target=f"ratio ≥ {TARGET_RATIO}",
-            met=rate / ceiling >= TARGET_RATIO,
+            met=run.rate / run.ceiling >= TARGET_RATIO,
         )
     )
     report.note(
-        f"{done} of {args.deliveries} delivered in {seconds:.1f} s from the commit of the "
-        f"queued rows (relay lag included; the wait stops at {args.limit:.0f} s); "
-        f"{attempts} successful attempts, {retried} failed ones; "
+        f"{run.done} of {args.deliveries} delivered in {run.seconds:.1f} s from the commit of "
+        f"the queued rows (relay lag included; the wait stops at {args.limit:.0f} s); "
+        f"{run.attempts} successful attempts, {run.retried} failed ones; "
         f"{args.practices} practices on the simulator, {args.workers} `liaison worker` "
         "processes (prefork, 4 each), beat relaying every 0.5 s and polling every 1 s."
     )
     report.note(
-        f"Ceiling: {len(bundles)} of the same Bundles (fhir_profiles.builders."
+        f"Ceiling: {run.bundles} of the same Bundles (fhir_profiles.builders."
         "build_transaction_bundle over the stored resources) POSTed to the same simulator by "
-        f"plain httpx loops: {ceilings[1]:.0f}/s from one loop, "
-        f"{ceilings[CEILING_THREADS]:.0f}/s from {CEILING_THREADS} threads; the better is the "
-        "ceiling."
+        f"plain httpx loops: {run.ceilings[1]:.0f}/s from one loop, "
+        f"{run.ceilings[CEILING_THREADS]:.0f}/s from {CEILING_THREADS} threads; the better is "
+        "the ceiling."
     )
     report.publish()
     return 0

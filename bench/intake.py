@@ -15,16 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.common import (
-    ROOT,
-    SAMPLE,
-    BenchStack,
-    Figure,
-    Machine,
-    Report,
-    bench_stack,
-)
+from bench.common import ROOT, SAMPLE, BenchStack, bench_stack
 from bench.load import WrkResult, at_rate, run_wrk
+from bench.report import Figure, Machine, Report
 from tests.conftest import free_port
 
 CONNECTIONS = 16

@@ -21,9 +21,6 @@ from sqlalchemy import Engine, text
 from bench.common import (
     SAMPLE,
     BenchStack,
-    Figure,
-    Machine,
-    Report,
     bench_stack,
     peak_rss_mb,
     process_tree,
@@ -32,10 +29,11 @@ from bench.common import (
 )
 from bench.load import run_wrk
 from bench.polling import practices_for
+from bench.report import Figure, Machine, Report
 from bench.seed import seed
 
-TARGET_GATEWAY_MB = 150.0
-TARGET_WORKER_MB = 200.0
+TARGET_GATEWAY_MB = 120.0
+TARGET_WORKER_MB = 150.0
 
 
 @dataclass

@@ -20,17 +20,8 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from bench.common import (
-    SAMPLE,
-    BenchStack,
-    Figure,
-    Machine,
-    Report,
-    bench_stack,
-    percentile,
-    simulator_practice,
-    wait_until,
-)
+from bench.common import SAMPLE, BenchStack, bench_stack, percentile, simulator_practice, wait_until
+from bench.report import Figure, Machine, Report
 from fhir_profiles import systems
 from fhir_profiles.task_status import task_fields_for
 from gateway.domain.callback_signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign

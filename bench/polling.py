@@ -19,15 +19,8 @@ from datetime import UTC, datetime
 import httpx
 from sqlalchemy import Engine, text
 
-from bench.common import (
-    BenchStack,
-    Figure,
-    Machine,
-    Report,
-    bench_ods,
-    bench_stack,
-    simulator_practice,
-)
+from bench.common import BenchStack, bench_ods, bench_stack, simulator_practice
+from bench.report import Figure, Machine, Report
 from bench.seed import seed
 from fhir_profiles import systems
 

@@ -19,16 +19,9 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import (
-    SAMPLE,
-    Figure,
-    Machine,
-    Report,
-    bench_ods,
-    bench_stack,
-    simulator_practice,
-)
+from bench.common import SAMPLE, bench_ods, bench_stack, simulator_practice
 from bench.load import run_wrk
+from bench.report import Figure, Machine, Report
 from bench.seed import seed
 
 OWN = ("gateway/", "workers/", "adapters/", "fhir_profiles/")

@@ -14,7 +14,8 @@ import sys
 import time
 import uuid
 
-from bench.common import COMMAND_ENV, DOC, ROOT, RUN_ENV, commit, reap, timestamp
+from bench.common import COMMAND_ENV, DOC, ROOT, RUN_ENV, reap
+from bench.report import commit, timestamp
 
 # (module, arguments for the full run, arguments for --quick, time limit in seconds)
 BENCHMARKS: tuple[tuple[str, list[str], list[str], int], ...] = (
@@ -30,6 +31,21 @@ BENCHMARKS: tuple[tuple[str, list[str], list[str], int], ...] = (
     ),
     ("bench.memory", [], ["--outstanding", "1000", "--practices", "20", "--deliveries", "50"], 480),
     ("bench.profile", [], ["--seconds", "5", "--deliveries", "200"], 240),
+    (
+        "bench.scaleout",
+        [],
+        [
+            "--worker-processes",
+            "1,2",
+            "--deliveries",
+            "60",
+            "--ceiling-bundles",
+            "60",
+            "--seconds",
+            "3",
+        ],
+        1200,
+    ),
 )
 
 

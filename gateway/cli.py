@@ -1,6 +1,6 @@
 """The `liaison` command: run each process, or the whole embedded stack with `liaison dev`.
 
-Worker and beat are started as `celery -A workers.app ...` processes, so the gateway
+Worker and beat are started as `celery -A workers.process ...` processes, so the gateway
 never imports the workers package.
 """
 
@@ -31,12 +31,12 @@ from gateway import (
 from gateway.broker_queues import declare_queues
 from gateway.cli_help import command_group
 from gateway.logging import configure_logging
+from gateway.malloc_arenas import limit_arenas
 from gateway.practice_directory import PracticeEntryRefused, dev_inbox_account, entries_for, seed
 from gateway.queue_names import QUEUES
 from gateway.security.tokens import issue_token
 from gateway.settings import DEV_NOTIFY_SECRET, DEV_NOTIFY_SERVICE_ID, Settings, get_settings
 from gateway.store.database import make_engine, make_session_factory
-from gateway.store.migrate import upgrade
 from gateway.store.unit_of_work import UnitOfWork
 
 app = command_group(
@@ -55,6 +55,10 @@ mesh_dev_commands.register(app)  # `mesh-sandbox`, `mesh-practice`: the dev MESH
 def _migrate(settings: Settings) -> tuple[int, tuple[str, str, str] | None]:
     """Schema, queues, the practice directory and, in development, the demo client and the
     demo inbox account. Returns how many practices were written and that account."""
+    # Alembic (with Mako) is about 6 MB resident: imported here, not by `liaison api` or
+    # `liaison worker`, which never migrate.
+    from gateway.store.migrate import upgrade
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database.url)
     declare_queues(settings.broker.url)
@@ -91,6 +95,7 @@ def api(
     ] = None,
 ) -> None:
     """Serve the REST and FHIR API."""
+    limit_arenas()
     settings = get_settings()
     metrics.share_across_processes(settings)  # /metrics adds up every process's counts
     uvicorn.run(
@@ -109,7 +114,7 @@ def api(
 
 
 def _celery(*args: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "workers.app", *args]
+    return [sys.executable, "-m", "celery", "-A", "workers.process", *args]
 
 
 @app.command()
@@ -118,6 +123,7 @@ def worker(
     concurrency: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Run a Celery worker consuming every Liaison queue."""
+    limit_arenas()  # the environment Celery is started with carries it
     settings = get_settings()
     metrics.share_across_processes(settings)  # its counts reach the API's /metrics
     argv = _celery(

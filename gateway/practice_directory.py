@@ -36,6 +36,7 @@ from gateway.domain.practice_endpoints import PRACTICE_SECRET_PREFIX, secret_ref
 from gateway.security.passwords import hash_password, password_matches
 from gateway.settings import Settings
 from gateway.store.models import InboxUser, Practice
+from gateway.store.ports import PracticeWriterPort
 from gateway.store.unit_of_work import UnitOfWork
 
 ODS_PATTERN = r"^[A-Z0-9]{3,10}$"
@@ -341,7 +342,7 @@ def source_of(practice: Practice) -> str:
 
 
 def write_practice(
-    uow: UnitOfWork, ods_code: str, entry: PracticeSettings, *, source: Source
+    uow: PracticeWriterPort, ods_code: str, entry: PracticeSettings, *, source: Source
 ) -> tuple[Practice, bool]:
     """Create or replace a practice's directory entry, keeping its runtime state (cursor,
     breaker, rate bucket). Returns the row and whether it was created. The caller commits."""
@@ -355,7 +356,7 @@ def write_practice(
     created = practice is None
     if practice is None:
         practice = Practice(ods_code=ods_code, breaker_state="closed", breaker_failures=0)
-        uow.session.add(practice)
+        uow.practices.add(practice)
     practice.adapter = entry.adapter
     practice.base_url = entry.base_url
     practice.mesh_mailbox = entry.mailbox.upper() if entry.mailbox else None

@@ -1,6 +1,8 @@
 """An in-memory unit of work (gateway.store.ports.UnitOfWorkPort) for use-case tests that
 gain nothing from a database: the reminder rules, record_event's once-per-recipient rule,
-a replay batch's progress and cancellation.
+a replay batch's progress and cancellation, intake, cancelling and withdrawing, re-opening,
+replaying one delivery and the practice inbox's decisions. It answers the calls those use
+cases make; a use case that reaches for another fails loudly (AttributeError).
 
 The pattern is Percival and Gregory's FakeRepository / FakeUnitOfWork (*Architecture
 Patterns with Python*, chapters 2 and 6, https://www.cosmicpython.com/book/). Rows are the
@@ -15,14 +17,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import inspect
 
+from fhir_profiles.imported_codes import ImportedCodes
 from gateway.store.appointment_models import Appointment
 from gateway.store.models import (
     Base,
+    ChaseUp,
+    Delivery,
+    FhirResource,
+    IdempotencyKey,
     Notification,
+    Practice,
     Recommendation,
     ReplayBatch,
     StatusEvent,
@@ -63,6 +71,13 @@ class Tables:
     outbox: list[tuple[str, str]] = field(default_factory=list)  # (kind, ref_id)
     webhooks: dict[str, WebhookSubscription] = field(default_factory=dict)
     replays: dict[str, ReplayBatch] = field(default_factory=dict)
+    practices: dict[str, Practice] = field(default_factory=dict)
+    deliveries: dict[str, Delivery] = field(default_factory=dict)
+    resources: dict[str, FhirResource] = field(default_factory=dict)
+    # The versions a resource's update replaced: (resource id, version id, body).
+    resource_versions: list[tuple[str, int, dict[str, Any]]] = field(default_factory=list)
+    idempotency_keys: dict[tuple[str, str], IdempotencyKey] = field(default_factory=dict)
+    chase_ups: dict[str, ChaseUp] = field(default_factory=dict)
 
     def copy(self) -> "Tables":
         return Tables(
@@ -74,6 +89,12 @@ class Tables:
             outbox=list(self.outbox),
             webhooks={k: _clone(v) for k, v in self.webhooks.items()},
             replays={k: _clone(v) for k, v in self.replays.items()},
+            practices={k: _clone(v) for k, v in self.practices.items()},
+            deliveries={k: _clone(v) for k, v in self.deliveries.items()},
+            resources={k: _clone(v) for k, v in self.resources.items()},
+            resource_versions=copy.deepcopy(self.resource_versions),
+            idempotency_keys={k: _clone(v) for k, v in self.idempotency_keys.items()},
+            chase_ups={k: _clone(v) for k, v in self.chase_ups.items()},
         )
 
 
@@ -98,6 +119,77 @@ class FakeRecommendations(_Repository):
 
     def add_event(self, event: StatusEvent) -> None:
         self._t.status_events.append(_with_defaults(event))
+
+    def insert_event(self, **columns: Any) -> None:
+        self.add_event(StatusEvent(**columns))
+
+    def timeline(self, recommendation_id: str, *, applied_only: bool = True) -> list[StatusEvent]:
+        rows = [
+            e
+            for e in self._t.status_events
+            if e.recommendation_id == recommendation_id and (e.applied or not applied_only)
+        ]
+        return sorted(rows, key=lambda e: e.at)  # stable: the order they were added in a tie
+
+    def last_event_at(self, recommendation_id: str, status: str) -> datetime | None:
+        times = [e.at for e in self.timeline(recommendation_id) if e.status == status]
+        return max(times, default=None)
+
+    def add_resource(self, resource: FhirResource) -> None:
+        self._t.resources[resource.id] = _with_defaults(resource)
+
+    def insert_resources(self, rows: Sequence[dict[str, Any]]) -> None:
+        for row in rows:
+            self.add_resource(FhirResource(**row))
+
+    def resources_for(self, recommendation_id: str) -> Sequence[FhirResource]:
+        rows = [r for r in self._t.resources.values() if r.recommendation_id == recommendation_id]
+        return sorted(rows, key=lambda r: r.resource_type)
+
+    def update_resource(
+        self, resource: FhirResource, body: dict[str, Any], *, now: datetime
+    ) -> None:
+        self._t.resource_versions.append((resource.id, resource.version_id, resource.body))
+        resource.body = body
+        resource.version_id += 1
+        resource.last_updated = max(now, resource.last_updated)
+
+    def find_idempotency_key(self, *, client_id: str, key: str) -> IdempotencyKey | None:
+        return self._t.idempotency_keys.get((client_id, key))
+
+    def add_idempotency_key(self, record: IdempotencyKey) -> None:
+        self._t.idempotency_keys[(record.client_id, record.key)] = record
+
+
+class FakeDeliveries(_Repository):
+    def add(self, delivery: Delivery) -> None:
+        self._t.deliveries[delivery.id] = _with_defaults(delivery)
+
+    def insert(self, **columns: Any) -> None:
+        self.add(Delivery(**columns))
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        return self._t.deliveries.get(delivery_id)
+
+    def for_recommendation(self, recommendation_id: str) -> Sequence[Delivery]:
+        rows = [d for d in self._t.deliveries.values() if d.recommendation_id == recommendation_id]
+        return sorted(rows, key=lambda d: d.created_at)
+
+
+class FakePractices(_Repository):
+    def add(self, practice: Practice) -> None:
+        self._t.practices[practice.ods_code] = _with_defaults(practice)
+
+    def get(self, ods_code: str) -> Practice | None:
+        return self._t.practices.get(ods_code)
+
+    def list(self) -> list[Practice]:
+        return [self._t.practices[ods] for ods in sorted(self._t.practices)]
+
+
+class FakeCatalogueCodes:
+    def imported(self) -> ImportedCodes:
+        return ImportedCodes()  # none imported: the built-in catalogue only
 
 
 class FakeReminderPlans(_Repository):
@@ -172,6 +264,9 @@ class FakeOutbox(_Repository):
     def add(self, *, kind: str, ref_id: str) -> None:
         self._t.outbox.append((kind, ref_id))
 
+    def insert(self, *, kind: str, ref_id: str) -> None:
+        self.add(kind=kind, ref_id=ref_id)
+
     @property
     def messages(self) -> list[tuple[str, str]]:
         return list(self._t.outbox)
@@ -198,6 +293,23 @@ class FakeFollowUps(_Repository):
             if self._t.recommendations[rid].status == "ready-to-collect"
         ]
         return sorted(waiting, key=lambda w: w.ready_at)[:limit]
+
+    def add_chase_up(self, chase_up: ChaseUp) -> bool:
+        taken = {(c.recommendation_id, c.number) for c in self._t.chase_ups.values()}
+        if (chase_up.recommendation_id, chase_up.number) in taken:
+            return False
+        self._t.chase_ups[chase_up.id] = _with_defaults(chase_up)
+        return True
+
+    def chase_ups_for(self, recommendation_id: str) -> Sequence[ChaseUp]:
+        rows = [c for c in self._t.chase_ups.values() if c.recommendation_id == recommendation_id]
+        return sorted(rows, key=lambda c: c.number)
+
+    def successor_of(self, recommendation_id: str) -> Recommendation | None:
+        found = (
+            r for r in self._t.recommendations.values() if r.predecessor_id == recommendation_id
+        )
+        return next(found, None)
 
 
 class FakeReplays(_Repository):
@@ -227,6 +339,9 @@ class FakeUnitOfWork:
         self.engagement = FakeEngagement(self)
         self.follow_ups = FakeFollowUps(self)
         self.replays = FakeReplays(self)
+        self.practices = FakePractices(self)
+        self.deliveries = FakeDeliveries(self)
+        self.catalogue_codes = FakeCatalogueCodes()
 
     def __enter__(self) -> Self:
         return self
@@ -238,6 +353,9 @@ class FakeUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self.rollback()
+
+    def flush(self) -> None:
+        """Nothing to send: rows are in `working` as soon as they are added."""
 
     def commit(self) -> None:
         self._stored = self.working.copy()

@@ -1,4 +1,8 @@
-"""The Celery application: JSON only, late acks, no result backend."""
+"""The Celery application: JSON only, late acks, no result backend.
+
+`create_celery_app(settings)` builds it from the settings it is given; importing this module
+reads no environment. The process that runs Celery builds its app once (workers/process.py).
+"""
 
 from typing import Any, Final
 
@@ -6,7 +10,7 @@ from celery import Celery
 
 from gateway.logging import connect_celery_signals
 from gateway.queue_names import Queue
-from gateway.settings import Settings, get_settings
+from gateway.settings import Settings
 
 
 def _transport_options(broker_url: str) -> dict[str, float]:
@@ -90,8 +94,9 @@ def _beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
-def make_celery() -> Celery:
-    settings = get_settings()
+def create_celery_app(settings: Settings) -> Celery:
+    """Liaison's Celery app on `settings`' broker, with its queues and beat schedule. The
+    tasks (workers/tasks.py, Celery's shared tasks) join every app built here."""
     app = Celery("liaison", broker=settings.broker.url, include=["workers.tasks"])
     app.conf.update(
         task_serializer="json",
@@ -116,6 +121,3 @@ def make_celery() -> Celery:
     # JSON, redacted logs; the correlation id travels in task headers.
     connect_celery_signals()
     return app
-
-
-app = make_celery()

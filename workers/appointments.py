@@ -44,6 +44,5 @@ def check_attendance(rt: Runtime, *, now: datetime | None = None) -> int:
                 )
                 uow.session.rollback()
                 continue
-            uow.commit()
-            applied += outcome is not None
+            applied += outcome is not None  # check_attendance committed it
     return applied

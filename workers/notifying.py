@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.errors import AdapterError, PermanentAdapterError, RateLimited
+from adapters.errors import AdapterError, PermanentAdapterError
 from adapters.notification import NotificationChannel, OutgoingMessage
 from gateway import metrics
 from gateway.domain import notification_states
@@ -29,12 +29,13 @@ from gateway.domain.explanations import MessageState, told_service_user
 from gateway.domain.medicines import medicine_name
 from gateway.domain.messages import Wording, compose, compose_digest
 from gateway.domain.notification_states import NotificationMove, NotificationState
-from gateway.domain.retry_policy import next_attempt
+from gateway.domain.retry_policy import Retry, after_failure
 from gateway.domain.supersession import superseded_because
 from gateway.services.booking import with_booking_offer
 from gateway.services.plan_reminders import named_person_of, withdrawal
 from gateway.store.models import Notification, Recommendation
 from gateway.store.unit_of_work import UnitOfWork
+from workers.attempt_errors import failure_of
 from workers.runtime import Runtime
 
 LEASE = timedelta(seconds=60)
@@ -234,27 +235,27 @@ def _prepare(rt: Runtime, notification_id: str) -> _Prepared | str:
 def _after_failure(
     rt: Runtime, notification: Notification, error: AdapterError, now: datetime
 ) -> None:
-    """Permanent errors fail at once; transient ones wait with backoff, like deliveries,
-    until the retry budget is spent."""
-    decision = None
-    if not isinstance(error, PermanentAdapterError):
-        decision = next_attempt(
-            rt.retry_policy,
-            attempt=max(1, notification.attempt_count),
-            first_attempt_at=notification.created_at,
-            now=now,
-            draw=random.random(),
-            retry_after=error.retry_after if isinstance(error, RateLimited) else None,
-        )
-    retry = decision is not None and decision.retry
+    """The rule every leased job follows (gateway.domain.retry_policy): a refusal fails at
+    once; anything else waits with backoff, at least as long as a rate limit asks, until the
+    retry budget, counted from when the message was raised, is spent. Webhooks are
+    notifications on their own channel and follow it too."""
+    then = after_failure(
+        rt.retry_policy,
+        max(1, notification.attempt_count),
+        failure_of(error),
+        now,
+        first_attempt_at=notification.created_at,
+        draw=random.random(),
+    )
+    retry = isinstance(then, Retry)
     outcome = notification_states.move(
         notification, NotificationMove.RETRY if retry else NotificationMove.GIVE_UP
     )
     if outcome.refused:
         return  # a send that outlived its lease: another worker has settled it since
     notification.lease_until, notification.error = None, str(error)
-    if decision is not None and retry:
-        notification.not_before = decision.next_attempt_at
+    if isinstance(then, Retry):
+        notification.not_before = then.at
 
 
 def send_notification(rt: Runtime, notification_id: str) -> str:

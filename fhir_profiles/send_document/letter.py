@@ -15,14 +15,16 @@ character with no base letter becomes "?".
 
 import unicodedata
 from collections.abc import Callable, Mapping
-from typing import Any, Final
-
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from typing import TYPE_CHECKING, Any, Final
 
 from fhir_profiles.send_document.contract import DocumentEnvelope, LetterFonts
 from fhir_profiles.send_document.letter_text import Block, Style, compose
 from fhir_profiles.send_document.request_facts import read_request
+
+if TYPE_CHECKING:
+    # fpdf2 (with fontTools and Pillow) is about 18 MB resident once imported; only a worker
+    # sending a document needs it, so it is imported by the first letter drawn (_draw).
+    from fpdf import FPDF
 
 FONT: Final = "Helvetica"
 EMBEDDED_FONT: Final = "LetterSans"
@@ -75,7 +77,7 @@ def latin1(text: str) -> str:
     return "".join(out)
 
 
-def _font_family(pdf: FPDF, fonts: LetterFonts | None) -> tuple[str, Callable[[str], str]]:
+def _font_family(pdf: "FPDF", fonts: LetterFonts | None) -> tuple[str, Callable[[str], str]]:
     """The family to set and how text must be prepared for it."""
     if fonts is None:
         return FONT, latin1
@@ -93,7 +95,7 @@ def _font_family(pdf: FPDF, fonts: LetterFonts | None) -> tuple[str, Callable[[s
     return EMBEDDED_FONT, drawable
 
 
-def _style(pdf: FPDF, family: str, block: Block, size: float) -> float:
+def _style(pdf: "FPDF", family: str, block: Block, size: float) -> float:
     """Set font and colours for a block; returns its line height in mm."""
     pdf.set_text_color(0, 0, 0)
     if block.style is Style.TITLE:
@@ -115,7 +117,10 @@ def _style(pdf: FPDF, family: str, block: Block, size: float) -> float:
     return size * 0.42
 
 
-def _draw(blocks: tuple[Block, ...], envelope: DocumentEnvelope, size: float) -> FPDF:
+def _draw(blocks: tuple[Block, ...], envelope: DocumentEnvelope, size: float) -> "FPDF":
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_margins(_MARGIN_MM, _MARGIN_MM, _MARGIN_MM)
     pdf.set_auto_page_break(auto=True, margin=_MARGIN_MM)

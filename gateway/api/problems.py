@@ -5,6 +5,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -12,8 +14,12 @@ from fhir_profiles.systems import UKCORE_OPERATION_OUTCOME
 from gateway.api.error_kinds import headers_for, status_for, title_for
 from gateway.api.error_wording import fhir_issue_code, plain_message
 from gateway.domain.errors import LiaisonError
+from gateway.logging import get_logger
 
 PROBLEM = "application/problem+json"
+# How long a caller waits before asking again when the database could not be reached.
+DATABASE_RETRY_AFTER_SECONDS = 5
+_log = get_logger("liaison.api")
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -118,6 +124,23 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(LiaisonError)
     async def refused(request: Request, exc: LiaisonError) -> JSONResponse:
         return refusal_outcome(exc) if _is_fhir(request) else refusal_problem(exc)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is down, unreachable or every pooled connection is busy: the request
+        # did nothing that lasted (its transaction is rolled back), and the caller may try
+        # again. Logged by class only: a driver's message can name the host or the query.
+        _log.warning("database unavailable", error=type(exc).__name__)
+        return problem(
+            503,
+            "Service unavailable",
+            "Liaison could not reach its database in time; try again shortly (a submission "
+            "sent again with the same Idempotency-Key is not made twice)",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            fhir=_is_fhir(request),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -2,26 +2,23 @@
 every M working days after that, until it acts or the limit is reached. Pure rules.
 
 Working days skip weekends and the bank holidays of England and Wales (the `holidays`
-package). N comes from the practice directory (`chase_after_days`, default 3).
+package's, tabled in gateway.domain.bank_holidays). N comes from the practice directory
+(`chase_after_days`, default 3).
 """
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
 
-import holidays
-
 from gateway.domain.audience import UK
-
-# England and Wales share their bank holidays; Scotland and Northern Ireland do not.
-_BANK_HOLIDAYS: Final = holidays.country_holidays("GB", subdiv="ENG")
+from gateway.domain.bank_holidays import is_bank_holiday
 
 # Only a practice that has the request and has said nothing is chased.
 CHASED_STATUS: Final = "delivered"
 
 
 def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in _BANK_HOLIDAYS
+    return day.weekday() < 5 and not is_bank_holiday(day)
 
 
 @dataclass(frozen=True)

@@ -20,23 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.domain.errors import Invalid
 from gateway.security import keys
+from gateway.security.scopes import KIND_ALLOWED_SCOPES, KIND_SCOPES, KNOWN_SCOPES
 from gateway.settings import Settings
 from gateway.store.models import ApiClient
 from gateway.store.unit_of_work import UnitOfWork
 
-PRACTICE_ADMIN_SCOPE = "practice-admin"
-# What a client of each kind gets when registered without naming scopes.
-KIND_SCOPES: dict[str, frozenset[str]] = {
-    "case-management": frozenset({"recommendations", "fhir"}),
-    "gp-practice": frozenset({"gp-practice", "fhir"}),
-    "ops": frozenset({"ops"}),
-}
-# What it may be registered with when it names them: an ops client may add practice-admin.
-KIND_ALLOWED_SCOPES: dict[str, frozenset[str]] = {
-    **KIND_SCOPES,
-    "ops": frozenset({"ops", PRACTICE_ADMIN_SCOPE}),
-}
-KNOWN_SCOPES = frozenset().union(*KIND_ALLOWED_SCOPES.values())
 ASSERTION_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384")
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,99}$")

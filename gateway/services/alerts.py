@@ -1,5 +1,7 @@
 """Alerts: beat evaluates the rule table (gateway.domain.alert_rules) against the store,
 opens, raises and resolves alerts, and hands the engineers' channel one notice per change.
+
+The caller commits.
 """
 
 from collections.abc import Sequence
@@ -16,7 +18,7 @@ from gateway.domain.alert_rules import (
 )
 from gateway.settings import Settings
 from gateway.store.alert_models import Alert
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 
 def rules_from(settings: Settings) -> AlertRules:
@@ -27,7 +29,7 @@ def rules_from(settings: Settings) -> AlertRules:
     )
 
 
-def gather(uow: UnitOfWork, *, now: datetime) -> Facts:
+def gather(uow: UnitOfWorkPort, *, now: datetime) -> Facts:
     oldest = uow.outbox.oldest_unpublished_at()
     return Facts(
         dead_letters=uow.practice_health.dead_letters_since(now - DEAD_LETTER_WINDOW),
@@ -42,7 +44,7 @@ class Evaluation:
     resolved: list[int]
 
 
-def evaluate(uow: UnitOfWork, rules: AlertRules, *, now: datetime) -> Evaluation:
+def evaluate(uow: UnitOfWorkPort, rules: AlertRules, *, now: datetime) -> Evaluation:
     """Open, raise and resolve alerts for what is wrong now. The caller commits."""
     current = {(c.rule, c.subject): c for c in conditions(gather(uow, now=now), rules)}
     open_alerts = {(a.rule, a.subject): a for a in uow.alerts.open()}
@@ -64,7 +66,7 @@ def evaluate(uow: UnitOfWork, rules: AlertRules, *, now: datetime) -> Evaluation
         alert.detail = condition.detail
         if alert.raised_at is None and now - alert.first_seen_at >= condition.hold:
             alert.raised_at = now
-            uow.session.flush()
+            uow.flush()
             raised.append(alert.id)
     for key, alert in open_alerts.items():
         if key in current:
@@ -138,7 +140,7 @@ def notice_for(alert: Alert, *, console_url: str) -> Notice:
     return Notice(alert.id, kind, f"alert-{alert.id}-{kind}", subject, body, payload)
 
 
-def claim_notices(uow: UnitOfWork, *, now: datetime, console_url: str) -> list[Notice]:
+def claim_notices(uow: UnitOfWorkPort, *, now: datetime, console_url: str) -> list[Notice]:
     """Take every notice due (raised and not yet told, or told and since resolved); each is
     held by this sender for a minute. The caller commits, sends, then calls `notice_sent`."""
     notices: list[Notice] = []
@@ -152,7 +154,7 @@ def claim_notices(uow: UnitOfWork, *, now: datetime, console_url: str) -> list[N
 
 
 def notice_sent(
-    uow: UnitOfWork, notice: Notice, *, now: datetime, errors: Sequence[str] = ()
+    uow: UnitOfWorkPort, notice: Notice, *, now: datetime, errors: Sequence[str] = ()
 ) -> None:
     """Record a send. With errors it stays due, and the next evaluation tries again."""
     alert = uow.alerts.get(notice.alert_id)

@@ -1,6 +1,7 @@
 """Use cases: offer a practice's free slots, book one, cancel it, and learn whether the service
 user came. The I/O edge between the store and the GP Connect adapter; the rules are in
-gateway.domain.booking. Callers commit.
+gateway.domain.booking. Booking, cancelling, recording an outcome and checking attendance each
+commit (one edge calls each, in a transaction of its own); the rest leave it to the caller.
 
 The practice's endpoint is called while the request waits, so each practice has a circuit
 breaker in this process (gateway.domain.isolation): after repeated failures calls stop for a
@@ -37,7 +38,7 @@ from gateway.services.status_updates import StatusChange, apply_status
 from gateway.settings import Settings
 from gateway.store.appointment_models import Appointment
 from gateway.store.models import Recommendation
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 ClientFactory = Callable[[str, AppointmentManagement], GpConnectAppointments]
 
@@ -120,7 +121,9 @@ class Booking:
             )
         )
 
-    def endpoint(self, uow: UnitOfWork, recommendation: Recommendation) -> AppointmentManagement:
+    def endpoint(
+        self, uow: UnitOfWorkPort, recommendation: Recommendation
+    ) -> AppointmentManagement:
         """The practice's Appointment Management endpoint, or BookingRefused (a conflict) saying
         how the service user books instead."""
         practice = uow.practices.get(recommendation.practice_ods or "")
@@ -173,7 +176,7 @@ class Booking:
             self._breakers.record(ods, error, datetime.now().astimezone())
 
     def slots(
-        self, uow: UnitOfWork, recommendation: Recommendation, start: datetime, end: datetime
+        self, uow: UnitOfWorkPort, recommendation: Recommendation, start: datetime, end: datetime
     ) -> list[FreeSlot]:
         _require_status(recommendation, rules.BOOKABLE_IN, "offered slots")
         endpoint = self.endpoint(uow, recommendation)
@@ -191,8 +194,9 @@ class Booking:
         return found
 
     def book(
-        self, uow: UnitOfWork, recommendation: Recommendation, wanted: BookingRequest
+        self, uow: UnitOfWorkPort, recommendation: Recommendation, wanted: BookingRequest
     ) -> Appointment:
+        """Book the slot at the practice and record it; commits."""
         _require_status(recommendation, rules.BOOKABLE_IN, "booked")
         endpoint = self.endpoint(uow, recommendation)
         ods = str(recommendation.practice_ods)
@@ -236,11 +240,13 @@ class Booking:
             slot, record = self._call(ods, endpoint, work)
         except SlotUnavailable as taken:
             raise _slot_gone(wanted.slot_id) from taken
-        return self._record_booking(uow, recommendation, slot, record, organisation)
+        appointment = self._record_booking(uow, recommendation, slot, record, organisation)
+        uow.commit()
+        return appointment
 
     def _record_booking(
         self,
-        uow: UnitOfWork,
+        uow: UnitOfWorkPort,
         recommendation: Recommendation,
         slot: FreeSlot,
         record: AppointmentRecord,
@@ -275,7 +281,7 @@ class Booking:
                 "booked_by": organisation.name,
             },
         }
-        uow.session.flush()
+        uow.flush()
         apply_status(
             uow,
             StatusChange(recommendation.id, rules.BOOKED, source="practitioner"),
@@ -283,7 +289,8 @@ class Booking:
         )
         return appointment
 
-    def cancel(self, uow: UnitOfWork, recommendation: Recommendation) -> Appointment:
+    def cancel(self, uow: UnitOfWorkPort, recommendation: Recommendation) -> Appointment:
+        """Cancel the booked appointment at the practice and record it; commits."""
         # A withdrawn recommendation's appointment stands until someone cancels it: the
         # service user may still want to see their GP.
         _require_status(recommendation, rules.CANCELLABLE_IN, "cancelled")
@@ -295,22 +302,34 @@ class Booking:
             endpoint,
             lambda c: c.cancel(requester, appointment.remote_id, rules.cancellation_reason()),
         )
-        return self._close(uow, recommendation, appointment, "cancelled", "practitioner", record)
+        self._close(uow, recommendation, appointment, "cancelled", "practitioner", record)
+        uow.commit()
+        return appointment
 
     def record_outcome(
-        self, uow: UnitOfWork, recommendation: Recommendation, outcome: str, *, source: str
+        self, uow: UnitOfWorkPort, recommendation: Recommendation, outcome: str, *, source: str
     ) -> Appointment:
-        """The practitioner (or the practice's Appointment status) says what happened."""
+        """The practitioner (or the practice's Appointment status) says what happened; commits."""
         _require_status(recommendation, frozenset({rules.BOOKED}), "given an outcome")
         appointment = _booked(uow, recommendation)
-        return self._close(uow, recommendation, appointment, outcome, source, None)
+        self._close(uow, recommendation, appointment, outcome, source, None)
+        uow.commit()
+        return appointment
 
     def check_attendance(
-        self, uow: UnitOfWork, appointment: Appointment, *, now: datetime
+        self, uow: UnitOfWorkPort, appointment: Appointment, *, now: datetime
     ) -> str | None:
         """Read the practice's Appointment; apply what it says happened (attended, did not
         attend, cancelled by the practice). Returns the outcome applied, or None while the
-        practice has recorded nothing."""
+        practice has recorded nothing. Commits either way (when it was checked is kept, so it
+        is not asked again within the interval); a refusal raises with nothing committed."""
+        outcome = self._attendance(uow, appointment, now=now)
+        uow.commit()
+        return outcome
+
+    def _attendance(
+        self, uow: UnitOfWorkPort, appointment: Appointment, *, now: datetime
+    ) -> str | None:
         recommendation = uow.recommendations.get_for_update(appointment.recommendation_id)
         appointment.checked_at = now
         if recommendation is None or recommendation.status != rules.BOOKED:
@@ -329,7 +348,7 @@ class Booking:
 
     def _close(
         self,
-        uow: UnitOfWork,
+        uow: UnitOfWorkPort,
         recommendation: Recommendation,
         appointment: Appointment,
         outcome: str,
@@ -365,7 +384,7 @@ class Booking:
         return appointment
 
 
-def with_booking_offer(uow: UnitOfWork, recommendation: Recommendation) -> dict[str, Any]:
+def with_booking_offer(uow: UnitOfWorkPort, recommendation: Recommendation) -> dict[str, Any]:
     """The payload, marked when the practice offers GP Connect booking and the recommendation
     can be booked now, so the practitioner's message says they can book it through Liaison."""
     if recommendation.status not in rules.BOOKABLE_IN:
@@ -386,7 +405,7 @@ def _require_status(recommendation: Recommendation, allowed: frozenset[str], wha
         )
 
 
-def _booked(uow: UnitOfWork, recommendation: Recommendation) -> Appointment:
+def _booked(uow: UnitOfWorkPort, recommendation: Recommendation) -> Appointment:
     appointment = uow.appointments.current(recommendation.id)
     if appointment is None or appointment.state != "booked":
         raise BookingRefused(

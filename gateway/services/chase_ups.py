@@ -1,5 +1,7 @@
 """Chase-ups: plan the ones that have fallen due, and record one the practice has. The rules
 (working days, the limit, what is still worth sending) are in gateway.domain.chase_policy.
+
+The caller commits.
 """
 
 import uuid
@@ -11,11 +13,11 @@ from gateway.domain.chase_up_states import ChaseUpMove
 from gateway.domain.events import ChaseUpEvent
 from gateway.services.status_updates import record_event
 from gateway.store.models import ChaseUp
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 
 def plan_chase_ups(
-    uow: UnitOfWork, *, now: datetime, policy: ChasePolicy, batch: int = 500
+    uow: UnitOfWorkPort, *, now: datetime, policy: ChasePolicy, batch: int = 500
 ) -> list[str]:
     """Create the chase-ups that have fallen due. Returns their ids; the caller commits."""
     created: list[str] = []
@@ -44,7 +46,7 @@ def plan_chase_ups(
 
 
 def mark_sent(
-    uow: UnitOfWork, chase_up: ChaseUp, *, now: datetime, remote_reference: str | None
+    uow: UnitOfWorkPort, chase_up: ChaseUp, *, now: datetime, remote_reference: str | None
 ) -> None:
     """Record that the practice has the chase-up, and tell the practitioner."""
     chase_up_states.move(chase_up, ChaseUpMove.SUCCEED)

@@ -19,7 +19,6 @@ from gateway.services import replay
 from gateway.store.models import Delivery, ReplayBatch
 from gateway.store.ports import UnitOfWorkPort
 from gateway.store.repositories.deliveries import DeliveryCriteria
-from gateway.store.unit_of_work import UnitOfWork
 
 # The words engineers filter by, the stored delivery states.
 # "stopped": PDS or ODS left no one to send it to (never replayed to a guess), or the request
@@ -151,7 +150,7 @@ def search_criteria(
 
 
 def find_deliveries(
-    uow: UnitOfWork, criteria: DeliveryCriteria, *, limit: int, offset: int
+    uow: UnitOfWorkPort, criteria: DeliveryCriteria, *, limit: int, offset: int
 ) -> DeliveryPage:
     """One page of the matching deliveries; `next` is left for the edge to link."""
     rows, total = uow.delivery_search.find(criteria, limit=limit, offset=offset)
@@ -160,7 +159,7 @@ def find_deliveries(
     )
 
 
-def delivery_detail(uow: UnitOfWork, delivery_id: str) -> DeliveryDetail:
+def delivery_detail(uow: UnitOfWorkPort, delivery_id: str) -> DeliveryDetail:
     delivery = uow.deliveries.get(delivery_id)
     if delivery is None:
         raise NotFound(f"no delivery {delivery_id}")
@@ -180,7 +179,7 @@ def delivery_detail(uow: UnitOfWork, delivery_id: str) -> DeliveryDetail:
     return DeliveryDetail(**delivery_out(delivery).model_dump(), attempts=attempts, replays=replays)
 
 
-def replay_one(uow: UnitOfWork, delivery_id: str, *, now: datetime) -> ReplayOut:
+def replay_one(uow: UnitOfWorkPort, delivery_id: str, *, now: datetime) -> ReplayOut:
     """Replay one dead delivery (replay.NotReplayable: not found, or not dead)."""
     new_id = replay.replay_delivery(uow, delivery_id, now=now)
     uow.commit()
@@ -188,7 +187,7 @@ def replay_one(uow: UnitOfWork, delivery_id: str, *, now: datetime) -> ReplayOut
 
 
 def replay_many(
-    uow: UnitOfWork, criteria: ReplayCriteria, *, requested_by: str, now: datetime
+    uow: UnitOfWorkPort, criteria: ReplayCriteria, *, requested_by: str, now: datetime
 ) -> ReplayBatchOut:
     """Replay every dead delivery matching the criteria, in batches; `dry_run` shows how many
     and which practices first."""
@@ -229,7 +228,7 @@ def cancel_replay(uow: UnitOfWorkPort, batch_id: str, *, now: datetime) -> Repla
     return _batch_out(batch)
 
 
-def queue_overview(uow: UnitOfWork, *, broker_url: str, now: datetime) -> QueuesOut:
+def queue_overview(uow: UnitOfWorkPort, *, broker_url: str, now: datetime) -> QueuesOut:
     """Counts by state, per practice with its oldest waiting delivery, the outbox's lag and
     the broker's queue depths."""
     totals: dict[str, int] = dict.fromkeys((*WAITING, DeliveryState.DEAD), 0)

@@ -8,6 +8,8 @@ payload the v1 API accepts and goes through the same intake (`intake.submit`), s
 doors build, store and deliver identically. The submitter's identifier is the idempotency
 key: the same resource sent again answers with the first result; a different resource with
 the same identifier is refused.
+
+Commits, through intake.submit.
 """
 
 import hashlib
@@ -22,7 +24,7 @@ from fhir_profiles.validation import resource_issues
 from gateway.domain.errors import ErrorKind, FieldError
 from gateway.domain.identifiers import email_of, nhs_number_of, ods_code_of, uk_mobile_of
 from gateway.services import intake
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 _LIAISON_IDS: Final = (systems.RECOMMENDATION_ID, systems.DELIVERY_ID)
 # The same limits as the v1 body (gateway.api.v1.schemas), so both doors accept the same things.
@@ -328,7 +330,7 @@ def idempotency_key(system: str, value: str) -> str:
 
 
 def submit(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     resource: Any,
     *,
     client_id: str,

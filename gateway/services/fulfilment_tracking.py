@@ -11,11 +11,11 @@ from datetime import datetime
 
 from fhir_profiles.fulfilment import medication_request_at, task_at
 from gateway.store.models import Recommendation
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 
 def track(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     recommendation: Recommendation,
     status: str,
     *,

@@ -8,15 +8,19 @@ request is ignored, whatever channel it came through. The caller commits.
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from adapters.mesh import InboundMessage
 from adapters.mesh_gp import ACK_WORKFLOWS
-from fhir_profiles.send_document.responses import read_itk_response
 from fhir_profiles.task_status import StatusReport
 from gateway.domain.prescription_match import AWAITING_PRESCRIPTION, Candidate, match_prescription
 from gateway.services import itk_responses
 from gateway.services.status_updates import StatusChange, apply_status
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
+
+if TYPE_CHECKING:
+    # Only the worker reading the MESH inbox hands one over; the gateway, which applies
+    # signed callbacks here too, need not load the mailbox client (about 5 MB resident).
+    from adapters.mesh import InboundMessage
 
 
 @dataclass
@@ -29,7 +33,7 @@ class ReplyOutcome:
 
 
 def apply_reports(
-    uow: UnitOfWork, ods_code: str, reports: list[StatusReport], *, source: str, now: datetime
+    uow: UnitOfWorkPort, ods_code: str, reports: list[StatusReport], *, source: str, now: datetime
 ) -> ReplyOutcome:
     outcome = ReplyOutcome()
     for report in reports:
@@ -64,7 +68,7 @@ def _pharmacy_detail(report: StatusReport) -> str | None:
     return f"reported{by} for prescription {report.prescription_id}"
 
 
-def _pharmacy_match(uow: UnitOfWork, ods_code: str, report: StatusReport) -> str | None:
+def _pharmacy_match(uow: UnitOfWorkPort, ods_code: str, report: StatusReport) -> str | None:
     """The request a PSU-shaped report (no Liaison id) is about, among this practice's."""
     if report.nhs_number is None or report.prescription_id is None:
         return None
@@ -96,7 +100,7 @@ class MeshMessageOutcome:
 
 
 def apply_mesh_message(
-    uow: UnitOfWork, message: InboundMessage, *, now: datetime
+    uow: UnitOfWorkPort, message: "InboundMessage", *, now: datetime
 ) -> MeshMessageOutcome:
     """A message found in Liaison's MESH inbox: a practice system's ITK3 response to a Send
     Document message (under an acknowledgement workflow), or MESH's own report that a message
@@ -117,6 +121,10 @@ def apply_mesh_message(
         return MeshMessageOutcome("report", delivery.practice_ods, int(applied))
     if message.workflow_id not in ACK_WORKFLOWS:
         return MeshMessageOutcome("unexpected-workflow")
+    # The STU3 models an ITK response is read with are about 4 MB resident: only the worker
+    # reading the MESH inbox loads them, not the gateway applying signed callbacks.
+    from fhir_profiles.send_document.responses import read_itk_response
+
     try:
         response = read_itk_response(message.body)
     except ValueError:

@@ -2,6 +2,8 @@
 
 An account belongs to one practice; the sign-in asks for the practice's ODS code, the
 username and the password, and answers the same way whichever of them is wrong.
+
+Signing in commits: each attempt is counted before the password is checked.
 """
 
 from dataclasses import dataclass
@@ -9,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from gateway.security.passwords import dummy_check, password_matches, rehash_if_stale
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 MAX_FAILED_SIGN_INS: Final = 5
 LOCKOUT: Final = timedelta(minutes=15)
@@ -23,7 +25,7 @@ class SignedIn:
 
 
 def sign_in(
-    uow: UnitOfWork, *, ods_code: str, username: str, password: str, now: datetime
+    uow: UnitOfWorkPort, *, ods_code: str, username: str, password: str, now: datetime
 ) -> SignedIn | None:
     """The account, if the three match and it is not locked. Each attempt is counted in
     the database before the password is checked (and committed here, whatever the outcome),

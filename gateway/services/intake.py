@@ -30,7 +30,7 @@ from gateway.domain.chase_policy import WorkingDays
 from gateway.domain.errors import ErrorKind, LiaisonError
 from gateway.services.status_updates import record_event
 from gateway.store.models import IdempotencyKey, Recommendation
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 # Shape-valid ODS code the resources are checked with while the practice is unknown; never
 # stored or sent (gateway.services.routing builds the real ones).
@@ -160,7 +160,7 @@ def _choice(medication: dict[str, Any]) -> MedicationChoice:
     )
 
 
-def chase_deadline(uow: UnitOfWork, ods: str | None, authored_on: datetime) -> datetime | None:
+def chase_deadline(uow: UnitOfWorkPort, ods: str | None, authored_on: datetime) -> datetime | None:
     """When Liaison starts chasing the practice: its own chase_after_days working days on
     (the Task's restriction.period.end); None while the practice is not known."""
     practice = uow.practices.get(ods) if ods else None
@@ -174,7 +174,7 @@ def _coding(medicine: dict[str, Any]) -> tuple[str | None, str | None]:
     return code.get("system"), code.get("code")
 
 
-def _replay(uow: UnitOfWork, command: IntakeCommand, digest: str) -> IntakeResult | None:
+def _replay(uow: UnitOfWorkPort, command: IntakeCommand, digest: str) -> IntakeResult | None:
     if command.idempotency_key is None:
         return None
     record = uow.recommendations.find_idempotency_key(
@@ -192,7 +192,7 @@ def _replay(uow: UnitOfWork, command: IntakeCommand, digest: str) -> IntakeResul
     return IntakeResult(existing.id, existing.status, replayed=True)
 
 
-def _practice_to_start_with(uow: UnitOfWork, command: IntakeCommand) -> str | None:
+def _practice_to_start_with(uow: UnitOfWorkPort, command: IntakeCommand) -> str | None:
     """The practice the request is addressed to until PDS is asked (None: not known yet)."""
     ods = given_practice(command.payload)
     known = ods is not None and uow.practices.get(ods) is not None
@@ -212,7 +212,7 @@ def _practice_to_start_with(uow: UnitOfWork, command: IntakeCommand) -> str | No
     return ods
 
 
-def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeResult:
+def submit(uow: UnitOfWorkPort, command: IntakeCommand, *, now: datetime) -> IntakeResult:
     digest = request_hash(command.payload)
     replayed = _replay(uow, command, digest)
     if replayed:
@@ -245,7 +245,7 @@ def submit(uow: UnitOfWork, command: IntakeCommand, *, now: datetime) -> IntakeR
 
 
 def _add_recommendation(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     command: IntakeCommand,
     facts: RecommendationFacts,
     resources: ResourceSet,
@@ -272,12 +272,12 @@ def _add_recommendation(
         updated_at=now,
     )
     uow.recommendations.add(recommendation)
-    uow.session.flush()
+    uow.flush()
     return recommendation
 
 
 def _add_resources(
-    uow: UnitOfWork, resources: ResourceSet, recommendation_id: str, *, now: datetime
+    uow: UnitOfWorkPort, resources: ResourceSet, recommendation_id: str, *, now: datetime
 ) -> None:
     # One INSERT for all of them, without ORM objects: nothing reads them back before commit.
     uow.recommendations.insert_resources(
@@ -295,7 +295,7 @@ def _add_resources(
 
 
 def _add_delivery_and_first_event(
-    uow: UnitOfWork, recommendation_id: str, *, ods: str | None, now: datetime
+    uow: UnitOfWorkPort, recommendation_id: str, *, ods: str | None, now: datetime
 ) -> None:
     """The pending delivery, the first timeline entry and the outbox row that starts the worker."""
     delivery_id = str(uuid.uuid4())
@@ -322,7 +322,7 @@ def _add_delivery_and_first_event(
 
 
 def _add_idempotency_key(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     command: IntakeCommand,
     key: str,
     digest: str,
@@ -341,7 +341,7 @@ def _add_idempotency_key(
 
 
 def _commit_or_replay(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     command: IntakeCommand,
     digest: str,
     recommendation_id: str,

@@ -17,16 +17,19 @@ delivery over MESH:
 """
 
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from adapters.mesh import TrackingOutcome
 from fhir_profiles.send_document.contract import ItkResponse, ResponseKind
 from gateway.domain import delivery_states
 from gateway.domain.delivery_states import DeliveryMove, DeliveryState
 from gateway.services import withdrawals
 from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.models import ChaseUp, Delivery, StatusEvent
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
+
+if TYPE_CHECKING:
+    # A type only: the gateway imports this module without the MESH client behind it.
+    from adapters.mesh import TrackingOutcome
 
 RECEIVED: Final = "received"
 FILED: Final = "filed"
@@ -49,7 +52,7 @@ _MESH_FAILURE: Final[dict[str, str]] = {
 _DISPLAY_LIMIT: Final = 200
 
 
-def note(uow: UnitOfWork, delivery: Delivery | ChaseUp, detail: str, *, now: datetime) -> None:
+def note(uow: UnitOfWorkPort, delivery: Delivery | ChaseUp, detail: str, *, now: datetime) -> None:
     """A line on the timeline that changes no status."""
     recommendation = uow.recommendations.get(delivery.recommendation_id)
     assert recommendation is not None
@@ -65,7 +68,7 @@ def note(uow: UnitOfWork, delivery: Delivery | ChaseUp, detail: str, *, now: dat
     )
 
 
-def dead_letter(uow: UnitOfWork, delivery: Delivery, why: str, *, now: datetime) -> None:
+def dead_letter(uow: UnitOfWorkPort, delivery: Delivery, why: str, *, now: datetime) -> None:
     """Dead-lettered like any failed delivery: listed for integration engineers, replayable,
     and the practitioner is told."""
     delivery_states.move(delivery, DeliveryMove.GIVE_UP)
@@ -86,7 +89,7 @@ def _open(delivery: Delivery) -> bool:
 
 
 def apply_response(
-    uow: UnitOfWork, delivery: Delivery, response: ItkResponse, *, now: datetime
+    uow: UnitOfWorkPort, delivery: Delivery, response: ItkResponse, *, now: datetime
 ) -> bool:
     """Apply one ITK3 response to the delivery whose message it answers. Returns whether
     anything changed (a repeated or late response changes nothing)."""
@@ -132,7 +135,7 @@ def _refusal(what: str, response: ItkResponse) -> str:
 
 
 def apply_chase_up_response(
-    uow: UnitOfWork, chase_up: ChaseUp, response: ItkResponse, *, now: datetime
+    uow: UnitOfWorkPort, chase_up: ChaseUp, response: ItkResponse, *, now: datetime
 ) -> bool:
     """A chase-up's letter is answered like a request's; the answer goes on the timeline
     (the chase-up was sent: a refused one is the practitioner's cue to telephone)."""
@@ -155,7 +158,7 @@ def apply_chase_up_response(
 
 
 def record_tracking(
-    uow: UnitOfWork, delivery: Delivery, fate: TrackingOutcome, *, now: datetime
+    uow: UnitOfWorkPort, delivery: Delivery, fate: "TrackingOutcome", *, now: datetime
 ) -> bool:
     """Apply what MESH tracking says of a message in transit. Returns whether it changed."""
     delivery.remote_checked_at = now
@@ -175,7 +178,7 @@ def record_tracking(
 
 
 def record_non_delivery(
-    uow: UnitOfWork, delivery: Delivery, description: str | None, *, now: datetime
+    uow: UnitOfWorkPort, delivery: Delivery, description: str | None, *, now: datetime
 ) -> bool:
     """MESH's own report that a message could not be delivered (e.g. not collected within
     5 days)."""
@@ -189,7 +192,7 @@ def record_non_delivery(
 
 
 def check_response_due(
-    uow: UnitOfWork, delivery: Delivery, *, timeout_seconds: float, now: datetime
+    uow: UnitOfWorkPort, delivery: Delivery, *, timeout_seconds: float, now: datetime
 ) -> bool:
     """No business response long after MESH accepted the message: dead-lettered."""
     sent = delivery.delivered_at

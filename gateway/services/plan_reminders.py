@@ -10,6 +10,8 @@ allows each one (`withdrawal`).
 A booked appointment is reminded even without a stored plan: the service user agreed to
 messages when the recommendation was made, and the appointment is the step that "just
 didn't happen" without one (the study behind this feature).
+
+The caller commits.
 """
 
 from dataclasses import replace
@@ -39,7 +41,6 @@ from gateway.store.appointment_models import Appointment
 from gateway.store.models import Recommendation
 from gateway.store.ports import UnitOfWorkPort
 from gateway.store.reminder_models import ReminderPlan
-from gateway.store.unit_of_work import UnitOfWork
 
 # The try-again prompt follows these endings, and an expiry (a reading, not a status).
 _ENDINGS = ("rejected", "did-not-attend")
@@ -163,7 +164,7 @@ def raise_plan_reminders(
 
 
 def raise_try_again_prompts(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     *,
     now: datetime,
     after: timedelta,

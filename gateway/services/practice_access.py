@@ -4,6 +4,8 @@ Every delivery and poll asks `open_gate` first (circuit breaker, in-flight limit
 decided under a lock on the practice's row) and reports back with `record_call`. A refusal
 comes with the time to ask again, so the caller defers its work instead of waiting: no
 worker is held by a practice that is down, slow or over its allowance.
+
+The caller commits (the practice's row stays locked until it does).
 """
 
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from gateway.domain.isolation import (
     take_token,
 )
 from gateway.store.models import Practice
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 # How soon a delivery turned away by the in-flight limit asks again: the sweep republishes
 # due work every few seconds anyway.
@@ -58,7 +60,7 @@ def max_in_flight(practice: Practice, default: int) -> int:
 
 
 def open_gate(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     ods_code: str,
     *,
     now: datetime,
@@ -109,7 +111,7 @@ class GatedClaim:
 
 
 def claim_through_gate(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     delivery_id: str,
     ods_code: str | None,
     *,
@@ -151,7 +153,7 @@ def claim_through_gate(
 
 
 def _deferred(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     delivery_id: str,
     practice: Practice,
     retry_at: datetime | None,
@@ -164,7 +166,7 @@ def _deferred(
 
 
 def record_call(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     ods_code: str,
     *,
     healthy: bool,

@@ -21,11 +21,11 @@ from gateway.practice_directory import (
     settings_of,
     write_practice,
 )
-from gateway.security.clients import PRACTICE_ADMIN_SCOPE
+from gateway.security.scopes import PRACTICE_ADMIN_SCOPE
 from gateway.services import practice_overview
 from gateway.services.practice_overview import PracticeView
 from gateway.settings import Settings
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import PracticeEntryPort
 
 
 class NeedsPracticeAdmin(LiaisonError):
@@ -67,7 +67,7 @@ class UncallableEndpoint(LiaisonError):
 
 
 def put_entry(
-    uow: UnitOfWork,
+    uow: PracticeEntryPort,
     ods_code: str,
     entry: PracticeSettings,
     *,

@@ -19,7 +19,7 @@ from gateway.domain.medicines import medicine_name, product_keys
 from gateway.services import withdrawals
 from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.models import Recommendation
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 # Statuses in which a request waits for (or can still be moved on by) the practice.
 SHOWN: Final = (
@@ -106,7 +106,9 @@ def _nhs_number(value: str) -> str:
     return f"{digits[:3]} {digits[3:6]} {digits[6:]}" if len(digits) == 10 else value
 
 
-def _withdrawal_reason(uow: UnitOfWork, recommendation_id: str, practice_ods: str) -> str | None:
+def _withdrawal_reason(
+    uow: UnitOfWorkPort, recommendation_id: str, practice_ods: str
+) -> str | None:
     withdrawal = withdrawals.withdrawn_at(uow, recommendation_id, practice_ods)
     if withdrawal is None:
         return None
@@ -143,7 +145,7 @@ def _split_safety(summary: str, flags: list[SafetyFlag]) -> tuple[str, list[str]
     return lead, notes, rest
 
 
-def _item(uow: UnitOfWork, recommendation: Recommendation, practice_ods: str) -> InboxItem:
+def _item(uow: UnitOfWorkPort, recommendation: Recommendation, practice_ods: str) -> InboxItem:
     payload: dict[str, Any] = recommendation.payload
     user = payload["service_user"]
     medication = payload["medication"]
@@ -189,7 +191,7 @@ def _item(uow: UnitOfWork, recommendation: Recommendation, practice_ods: str) ->
     )
 
 
-def pending(uow: UnitOfWork, practice_ods: str) -> list[InboxItem]:
+def pending(uow: UnitOfWorkPort, practice_ods: str) -> list[InboxItem]:
     """The practice's requests still waiting for it, oldest first; safety-flagged first."""
     withdrawn = [_item(uow, r, practice_ods) for r in uow.inbox.withdrawn(practice_ods)]
     gone = {i.recommendation_id for i in withdrawn}
@@ -204,7 +206,7 @@ def pending(uow: UnitOfWork, practice_ods: str) -> list[InboxItem]:
     return waiting + withdrawn
 
 
-def item(uow: UnitOfWork, practice_ods: str, recommendation_id: str) -> InboxItem | None:
+def item(uow: UnitOfWorkPort, practice_ods: str, recommendation_id: str) -> InboxItem | None:
     recommendation = uow.recommendations.get(recommendation_id)
     # Another practice's request is as invisible as one that does not exist.
     if recommendation is None:
@@ -219,7 +221,7 @@ def item(uow: UnitOfWork, practice_ods: str, recommendation_id: str) -> InboxIte
 
 
 def act(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     practice_ods: str,
     recommendation_id: str,
     action_name: str,

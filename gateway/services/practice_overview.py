@@ -19,7 +19,7 @@ from gateway.domain.errors import NotFound
 from gateway.practice_directory import STORED, PracticeSettings, settings_of, source_of
 from gateway.services.practice_access import breaker_of
 from gateway.store.models import Practice
-from gateway.store.ports import PracticeOverviewPort
+from gateway.store.ports import InFlightPort, PracticeOverviewPort
 
 # The practice holds the request and has not yet issued a prescription.
 AWAITING_DECISION = ("delivered", "accepted")
@@ -135,7 +135,7 @@ def list_practices(uow: PracticeOverviewPort, *, now: datetime) -> PracticeList:
     )
 
 
-def view_of(uow: PracticeOverviewPort, practice: Practice, *, now: datetime) -> PracticeView:
+def view_of(uow: InFlightPort, practice: Practice, *, now: datetime) -> PracticeView:
     in_flight = uow.gp_links.in_flight(now=now, practice_ods=practice.ods_code)
     return _view(practice, in_flight.get(practice.ods_code, 0))
 

@@ -5,6 +5,8 @@ pipeline as a new submission) and leaves the original as it was, so the history 
 "Expired" is derived, not a status word: a prescription left uncollected beyond
 `uncollected_for`, or a practice that stayed silent through every chase-up. Re-opening
 an expired one closes it as `cancelled` so nothing keeps polling or chasing it.
+
+`reopen` commits (through intake.submit); the rest only read.
 """
 
 from datetime import datetime
@@ -19,7 +21,7 @@ from gateway.domain.expiry import REOPENABLE, ExpiryPolicy
 from gateway.services import intake, withdrawals
 from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.models import Recommendation
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 _CHAIN_LIMIT: Final = 100
 
@@ -33,7 +35,7 @@ class ReopenRefused(LiaisonError):
 
 
 def is_expired(
-    uow: UnitOfWork, recommendation: Recommendation, *, now: datetime, policy: ExpiryPolicy
+    uow: UnitOfWorkPort, recommendation: Recommendation, *, now: datetime, policy: ExpiryPolicy
 ) -> bool:
     if recommendation.status == "ready-to-collect":
         ready_at = uow.recommendations.last_event_at(recommendation.id, "ready-to-collect")
@@ -51,11 +53,11 @@ def is_expired(
     return False
 
 
-def successor_of(uow: UnitOfWork, recommendation_id: str) -> Recommendation | None:
+def successor_of(uow: UnitOfWorkPort, recommendation_id: str) -> Recommendation | None:
     return uow.follow_ups.successor_of(recommendation_id)
 
 
-def chain(uow: UnitOfWork, recommendation: Recommendation) -> list[Recommendation]:
+def chain(uow: UnitOfWorkPort, recommendation: Recommendation) -> list[Recommendation]:
     """Every recommendation linked to this one, the first original to the latest re-opening."""
     earlier: list[Recommendation] = []
     current = recommendation
@@ -79,7 +81,7 @@ def reopened_payload(original: dict[str, Any], changes: dict[str, Any]) -> dict[
 
 
 def reopen(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     *,
     predecessor: Recommendation,
     client_id: str,

@@ -1,6 +1,9 @@
 """Collection reminders: a service user whose prescription has waited N days uncollected is
 reminded, up to a limit. Each reminder is its own event ("collection-reminder-1", ...), so
-the once-per-recipient rule still holds for every one of them."""
+the once-per-recipient rule still holds for every one of them.
+
+The caller commits.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta

@@ -18,7 +18,6 @@ from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery, ReplayBatch
 from gateway.store.ports import UnitOfWorkPort
 from gateway.store.repositories.deliveries import DeliveryCriteria
-from gateway.store.unit_of_work import UnitOfWork
 
 REPLAYABLE = delivery_states.MACHINE.sources_of(DeliveryMove.REPLAY)
 
@@ -34,7 +33,7 @@ class ReplayPlan:
 
 
 def replay_delivery(
-    uow: UnitOfWork, delivery_id: str, *, now: datetime, batch_id: str | None = None
+    uow: UnitOfWorkPort, delivery_id: str, *, now: datetime, batch_id: str | None = None
 ) -> str:
     """Queue a replay of one dead delivery; returns the new delivery's id. Caller commits."""
     original = uow.deliveries.get(delivery_id)
@@ -95,14 +94,14 @@ def criteria_from(data: dict[str, Any]) -> DeliveryCriteria:
     )
 
 
-def plan_replay(uow: UnitOfWork, criteria: DeliveryCriteria) -> ReplayPlan:
+def plan_replay(uow: UnitOfWorkPort, criteria: DeliveryCriteria) -> ReplayPlan:
     """What a bulk replay would touch: shown to the engineer before they confirm."""
     per_practice = uow.delivery_search.per_practice(criteria)
     return ReplayPlan(total=sum(per_practice.values()), per_practice=per_practice)
 
 
 def start_batch(
-    uow: UnitOfWork, *, criteria: dict[str, Any], requested_by: str, now: datetime
+    uow: UnitOfWorkPort, *, criteria: dict[str, Any], requested_by: str, now: datetime
 ) -> ReplayBatch:
     """Record a bulk replay and queue its runner. Caller commits."""
     plan = plan_replay(uow, criteria_from(criteria))
@@ -121,7 +120,7 @@ def start_batch(
     return batch
 
 
-def run_batch_step(uow: UnitOfWork, batch_id: str, *, now: datetime, size: int = 50) -> bool:
+def run_batch_step(uow: UnitOfWorkPort, batch_id: str, *, now: datetime, size: int = 50) -> bool:
     """Replay the next `size` matching deliveries and commit. Returns whether more remain.
     A cancelled batch stops at the next step; what it already replayed stays replayed."""
     batch = uow.replays.get_for_update(batch_id)

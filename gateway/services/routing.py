@@ -24,7 +24,7 @@ from gateway.store.models import (
     RegistrationCheck,
     StatusEvent,
 )
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 SOURCE = "registration"
 
@@ -36,7 +36,7 @@ class Pharmacy:
 
 
 def apply_route(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     delivery: Delivery,
     routed: Routed,
     *,
@@ -97,7 +97,9 @@ def _label(routed: Routed) -> str:
     return f"{name} ({routed.ods_code})" if name else routed.ods_code
 
 
-def _readdress(uow: UnitOfWork, recommendation: Recommendation, ods: str, *, now: datetime) -> None:
+def _readdress(
+    uow: UnitOfWorkPort, recommendation: Recommendation, ods: str, *, now: datetime
+) -> None:
     """Rebuild the resources addressed to `ods` (ids derive from the recommendation's)."""
     facts = facts_from_payload(
         recommendation.payload,
@@ -124,7 +126,7 @@ def _readdress(uow: UnitOfWork, recommendation: Recommendation, ods: str, *, now
             row.body, row.version_id, row.last_updated = body, row.version_id + 1, now
 
 
-def apply_stop(uow: UnitOfWork, delivery: Delivery, stopped: Stopped, *, now: datetime) -> None:
+def apply_stop(uow: UnitOfWorkPort, delivery: Delivery, stopped: Stopped, *, now: datetime) -> None:
     apply_status(
         uow,
         StatusChange(
@@ -142,7 +144,7 @@ def apply_stop(uow: UnitOfWork, delivery: Delivery, stopped: Stopped, *, now: da
 
 
 def defer(
-    uow: UnitOfWork, delivery: Delivery, reason: str, *, retry_at: datetime, now: datetime
+    uow: UnitOfWorkPort, delivery: Delivery, reason: str, *, retry_at: datetime, now: datetime
 ) -> None:
     """PDS or ODS could not answer: wait and ask again; never route by a guess."""
     delivery_states.move(delivery, DeliveryMove.DEFER)
@@ -152,7 +154,7 @@ def defer(
 
 
 def _check(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     delivery: Delivery,
     outcome: str,
     given: str | None,

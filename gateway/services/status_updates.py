@@ -17,7 +17,6 @@ from gateway.domain.state_machine import Verdict
 from gateway.services import fulfilment_tracking
 from gateway.store.models import Notification, Recommendation, StatusEvent
 from gateway.store.ports import UnitOfWorkPort
-from gateway.store.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class StatusChange:
     prescription_id: str | None = None  # the pharmacy's prescription order number, if told
 
 
-def apply_status(uow: UnitOfWork, change: StatusChange, *, now: datetime) -> bool:
+def apply_status(uow: UnitOfWorkPort, change: StatusChange, *, now: datetime) -> bool:
     """Apply `change` if the lifecycle allows it. Refused changes are recorded, not applied.
     Returns whether it was applied."""
     recommendation = uow.recommendations.get_for_update(change.recommendation_id)

@@ -5,7 +5,8 @@ re-registered elsewhere all leave a request at a practice. Each request that rea
 may have reached) a practice gets one withdrawal delivery, sent through the route that
 carried it (workers.withdrawing); a request that never left Liaison is stopped instead, so
 nothing is sent about a request that no longer stands. One withdrawal per request: a second
-cancel, a retry or a replay never makes a second one. The caller commits.
+cancel, a retry or a replay never makes a second one. The caller commits, except after
+`cancel`, which commits when it cancels (the API's one call, in a transaction of its own).
 """
 
 import uuid
@@ -19,7 +20,7 @@ from gateway.domain import delivery_states
 from gateway.domain.delivery_states import DeliveryMove, DeliveryState
 from gateway.services.status_updates import StatusChange, apply_status, record_event
 from gateway.store.models import Delivery, StatusEvent
-from gateway.store.unit_of_work import UnitOfWork
+from gateway.store.ports import UnitOfWorkPort
 
 REQUEST: Final = DeliveryPurpose.REQUEST.value
 WITHDRAWAL: Final = DeliveryPurpose.WITHDRAWAL.value
@@ -39,10 +40,11 @@ class WithdrawalPlan:
     stopped: list[str]  # request deliveries stopped before they were sent
 
 
-def cancel(uow: UnitOfWork, recommendation_id: str, *, reason: str, now: datetime) -> bool:
+def cancel(uow: UnitOfWorkPort, recommendation_id: str, *, reason: str, now: datetime) -> bool:
     """The practitioner cancels: the status moves to `cancelled` (the reason on Liaison's
-    own Task) and the practice that has the request is told. False if the lifecycle refuses
-    it. Cancelling what is already cancelled is not this function's to repeat."""
+    own Task) and the practice that has the request is told. Commits when it cancels; False,
+    and nothing committed, if the lifecycle refuses it. Cancelling what is already cancelled
+    is not this function's to repeat."""
     applied = apply_status(
         uow,
         StatusChange(recommendation_id, "cancelled", source="practitioner", detail=reason),
@@ -50,6 +52,7 @@ def cancel(uow: UnitOfWork, recommendation_id: str, *, reason: str, now: datetim
     )
     if applied:
         withdraw(uow, recommendation_id, reason=reason, now=now)
+        uow.commit()
     return applied
 
 
@@ -69,7 +72,7 @@ def _may_have_arrived(group: Sequence[Delivery]) -> bool:
     return any(d.state == DeliveryState.DELIVERED or d.attempt_count > 0 for d in group)
 
 
-def note(uow: UnitOfWork, recommendation_id: str, detail: str, *, now: datetime) -> None:
+def note(uow: UnitOfWorkPort, recommendation_id: str, detail: str, *, now: datetime) -> None:
     recommendation = uow.recommendations.get(recommendation_id)
     assert recommendation is not None
     uow.recommendations.add_event(
@@ -85,7 +88,7 @@ def note(uow: UnitOfWork, recommendation_id: str, detail: str, *, now: datetime)
 
 
 def withdraw(
-    uow: UnitOfWork,
+    uow: UnitOfWorkPort,
     recommendation_id: str,
     *,
     reason: str,
@@ -148,7 +151,9 @@ def _latest(group: Sequence[Delivery]) -> Delivery:
     return (delivered or list(group))[-1]
 
 
-def request_is_sending(uow: UnitOfWork, withdrawal: Delivery, *, now: datetime) -> datetime | None:
+def request_is_sending(
+    uow: UnitOfWorkPort, withdrawal: Delivery, *, now: datetime
+) -> datetime | None:
     """When the request a withdrawal withdraws is in the middle of an attempt, the time its
     lease ends: the withdrawal waits until then, so it never overtakes the request."""
     withdrawn = uow.deliveries.get(withdrawal.withdraws_id) if withdrawal.withdraws_id else None
@@ -172,7 +177,7 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def request_withdrawn(uow: UnitOfWork, delivery: Delivery) -> bool:
+def request_withdrawn(uow: UnitOfWorkPort, delivery: Delivery) -> bool:
     """Whether a request delivery's request no longer stands at its practice: the
     recommendation was cancelled, or a withdrawal of this request exists."""
     recommendation = uow.recommendations.get(delivery.recommendation_id)
@@ -192,7 +197,7 @@ def request_withdrawn(uow: UnitOfWork, delivery: Delivery) -> bool:
     return False
 
 
-def withdrawn_at(uow: UnitOfWork, recommendation_id: str, practice_ods: str) -> Delivery | None:
+def withdrawn_at(uow: UnitOfWorkPort, recommendation_id: str, practice_ods: str) -> Delivery | None:
     """The withdrawal sent (or being sent) to `practice_ods` for this recommendation."""
     found = [
         d
@@ -203,7 +208,7 @@ def withdrawn_at(uow: UnitOfWork, recommendation_id: str, practice_ods: str) -> 
 
 
 def record_sent(
-    uow: UnitOfWork, withdrawal: Delivery, *, acknowledged: bool, found: bool, now: datetime
+    uow: UnitOfWorkPort, withdrawal: Delivery, *, acknowledged: bool, found: bool, now: datetime
 ) -> None:
     """The timeline after a withdrawal went: sent, and acknowledged where the route says so
     at once (FHIR REST answers with the updated resources; the inbox is Liaison's own)."""
@@ -217,7 +222,7 @@ def record_sent(
     note(uow, withdrawal.recommendation_id, detail, now=now)
 
 
-def record_acknowledged(uow: UnitOfWork, withdrawal: Delivery, *, now: datetime) -> None:
+def record_acknowledged(uow: UnitOfWorkPort, withdrawal: Delivery, *, now: datetime) -> None:
     """A store-and-forward route (MESH) says the practice's system has the withdrawal."""
     note(
         uow,
@@ -227,7 +232,7 @@ def record_acknowledged(uow: UnitOfWork, withdrawal: Delivery, *, now: datetime)
     )
 
 
-def record_dead(uow: UnitOfWork, withdrawal: Delivery, why: str, *, now: datetime) -> None:
+def record_dead(uow: UnitOfWorkPort, withdrawal: Delivery, why: str, *, now: datetime) -> None:
     """The withdrawal's budget is spent: the practice may still show an active request."""
     note(
         uow,

@@ -10,16 +10,22 @@ from typing import Any
 
 import pytest
 
+from gateway.cli import sample_recommendation
+from gateway.domain.expiry import ExpiryPolicy
 from gateway.reminder_settings import ReminderDefaults
-from gateway.services.delivery_ops import cancel_replay, replay_progress
+from gateway.services import withdrawals
+from gateway.services.delivery_ops import cancel_replay, replay_one, replay_progress
 from gateway.services.plan_reminders import raise_plan_reminders
+from gateway.services.reengagement import ReopenRefused, reopen
 from gateway.services.reminders import PREFIX, ReminderPolicy, send_due_reminders
+from gateway.services.replay import NotReplayable
 from gateway.services.status_updates import record_event
 from gateway.store.database import make_engine, make_session_factory
 from gateway.store.migrate import upgrade
 from gateway.store.models import Notification, Practice, ReplayBatch, WebhookSubscription
 from gateway.store.unit_of_work import UnitOfWork
 from tests.fakes import FakeUnitOfWork
+from tests.gateway.fake_samples import NOW, OTHER_PRACTICE, PRACTICE, submitted
 from tests.gateway.reminder_samples import (
     ORG,
     QUIT,
@@ -169,3 +175,97 @@ def test_only_a_commit_keeps_changes_in_the_fake() -> None:
         uow.commit()
     assert fake.committed
     assert fake.recommendations.get("r1") is not None
+
+
+def _lifecycle(begin: Begin) -> dict[str, Any]:
+    """Intake, a cancel, a replay refused for the withdrawn request, and two re-opens (the
+    second refused): what each left in the store, ids replaced by their roles."""
+    with begin() as uow:
+        for ods in (PRACTICE, OTHER_PRACTICE):
+            _add_practice(uow, ods)
+        uow.commit()
+    with begin() as uow:
+        rec_id = submitted(uow, "delivered")
+        (request,) = uow.deliveries.for_recommendation(rec_id)
+        request.state = "in-flight"
+        assert withdrawals.cancel(uow, rec_id, reason="Stopped smoking", now=NOW)
+        request.state = "dead"
+        uow.commit()
+    seen: dict[str, Any] = {}
+    with begin() as uow:
+        try:
+            replay_one(uow, request.id, now=NOW)
+        except NotReplayable as refused:
+            seen["replay"] = str(refused).replace(request.id, "<request>")
+        cancelled = uow.recommendations.get(rec_id)
+        assert cancelled is not None
+        again = sample_recommendation(PRACTICE)
+        successor = reopen(
+            uow,
+            predecessor=cancelled,
+            client_id="c1",
+            idempotency_key="k1",
+            payload=again,
+            now=NOW,
+            policy=ExpiryPolicy(),
+        ).recommendation_id
+        try:
+            reopen(
+                uow,
+                predecessor=cancelled,
+                client_id="c1",
+                idempotency_key=None,
+                payload=again,
+                now=NOW,
+                policy=ExpiryPolicy(),
+            )
+        except ReopenRefused as refused:
+            seen["reopen"] = str(refused).replace(successor, "<successor>")
+    with begin() as uow:
+        roles = {rec_id: "<original>", successor: "<successor>", request.id: "<request>"}
+        seen["deliveries"] = sorted(
+            (d.purpose, d.state, d.practice_ods, roles.get(d.withdraws_id or ""))
+            for r in (rec_id, successor)
+            for d in uow.deliveries.for_recommendation(r)
+        )
+        seen["tasks"] = [
+            (t.version_id, t.body.get("status"))
+            for r in (rec_id, successor)
+            for t in uow.recommendations.resources_for(r)
+            if t.resource_type == "Task"
+        ]
+        seen["cancelled_at"] = uow.recommendations.last_event_at(rec_id, "cancelled") == NOW
+        found = uow.follow_ups.successor_of(rec_id)
+        seen["successor"] = roles.get(found.id) if found else None
+        key = uow.recommendations.find_idempotency_key(client_id="c1", key="k1")
+        seen["key"] = roles.get(key.recommendation_id) if key else None
+    return seen
+
+
+def _add_practice(uow: Store, ods: str) -> None:
+    practice = Practice(ods_code=ods, adapter="inbox")
+    if isinstance(uow, UnitOfWork):
+        uow.session.add(practice)
+    else:
+        uow.practices.add(practice)
+
+
+def test_the_fake_and_the_real_unit_of_work_agree_on_a_request_s_life(real: Begin) -> None:
+    expected = _lifecycle(real)
+    fake = FakeUnitOfWork()
+    assert _lifecycle(lambda: fake) == expected
+    assert expected["replay"] == (
+        "delivery <request> carries a request that was withdrawn; it is not sent again"
+    )
+    assert expected["reopen"] == "already re-opened as <successor>"
+    assert expected["deliveries"] == [
+        ("request", "dead", PRACTICE, None),
+        ("request", "pending", PRACTICE, None),
+        ("withdrawal", "pending", PRACTICE, "<request>"),
+    ]
+    assert expected["tasks"] == [(2, "cancelled"), (1, "requested")]
+    assert (expected["cancelled_at"], expected["successor"], expected["key"]) == (
+        True,
+        "<successor>",
+        "<successor>",
+    )

@@ -18,7 +18,7 @@ from gateway.cli import app as cli
 from gateway.practice_directory import PracticeEntryRefused, load_directory, seed
 from gateway.security import clients as registry
 from gateway.security import keys
-from gateway.security.clients import PRACTICE_ADMIN_SCOPE
+from gateway.security.scopes import PRACTICE_ADMIN_SCOPE
 from gateway.security.tokens import ALL_SCOPES, issue_token
 from gateway.settings import (
     ApiSettings,

@@ -14,7 +14,7 @@ from gateway.cli import app as cli
 from gateway.cli import sample_recommendation
 from gateway.domain.isolation import BreakerPolicy
 from gateway.practice_directory import load_directory, seed
-from gateway.security.clients import PRACTICE_ADMIN_SCOPE
+from gateway.security.scopes import PRACTICE_ADMIN_SCOPE
 from gateway.security.tokens import ALL_SCOPES, issue_token
 from gateway.services.inbox_accounts import sign_in
 from gateway.services.practice_access import record_call

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.middleware.routes import is_public, route_template
-from gateway.api.problems import problem
+from gateway.api.problems import DATABASE_RETRY_AFTER_SECONDS, problem
 from gateway.logging import get_logger
 from gateway.security import audit
 from gateway.security.context import RequestContext, current_request
@@ -68,7 +68,8 @@ class AuditTrail:
             refusal = problem(
                 503,
                 "Audit unavailable",
-                "the access could not be recorded in the audit trail; try again",
+                "the access could not be recorded in the audit trail; try again shortly",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
                 fhir=scope["path"].startswith("/fhir"),
             )
             await refusal(scope, receive, send)

@@ -180,7 +180,6 @@ def book_appointment(
             organisation_telephone=body.booking_organisation.telephone,
         ),
     )
-    uow.commit()
     return appointment_view(appointment, recommendation.status)
 
 
@@ -205,7 +204,6 @@ def cancel_appointment(
     (`appointment-needed`)."""
     recommendation = _owned(uow, recommendation_id, principal.organisation_ods)
     appointment = _booking(request).cancel(uow, recommendation)
-    uow.commit()
     return appointment_view(appointment, recommendation.status)
 
 
@@ -227,5 +225,4 @@ def record_outcome(
     appointment = _booking(request).record_outcome(
         uow, recommendation, body.outcome, source="practitioner"
     )
-    uow.commit()
     return appointment_view(appointment, recommendation.status)

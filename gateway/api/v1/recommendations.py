@@ -263,7 +263,6 @@ def cancel_recommendation(
         raise HTTPException(
             409, f"a recommendation in status {recommendation.status!r} can no longer be cancelled"
         )
-    uow.commit()
     return Accepted(
         id=recommendation.id, status="cancelled", links=_links(request, recommendation.id)
     )

@@ -2,17 +2,17 @@
 
 Staff sign in for their practice (username and password, argon2id-hashed, their own
 accounts, separate from API clients), see the requests waiting for them, and act on them.
-The session is held server-side (gateway.store.session_models): the cookie, scoped to /inbox
-(SameSite=Strict, HttpOnly, Secure behind HTTPS), holds only a random id, so signing out ends
-it at once. Every form carries the session's CSRF token (the sign-in form a token of its
-own, matched to a cookie), checked in constant time. No JavaScript is needed.
+The session is held server-side, by the scheme the console shares (gateway.api.web.sessions):
+the cookie, scoped to /inbox (SameSite=Strict, HttpOnly, Secure behind HTTPS), holds only a
+random id, so signing out ends it at once. Every form carries the session's CSRF token (the
+sign-in form a token of its own, matched to a cookie), checked in constant time, and a form
+whose Origin names another site is refused. No JavaScript is needed.
 """
 
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,7 +20,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gateway.api.auth import RateLimited
 from gateway.api.error_kinds import status_for
-from gateway.api.web.sessions import digest, secure_cookies
+from gateway.api.web import sessions
+from gateway.api.web.sessions import LiveSession, NewSession, SessionConfig, unit_of_work
 from gateway.security.context import Actor, note_actor
 from gateway.services import practice_inbox
 from gateway.services.inbox_accounts import sign_in
@@ -37,8 +38,6 @@ templates = Environment(
 
 LOGIN = "/inbox/login"
 HOME = "/inbox"
-COOKIE = "liaison_inbox"
-LOGIN_COOKIE = "liaison_inbox_login"
 STATUS_WORDS = {
     "delivered": "New",
     "accepted": "Accepted",
@@ -50,10 +49,6 @@ STATUS_WORDS = {
 }
 
 
-def _uow(request: Request) -> UnitOfWork:
-    return UnitOfWork(request.app.state.session_factory)
-
-
 @dataclass(frozen=True)
 class StaffSession:
     id_hash: str
@@ -63,26 +58,39 @@ class StaffSession:
     csrf_token: str
 
 
-def _secure(request: Request) -> bool:
-    settings: Settings = request.app.state.settings
-    return secure_cookies(settings) or settings.sessions.inbox_secure_cookies
+def _max_age(settings: Settings) -> int:
+    return settings.sessions.inbox_max_age_seconds
+
+
+def _secure(settings: Settings) -> bool:
+    return sessions.secure_cookies(settings) or settings.sessions.inbox_secure_cookies
+
+
+INBOX_SESSIONS: Final[SessionConfig[InboxSession]] = SessionConfig(
+    cookie="liaison_inbox",
+    login_cookie="liaison_inbox_login",
+    path=HOME,
+    max_age=_max_age,
+    store=lambda uow: uow.inbox_sessions,
+    secure=_secure,
+    check_origin=True,
+)
+
+
+def _staff(uow: UnitOfWork, row: InboxSession) -> StaffSession | None:
+    """Who holds the session, while their account is active and still of that practice."""
+    user = uow.inbox.user_by_id(row.user_id)
+    if user is None or not user.active or user.practice_ods != row.practice_ods:
+        return None
+    return StaffSession(row.id_hash, user.id, row.practice_ods, user.username, row.csrf_token)
 
 
 def _session(request: Request) -> StaffSession | None:
     """The live server-side session the cookie names, whose account is still active."""
-    raw = request.cookies.get(COOKIE)
-    if not raw:
+    live = sessions.read_session(request, INBOX_SESSIONS, _staff)
+    if not isinstance(live, LiveSession):
         return None
-    with _uow(request) as uow:
-        row = uow.inbox_sessions.get(digest(raw))
-        if row is None or row.expires_at <= datetime.now(UTC):
-            return None
-        user = uow.inbox.user_by_id(row.user_id)
-        if user is None or not user.active or user.practice_ods != row.practice_ods:
-            uow.inbox_sessions.remove(row.id_hash)
-            uow.commit()
-            return None
-        found = StaffSession(row.id_hash, user.id, row.practice_ods, user.username, row.csrf_token)
+    found = live.holder
     note_actor(
         Actor(
             client_id=f"inbox:{found.ods}",
@@ -94,18 +102,8 @@ def _session(request: Request) -> StaffSession | None:
     return found
 
 
-def _same_origin(request: Request) -> bool:
-    # A form posted from another site is refused even if it somehow carried the token.
-    origin = request.headers.get("origin")
-    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
-
-
 def _csrf_ok(request: Request, staff: StaffSession, submitted: str) -> bool:
-    return (
-        bool(submitted)
-        and secrets.compare_digest(staff.csrf_token.encode(), submitted.encode())
-        and _same_origin(request)
-    )
+    return sessions.form_ok(request, INBOX_SESSIONS, staff.csrf_token, submitted)
 
 
 def _render(
@@ -124,30 +122,22 @@ def _render(
         context["csrf_token"] = staff.csrf_token
     else:
         # Signed out: the form carries a token of its own, matched to a cookie (double submit).
-        login_token = secrets.token_urlsafe(32)
+        login_token = sessions.mint_login_token()
         context["csrf_token"] = login_token
     html = templates.get_template(template).render(context)
     # Browsers send `Origin: null` on form posts from a no-referrer page; same-origin keeps
-    # the real Origin on our own forms (checked in _same_origin) and still tells other sites
+    # the real Origin on our own forms (checked by sessions.same_origin) and still tells other sites
     # nothing.
     response = HTMLResponse(
         html, status_code=status_code, headers={"Referrer-Policy": "same-origin"}
     )
     if login_token is not None:
-        response.set_cookie(
-            LOGIN_COOKIE,
-            login_token,
-            max_age=1800,
-            path=HOME,
-            httponly=True,
-            samesite="strict",
-            secure=_secure(request),
-        )
+        sessions.set_login_cookie(request, response, INBOX_SESSIONS, login_token)
     return response
 
 
 def _take_flash(request: Request, staff: StaffSession) -> str | None:
-    with _uow(request) as uow:
+    with unit_of_work(request) as uow:
         row = uow.inbox_sessions.get(staff.id_hash)
         flash = row.flash if row else None
         if row is not None and flash is not None:
@@ -186,13 +176,7 @@ def login(
     password: Annotated[str, Form(max_length=200)] = "",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    expected = request.cookies.get(LOGIN_COOKIE, "")
-    if not (
-        expected
-        and csrf_token
-        and secrets.compare_digest(expected.encode(), csrf_token.encode())
-        and _same_origin(request)
-    ):
+    if not sessions.login_form_ok(request, INBOX_SESSIONS, csrf_token):
         return _forbidden(request, None)
     form = {"practice": practice, "username": username}
     missing = [
@@ -219,7 +203,7 @@ def login(
         response.headers["Retry-After"] = str(limited.retry_after)
         return response
     now = datetime.now(UTC)
-    with _uow(request) as uow:
+    with unit_of_work(request) as uow:
         account = sign_in(uow, ods_code=practice, username=username, password=password, now=now)
         if account is None:
             uow.commit()
@@ -227,53 +211,34 @@ def login(
             return _render(
                 request, "inbox/login.html", status_code=401, staff=None, form=form, errors=errors
             )
-        return _start_session(request, uow, account.user_id, account.practice_ods, now)
-
-
-def _start_session(
-    request: Request, uow: UnitOfWork, user_id: int, ods: str, now: datetime
-) -> Response:
-    """A fresh session (and CSRF token) at sign-in: nothing chosen before it carries over."""
-    settings: Settings = request.app.state.settings
-    session_id = secrets.token_urlsafe(32)
-    uow.inbox_sessions.remove_expired(now=now)
-    uow.inbox_sessions.add(
-        InboxSession(
-            id_hash=digest(session_id),
-            user_id=user_id,
-            practice_ods=ods,
-            csrf_token=secrets.token_urlsafe(32),
-            created_at=now,
-            expires_at=now + timedelta(seconds=settings.sessions.inbox_max_age_seconds),
+        # A fresh session (and CSRF token) at sign-in: nothing chosen before it carries over.
+        return sessions.start_session(
+            request,
+            INBOX_SESSIONS,
+            uow,
+            lambda new: _session_row(new, account.user_id, account.practice_ods),
+            now=now,
+            redirect_to=HOME,
         )
+
+
+def _session_row(new: NewSession, user_id: int, ods: str) -> InboxSession:
+    return InboxSession(
+        id_hash=new.id_hash,
+        user_id=user_id,
+        practice_ods=ods,
+        csrf_token=new.csrf_token,
+        created_at=new.created_at,
+        expires_at=new.expires_at,
     )
-    uow.commit()
-    response = RedirectResponse(HOME, status_code=303)
-    response.set_cookie(
-        COOKIE,
-        session_id,
-        max_age=settings.sessions.inbox_max_age_seconds,
-        path=HOME,
-        httponly=True,
-        samesite="strict",
-        secure=_secure(request),
-    )
-    response.delete_cookie(LOGIN_COOKIE, path=HOME)
-    return response
 
 
 @router.post("/logout")
 def logout(request: Request, csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
     staff = _session(request)
-    if staff is not None:
-        if not _csrf_ok(request, staff, csrf_token):
-            return _forbidden(request, staff)
-        with _uow(request) as uow:
-            uow.inbox_sessions.remove(staff.id_hash)
-            uow.commit()
-    response = _to_login()
-    response.delete_cookie(COOKIE, path=HOME)
-    return response
+    if staff is not None and not _csrf_ok(request, staff, csrf_token):
+        return _forbidden(request, staff)
+    return sessions.sign_out(request, INBOX_SESSIONS, redirect_to=LOGIN)
 
 
 def _not_found(request: Request, staff: StaffSession) -> Response:
@@ -292,7 +257,7 @@ def requests_page(request: Request) -> Response:
     staff = _session(request)
     if staff is None:
         return _to_login()
-    with _uow(request) as uow:
+    with unit_of_work(request) as uow:
         items = practice_inbox.pending(uow, staff.ods)
     flash = _take_flash(request, staff)
     return _render(request, "inbox/list.html", staff=staff, items=items, flash=flash)
@@ -303,7 +268,7 @@ def request_page(request: Request, recommendation_id: str) -> Response:
     staff = _session(request)
     if staff is None:
         return _to_login()
-    with _uow(request) as uow:
+    with unit_of_work(request) as uow:
         item = practice_inbox.item(uow, staff.ods, recommendation_id)
     if item is None:
         return _not_found(request, staff)
@@ -325,7 +290,7 @@ def act(
         return _to_login()
     if not _csrf_ok(request, staff, csrf_token):
         return _forbidden(request, staff)
-    with _uow(request) as uow:
+    with unit_of_work(request) as uow:
         try:
             status = practice_inbox.act(
                 uow,

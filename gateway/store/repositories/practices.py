@@ -23,6 +23,10 @@ class PracticeRepository:
             self._held[ods_code] = practice
         return practice
 
+    def add(self, practice: Practice) -> None:
+        self._session.add(practice)
+        self._held[practice.ods_code] = practice
+
     def list(self) -> Sequence[Practice]:
         return self._session.scalars(select(Practice).order_by(Practice.ods_code)).all()
 

@@ -11,9 +11,10 @@ Signing in: an engineer pastes an access token with the `ops` scope (from
 `POST /oauth2/token`, or `liaison token --client <ops client>` in development). The token is
 checked like any bearer token, then exchanged for a server-side session: the cookie holds a
 random id (HttpOnly, SameSite=Strict, Secure behind HTTPS), the database holds its SHA-256,
-the client and its scopes. Every request checks the session and the client registry again,
-so revoking the client or its `ops` scope ends the session at once. Every form carries the
-session's CSRF token; the sign-in form a token of its own (double-submit cookie).
+the client and its scopes (the scheme the inbox shares: gateway.api.web.sessions). Every
+request checks the session and the client registry again, so revoking the client or its
+`ops` scope ends the session at once. Every form carries the session's CSRF token; the
+sign-in form a token of its own (double-submit cookie).
 """
 
 from urllib.parse import urlencode
@@ -25,7 +26,8 @@ from fastapi.staticfiles import StaticFiles
 # The page modules register their routes on the shared router when imported.
 from gateway.api.web.console import deliveries, practices, replays, sign_in  # noqa: F401
 from gateway.api.web.console.pages import API_DIR, error_page, router
-from gateway.api.web.console.session import COOKIE, FormExpired, NotSignedIn
+from gateway.api.web.console.session import CONSOLE_SESSIONS, FormExpired, NotSignedIn
+from gateway.api.web.sessions import forget_cookie
 
 
 def install(app: FastAPI) -> None:
@@ -47,7 +49,7 @@ def install(app: FastAPI) -> None:
             query["why"] = exc.reason
         response = RedirectResponse("/console/login?" + urlencode(query), status_code=303)
         if exc.reason:
-            response.delete_cookie(COOKIE, path="/console")
+            forget_cookie(response, CONSOLE_SESSIONS)
         return response
 
     @app.exception_handler(FormExpired)

@@ -1,25 +1,52 @@
-"""Console sessions: the cookie, the server-side session it names, and the form check.
+"""Console sessions: who holds one, and the form check (the scheme is gateway.api.web.sessions).
 
-The cookie holds a random id (HttpOnly, SameSite=Strict, Secure behind HTTPS); the database
-holds its SHA-256, the client and its scopes. Every request checks the session and the client
-registry again, so revoking the client or its `ops` scope ends the session at once.
+The session row keeps the client and its scopes from the token it was opened with. Every
+request checks the client registry again, so revoking the client or its `ops` scope ends the
+session at once.
 """
 
-import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import Depends, Request
 
-from gateway.api.web.sessions import digest
+from gateway.api.web.sessions import (
+    LiveSession,
+    SessionConfig,
+    csrf_matches,
+    read_session,
+    unit_of_work,
+)
 from gateway.security.context import Actor, note_actor
 from gateway.security.tokens import Principal
 from gateway.settings import Settings
+from gateway.store.session_models import ConsoleSession
 from gateway.store.unit_of_work import UnitOfWork
 
-COOKIE = "liaison_console"
-LOGIN_COOKIE = "liaison_console_login"
+__all__ = [
+    "CONSOLE_SESSIONS",
+    "Engineer",
+    "EngineerDep",
+    "FormExpired",
+    "NotSignedIn",
+    "check_form",
+    "current_engineer",
+    "safe_next",
+    "unit_of_work",
+]
+
+
+def _max_age(settings: Settings) -> int:
+    return settings.sessions.console_max_age_seconds
+
+
+CONSOLE_SESSIONS: Final[SessionConfig[ConsoleSession]] = SessionConfig(
+    cookie="liaison_console",
+    login_cookie="liaison_console_login",
+    path="/console",
+    max_age=_max_age,
+    store=lambda uow: uow.console_sessions,
+)
 
 
 class NotSignedIn(Exception):
@@ -38,37 +65,30 @@ class Engineer:
     csrf_token: str
 
 
-def unit_of_work(request: Request) -> UnitOfWork:
-    return UnitOfWork(request.app.state.session_factory)
+def _principal(uow: UnitOfWork, row: ConsoleSession, settings: Settings) -> Principal | None:
+    """The session's holder with the scopes the client registry still grants; None without ops."""
+    scopes = frozenset(row.scopes.split())
+    client = uow.clients.get(row.client_id)
+    if client is not None:
+        scopes &= frozenset(client.scopes.split()) if client.status == "active" else frozenset()
+    elif settings.environment == "production":
+        scopes = frozenset()  # production honours registered clients only
+    if "ops" not in scopes:
+        return None
+    return Principal(
+        client_id=row.client_id,
+        organisation_ods=row.organisation_ods,
+        scopes=scopes,
+        kind=row.kind,
+    )
 
 
 def current_engineer(request: Request) -> Engineer:
-    raw = request.cookies.get(COOKIE)
-    if not raw:
-        raise NotSignedIn()
     settings: Settings = request.app.state.settings
-    now = datetime.now(UTC)
-    with unit_of_work(request) as uow:
-        row = uow.console_sessions.get(digest(raw))
-        if row is None or row.expires_at <= now:
-            raise NotSignedIn("expired")
-        scopes = frozenset(row.scopes.split())
-        client = uow.clients.get(row.client_id)
-        if client is not None:
-            scopes &= frozenset(client.scopes.split()) if client.status == "active" else frozenset()
-        elif settings.environment == "production":
-            scopes = frozenset()  # production honours registered clients only
-        if "ops" not in scopes:
-            uow.console_sessions.remove(row.id_hash)
-            uow.commit()
-            raise NotSignedIn("revoked")
-        principal = Principal(
-            client_id=row.client_id,
-            organisation_ods=row.organisation_ods,
-            scopes=scopes,
-            kind=row.kind,
-        )
-        csrf_token = row.csrf_token
+    found = read_session(request, CONSOLE_SESSIONS, lambda uow, row: _principal(uow, row, settings))
+    if not isinstance(found, LiveSession):
+        raise NotSignedIn(found.reason)
+    principal = found.holder
     note_actor(
         Actor(
             client_id=principal.client_id,
@@ -76,14 +96,14 @@ def current_engineer(request: Request) -> Engineer:
             kind=principal.kind,
         )
     )
-    return Engineer(principal, csrf_token)
+    return Engineer(principal, found.csrf_token)
 
 
 EngineerDep = Annotated[Engineer, Depends(current_engineer)]
 
 
 def check_form(engineer: Engineer, csrf_token: str) -> None:
-    if not hmac.compare_digest(engineer.csrf_token.encode(), csrf_token.encode()):
+    if not csrf_matches(engineer.csrf_token, csrf_token):
         raise FormExpired()
 
 

@@ -1,33 +1,28 @@
 """Signing in and out: an access token with the `ops` scope is exchanged for a session.
 
 The sign-in form carries a token of its own (double-submit cookie); sign-out needs the
-session's CSRF token and deletes the session row.
+session's CSRF token and deletes the session row (gateway.api.web.sessions).
 """
 
-import hmac
-import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from gateway.api.auth import RateLimited, current_principal
-from gateway.api.dependencies import SettingsDep
 from gateway.api.error_kinds import status_for
+from gateway.api.web import sessions
 from gateway.api.web.console.pages import render_page, router
 from gateway.api.web.console.session import (
-    COOKIE,
-    LOGIN_COOKIE,
+    CONSOLE_SESSIONS,
     EngineerDep,
     check_form,
     safe_next,
     unit_of_work,
 )
-from gateway.api.web.sessions import digest, secure_cookies
-from gateway.security.tokens import Unauthorized
-from gateway.settings import Settings
+from gateway.security.tokens import Principal, Unauthorized
 from gateway.store.session_models import ConsoleSession
 
 SIGN_IN_REASONS = {
@@ -39,23 +34,14 @@ SIGN_IN_REASONS = {
 def _sign_inpage(
     request: Request, *, next_url: str, message: str | None, status_code: int = 200
 ) -> HTMLResponse:
-    settings: Settings = request.app.state.settings
-    form_token = secrets.token_urlsafe(32)
+    form_token = sessions.mint_login_token()
     response = render_page(
         request,
         "login.html",
         {"next": safe_next(next_url), "message": message, "form_token": form_token},
         status_code=status_code,
     )
-    response.set_cookie(
-        LOGIN_COOKIE,
-        form_token,
-        max_age=1800,
-        path="/console",
-        httponly=True,
-        samesite="strict",
-        secure=secure_cookies(settings),
-    )
+    sessions.set_login_cookie(request, response, CONSOLE_SESSIONS, form_token)
     return response
 
 
@@ -69,13 +55,11 @@ def loginpage(request: Request, next: str | None = None, why: str | None = None)
 @router.post("/login", response_class=HTMLResponse)
 def sign_in(
     request: Request,
-    settings: SettingsDep,
     token: Annotated[str, Form(max_length=8192)] = "",
     form_token: Annotated[str, Form(max_length=100)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/console/",
 ) -> Response:
-    expected = request.cookies.get(LOGIN_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected.encode(), form_token.encode()):
+    if not sessions.login_form_ok(request, CONSOLE_SESSIONS, form_token):
         return _sign_inpage(
             request,
             next_url=next,
@@ -101,35 +85,28 @@ def sign_in(
             message=("This token lacks the ops scope: the console is for integration engineers."),
             status_code=403,
         )
-    session_id = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
     with unit_of_work(request) as uow:
-        uow.console_sessions.remove_expired(now=now)
-        uow.console_sessions.add(
-            ConsoleSession(
-                id_hash=digest(session_id),
-                client_id=principal.client_id,
-                organisation_ods=principal.organisation_ods,
-                kind=principal.kind,
-                scopes=" ".join(sorted(principal.scopes)),
-                csrf_token=secrets.token_urlsafe(32),
-                created_at=now,
-                expires_at=now + timedelta(seconds=settings.sessions.console_max_age_seconds),
-            )
+        return sessions.start_session(
+            request,
+            CONSOLE_SESSIONS,
+            uow,
+            lambda new: _session_row(new, principal),
+            now=datetime.now(UTC),
+            redirect_to=safe_next(next),
         )
-        uow.commit()
-    response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        COOKIE,
-        session_id,
-        max_age=settings.sessions.console_max_age_seconds,
-        path="/console",
-        httponly=True,
-        samesite="strict",
-        secure=secure_cookies(settings),
+
+
+def _session_row(new: sessions.NewSession, principal: Principal) -> ConsoleSession:
+    return ConsoleSession(
+        id_hash=new.id_hash,
+        client_id=principal.client_id,
+        organisation_ods=principal.organisation_ods,
+        kind=principal.kind,
+        scopes=" ".join(sorted(principal.scopes)),
+        csrf_token=new.csrf_token,
+        created_at=new.created_at,
+        expires_at=new.expires_at,
     )
-    response.delete_cookie(LOGIN_COOKIE, path="/console")
-    return response
 
 
 @router.post("/logout")
@@ -139,9 +116,4 @@ def sign_out(
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     check_form(engineer, csrf_token)
-    with unit_of_work(request) as uow:
-        uow.console_sessions.remove(digest(request.cookies.get(COOKIE, "")))
-        uow.commit()
-    response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/console")
-    return response
+    return sessions.sign_out(request, CONSOLE_SESSIONS, redirect_to="/console/login")
