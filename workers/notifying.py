@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import tenacity
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from adapters.errors import AdapterError, PermanentAdapterError
 from adapters.notification import NotificationChannel, OutgoingMessage
 from gateway import metrics
@@ -271,6 +274,25 @@ def send_notification(rt: Runtime, notification_id: str) -> str:
         provider_id = prepared.channel.send(prepared.message)
     except AdapterError as exc:
         error = exc
+    return _record_outcome(rt, notification_id, provider_id, error)
+
+
+# A message that has gone must be recorded as gone. If the database is briefly unreachable
+# just after the send (restarted, failing over), asking it again beats leaving the row to
+# lapse back to pending when its lease runs out and be sent a second time: email has no way
+# to ask the relay whether it already took the message. Stops well inside the lease.
+_RECORD_AGAIN = tenacity.retry(
+    retry=tenacity.retry_if_exception_type((OperationalError, InterfaceError)),
+    wait=tenacity.wait_exponential(multiplier=0.25, max=4),
+    stop=tenacity.stop_after_delay(LEASE.total_seconds() / 2),
+    reraise=True,
+)
+
+
+@_RECORD_AGAIN
+def _record_outcome(
+    rt: Runtime, notification_id: str, provider_id: str | None, error: AdapterError | None
+) -> str:
     with UnitOfWork(rt.session_factory) as uow:
         notification = uow.notifications.get(notification_id)
         assert notification is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from sqlalchemy.exc import OperationalError
 
 from adapters.errors import AdapterError, PermanentAdapterError, RateLimited, TransientAdapterError
 from adapters.notification import NotificationChannel, OutgoingMessage
@@ -163,3 +164,49 @@ def test_a_webhook_the_app_refuses_is_not_retried(tmp_path: Path, peers: Peers) 
     )
     assert (hook.status, hook.not_before) == ("failed", None)
     assert hook.error == "webhook to app answered 410"
+
+
+class _CountingThenDatabaseBlip:
+    """Sends through the real channel, then makes the next commit fail as a database that
+    has just restarted would: the send has happened, its recording has not."""
+
+    name = "sms"
+
+    def __init__(self, real: NotificationChannel) -> None:
+        self.real = real
+        self.sends = 0
+        self.blip_pending = False
+
+    def send(self, message: OutgoingMessage) -> str:
+        self.sends += 1
+        provider_id = self.real.send(message)
+        self.blip_pending = True
+        return provider_id
+
+
+def test_a_text_sent_while_the_database_restarts_is_recorded_once_and_not_sent_again(
+    tmp_path: Path, peers: Peers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rt = _runtime(tmp_path, peers)
+    rec_id = submit(rt, "Y00003")
+    walk(rt, rec_id, "delivered", "appointment-needed")
+    channel = _CountingThenDatabaseBlip(rt.channel("sms"))
+    real_commit = UnitOfWork.commit
+
+    def commit(uow: UnitOfWork) -> None:
+        if channel.blip_pending:
+            channel.blip_pending = False
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+        real_commit(uow)
+
+    monkeypatch.setattr(UnitOfWork, "commit", commit)
+
+    def by_name(name: str) -> NotificationChannel:
+        return channel if name == "sms" else rt.channel(name)
+
+    run_notify_tasks(replace(rt, channel=by_name), queued_notifications(rt))
+
+    text = _on_channel(rt, rec_id, "sms")
+    assert (text.status, text.attempt_count, text.error) == ("sent", 1, None)
+    assert channel.sends == 1
+    assert _due(rt) == []  # nothing left to lapse back and go a second time
