@@ -26,8 +26,19 @@ def public_request_url(request: Request) -> URL:
     return URL(public_url(request, request.url.path) + (f"?{query}" if query else ""))
 
 
-def next_page_url(request: Request, *, offset: int, limit: int, total: int) -> str | None:
-    """This request's link to the page after `offset`, or None on the last page."""
+def next_page_url(
+    request: Request,
+    *,
+    offset: int,
+    limit: int,
+    total: int,
+    names: tuple[str, str] = ("offset", "limit"),
+) -> str | None:
+    """This request's link to the page after `offset`, or None on the last page. `names` are
+    the query parameters holding the offset and the page size (FHIR's are `_offset` and
+    `_count`)."""
     if offset + limit >= total:
         return None
-    return str(public_request_url(request).include_query_params(offset=offset + limit, limit=limit))
+    offset_name, limit_name = names
+    following = {offset_name: offset + limit, limit_name: limit}
+    return str(public_request_url(request).include_query_params(**following))

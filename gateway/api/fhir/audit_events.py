@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from gateway.api.dependencies import OpsClient, UnitOfWorkDep
 from gateway.api.fhir.params import SearchError, date_bound
 from gateway.api.fhir.searchset import searchset
-from gateway.api.links import public_base, public_request_url
+from gateway.api.links import next_page_url, public_base
 from gateway.api.problems import problem
 from gateway.security import audit
 from gateway.store.repositories.fhir_search import DateBound
@@ -122,11 +122,9 @@ def search_audit_events(
         limit=count,
         offset=offset,
     )
-    next_url = None
-    if offset + count < total:
-        next_url = str(
-            public_request_url(request).include_query_params(_offset=offset + count, _count=count)
-        )
+    next_url = next_page_url(
+        request, offset=offset, limit=count, total=total, names=("_offset", "_count")
+    )
     body = _bundle(request, [audit.as_audit_event(r) for r in rows], total, next_url)
     return JSONResponse(body, media_type=FHIR_JSON)
 

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field
 from fhir_profiles.builders import resource_set_of
 from gateway.api.dependencies import RecommendationsClient, UnitOfWorkDep
 from gateway.api.fhir.params import STORED_TYPES
-from gateway.api.links import public_base, public_request_url
+from gateway.api.links import next_page_url, public_base
 from gateway.api.middleware.audit_trail import AuditedUnitOfWorkDep
 from gateway.api.text_rules import plain_text
 from gateway.api.v1.appointments import appointment_view
@@ -194,11 +194,7 @@ def list_recommendations(
         limit=limit,
         offset=offset,
     )
-    next_url = None
-    if offset + limit < total:
-        next_url = str(
-            public_request_url(request).include_query_params(offset=offset + limit, limit=limit)
-        )
+    next_url = next_page_url(request, offset=offset, limit=limit, total=total)
     return RecommendationPage(
         items=[
             RecommendationSummary(
