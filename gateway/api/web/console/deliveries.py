@@ -161,7 +161,7 @@ def replay_delivery(
     engineer: EngineerDep,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    check_form(engineer, csrf_token)
+    check_form(request, engineer, csrf_token)
     with unit_of_work(request) as uow:
         try:
             replayed = delivery_ops.replay_one(uow, delivery_id, now=datetime.now(UTC))

@@ -40,7 +40,10 @@ def render_page(
     html = templates.get_template(f"console/{name}").render(
         {"request": request, "engineer": engineer, "now": datetime.now(UTC), **context}
     )
-    return HTMLResponse(html, status_code=status_code)
+    # Browsers send `Origin: null` on form posts from a no-referrer page; same-origin keeps the
+    # real Origin on the console's own forms (checked by gateway.api.web.sessions.same_origin)
+    # and still tells other sites nothing.
+    return HTMLResponse(html, status_code=status_code, headers={"Referrer-Policy": "same-origin"})
 
 
 def error_page(

@@ -92,7 +92,7 @@ def start_replay(
     created_before: Annotated[str, Form(max_length=64)] = "",
     confirmed_total: Annotated[int, Form(ge=0, le=1_000_000)] = 0,
 ) -> Response:
-    check_form(engineer, csrf_token)
+    check_form(request, engineer, csrf_token)
     try:
         before = datetime.fromisoformat(created_before) if created_before else None
         if before is not None:
@@ -167,7 +167,7 @@ def cancel_replay_batch(
     engineer: EngineerDep,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    check_form(engineer, csrf_token)
+    check_form(request, engineer, csrf_token)
     with unit_of_work(request) as uow:
         try:
             delivery_ops.cancel_replay(uow, batch_id, now=datetime.now(UTC))

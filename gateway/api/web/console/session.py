@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from gateway.api.web.sessions import (
     LiveSession,
     SessionConfig,
-    csrf_matches,
+    form_ok,
     read_session,
     unit_of_work,
 )
@@ -46,6 +46,7 @@ CONSOLE_SESSIONS: Final[SessionConfig[ConsoleSession]] = SessionConfig(
     path="/console",
     max_age=_max_age,
     store=lambda uow: uow.console_sessions,
+    check_origin=True,
 )
 
 
@@ -102,8 +103,10 @@ def current_engineer(request: Request) -> Engineer:
 EngineerDep = Annotated[Engineer, Depends(current_engineer)]
 
 
-def check_form(engineer: Engineer, csrf_token: str) -> None:
-    if not csrf_matches(engineer.csrf_token, csrf_token):
+def check_form(request: Request, engineer: Engineer, csrf_token: str) -> None:
+    """A console form must carry the session's CSRF token and, when the browser names its
+    origin, come from this site: a cross-site post is refused even with the token."""
+    if not form_ok(request, CONSOLE_SESSIONS, engineer.csrf_token, csrf_token):
         raise FormExpired()
 
 

@@ -115,5 +115,5 @@ def sign_out(
     engineer: EngineerDep,
     csrf_token: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    check_form(engineer, csrf_token)
+    check_form(request, engineer, csrf_token)
     return sessions.sign_out(request, CONSOLE_SESSIONS, redirect_to="/console/login")
