@@ -16,8 +16,10 @@ from typing import Annotated, Any
 import httpx
 import typer
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 from gateway import (
+    api_processes,
     catalogue_commands,
     client_commands,
     dev_stack,
@@ -98,12 +100,11 @@ def api(
     limit_arenas()
     settings = get_settings()
     metrics.share_across_processes(settings)  # /metrics adds up every process's counts
-    uvicorn.run(
+    config = uvicorn.Config(
         "gateway.api.app:create_app",
         factory=True,
         host=host or settings.api.host,
         port=port or settings.api.port,
-        # More than one: uvicorn's supervisor forks that many processes sharing the socket.
         workers=workers or settings.api.workers,
         log_level="warning",
         # Logging is gateway.logging's (JSON, redacted); uvicorn's access log would print
@@ -111,6 +112,14 @@ def api(
         log_config=None,
         access_log=False,
     )
+    if config.workers > 1:
+        # That many processes on the port, each listening on a socket of its own.
+        api_processes.serve(config)
+        return
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)  # as uvicorn.run: the port or the app is broken
 
 
 def _celery(*args: str) -> list[str]:

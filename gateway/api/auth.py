@@ -53,8 +53,11 @@ class RateLimited(Exception):
 
 
 def _registered(request: Request, client_id: str) -> ApiClient | None:
-    # Its own short transaction, read fresh on every request: revocation is immediate.
+    # Read fresh on every request, outside the request's transaction: revocation is
+    # immediate. One statement in autocommit: a lone read needs no BEGIN and ROLLBACK, two
+    # round trips of the three it cost (docs/BENCHMARKS.md, fix 8).
     with UnitOfWork(request.app.state.session_factory) as uow:
+        uow.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         client = uow.clients.get(client_id)
         if client is not None:
             uow.session.expunge(client)
