@@ -19,8 +19,9 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # API processes `liaison api` starts on the one port (uvicorn's workers). Each keeps its
-    # own per-client rate-limit buckets, so a client's budget is per process (docs/DEPLOYMENT.md).
+    # API processes `liaison api` starts on the one port, each on a socket of its own
+    # (gateway/api_processes.py). Each keeps its own per-client rate-limit buckets, so a
+    # client's budget is per process (docs/DEPLOYMENT.md).
     workers: int = Field(default=1, ge=1, le=32)
     public_base_url: str = "http://127.0.0.1:8000"
     # Browser origins allowed to call the API; empty = no CORS headers at all.
