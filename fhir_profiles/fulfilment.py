@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from fhir_profiles import systems
-from fhir_profiles.emitted_shape import check_emitted
 from fhir_profiles.instants import read_datetime
 from fhir_profiles.task_status import GP_REPORTED
 from fhir_profiles.terminology import display
+from fhir_profiles.validation import validate_resource
 
 # Status words only Liaison sets, and the R4 Task.status each means. The words a GP system
 # reports keep the Task.status it sets for them (task_status.GP_REPORTED), so Liaison's own
@@ -126,10 +126,7 @@ def task_at(
         max(now, authored) if authored else now,
         like=authored_text if isinstance(authored_text, str) else None,
     )
-    # What the status, the practice's words and the pharmacy can change is checked, in full
-    # once per shape (fhir_profiles.emitted_shape); the fixed parts and the base invariants
-    # are proven for every status by tests/fhir_profiles/test_fulfilment.py.
-    check_emitted([updated])
+    validate_resource(updated)
     return updated
 
 
@@ -144,5 +141,5 @@ def medication_request_at(
     updated = copy.deepcopy(dict(medication_request))
     updated["meta"] = _without_version(updated.get("meta"))
     updated["status"] = wanted
-    check_emitted([updated])
+    validate_resource(updated)
     return updated

@@ -35,11 +35,9 @@ def relay_outbox(
             for row in uow.outbox.unpublished(limit=batch)
         ]
         deliveries = uow.deliveries.get_many([ref for _, kind, ref, _ in rows if kind == "deliver"])
-        # The batch's recommendations locked in one statement, not one round trip each, and
-        # their stored Tasks read in one more for the move to "queued".
+        # The batch's recommendations locked in one statement, not one round trip each.
         uow.recommendations.lock_many(
-            {d.recommendation_id for d in deliveries.values() if d.purpose != "withdrawal"},
-            with_resources=True,
+            {d.recommendation_id for d in deliveries.values() if d.purpose != "withdrawal"}
         )
         # The timeline rows go to the database together at commit, not in one round trip
         # each before the next recommendation's lock (docs/BENCHMARKS.md, the relay profile).

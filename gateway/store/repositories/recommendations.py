@@ -32,8 +32,6 @@ class RecommendationRepository:
         self._session = session
         # What `lock_many` locked, and in which transaction: the lock lasts until its end.
         self._held: tuple[SessionTransaction | None, dict[str, Recommendation]] = (None, {})
-        # Their stored resources, when `lock_many` was asked to read them too.
-        self._held_resources: dict[str, list[FhirResource]] = {}
 
     def add(self, recommendation: Recommendation) -> None:
         self._session.add(recommendation)
@@ -41,16 +39,10 @@ class RecommendationRepository:
     def get(self, recommendation_id: str) -> Recommendation | None:
         return self._session.get(Recommendation, recommendation_id)
 
-    def lock_many(
-        self, recommendation_ids: Collection[str], *, with_resources: bool = False
-    ) -> list[Recommendation]:
+    def lock_many(self, recommendation_ids: Collection[str]) -> list[Recommendation]:
         """Lock several recommendations in one statement, in id order (two callers never
         hold one each while waiting for the other's), until the transaction ends;
-        `get_for_update` of one of them meanwhile answers from this read. `with_resources`:
-        read their stored FHIR resources too, in one more statement, and let
-        `resources_for` answer from it (every change to a resource holds its
-        recommendation's lock, so nobody else can change them meanwhile)."""
-        self._held_resources = {}
+        `get_for_update` of one of them meanwhile answers from this read."""
         if not recommendation_ids:
             return []
         stmt = (
@@ -62,14 +54,6 @@ class RecommendationRepository:
         )
         locked = list(self._session.scalars(stmt))
         self._held = (self._session.get_transaction(), {r.id: r for r in locked})
-        if with_resources and locked:
-            resources = select(FhirResource).where(
-                FhirResource.recommendation_id.in_([r.id for r in locked])
-            )
-            held: dict[str, list[FhirResource]] = {r.id: [] for r in locked}
-            for resource in self._session.scalars(resources.order_by(FhirResource.resource_type)):
-                held[resource.recommendation_id].append(resource)
-            self._held_resources = held
         return locked
 
     def get_for_update(self, recommendation_id: str) -> Recommendation | None:
@@ -134,11 +118,9 @@ class RecommendationRepository:
     # FHIR resources
 
     def add_resource(self, resource: FhirResource) -> None:
-        self._held_resources.pop(resource.recommendation_id, None)
         self._session.add(resource)
 
     def insert_resources(self, rows: Sequence[dict[str, Any]]) -> None:
-        self._held_resources = {}
         """New resources (FhirResource columns) in one INSERT, past the unit of work's
         bookkeeping: for a writer that never reads them back in its transaction (intake).
         A Core executemany on the table: measured cheaper than the ORM's bulk insert and
@@ -147,10 +129,6 @@ class RecommendationRepository:
             self._session.execute(insert(table_of(FhirResource)), list(rows))
 
     def resources_for(self, recommendation_id: str) -> Sequence[FhirResource]:
-        transaction, _ = self._held
-        held = self._held_resources.get(recommendation_id)
-        if held is not None and transaction is self._session.get_transaction():
-            return list(held)
         stmt = (
             select(FhirResource)
             .where(FhirResource.recommendation_id == recommendation_id)
