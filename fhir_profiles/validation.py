@@ -14,7 +14,7 @@ declares what it conforms to.
 """
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, Final
 
@@ -30,7 +30,14 @@ from fhir_profiles.issues import InvalidResource, Issue
 from fhir_profiles.profiles import check, profile
 from fhir_profiles.r4_shape import r4_issues
 
-__all__ = ["InvalidResource", "Issue", "validate_all", "validate_emitted", "validate_resource"]
+__all__ = [
+    "InvalidResource",
+    "Issue",
+    "validate_all",
+    "validate_changed",
+    "validate_emitted",
+    "validate_resource",
+]
 
 # Resource types Liaison profiles: each instance must name one of Liaison's profiles.
 PROFILED: Final[Mapping[str, frozenset[str]]] = {
@@ -243,6 +250,34 @@ def validate_emitted(resources: Iterable[Mapping[str, Any]]) -> None:
         issues += _dedupe(found)
     if issues:
         raise InvalidResource(issues)
+
+
+def validate_changed(
+    resource: Mapping[str, Any], elements: Collection[str], *, invariants: Collection[str] = ()
+) -> None:
+    """The run-time check of a resource Liaison made from a stored one that passed
+    `validate_resource` (or `validate_emitted`) by setting only the top-level `elements`:
+    what the change can sway. Those elements against base R4 (names, primitive formats,
+    ele-1, required bindings: `r4_shape`), and the base R4 `invariants` (keys) that relate
+    them to the elements left as they were (Task inv-1: lastModified >= authoredOn).
+
+    Left out, because the change cannot alter their verdict: the elements it did not set,
+    and the R4B models and Liaison's profile rules over the ones it did, whose values the
+    calling code fixes (fhir_profiles.fulfilment; tests/fhir_profiles/test_fulfilment.py
+    runs `validate_resource` over every result it can give). Raise InvalidResource with
+    every issue found."""
+    resource_type = str(resource.get("resourceType"))
+    changed: dict[str, Any] = {"resourceType": resource_type}
+    changed.update((key, resource[key]) for key in elements if key in resource)
+    issues = r4_issues(changed, resource_type)
+    for invariant in base_invariants():
+        if invariant.key not in invariants or invariant.applies_to != resource_type:
+            continue
+        result = _invariant(invariant.expression)(dict(resource), {"resource": resource})
+        if any(item is not True for item in result):
+            issues.append(Issue(resource_type, f"{invariant.key}: {invariant.human}"))
+    if issues:
+        raise InvalidResource(_dedupe(issues))
 
 
 def conformance_resources() -> Iterable[Mapping[str, Any]]:

@@ -13,7 +13,7 @@ tests/gateway/test_fake_unit_of_work.py runs the same calls on this and on the r
 """
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -142,8 +142,15 @@ class FakeRecommendations(_Repository):
         for row in rows:
             self.add_resource(FhirResource(**row))
 
-    def resources_for(self, recommendation_id: str) -> Sequence[FhirResource]:
-        rows = [r for r in self._t.resources.values() if r.recommendation_id == recommendation_id]
+    def resources_for(
+        self, recommendation_id: str, *, types: Collection[str] | None = None
+    ) -> Sequence[FhirResource]:
+        rows = [
+            r
+            for r in self._t.resources.values()
+            if r.recommendation_id == recommendation_id
+            and (types is None or r.resource_type in types)
+        ]
         return sorted(rows, key=lambda r: r.resource_type)
 
     def update_resource(

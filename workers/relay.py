@@ -8,6 +8,7 @@ from gateway.correlation import correlation
 from gateway.domain import delivery_states
 from gateway.domain.delivery_states import DeliveryMove, DeliveryState
 from gateway.domain.isolation import publish_allowance
+from gateway.services import fulfilment_tracking
 from gateway.services.practice_access import breaker_of
 from gateway.services.status_updates import StatusChange, apply_status
 from gateway.store.models import Delivery
@@ -35,9 +36,11 @@ def relay_outbox(
             for row in uow.outbox.unpublished(limit=batch)
         ]
         deliveries = uow.deliveries.get_many([ref for _, kind, ref, _ in rows if kind == "deliver"])
-        # The batch's recommendations locked in one statement, not one round trip each.
+        # The batch's recommendations locked in one statement, not one round trip each, and
+        # the Tasks and MedicationRequests that "queued" moves read in one more.
         uow.recommendations.lock_many(
-            {d.recommendation_id for d in deliveries.values() if d.purpose != "withdrawal"}
+            {d.recommendation_id for d in deliveries.values() if d.purpose != "withdrawal"},
+            resource_types=fulfilment_tracking.TRACKED,
         )
         # The timeline rows go to the database together at commit, not in one round trip
         # each before the next recommendation's lock (docs/BENCHMARKS.md, the relay profile).

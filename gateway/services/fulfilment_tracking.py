@@ -8,10 +8,15 @@ the proposal is over, of the MedicationRequest; the versions they replace are ke
 """
 
 from datetime import datetime
+from typing import Final
 
 from fhir_profiles.fulfilment import medication_request_at, task_at
 from gateway.store.models import Recommendation
 from gateway.store.ports import UnitOfWorkPort
+
+# The resource types a status change moves: only their bodies are read (a caller changing
+# many recommendations reads them beforehand, `RecommendationRepository.lock_many`).
+TRACKED: Final = ("MedicationRequest", "Task")
 
 
 def track(
@@ -24,7 +29,7 @@ def track(
     pharmacy: str | None = None,
 ) -> None:
     """Record that `recommendation` is now `status` on its stored resources."""
-    for resource in uow.recommendations.resources_for(recommendation.id):
+    for resource in uow.recommendations.resources_for(recommendation.id, types=TRACKED):
         if resource.resource_type == "Task":
             task = task_at(resource.body, status, now=now, detail=detail, pharmacy=pharmacy)
             uow.recommendations.update_resource(resource, task, now=now)

@@ -14,7 +14,7 @@ concrete class's type exactly, while a property accepts any repository that offe
 calls (https://typing.python.org/en/latest/spec/protocol.html#protocol-members).
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -58,7 +58,11 @@ class Recommendations(Protocol):
         """Many at once, for a writer that never reads them back in its transaction."""
         ...
 
-    def resources_for(self, recommendation_id: str) -> Sequence[FhirResource]: ...
+    def resources_for(
+        self, recommendation_id: str, *, types: Collection[str] | None = None
+    ) -> Sequence[FhirResource]:
+        """Only the resources of `types`, when given."""
+        ...
 
     def update_resource(
         self, resource: FhirResource, body: dict[str, Any], *, now: datetime

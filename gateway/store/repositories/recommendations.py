@@ -32,6 +32,11 @@ class RecommendationRepository:
         self._session = session
         # What `lock_many` locked, and in which transaction: the lock lasts until its end.
         self._held: tuple[SessionTransaction | None, dict[str, Recommendation]] = (None, {})
+        # The resources `lock_many` read with the locks (their types, by recommendation):
+        # under the recommendation's lock nobody else changes them (`update_resource`).
+        self._held_resources: tuple[
+            SessionTransaction | None, frozenset[str], dict[str, list[FhirResource]]
+        ] = (None, frozenset(), {})
 
     def add(self, recommendation: Recommendation) -> None:
         self._session.add(recommendation)
@@ -39,10 +44,14 @@ class RecommendationRepository:
     def get(self, recommendation_id: str) -> Recommendation | None:
         return self._session.get(Recommendation, recommendation_id)
 
-    def lock_many(self, recommendation_ids: Collection[str]) -> list[Recommendation]:
+    def lock_many(
+        self, recommendation_ids: Collection[str], *, resource_types: Collection[str] = ()
+    ) -> list[Recommendation]:
         """Lock several recommendations in one statement, in id order (two callers never
         hold one each while waiting for the other's), until the transaction ends;
-        `get_for_update` of one of them meanwhile answers from this read."""
+        `get_for_update` of one of them meanwhile answers from this read. With
+        `resource_types`, their resources of those types are read in one more statement,
+        after the locks, and `resources_for` of them answers from it until the end."""
         if not recommendation_ids:
             return []
         stmt = (
@@ -53,7 +62,12 @@ class RecommendationRepository:
             .execution_options(populate_existing=True)
         )
         locked = list(self._session.scalars(stmt))
-        self._held = (self._session.get_transaction(), {r.id: r for r in locked})
+        transaction = self._session.get_transaction()
+        self._held = (transaction, {r.id: r for r in locked})
+        if resource_types:
+            ids = [r.id for r in locked]
+            found = self.resources_for_many(ids, types=resource_types)
+            self._held_resources = (transaction, frozenset(resource_types), found)
         return locked
 
     def get_for_update(self, recommendation_id: str) -> Recommendation | None:
@@ -118,6 +132,7 @@ class RecommendationRepository:
     # FHIR resources
 
     def add_resource(self, resource: FhirResource) -> None:
+        self._forget_resources()
         self._session.add(resource)
 
     def insert_resources(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -126,15 +141,52 @@ class RecommendationRepository:
         A Core executemany on the table: measured cheaper than the ORM's bulk insert and
         than one multi-row VALUES (which is compiled for each number of rows)."""
         if rows:
+            self._forget_resources()
             self._session.execute(insert(table_of(FhirResource)), list(rows))
 
-    def resources_for(self, recommendation_id: str) -> Sequence[FhirResource]:
+    def _forget_resources(self) -> None:
+        # A resource added in this transaction is not in what `lock_many` read.
+        self._held_resources = (None, frozenset(), {})
+
+    def resources_for(
+        self, recommendation_id: str, *, types: Collection[str] | None = None
+    ) -> Sequence[FhirResource]:
+        """The recommendation's resources (only those of `types`, when given), by type."""
+        transaction, held_types, held = self._held_resources
+        if (
+            types is not None
+            and transaction is not None
+            and transaction is self._session.get_transaction()
+            and recommendation_id in held
+            and held_types.issuperset(types)
+        ):
+            return [r for r in held[recommendation_id] if r.resource_type in types]
+        stmt = select(FhirResource).where(FhirResource.recommendation_id == recommendation_id)
+        if types is not None:
+            stmt = stmt.where(FhirResource.resource_type.in_(sorted(types)))
+        return self._session.scalars(stmt.order_by(FhirResource.resource_type)).all()
+
+    def resources_for_many(
+        self, recommendation_ids: Collection[str], *, types: Collection[str]
+    ) -> dict[str, list[FhirResource]]:
+        """The resources of `types` of each recommendation (an empty list for one that has
+        none), by type, in one statement. populate_existing: rows read earlier in this
+        session are refreshed, as `lock_many` refreshes the recommendations."""
+        found: dict[str, list[FhirResource]] = {r: [] for r in recommendation_ids}
+        if not found:
+            return found
         stmt = (
             select(FhirResource)
-            .where(FhirResource.recommendation_id == recommendation_id)
-            .order_by(FhirResource.resource_type)
+            .where(
+                FhirResource.recommendation_id.in_(sorted(found)),
+                FhirResource.resource_type.in_(sorted(types)),
+            )
+            .order_by(FhirResource.recommendation_id, FhirResource.resource_type)
+            .execution_options(populate_existing=True)
         )
-        return self._session.scalars(stmt).all()
+        for resource in self._session.scalars(stmt):
+            found[resource.recommendation_id].append(resource)
+        return found
 
     def get_resource(self, resource_type: str, resource_id: str) -> FhirResource | None:
         resource = self._session.get(FhirResource, resource_id)
