@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     report.note(
         f"Intake: wrk at {CONNECTIONS} connections for {args.seconds:.0f} s after a 3 s "
         "warm-up, against `liaison api` with LIAISON_API__WORKERS=N (N processes on one "
-        "port, each listening on its own SO_REUSEPORT socket), then the one-process echo ceiling in the same stack, as figure 1."
+        "port, each listening on its own SO_REUSEPORT socket), then the one-process echo "
+        "ceiling in the same stack, as figure 1."
     )
     report.note(
         f"{os.cpu_count()} cores, shared by every process of each point and by the load "
