@@ -20,10 +20,10 @@ from functools import cache
 from typing import Any, Final
 
 from fhirpathpy import compile as compile_fhirpath
-from fhirpathpy.models import models
 
 from fhir_profiles.conformance import definitions
 from fhir_profiles.issues import Issue
+from fhir_profiles.r4_model import R4_MODEL
 from fhir_profiles.terminology import expand
 
 _DOCUMENTATION: Final = frozenset(
@@ -87,7 +87,7 @@ def _compiled(expression: str, root: bool) -> Callable[[Any, Mapping[str, Any]],
     # Parsing a FHIRPath expression costs ~0.1 s in fhirpathpy: compile each once. The R4 model
     # lets a resource-level expression resolve choice elements (content -> contentString).
     evaluate: Callable[[Any, Mapping[str, Any]], list[Any]] = compile_fhirpath(
-        expression, models["r4"] if root else None
+        expression, R4_MODEL if root else None
     )
     return evaluate
 

@@ -18,12 +18,11 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any, Final
 
-from fhirpathpy.models import models
-
 from fhir_profiles.conformance import base_bindings
 from fhir_profiles.issues import Issue
+from fhir_profiles.r4_model import R4_MODEL
 
-_MODEL: Final[Mapping[str, Any]] = models["r4"]
+_MODEL: Final[Mapping[str, Any]] = R4_MODEL
 _PATH_TO_TYPE: Final[Mapping[str, str]] = _MODEL["path2Type"]
 _DEFINED_ELSEWHERE: Final[Mapping[str, str]] = _MODEL["pathsDefinedElsewhere"]
 _TYPE_PARENT: Final[Mapping[str, str]] = _MODEL["type2Parent"]

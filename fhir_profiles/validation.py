@@ -22,12 +22,12 @@ import pydantic
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from fhirpathpy import compile as compile_fhirpath
-from fhirpathpy.models import models
 
 from fhir_profiles import systems
 from fhir_profiles.conformance import base_invariants, definitions
 from fhir_profiles.issues import InvalidResource, Issue
 from fhir_profiles.profiles import check, profile
+from fhir_profiles.r4_model import R4_MODEL
 from fhir_profiles.r4_shape import r4_issues
 
 __all__ = [
@@ -82,9 +82,7 @@ def _structural_issues(resource: Mapping[str, Any], resource_type: str, at: str)
 
 @cache
 def _invariant(expression: str) -> Callable[[Any, Mapping[str, Any]], list[Any]]:
-    evaluate: Callable[[Any, Mapping[str, Any]], list[Any]] = compile_fhirpath(
-        expression, models["r4"]
-    )
+    evaluate: Callable[[Any, Mapping[str, Any]], list[Any]] = compile_fhirpath(expression, R4_MODEL)
     return evaluate
 
 

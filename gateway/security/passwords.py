@@ -2,6 +2,7 @@
 recommended parameters), a minimum length, and a verification that never raises.
 """
 
+from functools import cache
 from typing import Final
 
 from argon2 import PasswordHasher
@@ -10,9 +11,16 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 MIN_PASSWORD_LENGTH: Final = 12
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified when the account does not exist, so a wrong username costs as much as a wrong
-# password and timing does not tell which one was wrong.
-_DUMMY_HASH: Final = _hasher.hash("liaison-inbox-no-such-user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the account does not exist, so a wrong username costs as much as a wrong
+    password and timing does not tell which one was wrong. Made on first use, not at import:
+    each argon2 hash fills `memory_cost` (64 MiB with these parameters, RFC 9106's second
+    recommended option), and at import that cost every process importing this module (the API,
+    each worker's main process, beat) a 64 MB peak it never needed."""
+    return _hasher.hash("liaison-inbox-no-such-user")
 
 
 class WeakPassword(ValueError):
@@ -34,7 +42,7 @@ def password_matches(password_hash: str, password: str) -> bool:
 
 def dummy_check(password: str) -> None:
     """Cost a wrong username as much as a wrong password, so timing does not tell which."""
-    password_matches(_DUMMY_HASH, password)
+    password_matches(_dummy_hash(), password)
 
 
 def rehash_if_stale(password_hash: str, password: str) -> str | None:

@@ -1,0 +1,40 @@
+"""Inbox passwords: the equal-cost check for an unknown account, and what importing costs."""
+
+import subprocess
+import sys
+
+from argon2 import PasswordHasher
+
+from gateway.security import passwords
+
+
+def test_the_check_for_an_unknown_account_costs_what_a_real_one_costs() -> None:
+    # Same parameters as a stored hash, so timing does not tell a wrong username from a
+    # wrong password.
+    stored = passwords.hash_password("correct horse battery")
+    passwords.dummy_check("anything at all")  # verifies against the dummy hash, never raises
+    dummy = passwords._dummy_hash()
+    hasher = PasswordHasher()
+    assert not hasher.check_needs_rehash(dummy)
+    assert dummy.split("$")[1:4] == stored.split("$")[1:4]  # argon2id, version, m/t/p
+    assert passwords._dummy_hash() is dummy  # made once per process
+
+
+def test_a_bad_stored_hash_is_a_mismatch_not_an_error() -> None:
+    assert passwords.password_matches("not-a-hash", "whatever") is False
+
+
+def test_importing_the_module_hashes_nothing() -> None:
+    # Each argon2 hash fills 64 MiB: made at import, it was a 64 MB peak in the API, every
+    # worker's main process and beat, none of which had signed anyone in.
+    probe = (
+        "import argon2._password_hasher as low\n"
+        "calls = []\n"
+        "real = low.hash_secret\n"
+        "low.hash_secret = lambda *a, **k: calls.append(1) or real(*a, **k)\n"
+        "import gateway.security.passwords as p\n"
+        "assert calls == [], calls\n"
+        "p.dummy_check('x')\n"
+        "assert calls == [1], calls\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, timeout=60)
