@@ -4,8 +4,6 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from fhir.resources.R4B.bundle import Bundle
-
 from fhir_profiles import systems
 from fhir_profiles.builders_common import FHIR_ID, ResourceSet, serialise, urn
 
@@ -87,4 +85,4 @@ def build_transaction_bundle(resources: ResourceSet, *, delivery_id: str) -> dic
         "type": "transaction",
         "entry": entries,
     }
-    return serialise(Bundle, bundle)
+    return serialise("Bundle", bundle)

@@ -6,9 +6,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.communicationrequest import CommunicationRequest
-
 from fhir_profiles import systems
 from fhir_profiles.builders_common import FHIR_ID, format_date, instant, narrative, serialise, urn
 from fhir_profiles.validation import validate_all
@@ -65,7 +62,7 @@ def build_chase_up(
         medication_request_url=medication_request_url,
         authored_on=authored_on,
     )
-    resource = serialise(CommunicationRequest, data)
+    resource = serialise("CommunicationRequest", data)
     validate_all([resource])
     return ChaseUpRequest(resource=resource, bundle=_delivery_bundle(resource, chase_up_id))
 
@@ -180,4 +177,4 @@ def _delivery_bundle(resource: dict[str, Any], chase_up_id: str) -> dict[str, An
             }
         ],
     }
-    return serialise(Bundle, bundle)
+    return serialise("Bundle", bundle)

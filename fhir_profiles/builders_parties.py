@@ -4,10 +4,6 @@ their organisation (UKCore-PractitionerRole)."""
 
 from typing import Any
 
-from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.practitioner import Practitioner
-from fhir.resources.R4B.practitionerrole import PractitionerRole
-
 from fhir_profiles import systems
 from fhir_profiles.builders_common import (
     full_name,
@@ -65,7 +61,7 @@ def patient(facts: RecommendationFacts) -> dict[str, Any]:
     }
     if user.birth_date is not None:
         data["birthDate"] = user.birth_date.isoformat()
-    return serialise(Patient, data)
+    return serialise("Patient", data)
 
 
 def practitioner(facts: RecommendationFacts) -> dict[str, Any]:
@@ -85,7 +81,7 @@ def practitioner(facts: RecommendationFacts) -> dict[str, Any]:
         "name": [{"text": person.name}],
         "telecom": [{"system": "email", "value": person.email, "use": "work"}],
     }
-    return serialise(Practitioner, data)
+    return serialise("Practitioner", data)
 
 
 def practitioner_role(facts: RecommendationFacts) -> dict[str, Any]:
@@ -110,4 +106,4 @@ def practitioner_role(facts: RecommendationFacts) -> dict[str, Any]:
         data["identifier"] = [
             {"system": systems.SDS_ROLE_PROFILE_ID, "value": person.sds_role_profile_id}
         ]
-    return serialise(PractitionerRole, data)
+    return serialise("PractitionerRole", data)

@@ -1,12 +1,8 @@
 """The resources of one recommendation: MedicationRequest, CommunicationRequest, Task and,
-when a safety rule fires, DetectedIssue (each a JSON-ready dict checked by its R4B model)."""
+when a safety rule fires, DetectedIssue (each a JSON-ready dict; the builder
+tests check every one against its R4B model)."""
 
 from typing import Any
-
-from fhir.resources.R4B.communicationrequest import CommunicationRequest
-from fhir.resources.R4B.detectedissue import DetectedIssue
-from fhir.resources.R4B.medicationrequest import MedicationRequest
-from fhir.resources.R4B.task import Task
 
 from fhir_profiles import systems
 from fhir_profiles.builders_common import (
@@ -193,7 +189,7 @@ def medication_request(
             [reference("DetectedIssue", detected_issue_id(facts))] if flagged else None
         ),
     }
-    return serialise(MedicationRequest, data)
+    return serialise("MedicationRequest", data)
 
 
 def communication_request(
@@ -226,7 +222,7 @@ def communication_request(
         "sender": organisation(facts.practitioner.organisation_ods),
         "reasonCode": reason_code(),
     }
-    return serialise(CommunicationRequest, data)
+    return serialise("CommunicationRequest", data)
 
 
 def _response_period(facts: RecommendationFacts) -> dict[str, Any]:
@@ -273,7 +269,7 @@ def task(facts: RecommendationFacts, products: tuple[Product, ...]) -> dict[str,
         # Must-support in UK Core Task; the same reason as the MedicationRequest.
         "reasonCode": reason_code()[0],
     }
-    return serialise(Task, data)
+    return serialise("Task", data)
 
 
 def _medicine_coding(finding: Finding) -> dict[str, Any] | None:
@@ -345,4 +341,4 @@ def detected_issue(facts: RecommendationFacts, findings: tuple[Finding, ...]) ->
         "detail": f"{mechanism()}\n{safety_advice(findings)}",
         "reference": worst.reference_url,
     }
-    return serialise(DetectedIssue, data)
+    return serialise("DetectedIssue", data)

@@ -19,8 +19,6 @@ from functools import cache
 from typing import Any, Final
 
 import pydantic
-from fhir.resources.R4B import get_fhir_model_class
-from fhir.resources.R4B.resource import Resource
 from fhirpathpy import compile as compile_fhirpath
 
 from fhir_profiles import systems
@@ -64,6 +62,11 @@ def _path(resource_type: str, loc: Iterable[int | str]) -> str:
 
 
 def _structural_issues(resource: Mapping[str, Any], resource_type: str, at: str) -> list[Issue]:
+    # Imported here: of the API's routes only those taking FHIR resources from a client check
+    # their structure this way, and the R4B models are about 9 MB of a process that loads them.
+    from fhir.resources.R4B import get_fhir_model_class
+    from fhir.resources.R4B.resource import Resource
+
     try:
         model = get_fhir_model_class(resource_type)
     except (KeyError, ValueError):
