@@ -101,7 +101,7 @@ def api(
     settings = get_settings()
     metrics.share_across_processes(settings)  # /metrics adds up every process's counts
     config = uvicorn.Config(
-        "gateway.api.app:create_app",
+        "gateway.api.served:create_served_app",
         factory=True,
         host=host or settings.api.host,
         port=port or settings.api.port,
