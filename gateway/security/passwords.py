@@ -34,6 +34,9 @@ def hash_password(password: str) -> str:
 
 
 def password_matches(password_hash: str, password: str) -> bool:
+    # The first check in a process makes the dummy hash whichever account it is for, so that
+    # first check costs the same for a known and an unknown username too.
+    _dummy_hash()
     try:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -38,3 +38,22 @@ def test_importing_the_module_hashes_nothing() -> None:
         "assert calls == [1], calls\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, timeout=60)
+
+
+def test_the_first_check_costs_the_same_for_a_known_and_an_unknown_account() -> None:
+    # Either way the process's first check makes the dummy hash, so the extra hash cannot tell
+    # an attacker which usernames exist.
+    probe = (
+        "import argon2._password_hasher as low\n"
+        "calls = []\n"
+        "real = low.hash_secret\n"
+        "low.hash_secret = lambda *a, **k: calls.append(1) or real(*a, **k)\n"
+        "import gateway.security.passwords as p\n"
+        "stored = p.hash_password('correct horse battery')\n"
+        "calls.clear()\n"
+        "p.password_matches(stored, 'wrong')\n"
+        "assert calls == [1], calls\n"
+        "p.password_matches(stored, 'wrong again')\n"
+        "assert calls == [1], calls\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, timeout=60)
