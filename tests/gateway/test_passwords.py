@@ -7,6 +7,14 @@ from argon2 import PasswordHasher
 
 from gateway.security import passwords
 
+# Run first in a fresh interpreter: `calls` gets one entry per argon2 hash made.
+_COUNTING_HASHES = (
+    "import argon2._password_hasher as low\n"
+    "calls = []\n"
+    "real = low.hash_secret\n"
+    "low.hash_secret = lambda *a, **k: calls.append(1) or real(*a, **k)\n"
+)
+
 
 def test_the_check_for_an_unknown_account_costs_what_a_real_one_costs() -> None:
     # Same parameters as a stored hash, so timing does not tell a wrong username from a
@@ -27,11 +35,7 @@ def test_a_bad_stored_hash_is_a_mismatch_not_an_error() -> None:
 def test_importing_the_module_hashes_nothing() -> None:
     # Each argon2 hash fills 64 MiB: made at import, it was a 64 MB peak in the API, every
     # worker's main process and beat, none of which had signed anyone in.
-    probe = (
-        "import argon2._password_hasher as low\n"
-        "calls = []\n"
-        "real = low.hash_secret\n"
-        "low.hash_secret = lambda *a, **k: calls.append(1) or real(*a, **k)\n"
+    probe = _COUNTING_HASHES + (
         "import gateway.security.passwords as p\n"
         "assert calls == [], calls\n"
         "p.dummy_check('x')\n"
@@ -43,11 +47,7 @@ def test_importing_the_module_hashes_nothing() -> None:
 def test_the_first_check_costs_the_same_for_a_known_and_an_unknown_account() -> None:
     # Either way the process's first check makes the dummy hash, so the extra hash cannot tell
     # an attacker which usernames exist.
-    probe = (
-        "import argon2._password_hasher as low\n"
-        "calls = []\n"
-        "real = low.hash_secret\n"
-        "low.hash_secret = lambda *a, **k: calls.append(1) or real(*a, **k)\n"
+    probe = _COUNTING_HASHES + (
         "import gateway.security.passwords as p\n"
         "stored = p.hash_password('correct horse battery')\n"
         "calls.clear()\n"
