@@ -22,10 +22,9 @@ from fhir_profiles.conformance import base_bindings
 from fhir_profiles.issues import Issue
 from fhir_profiles.r4_model import R4_MODEL
 
-_MODEL: Final[Mapping[str, Any]] = R4_MODEL
-_PATH_TO_TYPE: Final[Mapping[str, str]] = _MODEL["path2Type"]
-_DEFINED_ELSEWHERE: Final[Mapping[str, str]] = _MODEL["pathsDefinedElsewhere"]
-_TYPE_PARENT: Final[Mapping[str, str]] = _MODEL["type2Parent"]
+_PATH_TO_TYPE: Final[Mapping[str, str]] = R4_MODEL["path2Type"]
+_DEFINED_ELSEWHERE: Final[Mapping[str, str]] = R4_MODEL["pathsDefinedElsewhere"]
+_TYPE_PARENT: Final[Mapping[str, str]] = R4_MODEL["type2Parent"]
 
 # Regular expressions of the R4 primitive types (http://hl7.org/fhir/R4/datatypes.html).
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"

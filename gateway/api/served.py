@@ -23,7 +23,7 @@ from gateway.api.app import create_app
 def create_served_app() -> FastAPI:
     """uvicorn's factory for `liaison api`, in each API process."""
     app = create_app()
-    configure_mappers()  # the first query would, after the freeze: do it before
+    configure_mappers()  # else the first query configures them, after the freeze
     gc.collect()  # start-up garbage is freed, not frozen
     gc.freeze()
     return app
